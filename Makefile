@@ -1,0 +1,73 @@
+# batchdeploy: `make` lists the targets. Variables with ?= may be overridden: make run NAME=exp1 PARAMS="k=v"
+SHELL := bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+DEPLOY := ./deploy.sh
+NAME ?=
+PARAMS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+.PHONY: setup
+setup: $(STAMP) ## .venv with the package and dev tools, and the system tools the tests need (idempotent)
+	@scripts/install-system-deps.sh
+
+.PHONY: test
+test: setup ## run the whole test suite (pytest, then bats)
+	$(PY) -m pytest $(PYTEST_ARGS)
+	bats tests/bats
+
+.PHONY: lint
+lint: setup ## shellcheck the shell, ruff the Python
+	shellcheck deploy.sh scripts/*.sh .ci/run
+	$(VENV)/bin/ruff check batchdeploy tests bench scripts
+
+.PHONY: info
+info: ## ./deploy.sh -i: configuration, identity, versions
+	$(DEPLOY) -i
+
+.PHONY: images
+images: ## ./deploy.sh -b: build and push the images
+	$(DEPLOY) -b
+
+.PHONY: update-jobs
+update-jobs: ## ./deploy.sh -u: register the job definitions that changed
+	$(DEPLOY) -u
+
+.PHONY: sync-to-s3
+sync-to-s3: ## ./deploy.sh --sync-to-s3: upload the experiments
+	$(DEPLOY) --sync-to-s3
+
+.PHONY: sync-from-s3
+sync-from-s3: ## ./deploy.sh --sync-from-s3: download the results
+	$(DEPLOY) --sync-from-s3
+
+.PHONY: run
+run: ## ./deploy.sh -r: make run NAME=exp1 PARAMS="experiment_file=s3://... k=v"
+	$(if $(NAME),,$(error NAME is required: make run NAME=exp1 PARAMS="key=val ..."))
+	$(DEPLOY) -r $(NAME) $(PARAMS)
+
+.PHONY: status
+status: ## ./deploy.sh --status: recent jobs of this project
+	$(DEPLOY) --status
+
+.PHONY: create
+create: ## ./deploy.sh --create: the project's Batch resources from files
+	$(DEPLOY) --create
+
+.PHONY: delete
+delete: ## ./deploy.sh --delete: tear them down
+	$(DEPLOY) --delete

@@ -1,0 +1,5 @@
+import sys
+
+from batchdeploy.cli import main
+
+sys.exit(main())

@@ -1,0 +1,275 @@
+"""The command layer: every verb's flags, the configuration they resolve, and the error edge.
+
+`batchdeploy VERB ...` is parsed in two steps: global options and the verb, then the verb's own
+flags (which may also carry the global ones, before or after). Each verb's code lives in its own
+module and is imported only when that verb runs, so `--help` stays fast. Every failure a user can
+meet leaves here as one line on stderr and an exit code from `batchdeploy.errors`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from batchdeploy import __version__, errors
+
+PROG = "batchdeploy"
+
+# verb -> (module:function, one-line help). The module is imported only when the verb runs.
+VERBS: dict[str, tuple[str, str]] = {
+    "info": ("batchdeploy.info:main", "show the resolved configuration, identity and tool versions"),
+    "images": ("batchdeploy.images:main", "build and push the images (content-addressed, skips what exists)"),
+    "update-jobs": ("batchdeploy.jobdefs:main", "register job definitions that changed; --prune old revisions"),
+    "run": ("batchdeploy.run:main", "submit an experiment: NAME [key=val ...] [-- extra args]"),
+    "status": ("batchdeploy.run:status", "recent jobs of this project as a table"),
+    "logs": ("batchdeploy.run:logs", "a job's log lines (--follow to stream)"),
+    "cancel": ("batchdeploy.run:cancel", "cancel or terminate a job"),
+    "sync-to-s3": ("batchdeploy.sync:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly"),
+    "sync-from-s3": ("batchdeploy.sync:from_s3", "download results (or any prefix) exactly"),
+    "all": ("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3"),
+    "create": ("batchdeploy.infra:create", "create compute environment, queue, job definition, bucket"),
+    "delete": ("batchdeploy.infra:delete", "tear down what --create made (this project's tags only)"),
+}
+
+# Flags that set configuration keys. Precedence itself is decided once, in config.load.
+FLAG_KEYS = {
+    "region": "AWS_REGION",
+    "profile": "AWS_PROFILE",
+    "endpoint_url": "AWS_ENDPOINT_URL",
+    "queue": "AWS_JOB_QUEUE",
+}
+
+EXIT_CODES = """exit codes:
+  0    success
+  1    an operation failed (AWS refused, a build or a job failed)
+  2    usage or configuration error
+  130  interrupted"""
+
+
+def implemented(verb: str) -> bool:
+    module, _, func = VERBS[verb][0].partition(":")
+    return importlib.util.find_spec(module) is not None
+
+
+@dataclass
+class Context:
+    """What every verb receives: configuration, output, state, AWS clients made on first use, time."""
+
+    cfg: object
+    out: object
+    args: argparse.Namespace
+    sleep: object = time.sleep
+    clock: object = time.monotonic
+    _aws: object = field(default=None, repr=False)
+    _state: object = field(default=None, repr=False)
+
+    @property
+    def aws(self):
+        if self._aws is None:
+            from batchdeploy.aws import Aws, AwsSettings
+
+            self._aws = Aws(AwsSettings.from_config(self.cfg))
+        return self._aws
+
+    @property
+    def state(self):
+        if self._state is None:
+            from batchdeploy.state import State
+
+            self._state = State(self.cfg.state_dir())
+        return self._state
+
+
+def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    d = {"default": argparse.SUPPRESS} if suppress else {}
+    g = parser.add_argument_group("global options")
+    g.add_argument("--env-file", metavar="PATH", help="configuration file (default: ./.aws_env)", **d)
+    g.add_argument("--region", metavar="REGION", help="AWS region (overrides AWS_REGION)", **d)
+    g.add_argument("--profile", metavar="NAME", help="AWS profile (overrides AWS_PROFILE)", **d)
+    g.add_argument("--endpoint-url", metavar="URL", help="AWS endpoint (overrides AWS_ENDPOINT_URL)", **d)
+    g.add_argument("--output", choices=("text", "json"), help="output format (default: text)", **d)
+    g.add_argument("-q", "--quiet", action="store_true", help="print results only, no progress", **d)
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = []
+    for verb, (_, text) in VERBS.items():
+        later = "" if implemented(verb) else "  [not implemented yet: exits 2]"
+        lines.append(f"  {verb:<13} {text}{later}")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [global options] VERB [options]",
+        description="Run experiments on AWS Batch.",
+        epilog="verbs:\n" + "\n".join(lines) + "\n\n" + EXIT_CODES + f"\n\nRun `{PROG} VERB --help` for a verb's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(p, suppress=False)
+    p.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    p.add_argument("verb", choices=list(VERBS), metavar="VERB", help=argparse.SUPPRESS)
+    p.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def _verb_parser(verb: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} {verb}",
+        description=VERBS[verb][1],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _global_options(p, suppress=True)
+    add = p.add_argument
+    if verb == "images":
+        add("--force", action="store_true", help="rebuild without cache and push, even if the registry has it")
+        add("--image", action="append", metavar="NAME", help="only this image (repeatable)")
+    elif verb == "update-jobs":
+        add("--dry-run", action="store_true", help="show what would change, register nothing")
+        add("--prune", type=int, metavar="KEEP", help="deregister ACTIVE revisions older than the newest KEEP")
+    elif verb == "run":
+        add("name", metavar="NAME", help="the job's name")
+        add("params", nargs="*", metavar="key=val", help="job parameters (also key=val,key2=val2)")
+        add("--job-definition", metavar="NAME[:REV]", help="job definition (default: the one -u recorded)")
+        add("--queue", metavar="QUEUE", help="job queue (overrides AWS_JOB_QUEUE)")
+        add("--vcpus", metavar="N", help="vCPUs for this run")
+        add("--memory", metavar="MiB", help="memory for this run, MiB")
+        add("--gpus", metavar="N", help="GPUs for this run")
+        add("--timeout", type=int, metavar="SECONDS", help="attempt timeout (at least 60)")
+        add("--retries", type=int, metavar="N", help="attempts (1-10)")
+        add("--tags", action="append", metavar="k=v", default=[], help="job tags (repeatable)")
+        add("--depends-on", action="append", metavar="JOB_ID", default=[], help="job dependency (repeatable, <= 20)")
+        add("--array-size", type=int, metavar="N", help="submit an array job of N children (2-10000)")
+        add("--dry-run", action="store_true", help="print the SubmitJob request (secrets masked), submit nothing")
+        add("--wait", action="store_true", help="follow the job to its end: states, live logs, exit code")
+        add("--no-credentials", action="store_true", help="do not inject temporary credentials")
+        add("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C terminates the job")
+    elif verb == "status":
+        add("job", nargs="?", metavar="JOB_ID|NAME", help="one job (default: recent jobs of this project)")
+        add("--limit", type=int, default=20, metavar="N", help="how many recent jobs (default 20)")
+    elif verb == "logs":
+        add("job", metavar="JOB_ID", help="the job")
+        add("--follow", "-f", action="store_true", help="stream new lines until the job ends")
+    elif verb == "cancel":
+        add("job", metavar="JOB_ID", help="the job")
+        add("--reason", default="cancelled with batchdeploy", help="reason recorded on the job")
+    elif verb in ("sync-to-s3", "sync-from-s3"):
+        add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR, or RESULTS_DIR for downloads)")
+        add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX)")
+        add("--delete", action="store_true", help="remove what the source no longer has (inside the target only)")
+        add("--exclude", action="append", default=[], metavar="PATTERN", help="skip matching paths (repeatable)")
+        add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
+    elif verb in ("create", "delete"):
+        add("--prefix", metavar="PREFIX", help="name prefix (default: PROJECT_NAME-ENV)")
+        add("--compute-environment", metavar="FILE|NAME|ARN", help="compute environment file, name or ARN")
+        add("--job-queue", metavar="FILE|NAME|ARN", help="job queue file, name or ARN")
+        add("--job-definition", metavar="FILE|NAME|ARN", help="job definition file, name or ARN")
+        add("--bucket", metavar="NAME", help="S3 bucket name")
+        add("--dry-run", action="store_true", help="show the plan, change nothing")
+        add("--yes", "-y", action="store_true", help="do not ask for confirmation")
+        if verb == "create":
+            add("--update", action="store_true", help="update what differs, where AWS allows an update")
+            add("--write-env", action="store_true", help="write the names used into .aws_env")
+        else:
+            add("--delete-bucket-contents", action="store_true", help="also empty and delete a non-empty bucket")
+    return p
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    # Everything after the first `--` belongs to the job's command (run), never to us.
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1 :]
+    top = _top_parser().parse_args(argv)
+    parser = _verb_parser(top.verb)
+    args = parser.parse_intermixed_args(top.rest) if top.verb == "run" else parser.parse_args(top.rest)
+    for key, value in vars(top).items():
+        if key not in ("rest",) and not hasattr(args, key):
+            setattr(args, key, value)
+    args.extra = extra
+    if extra and top.verb != "run":
+        parser.error("arguments after `--` are only for `run`")
+    return args
+
+
+def make_context(args: argparse.Namespace, environ=None) -> Context:
+    from batchdeploy import config
+    from batchdeploy.ui import Output, register_secret
+
+    flags = {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
+    cfg = config.load(env_file=args.env_file, environ=environ, flags=flags)
+    for key, value in cfg.values.items():
+        if config.is_secret(key):
+            register_secret(value)
+    out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
+    return Context(cfg=cfg, out=out, args=args)
+
+
+def dispatch(ctx: Context, verb: str) -> int:
+    if not implemented(verb):
+        raise errors.UsageError(f"`{verb}` is not implemented yet", hint=f"see `{PROG} --help` for what works today")
+    module_name, _, func = VERBS[verb][0].partition(":")
+    module = importlib.import_module(module_name)
+    if not hasattr(module, func):
+        raise errors.UsageError(f"`{verb}` is not implemented yet", hint=f"see `{PROG} --help` for what works today")
+    return int(getattr(module, func)(ctx) or 0)
+
+
+def run_all(ctx: Context) -> int:
+    """-a: images, then job definitions (which then pin the new image), then the experiment files."""
+    for verb in ("images", "update-jobs", "sync-to-s3"):
+        ctx.out.note(f"==> {verb}")
+        sub = parse([verb])
+        for key in ("env_file", "region", "profile", "endpoint_url", "output", "quiet"):
+            setattr(sub, key, getattr(ctx.args, key, None))
+        ctx.args = sub
+        code = dispatch(ctx, verb)
+        if code:
+            return code
+    return errors.OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
+    from batchdeploy.ui import redact
+
+    def fail(line: str, code: int) -> int:
+        print(redact(f"{PROG}: error: {line}"), file=sys.stderr, flush=True)
+        return code
+
+    try:
+        args = parse(argv)
+        ctx = make_context(args)
+        return dispatch(ctx, args.verb)
+    except errors.BatchdeployError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        return fail(exc.line(), exc.exit_code)
+    except KeyboardInterrupt:
+        return fail("interrupted", errors.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`| head`); nothing left to say to it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return errors.FAILED
+    except Exception as exc:  # noqa: BLE001 - the edge: AWS errors become one line, bugs keep a traceback
+        from batchdeploy.aws import convert
+
+        ours = convert(exc, "talk to AWS")
+        if ours is None:
+            raise
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        return fail(ours.line(), ours.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Configuration: `.aws_env` read as data, the process environment, and command-line flags.
+
+Precedence, written once (see `load`): flag > process environment > `.aws_env` > default.
+The file is parsed by python-dotenv and never sourced or executed. Each verb states the keys it
+needs with `Config.require`, which reports every missing or malformed key at once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batchdeploy.errors import ConfigError
+
+DEFAULT_ENV_FILE = ".aws_env"
+
+
+@dataclass(frozen=True)
+class Key:
+    help: str
+    pattern: str | None = None  # a full-match regex for a good value
+    example: str = ""
+    default: str | None = None
+    secret: bool = False
+
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+_ARN = r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+"
+
+KEYS: dict[str, Key] = {
+    "PROJECT_NAME": Key(
+        "the project's name; names images, job definitions and tags",
+        r"[a-z0-9][a-z0-9_-]{0,63}",
+        "dirtyduck (lowercase letters, digits, - and _)",
+    ),
+    "ENV": Key("deployment environment", r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}", "development", "development"),
+    "VERSION": Key("image version tag", r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", "1.0.0", "latest"),
+    "AWS_REGION": Key("AWS region", r"[a-z]{2}(-[a-z]+)+-\d{1,2}", "us-west-2"),
+    "AWS_PROFILE": Key("AWS CLI profile (optional)", r"[A-Za-z0-9_.@+-]+", "default"),
+    "AWS_REGISTRY": Key(
+        "image registry host, no scheme",
+        r"[A-Za-z0-9.-]+(:\d{1,5})?(/[a-z0-9._/-]+)?",
+        "123456789012.dkr.ecr.us-west-2.amazonaws.com",
+    ),
+    "AWS_JOB_QUEUE": Key("Batch job queue name or ARN", rf"{_NAME}|{_ARN}", "my-project-job-queue"),
+    "S3_BUCKET": Key(
+        "S3 bucket name, without s3://",
+        r"(?!s3://)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "my-project-bucket",
+    ),
+    "S3_PREFIX": Key("key prefix for experiment files", r"[^\s]*", "experiments", "experiments"),
+    "EXPERIMENTS_DIR": Key("local folder synced to S3", r".+", "experiments", "experiments"),
+    "RESULTS_DIR": Key("local folder results are synced into", r".+", "results", "results"),
+    "JOB_DEFINITIONS": Key(
+        "job definition files or folders, space-separated", r".+", "job-definition.json", "job-definition.json"
+    ),
+    "IMAGES": Key("images as name=context-folder pairs, space-separated", r"([^\s=]+=[^\s]+\s*)+", "app=."),
+    "BUILD_ARGS": Key("build arguments as KEY=value pairs, space-separated", r"([A-Za-z_][A-Za-z0-9_]*=\S*\s*)*"),
+    "CONTAINER_CLI": Key("container engine CLI", r"docker|podman|\S+", "podman"),
+    "AWS_ENDPOINT_URL": Key("AWS endpoint (a local emulator)", r"https?://\S+", "http://127.0.0.1:5000"),
+    "AWS_RETRY_MODE": Key("botocore retry mode", r"standard|adaptive|legacy", "standard", "standard"),
+    "AWS_MAX_ATTEMPTS": Key("botocore attempts per call", r"[1-9]\d?", "5", "5"),
+    "ROLE_ARN": Key("role to assume for every AWS call (optional)", _ARN, "arn:aws:iam::123456789012:role/deployer"),
+    "CREDENTIALS_ROLE_ARN": Key(
+        "role assumed for the job's temporary credentials when the caller's are temporary",
+        _ARN,
+        "arn:aws:iam::123456789012:role/experiment",
+    ),
+    "CREDENTIALS_DURATION": Key("lifetime of the job's temporary credentials, seconds", r"\d+", "43200"),
+    "RUNNABLE_WARN_S": Key("warn when a job stays RUNNABLE this long, seconds", r"\d+", "600", "600"),
+    "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
+    # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
+    "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),
+    "AWS_SECRET_ACCESS_KEY": Key("secret access key (prefer profiles)", r"\S+", secret=True),
+    "AWS_SESSION_TOKEN": Key("session token (prefer profiles)", r"\S+", secret=True),
+}
+
+# Keys the process environment may set without the file naming them. Everything else in the
+# environment is ignored, so `${HOME}` in a template is an error rather than a silent leak.
+_SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^AWS_ACCESS_KEY_ID$")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def is_secret(key: str) -> bool:
+    known = KEYS.get(key)
+    return bool(known and known.secret) or bool(_SECRET_WORDS.search(key))
+
+
+def mask(value: str) -> str:
+    return "****" if value else ""
+
+
+@dataclass
+class Config:
+    values: dict[str, str]
+    sources: dict[str, str]
+    env_file: Path | None
+    project_dir: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        value = self.values.get(key)
+        return default if value in (None, "") else value
+
+    def __getitem__(self, key: str) -> str:
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def where(self) -> str:
+        return str(self.env_file) if self.env_file else f"{DEFAULT_ENV_FILE} (not found)"
+
+    def require(self, *keys: str, optional: tuple[str, ...] = ()) -> None:
+        """Check `keys` are set and well formed, and `optional` well formed where set; report all."""
+        problems = []
+        for key in keys:
+            if self.get(key) is None:
+                spec = KEYS.get(key)
+                good = f" (e.g. {key}={spec.example})" if spec and spec.example else ""
+                problems.append(f"{key} is missing{good}")
+        for key in (*keys, *optional):
+            value = self.get(key)
+            spec = KEYS.get(key)
+            if value is None or spec is None or spec.pattern is None:
+                continue
+            if not re.fullmatch(spec.pattern, value):
+                shown = mask(value) if is_secret(key) else repr(value)
+                problems.append(f"{key}={shown} is malformed: expected {spec.help}, e.g. {key}={spec.example}")
+        if problems:
+            hint = f"set them in {self.where()} or the environment (see .aws_env.example)"
+            raise ConfigError(f"configuration in {self.where()}", problems, hint)
+
+    def path(self, value: str) -> Path:
+        """A path from the configuration, relative to the project folder (where `.aws_env` is)."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.project_dir / p
+
+    def state_dir(self) -> Path:
+        return self.path(self.get("STATE_DIR", ".batchdeploy"))
+
+    def variables(self) -> dict[str, str]:
+        """What `${VAR}` placeholders may name: the configuration plus values verbs add (IMAGE_TAG)."""
+        merged = {k: v for k, v in self.values.items() if v is not None}
+        merged.update(self.extra)
+        return merged
+
+    def masked(self) -> dict[str, str]:
+        return {k: (mask(v) if is_secret(k) else v) for k, v in sorted(self.values.items())}
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """Parse `.aws_env` as data. A line python-dotenv cannot parse is an error, not a silent skip."""
+    from dotenv.main import DotEnv
+    from dotenv.parser import parse_stream
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the path and its permissions") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
+    bad = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
+    if bad:
+        lines = ", ".join(str(n) for n in bad)
+        raise ConfigError(
+            f"{path}: cannot parse line {lines}", hint="write each setting as KEY=value (comments start with #)"
+        )
+    # interpolate=False: the file is data; ${VAR} inside it is not expanded from the environment.
+    values = DotEnv(path, interpolate=False).dict()
+    return {k: ("" if v is None else v) for k, v in values.items()}
+
+
+def load(
+    env_file: str | os.PathLike | None = None,
+    environ: dict[str, str] | None = None,
+    flags: dict[str, str | None] | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> Config:
+    """Resolve the configuration. The one place precedence is decided: flag > environment > file > default."""
+    environ = dict(os.environ if environ is None else environ)
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    cwd = Path(cwd or os.getcwd())
+
+    named = env_file or environ.get("BATCHDEPLOY_ENV_FILE")
+    path = Path(named).expanduser() if named else cwd / DEFAULT_ENV_FILE
+    if not path.is_absolute():
+        path = cwd / path
+    if path.is_file():
+        file_values = _read_env_file(path)
+    elif named:
+        raise ConfigError(f"configuration file {path} does not exist", hint="check --env-file / BATCHDEPLOY_ENV_FILE")
+    else:
+        path, file_values = None, {}
+
+    values: dict[str, str] = {}
+    sources: dict[str, str] = {}
+
+    def layer(items, source):
+        for k, v in items:
+            values[k] = v
+            sources[k] = source
+
+    layer(((k, s.default) for k, s in KEYS.items() if s.default is not None), "default")
+    layer(file_values.items(), str(path))
+    if "AWS_REGION" not in environ and environ.get("AWS_DEFAULT_REGION"):
+        environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"]
+    overridable = set(KEYS) | set(file_values)
+    layer(((k, environ[k]) for k in sorted(overridable) if k in environ), "environment")
+    layer(flags.items(), "flag")
+    return Config(values, sources, path, path.parent if path else cwd)
+
+
+def render(obj, variables: dict[str, str], filename: str):
+    """Fill `${VAR}` in every string of a parsed JSON document; report every unknown placeholder at once."""
+    unknown: list[str] = []
+
+    def fill(value, where):
+        if isinstance(value, str):
+
+            def sub(m):
+                name = m.group(1)
+                if name not in variables:
+                    unknown.append(f"${{{name}}} at {where or '(top)'}")
+                    return m.group(0)
+                return variables[name]
+
+            return _PLACEHOLDER.sub(sub, value)
+        if isinstance(value, dict):
+            return {k: fill(v, f"{where}.{k}" if where else k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return value
+
+    result = fill(obj, "")
+    if unknown:
+        raise ConfigError(
+            f"{filename}: unknown placeholder", unknown, hint="define each in .aws_env or remove it from the file"
+        )
+    return result
+
+
+def load_json(path: Path, what: str = "file"):
+    """Read a JSON file; a syntax error names the line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist", hint=f"copy {path.name}.example to {path.name}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint="fix the JSON syntax"
+        ) from None

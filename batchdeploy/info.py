@@ -1,0 +1,77 @@
+"""`-i`: what batchdeploy would use: configuration (secrets masked), who AWS says we are, and versions."""
+
+from __future__ import annotations
+
+import platform
+import re
+import shutil
+import subprocess
+
+from batchdeploy.aws import translate
+
+
+def _version(cmd: list[str]) -> str | None:
+    if not shutil.which(cmd[0]):
+        return None
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0] if text else None
+
+
+def tool_versions() -> dict[str, str | None]:
+    import boto3
+    import botocore
+
+    try:
+        import jq
+
+        jq_bindings = getattr(jq, "__version__", "installed")
+    except ImportError:
+        jq_bindings = None
+    awscli = _version(["aws", "--version"])
+    return {
+        "python": platform.python_version(),
+        "boto3": boto3.__version__,
+        "botocore": botocore.__version__,
+        "jq (bindings)": jq_bindings,
+        "jq (cli)": _version(["jq", "--version"]),
+        "awscli": re.split(r"\s", awscli)[0] if awscli else None,
+        "docker": _version(["docker", "--version"]),
+        "podman": _version(["podman", "--version"]),
+    }
+
+
+def gather(ctx) -> dict:
+    cfg = ctx.cfg
+    with translate("get the caller identity (sts:GetCallerIdentity)"):
+        identity = ctx.aws.client("sts").get_caller_identity()
+    return {
+        "env_file": str(cfg.env_file) if cfg.env_file else None,
+        "configuration": {k: {"value": v, "from": cfg.sources.get(k)} for k, v in cfg.masked().items()},
+        "identity": {"account": identity.get("Account"), "arn": identity.get("Arn"), "user_id": identity.get("UserId")},
+        "region": ctx.aws.region,
+        "endpoint": cfg.get("AWS_ENDPOINT_URL") or "(AWS default)",
+        "versions": tool_versions(),
+    }
+
+
+def main(ctx) -> int:
+    data = gather(ctx)
+    out = ctx.out
+    if out.json:
+        out.emit_json(data)
+        return 0
+    out.result(f"configuration file: {data['env_file'] or '(none found: environment and defaults only)'}")
+    for key, item in data["configuration"].items():
+        out.result(f"  {key:<22} {item['value']:<40} ({item['from']})")
+    ident = data["identity"]
+    out.result(f"identity:  {ident['arn']} (account {ident['account']})")
+    out.result(f"region:    {data['region']}")
+    out.result(f"endpoint:  {data['endpoint']}")
+    out.result("versions:")
+    for tool, version in data["versions"].items():
+        out.result(f"  {tool:<14} {version or 'not found'}")
+    return 0

@@ -1,0 +1,70 @@
+"""Everything batchdeploy prints goes through here, so secrets can be scrubbed in one place.
+
+Verbs register a secret as soon as they hold one (`register_secret`); every line printed, and every
+error line, is passed through `redact` first. This is the last line of defence, not the first: code
+must not put secrets in messages to begin with.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+_SECRETS: set[str] = set()
+MASK = "****"
+
+
+def register_secret(value: str | None) -> None:
+    # Very short values would redact ordinary words; real credentials are long.
+    if value and len(value) >= 8:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class Output:
+    """stdout for results, stderr for progress, warnings and errors; `quiet` keeps stdout to results."""
+
+    def __init__(self, quiet: bool = False, fmt: str = "text", stdout=None, stderr=None):
+        self.quiet = quiet
+        self.fmt = fmt
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    @property
+    def json(self) -> bool:
+        return self.fmt == "json"
+
+    def is_terminal(self) -> bool:
+        try:
+            return self.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def result(self, text: str = "") -> None:
+        """A result line: always printed (it is what the user asked for)."""
+        print(redact(text), file=self.stdout, flush=True)
+
+    def info(self, text: str = "") -> None:
+        """Progress for a person: stdout, silenced by --quiet and by --output json."""
+        if not self.quiet and not self.json:
+            print(redact(text), file=self.stdout, flush=True)
+
+    def note(self, text: str) -> None:
+        """Progress on stderr (keeps stdout clean for piping), silenced by --quiet."""
+        if not self.quiet:
+            print(redact(text), file=self.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(redact(f"warning: {text}"), file=self.stderr, flush=True)
+
+    def error(self, text: str) -> None:
+        print(redact(f"error: {text}"), file=self.stderr, flush=True)
+
+    def emit_json(self, obj) -> None:
+        print(redact(json.dumps(obj, indent=2, sort_keys=True, default=str)), file=self.stdout, flush=True)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# batchdeploy's front door: the triage project's deploy.sh flags, handed to the Python core.
+# Parsing stays here, in one loop; everything that needs a test lives in batchdeploy/.
+set -euo pipefail
+[[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
+
+usage() {
+  cat <<'EOF'
+Usage: ./deploy.sh [--env-file PATH] VERB [options]
+
+VERBS:
+   -h|--help                 Show this message
+   -i|--info                 Show the configuration, the AWS identity and tool versions
+   -b|--update-images        Build the images and push them (skips what the registry has)
+   -u|--update-jobs          Register the job definitions that changed (--dry-run, --prune KEEP)
+   -r|--run-experiment NAME [key=val ...] [-- extra args]
+                             Submit an experiment (--wait to follow it to its end)
+   --sync-to-s3              Upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX exactly
+   --sync-from-s3            Download results from S3 exactly
+   -a|--all                  -b, then -u, then --sync-to-s3
+   --status [JOB_ID|NAME]    Recent jobs of this project
+   --logs JOB_ID [--follow]  A job's log lines
+   --cancel JOB_ID           Cancel or terminate a job
+   --create | --delete       Create or tear down the project's Batch resources
+
+   Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
+   Configuration: ./.aws_env (copy .aws_env.example), or --env-file PATH,
+   or BATCHDEPLOY_ENV_FILE; the environment overrides the file, flags override both.
+
+EXAMPLES:
+   ./deploy.sh -b
+   ./deploy.sh -u
+   ./deploy.sh --sync-to-s3
+   ./deploy.sh -r exp1 experiment_file=s3://BUCKET/experiments/a.yaml --wait
+
+EXIT CODES:
+   0 success, 1 an operation failed, 2 usage or configuration error, 130 interrupted
+EOF
+}
+
+die_usage() {
+  printf 'deploy.sh: %s\n' "$1" >&2
+  usage >&2
+  exit 2
+}
+
+# The Python core: BATCHDEPLOY_PYTHON, else this project's .venv, else python3 on PATH.
+here=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
+python=${BATCHDEPLOY_PYTHON:-}
+if [[ -z "$python" ]]; then
+  if [[ -x "$here/.venv/bin/python" ]]; then python="$here/.venv/bin/python"; else python=python3; fi
+fi
+
+globals=()
+verb=""
+while (($#)); do
+  case "$1" in
+    -h | --help) usage; exit 0 ;;
+    --env-file)
+      (($# >= 2)) || die_usage "--env-file needs a path"
+      globals+=(--env-file "$2"); shift 2; continue ;;
+    --env-file=*) globals+=("$1") ;;
+    -i | --info) verb=info ;;
+    -b | --update-images) verb=images ;;
+    -u | --update-jobs) verb=update-jobs ;;
+    -r | --run-experiment) verb=run ;;
+    --sync-to-s3 | --sync_to_s3) verb=sync-to-s3 ;;
+    --sync-from-s3 | --sync_from_s3) verb=sync-from-s3 ;;
+    -a | --all) verb=all ;;
+    --status) verb=status ;;
+    --logs) verb=logs ;;
+    --cancel) verb=cancel ;;
+    --create) verb=create ;;
+    --delete) verb=delete ;;
+    *) die_usage "unknown option: $1" ;;
+  esac
+  shift
+  [[ -n "$verb" ]] && break
+done
+[[ -n "$verb" ]] || die_usage "no verb given"
+
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+exec "$python" -m batchdeploy "${globals[@]}" "$verb" "$@"

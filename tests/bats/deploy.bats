@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# deploy.sh: the front door. stdout and stderr are asserted apart (run --separate-stderr).
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+  load test_helper
+  setup_project
+}
+
+@test "-h prints usage on stdout and exits 0 without any configuration" {
+  run --separate-stderr "$DEPLOY" -h
+  assert_success
+  assert_output --partial "Usage: ./deploy.sh"
+  assert_output --partial "-r|--run-experiment NAME"
+  assert_output --partial "EXIT CODES"
+  [ -z "$stderr" ]
+}
+
+@test "--help is the same as -h" {
+  run --separate-stderr "$DEPLOY" --help
+  assert_success
+  assert_output --partial "Usage: ./deploy.sh"
+}
+
+@test "-h answers without python: it works with a broken interpreter" {
+  BATCHDEPLOY_PYTHON=/nonexistent run --separate-stderr "$DEPLOY" -h
+  assert_success
+}
+
+@test "an unknown flag prints usage to stderr and exits 2" {
+  run --separate-stderr "$DEPLOY" --bogus
+  assert_failure 2
+  [ -z "$output" ]
+  [[ "$stderr" == *"unknown option: --bogus"* ]]
+  [[ "$stderr" == *"Usage: ./deploy.sh"* ]]
+}
+
+@test "no verb at all is a usage error" {
+  run --separate-stderr "$DEPLOY"
+  assert_failure 2
+  [[ "$stderr" == *"no verb given"* ]]
+}
+
+@test "--env-file without a path is a usage error" {
+  run --separate-stderr "$DEPLOY" --env-file
+  assert_failure 2
+  [[ "$stderr" == *"--env-file needs a path"* ]]
+}
+
+@test "-i with no .aws_env and no region: one line, exit 2" {
+  run --separate-stderr "$DEPLOY" -i
+  assert_failure 2
+  [ -z "$output" ]
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  [[ "$stderr" == *"no AWS region"* ]]
+  [[ "$stderr" != *"Traceback"* ]]
+}
+
+@test "--env-file naming a missing file: exit 2 naming it" {
+  run --separate-stderr "$DEPLOY" --env-file "missing file.env" -i
+  assert_failure 2
+  [[ "$stderr" == *"missing file.env does not exist"* ]]
+}
+
+@test "a malformed .aws_env line is reported with its number" {
+  printf 'PROJECT_NAME=x\nthis is wrong\n' > .aws_env
+  run --separate-stderr "$DEPLOY" -i
+  assert_failure 2
+  [[ "$stderr" == *"line 2"* ]]
+}
+
+@test "a verb's missing keys are all reported at once" {
+  printf 'PROJECT_NAME=x\n' > .aws_env
+  run --separate-stderr "$DEPLOY" --sync-to-s3
+  assert_failure 2
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  if [[ "$stderr" == *"not implemented yet"* ]]; then skip "sync-to-s3 not implemented yet"; fi
+  [[ "$stderr" == *"S3_BUCKET is missing"* ]]
+  [[ "$stderr" == *"AWS_REGION is missing"* ]]
+  [[ "$stderr" == *"$PROJECT/.aws_env"* ]]
+}
+
+@test "-r passes NAME, key=val words and -- args through to the python core" {
+  run --separate-stderr "$DEPLOY" -r --help
+  assert_success
+  assert_output --partial "usage: batchdeploy run"
+  assert_output --partial "key=val"
+}
+
+@test "verb options are checked by the core: a bad one exits 2" {
+  run --separate-stderr "$DEPLOY" -u --no-such-option
+  assert_failure 2
+  [[ "$stderr" == *"unrecognized arguments: --no-such-option"* ]]
+}
+
+@test "every verb flag reaches its verb" {
+  for flag in -i --info -b --update-images -u --update-jobs -r --run-experiment --sync-to-s3 --sync-from-s3 \
+              --sync_to_s3 --sync_from_s3 -a --all --status --logs --cancel --create --delete; do
+    run --separate-stderr "$DEPLOY" "$flag" --help
+    assert_success
+    assert_output --partial "usage: batchdeploy"
+  done
+}
+
+@test "the triage underscore spellings map to the same verbs" {
+  run --separate-stderr "$DEPLOY" --sync_to_s3 --help
+  assert_output --partial "usage: batchdeploy sync-to-s3"
+  run --separate-stderr "$DEPLOY" --sync_from_s3 --help
+  assert_output --partial "usage: batchdeploy sync-from-s3"
+}
+
+@test "deploy.sh works through a symlink and from another folder" {
+  ln -s "$DEPLOY" "$PROJECT/deploy link.sh"
+  run --separate-stderr "$PROJECT/deploy link.sh" -u --help
+  assert_success
+  assert_output --partial "usage: batchdeploy update-jobs"
+}
+
+@test "deploy.sh stays a thin front door (about 100 lines)" {
+  [ "$(wc -l < "$DEPLOY")" -le 110 ]
+}

@@ -1,0 +1,61 @@
+"""`-i` and the error edge, through the real command line against a moto server."""
+
+import json
+
+
+def test_info_prints_identity_region_endpoint_and_versions(moto, project):
+    project.env_file(PROJECT_NAME="demo", S3_BUCKET="demo-bucket")
+    r = project.deploy("-i")
+    assert r.returncode == 0, r.stderr
+    assert "identity:  arn:aws:sts::123456789012:user/moto" in r.stdout
+    assert "region:    us-east-1" in r.stdout
+    assert f"endpoint:  {moto.url}" in r.stdout
+    assert "PROJECT_NAME" in r.stdout and "demo" in r.stdout
+    assert "boto3" in r.stdout and "awscli" in r.stdout
+    assert r.stderr == ""
+
+
+def test_info_json_is_one_object_with_secrets_masked(moto, project):
+    canary = "CANARY-secret-7f3a9b2c"
+    project.env_file(PROJECT_NAME="demo", POSTGRES_PASSWORD=canary)
+    r = project.run("info", "--output", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["identity"]["account"] == "123456789012"
+    assert data["configuration"]["POSTGRES_PASSWORD"]["value"] == "****"
+    assert data["configuration"]["PROJECT_NAME"]["from"].endswith(".aws_env")
+    assert canary not in r.stdout + r.stderr
+
+
+def test_flags_override_environment(moto, project):
+    r = project.run("info", "--output", "json", "--region", "eu-west-1")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["region"] == "eu-west-1"
+    assert data["configuration"]["AWS_REGION"]["from"] == "flag"
+
+
+def test_unreachable_endpoint_is_one_line_and_exit_1(moto, project):
+    r = project.run("info", env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"})
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "cannot get the caller identity" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_region_is_a_configuration_error(moto, project):
+    r = project.run("info", env={"AWS_REGION": "", "AWS_DEFAULT_REGION": ""})
+    assert r.returncode == 2
+    assert r.stderr.strip() == "batchdeploy: error: no AWS region; set AWS_REGION in .aws_env or the environment"
+
+
+def test_bad_env_file_line_is_exit_2(moto, project):
+    project.write(".aws_env", "PROJECT_NAME=x\nnot a setting\n")
+    r = project.deploy("-i")
+    assert r.returncode == 2 and "line 2" in r.stderr and r.stdout == ""
+
+
+def test_the_aws_cli_sees_the_same_server(moto, aws):
+    from tests.conftest import aws_cli
+
+    assert aws_cli(moto, "sts", "get-caller-identity")["Account"] == "123456789012"
+    assert aws.client("sts").get_caller_identity()["Account"] == "123456789012"

@@ -1,0 +1,118 @@
+import pytest
+
+from batchdeploy import config
+from batchdeploy.errors import ConfigError
+
+
+def write(tmp_path, text, name=".aws_env"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
+    write(tmp_path, "PROJECT_NAME=fromfile\nAWS_REGION=eu-west-1\nS3_BUCKET=file-bucket\nCUSTOM=x\n")
+    cfg = config.load(
+        environ={"AWS_REGION": "us-east-2", "S3_BUCKET": "env-bucket", "CUSTOM": "y"},
+        flags={"AWS_REGION": "ap-south-1"},
+        cwd=tmp_path,
+    )
+    assert cfg["AWS_REGION"] == "ap-south-1" and cfg.sources["AWS_REGION"] == "flag"
+    assert cfg["S3_BUCKET"] == "env-bucket" and cfg.sources["S3_BUCKET"] == "environment"
+    assert cfg["PROJECT_NAME"] == "fromfile" and cfg.sources["PROJECT_NAME"].endswith(".aws_env")
+    assert cfg["ENV"] == "development" and cfg.sources["ENV"] == "default"
+    assert cfg["CUSTOM"] == "y"  # a key the file names may be overridden by the environment too
+
+
+def test_unrelated_environment_is_not_configuration(tmp_path):
+    cfg = config.load(environ={"HOME": "/root", "PROJECT_NAME": "p"}, cwd=tmp_path)
+    assert cfg.get("HOME") is None and cfg["PROJECT_NAME"] == "p"
+    assert cfg.env_file is None and cfg.project_dir == tmp_path
+
+
+def test_aws_default_region_is_honoured(tmp_path):
+    cfg = config.load(environ={"AWS_DEFAULT_REGION": "eu-central-1"}, cwd=tmp_path)
+    assert cfg["AWS_REGION"] == "eu-central-1"
+
+
+def test_env_file_chosen_by_flag_or_variable(tmp_path):
+    other = write(tmp_path, "PROJECT_NAME=other\n", "prod.env")
+    assert config.load(env_file=str(other), environ={}, cwd=tmp_path)["PROJECT_NAME"] == "other"
+    cfg = config.load(environ={"BATCHDEPLOY_ENV_FILE": "prod.env"}, cwd=tmp_path)
+    assert cfg["PROJECT_NAME"] == "other" and cfg.env_file == other
+
+
+def test_named_env_file_that_is_missing_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load(env_file="nope.env", environ={}, cwd=tmp_path)
+
+
+def test_file_is_data_not_shell(tmp_path):
+    write(tmp_path, "#!/usr/bin/env bash\nexport PROJECT_NAME=p\nS3_PREFIX=${HOME}/x\nQUOTED='a b'\n")
+    cfg = config.load(environ={"HOME": "/root"}, cwd=tmp_path)
+    assert cfg["PROJECT_NAME"] == "p"
+    assert cfg["S3_PREFIX"] == "${HOME}/x"  # not expanded
+    assert cfg["QUOTED"] == "a b"
+
+
+def test_unparseable_line_names_the_line(tmp_path):
+    write(tmp_path, "PROJECT_NAME=p\nthis is not a setting\n")
+    with pytest.raises(ConfigError) as e:
+        config.load(environ={}, cwd=tmp_path)
+    assert "line 2" in e.value.line()
+
+
+def test_require_reports_every_problem_at_once(tmp_path):
+    write(tmp_path, "PROJECT_NAME=Bad Name\nS3_BUCKET=s3://bucket\n")
+    cfg = config.load(environ={}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as e:
+        cfg.require("PROJECT_NAME", "AWS_REGION", "S3_BUCKET", "AWS_JOB_QUEUE")
+    line = e.value.line()
+    for key in ("PROJECT_NAME", "AWS_REGION", "S3_BUCKET", "AWS_JOB_QUEUE"):
+        assert key in line
+    assert str(tmp_path / ".aws_env") in line
+    assert e.value.exit_code == 2
+
+
+def test_secret_values_are_masked_in_errors_and_listings(tmp_path):
+    cfg = config.load(environ={"AWS_SECRET_ACCESS_KEY": "has a space"}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as e:
+        cfg.require(optional=("AWS_SECRET_ACCESS_KEY",))
+    assert "has a space" not in e.value.line()
+    assert cfg.masked()["AWS_SECRET_ACCESS_KEY"] == "****"
+    assert config.is_secret("POSTGRES_PASSWORD") and not config.is_secret("PROJECT_NAME")
+
+
+def test_paths_are_relative_to_the_env_file(tmp_path):
+    (tmp_path / "proj").mkdir()
+    write(tmp_path / "proj", "EXPERIMENTS_DIR=exps\n")
+    cfg = config.load(env_file=str(tmp_path / "proj" / ".aws_env"), environ={}, cwd=tmp_path)
+    assert cfg.path(cfg["EXPERIMENTS_DIR"]) == tmp_path / "proj" / "exps"
+    assert cfg.state_dir() == tmp_path / "proj" / ".batchdeploy"
+
+
+def test_render_fills_placeholders_in_strings_only():
+    doc = {"image": "${REG}/${P}:${T}", "n": 3, "cmd": ["Ref::x", "${P}"]}
+    assert config.render(doc, {"REG": "r", "P": "p", "T": "t"}, "f.json") == {
+        "image": "r/p:t",
+        "n": 3,
+        "cmd": ["Ref::x", "p"],
+    }
+
+
+def test_render_reports_every_unknown_placeholder_with_its_path():
+    with pytest.raises(ConfigError) as e:
+        config.render({"a": {"b": ["${NOPE}"]}, "c": "${ALSO}"}, {}, "job-definition.json")
+    line = e.value.line()
+    assert "job-definition.json" in line and "${NOPE} at a.b[0]" in line and "${ALSO} at c" in line
+
+
+def test_load_json_names_line_and_column(tmp_path):
+    p = write(tmp_path, '{\n  "a": 1,\n  "b": \n}\n', "x.json")
+    with pytest.raises(ConfigError, match=r"line 4 column 1"):
+        config.load_json(p)
+
+
+def test_load_json_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load_json(tmp_path / "job-definition.json")
