@@ -71,3 +71,7 @@ create: ## ./deploy.sh --create: the project's Batch resources from files
 .PHONY: delete
 delete: ## ./deploy.sh --delete: tear them down
 	$(DEPLOY) --delete
+
+.PHONY: demo
+demo: setup ## the example experiment end to end on the local AWS Batch (no AWS account needed)
+	@echo "make demo: the local stack is not implemented yet (see README, Status)" >&2; exit 2
