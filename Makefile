@@ -33,7 +33,7 @@ test: setup ## run the whole test suite (pytest, then bats)
 .PHONY: lint
 lint: setup ## shellcheck the shell, ruff the Python
 	shellcheck deploy.sh scripts/*.sh .ci/run
-	$(VENV)/bin/ruff check batchdeploy tests bench scripts
+	$(VENV)/bin/ruff check $(wildcard batchdeploy tests bench scripts examples)
 
 .PHONY: info
 info: ## ./deploy.sh -i: configuration, identity, versions
