@@ -89,13 +89,17 @@ class Aws:
         return self._session
 
     def _botocore_config(self, **extra):
+        """botocore settings; `extra` overrides them (e.g. retries={"max_attempts": 1} for SubmitJob)."""
         from botocore.config import Config as BotoConfig
 
-        return BotoConfig(
-            retries={"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
-            max_pool_connections=self.max_pool_connections,
-            **extra,
-        )
+        settings = {
+            "retries": {"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
+            "max_pool_connections": self.max_pool_connections,
+        }
+        if "retries" in extra:
+            extra = {**extra, "retries": {**settings["retries"], **extra["retries"]}}
+        settings.update(extra)
+        return BotoConfig(**settings)
 
     def _make_session(self):
         import boto3
@@ -134,7 +138,7 @@ class Aws:
         )
 
     def client(self, service: str, **config):
-        key = (service, tuple(sorted(config.items())))
+        key = (service, repr(sorted(config.items())))
         if key not in self._clients:
             self._clients[key] = self.session.client(
                 service, endpoint_url=self.settings.endpoint_url, config=self._botocore_config(**config)
