@@ -89,15 +89,16 @@ class Aws:
         return self._session
 
     def _botocore_config(self, **extra):
-        """botocore settings; `extra` overrides them (e.g. retries={"max_attempts": 1} for SubmitJob)."""
+        """botocore settings; `extra` overrides them (retries={"total_max_attempts": 1}: a single try)."""
         from botocore.config import Config as BotoConfig
 
         settings = {
-            "retries": {"mode": self.settings.retry_mode, "max_attempts": self.settings.max_attempts},
+            # total_max_attempts counts the first try, as AWS_MAX_ATTEMPTS does ("max_attempts" would not).
+            "retries": {"mode": self.settings.retry_mode, "total_max_attempts": self.settings.max_attempts},
             "max_pool_connections": self.max_pool_connections,
         }
         if "retries" in extra:
-            extra = {**extra, "retries": {**settings["retries"], **extra["retries"]}}
+            extra = {**extra, "retries": {"mode": self.settings.retry_mode, **extra["retries"]}}
         settings.update(extra)
         return BotoConfig(**settings)
 
