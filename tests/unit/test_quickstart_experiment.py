@@ -1,0 +1,196 @@
+"""The quickstart experiment's pure part (examples/quickstart/experiment/run.py), and its command line
+on local files. The same functions recompute, in the e2e test, what a job wrote from a container."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "quickstart"
+
+
+def load_run():
+    spec = importlib.util.spec_from_file_location("quickstart_run", EXAMPLE / "experiment" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = load_run()
+
+
+def experiment(**over):
+    doc = {"name": "t", "seed": 3, "model": "linear", "data": {"n_samples": 50, "weights": [1.0, -2.0], "bias": 0.5}}
+    doc.update(over)
+    return run.parse_experiment(doc)
+
+
+@pytest.mark.parametrize(
+    "environ, expected",
+    [
+        ({"AWS_BATCH_JOB_ARRAY_INDEX": "4", "AWS_BATCH_JOB_ID": "abc:9"}, 4),
+        ({"AWS_BATCH_JOB_ID": "6f1c-22:7"}, 7),
+        ({"AWS_BATCH_JOB_ID": "6f1c-22"}, None),
+        ({"AWS_BATCH_JOB_ID": "6f1c-22#1"}, None),
+        ({"AWS_BATCH_JOB_ID": "abc:x"}, None),
+        ({}, None),
+    ],
+)
+def test_array_index_from_aws_variable_or_from_the_child_job_id(environ, expected):
+    assert run.array_index(environ) == expected
+
+
+def test_the_examples_experiments_parse():
+    names = sorted(p.name for p in (EXAMPLE / "experiments").glob("*.yaml"))
+    assert len(names) >= 2
+    for name in names:
+        exp = run.parse_experiment(yaml.safe_load((EXAMPLE / "experiments" / name).read_text()))
+        assert exp["model"] in run.MODELS
+
+
+def test_defaults_are_filled_in():
+    exp = run.parse_experiment({"data": {"weights": [1]}})
+    assert exp == {
+        "name": "experiment",
+        "seed": 0,
+        "model": "linear",
+        "n_samples": 200,
+        "weights": [1.0],
+        "bias": 0.0,
+        "noise": 0.1,
+        "learning_rate": 0.1,
+        "epochs": 200,
+        "log_every": 50,
+    }
+
+
+@pytest.mark.parametrize(
+    "doc, message",
+    [
+        ([1, 2], "must be a mapping"),
+        ({"data": [1]}, "data and fit must be mappings"),
+        ({"model": "tree", "data": {"weights": [1]}}, "model must be one of linear, logistic"),
+        ({"data": {}}, "data.weights must be a non-empty list"),
+        ({"data": {"weights": [1, "x"]}}, "data.weights must be a non-empty list"),
+        ({"data": {"weights": [1], "n_samples": 1}}, "n_samples must be at least 2"),
+        ({"data": {"weights": [1], "n_samples": 2.5}}, "n_samples must be an integer"),
+        ({"seed": True, "data": {"weights": [1]}}, "seed must be an integer"),
+        ({"data": {"weights": [1]}, "fit": {"epochs": 0}}, "epochs must be at least 1"),
+    ],
+)
+def test_a_wrong_experiment_names_what_is_wrong(doc, message):
+    with pytest.raises(run.ExperimentError, match=message):
+        run.parse_experiment(doc)
+
+
+def test_data_depends_on_the_seed_alone():
+    exp = experiment()
+    assert run.make_data(exp, 1) == run.make_data(exp, 1)
+    assert run.make_data(exp, 1) != run.make_data(exp, 2)
+
+
+def test_noiseless_least_squares_recovers_the_true_weights():
+    exp = experiment(data={"n_samples": 20, "weights": [1.5, -2.0, 0.25], "bias": 0.75, "noise": 0})
+    w, b = run.least_squares(*run.make_data(exp, 5))
+    assert w == pytest.approx([1.5, -2.0, 0.25], abs=1e-9)
+    assert b == pytest.approx(0.75, abs=1e-9)
+
+
+def test_collinear_features_are_an_experiment_error():
+    with pytest.raises(run.ExperimentError, match="collinear"):
+        run.least_squares([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]], [1.0, 2.0, 3.0])
+
+
+def test_gradient_descent_lowers_the_loss_and_reaches_least_squares():
+    exp = experiment(fit={"learning_rate": 0.1, "epochs": 400})
+    xs, ys = run.make_data(exp, exp["seed"])
+    lines = []
+    w, b, history = run.gradient_descent("linear", xs, ys, 0.1, 400, log_every=100, progress=lines.append)
+    assert all(later <= earlier + 1e-12 for earlier, later in zip(history, history[1:]))
+    ols_w, ols_b = run.least_squares(xs, ys)
+    assert w == pytest.approx(ols_w, abs=1e-6) and b == pytest.approx(ols_b, abs=1e-6)
+    assert lines == [f"epoch {e}/400 loss {history[e - 1]:.6f}" for e in (100, 200, 300, 400)]
+
+
+def test_logistic_model_separates_the_classes():
+    exp = run.parse_experiment(yaml.safe_load((EXAMPLE / "experiments" / "logistic.yaml").read_text()))
+    m = run.run_experiment(exp)["metrics"]
+    assert m["accuracy"] > 0.8
+    assert m["weights"][0] > 0 > m["weights"][1]
+    assert "r2" not in m
+
+
+def test_an_array_child_uses_seed_plus_index():
+    exp = experiment()
+    child = run.run_experiment(exp, 2)["metrics"]
+    assert child["seed"] == exp["seed"] + 2 and child["array_index"] == 2
+    plain = run.run_experiment({**exp, "seed": exp["seed"] + 2})["metrics"]
+    assert {**child, "array_index": None} == plain
+    assert child["final_loss"] != run.run_experiment(exp)["metrics"]["final_loss"]
+
+
+def test_the_loss_curve_is_well_formed_svg():
+    svg = run.loss_svg([3.0, 2.0, 1.5, 1.4])
+    root = ET.fromstring(svg)
+    assert root.tag.endswith("svg")
+    points = root.find("{http://www.w3.org/2000/svg}polyline").get("points").split()
+    assert len(points) == 4
+    assert run.loss_svg([1.0])  # one epoch: no division by zero
+
+
+def test_main_writes_metrics_report_and_plot_to_a_local_folder(tmp_path, capsys):
+    out = tmp_path / "out dir"
+    rc = run.main(["--experiment-file", str(EXAMPLE / "experiments" / "linear.yaml"), "--output-path", str(out)], environ={})
+    assert rc == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    exp = run.parse_experiment(yaml.safe_load((EXAMPLE / "experiments" / "linear.yaml").read_text()))
+    expected = run.run_experiment(exp)["metrics"]
+    assert metrics == expected
+    assert metrics["r2"] > 0.9
+    assert all(math.isclose(a, b, abs_tol=0.05) for a, b in zip(metrics["weights"], metrics["ols_weights"]))
+    assert "| w0 |" in (out / "report.md").read_text()
+    assert (out / "loss.svg").read_text().startswith("<svg")
+    stdout = capsys.readouterr().out
+    assert "epoch 150/150 loss" in stdout and "done: final loss" in stdout
+
+
+def test_main_as_an_array_child_writes_under_its_index(tmp_path):
+    out = tmp_path / "out"
+    exp_file = str(EXAMPLE / "experiments" / "logistic.yaml")
+    assert run.main(["--experiment-file", exp_file, "--output-path", str(out)], environ={"AWS_BATCH_JOB_ID": "p:1"}) == 0
+    assert json.loads((out / "1" / "metrics.json").read_text())["array_index"] == 1
+
+
+def test_main_on_a_wrong_experiment_is_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: tree\ndata: {weights: [1]}\n")
+    assert run.main(["--experiment-file", str(bad), "--output-path", str(tmp_path / "o")], environ={}) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model must be one of" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_main_on_a_missing_experiment_file_is_one_line_and_exit_1(tmp_path, capsys):
+    assert run.main(["--experiment-file", str(tmp_path / "none.yaml"), "--output-path", str(tmp_path)], environ={}) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot read" in err
+
+
+def test_main_on_an_unwritable_output_is_one_line_and_exit_1(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    exp_file = str(EXAMPLE / "experiments" / "linear.yaml")
+    assert run.main(["--experiment-file", exp_file, "--output-path", str(blocker / "sub")], environ={}) == 1
+    assert "cannot write to" in capsys.readouterr().err
+
+
+def test_an_s3_address_without_a_bucket_is_an_experiment_error():
+    with pytest.raises(run.ExperimentError, match="not an s3://BUCKET/KEY"):
+        run.read_text("s3:///key.yaml")
