@@ -171,10 +171,9 @@ def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     return entry["tag"], f"image {chosen} in .batchdeploy/{IMAGES_FILE}{when}"
 
 
-def load_sources(ctx, image_tag: str | None, image_tag_origin: str) -> tuple[list[Source], list[str]]:
+def load_sources(cfg, image_tag: str | None, image_tag_origin: str) -> tuple[list[Source], list[str]]:
     """Read, render and check every file. Returns the sources, or raises ConfigError with every
     problem of every file. Warnings are returned for the caller to print."""
-    cfg = ctx.cfg
     project = cfg["PROJECT_NAME"]
     paths, problems = find_files(cfg)
     warnings: list[str] = []
@@ -497,7 +496,7 @@ def main(ctx) -> int:
     # Step 1: everything local, every problem at once, before any AWS call.
     previous = ctx.state.read(STATE_FILE)
     image_tag, origin = resolve_image_tag(cfg, ctx.state.read(IMAGES_FILE).get("images") or {})
-    sources, warnings = load_sources(ctx, image_tag, origin)
+    sources, warnings = load_sources(cfg, image_tag, origin)
     for w in warnings:
         out.warn(w)
     if any(s.uses_image_tag for s in sources):
