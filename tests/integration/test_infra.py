@@ -1,0 +1,412 @@
+"""`create` / `delete` through the real command line against a moto server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, RequestCounter
+from tests.infra_support import (
+    FARGATE_CE,
+    JOB_DEFINITION,
+    QUEUE,
+    FaultProxy,
+    ce_status,
+    changing_requests,
+    prepare_account,
+    snapshot,
+)
+
+CANARY = "CANARY-infra-4d2c9e7f1a"
+PREFIX = "demo-test"
+CE = f"{PREFIX}-compute-environment"
+JQ = f"{PREFIX}-job-queue"
+JD = f"{PREFIX}-job-definition"
+BUCKET = f"{PREFIX}-bucket"
+
+
+@pytest.fixture
+def infra(moto, aws, project):
+    """A project `demo` (ENV test) with a Fargate compute environment file, the queue example and a
+    job definition file, in an account that has the network and role they name."""
+    values = prepare_account(aws)
+    project.env_file(PROJECT_NAME="demo", ENV="test", VERSION="1.0", POSTGRES_PASSWORD=CANARY, **values)
+    project.write_json("compute-environment.json", FARGATE_CE)
+    project.write("job-queue.json", (ROOT / "job-queue.json.example").read_text())
+    project.write_json("jd.json", JOB_DEFINITION)
+    return project
+
+
+def tags_of(aws, arn):
+    return aws.client("batch").list_tags_for_resource(resourceArn=arn)["tags"]
+
+
+def one_line_error(r):
+    """The error is one line, the last on stderr (progress notes before it are silenced by --quiet)."""
+    errors = [line for line in r.stderr.splitlines() if line.startswith("batchdeploy: error: ")]
+    assert len(errors) == 1 and r.stderr.endswith(errors[0] + "\n"), r.stderr
+    assert "Traceback" not in r.stderr
+    return errors[0]
+
+
+def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
+    r = infra.deploy("--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert f"AWS_JOB_QUEUE={JQ}" in r.stdout and f"S3_BUCKET={BUCKET}" in r.stdout
+    batch = aws.client("batch")
+    ce = batch.describe_compute_environments(computeEnvironments=[CE])["computeEnvironments"][0]
+    queue = batch.describe_job_queues(jobQueues=[JQ])["jobQueues"][0]
+    assert ce["status"] == "VALID" and ce["computeResources"]["type"] == "FARGATE"
+    assert queue["computeEnvironmentOrder"] == [{"order": 1, "computeEnvironment": CE}]
+    ours = {"batchdeploy:project": "demo", "batchdeploy:prefix": PREFIX}
+    assert tags_of(aws, ce["computeEnvironmentArn"]) == ours
+    assert tags_of(aws, queue["jobQueueArn"]) == ours
+    jd = batch.describe_job_definitions(jobDefinitionName=JD, status="ACTIVE")["jobDefinitions"]
+    assert len(jd) == 1 and jd[0]["tags"] == ours and jd[0]["containerProperties"]["image"] == "busybox:1.0"
+    bucket_tags = aws.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]
+    assert {t["Key"]: t["Value"] for t in bucket_tags} == ours
+    repo = aws.client("ecr").describe_repositories(repositoryNames=["demo/app"])["repositories"][0]
+    assert aws.client("ecr").list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [
+        {"Key": k, "Value": v} for k, v in ours.items()
+    ]
+    state = infra.state("infra.json")["prefixes"][PREFIX]
+    assert set(state) == {"bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition"}
+
+    before = snapshot(aws)
+    counter = RequestCounter(moto)
+    again = infra.deploy("--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app")
+    assert again.returncode == 0, again.stderr  # nothing to create: no confirmation needed, even without --yes
+    assert changing_requests(counter.since()) == []
+    assert snapshot(aws) == before  # ECR's createdAt included: the repository was not made again
+    assert "nothing to do" in again.stdout
+    assert all(line.split()[0] == "ok" for line in again.stdout.splitlines()[1:6]), again.stdout
+    for text in (r.stdout, r.stderr, again.stdout, again.stderr, (infra.path / ".batchdeploy" / "infra.json").read_text()):
+        assert CANARY not in text
+
+
+def test_create_then_delete_leaves_the_account_as_it_was(infra, aws, moto):
+    # Something of someone else's is there before and must be there after.
+    aws.client("s3").create_bucket(Bucket="someone-elses-bucket")
+    before = snapshot(aws)
+    assert infra.deploy("--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "-y").returncode == 0
+    assert snapshot(aws) != before
+    counter = RequestCounter(moto)
+    r = infra.deploy("--delete", "--ecr-repository", "demo/app", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(aws) == before
+    order = [p for m, p, s in changing_requests(counter.since())]
+    assert order == [
+        "/v1/updatejobqueue",
+        "/v1/deletejobqueue",
+        "/v1/updatecomputeenvironment",
+        "/v1/deletecomputeenvironment",
+        "/v1/deregisterjobdefinition",
+        f"/{BUCKET}",
+    ], order
+    assert "deleted 5 resource(s)" in r.stdout
+    assert infra.state("infra.json") == {"prefixes": {}}
+
+
+def test_delete_leaves_another_projects_resources_alone(infra, aws, moto, tmp_path):
+    from tests.conftest import Project
+
+    other = Project(tmp_path / "other project")
+    other.write(".aws_env", (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=other"))
+    for name in ("compute-environment.json", "job-queue.json", "jd.json"):
+        other.write(name, (infra.path / name).read_text())
+    assert other.deploy("--create", "--job-definition", "jd.json", "--yes").returncode == 0
+    theirs = snapshot(aws)
+    assert infra.deploy("--create", "--job-definition", "jd.json", "--yes").returncode == 0
+
+    r = infra.deploy("--delete", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert snapshot(aws) == theirs
+    names = [c["computeEnvironmentName"] for c in theirs["compute_environments"]]
+    assert names == ["other-test-compute-environment"]
+
+
+def test_a_name_of_another_project_is_an_error_and_is_left_alone(infra, aws, moto):
+    assert infra.deploy("--create", "--yes").returncode == 0
+    before = snapshot(aws)
+    infra.write(".aws_env", (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=intruder"))
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--prefix", PREFIX, "--yes")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert f"job queue {JQ} exists but belongs to project 'demo', prefix '{PREFIX}'" in line
+    assert f"compute environment {CE} exists but belongs to project 'demo'" in line
+    assert changing_requests(counter.since()) == []
+    assert snapshot(aws) == before
+    # ... and delete, under the intruder's name, finds nothing of its own to delete.
+    d = infra.deploy("--delete", "--prefix", PREFIX, "--yes")
+    assert d.returncode == 0 and "nothing to delete" in d.stdout
+    assert snapshot(aws) == before
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(infra, aws, moto):
+    before = snapshot(aws)
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--job-definition", "jd.json", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert f"create   compute environment  {CE}" in r.stdout
+    assert f"create   job queue            {JQ}" in r.stdout
+    assert f"create   job definition       {JD}" in r.stdout
+    assert f"create   S3 bucket            {BUCKET}" in r.stdout
+    j = infra.run("create", "--dry-run", "--output", "json")
+    plan = json.loads(j.stdout)["plan"]
+    queue = next(a for a in plan if a["kind"] == "job-queue")
+    assert queue["request"]["computeEnvironmentOrder"] == [{"order": 1, "computeEnvironment": CE}]
+    assert changing_requests(counter.since()) == []
+    assert snapshot(aws) == before
+
+    assert infra.deploy("--create", "--job-definition", "jd.json", "--yes").returncode == 0
+    made = snapshot(aws)
+    counter = RequestCounter(moto)
+    d = infra.deploy("--delete", "--dry-run")
+    assert d.returncode == 0, d.stderr
+    assert f"delete   job queue            {JQ}" in d.stdout
+    assert f"delete   compute environment  {CE}" in d.stdout
+    assert changing_requests(counter.since()) == []
+    assert snapshot(aws) == made
+
+
+def test_invalid_files_are_reported_at_once_before_any_request(infra, moto):
+    infra.write_json(
+        "compute-environment.json",
+        {
+            "computeEnvironmentName": "bad name!",
+            "type": "MANAGED",
+            "computeResources": {"type": "FARGATE", "maxvCpus": "4", "minvCpus": 0, "subnets": ["s"], "securityGroupIds": []},
+            "colour": "blue",
+        },
+    )
+    infra.write_json("job-queue.json", {"priority": 5000, "computeEnvironmentOrder": [{"order": 1}, {"order": 1}]})
+    infra.write_json("jd.json", {"type": "container", "containerProperties": {"image": "x"}, "timeout": {"attemptDurationSeconds": 5}})
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--job-definition", "jd.json", "--bucket", "Bad_Bucket", "--yes")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    for expected in (
+        "compute-environment.json: colour: unknown field",
+        "compute-environment.json: computeResources.maxvCpus: expected an integer, got a string",
+        "compute-environment.json: computeEnvironmentName: 'bad name!' must be 2-128 letters",
+        "compute-environment.json: computeResources.minvCpus: not applicable to FARGATE",
+        "job-queue.json: priority: 5000 is outside 0-1000",
+        "job-queue.json: computeEnvironmentOrder: each `order` must be different",
+        "jd.json: timeout.attemptDurationSeconds: 5 is below",
+        "jd.json: containerProperties.resourceRequirements: VCPU is required",
+        "--bucket: 'Bad_Bucket' breaks S3's naming rules",
+    ):
+        assert expected in line, expected
+    assert counter.since() == []
+
+
+def test_unknown_placeholder_and_bad_json_name_the_file(infra, moto):
+    infra.write("compute-environment.json", json.dumps(FARGATE_CE).replace("${SUBNET_ID}", "${NO_SUCH_KEY}"))
+    infra.write("job-queue.json", '{"priority": 1,\n  "state": }')
+    r = infra.deploy("--create", "--yes")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert "compute-environment.json: ${NO_SUCH_KEY} at computeResources.subnets[0]" in line
+    assert "job-queue.json: invalid JSON at line 2 column" in line
+
+
+def test_without_a_terminal_and_without_yes_nothing_is_created(infra, aws, moto):
+    before = snapshot(aws)
+    r = infra.deploy("--create")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert "needs confirmation and stdin is not a terminal; run with --yes" in line
+    assert f"create   compute environment  {CE}" in r.stdout  # the plan was shown
+    assert snapshot(aws) == before
+    assert infra.deploy("--create", "--yes").returncode == 0
+    made = snapshot(aws)
+    d = infra.deploy("--delete")
+    assert d.returncode == 2 and "needs confirmation" in d.stderr
+    assert snapshot(aws) == made
+
+
+def _run_on_terminal(project, args, answer: str):
+    """The CLI with a pseudo-terminal as stdin (so it asks), answering `answer`."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", *args],
+        cwd=project.path, env=env, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    os.close(follower)
+    os.write(leader, answer.encode())
+    out, err = proc.communicate(timeout=120)
+    os.close(leader)
+    return proc.returncode, out, err
+
+
+def test_on_a_terminal_it_asks_first(infra, aws, moto):
+    before = snapshot(aws)
+    code, out, err = _run_on_terminal(infra, ["create"], "n\n")
+    assert code == 1 and "(compute environments cost money while they run)? [y/N]" in err
+    assert "cancelled: nothing was changed" in err
+    assert snapshot(aws) == before
+    code, out, err = _run_on_terminal(infra, ["create"], "y\n")
+    assert code == 0, err
+    assert aws.client("batch").describe_compute_environments(computeEnvironments=[CE])["computeEnvironments"]
+    code, out, err = _run_on_terminal(infra, ["delete"], "yes\n")
+    assert code == 0, err and "delete 3 resource(s) listed above? [y/N]" in err
+    assert snapshot(aws) == before
+
+
+def test_write_env_edits_only_the_names_and_keeps_the_rest(infra):
+    text = (infra.path / ".aws_env").read_text()
+    infra.write(".aws_env", "# my settings\n" + text + "S3_BUCKET=old-bucket  # where results go\n")
+    os.chmod(infra.path / ".aws_env", 0o640)
+    r = infra.deploy("--create", "--yes", "--write-env")
+    assert r.returncode == 0, r.stderr
+    new = (infra.path / ".aws_env").read_text()
+    assert new.startswith("# my settings\n" + text)
+    assert f"S3_BUCKET={BUCKET}  # where results go\n" in new
+    assert new.endswith(f"# written by batchdeploy create (prefix {PREFIX})\nAWS_JOB_QUEUE={JQ}\n")
+    assert oct(os.stat(infra.path / ".aws_env").st_mode & 0o777) == "0o640"
+    # Without --write-env the file is not touched, and the names are printed all the same.
+    again = infra.deploy("--create", "--yes")
+    assert (infra.path / ".aws_env").read_text() == new
+    assert f"AWS_JOB_QUEUE={JQ}" in again.stdout
+
+
+def test_existing_resources_given_by_name_are_used_and_never_deleted(infra, aws, moto):
+    from tests.conftest import Project  # noqa: F401  (same folder layout as the fixture)
+
+    assert infra.deploy("--create", "--prefix", "shared", "--bucket", "shared-things", "--yes").returncode == 0
+    batch = aws.client("batch")
+    for arn in (
+        batch.describe_compute_environments()["computeEnvironments"][0]["computeEnvironmentArn"],
+        batch.describe_job_queues()["jobQueues"][0]["jobQueueArn"],
+    ):  # make them nobody's: created by hand, as far as batchdeploy can tell
+        batch.untag_resource(resourceArn=arn, tagKeys=["batchdeploy:project", "batchdeploy:prefix"])
+    before = snapshot(aws)
+    queue_arn = before["job_queues"][0]["jobQueueArn"]
+    r = infra.deploy("--create", "--compute-environment", "shared-compute-environment", "--job-queue", queue_arn,
+                     "--bucket", "shared-things", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "use      job queue            shared-job-queue" in r.stdout
+    assert "use      compute environment  shared-compute-environment" in r.stdout
+    assert "use      S3 bucket            shared-things" in r.stdout
+    assert f"AWS_JOB_QUEUE={queue_arn}" not in r.stdout and "AWS_JOB_QUEUE=shared-job-queue" in r.stdout
+    assert snapshot(aws) == before
+    d = infra.deploy("--delete", "--bucket", "shared-things", "--yes")
+    assert d.returncode == 0, d.stderr
+    assert snapshot(aws) == before
+    missing = infra.deploy("--create", "--job-queue", "no-such-queue", "--yes")
+    assert missing.returncode == 2
+    assert "job queue no-such-queue does not exist (--job-queue no-such-queue: not a file either)" in one_line_error(missing)
+
+
+def test_differences_are_reported_and_applied_only_with_update(infra, aws, moto):
+    assert infra.deploy("--create", "--yes", "--job-definition", "jd.json").returncode == 0
+    infra.write_json("job-queue.json", {**QUEUE, "priority": 7})
+    infra.write_json("compute-environment.json", {**FARGATE_CE, "computeResources": {**FARGATE_CE["computeResources"], "maxvCpus": 8}})
+    infra.write_json("jd.json", {**JOB_DEFINITION, "parameters": {"word": "bye"}})
+    before = snapshot(aws)
+    r = infra.deploy("--create", "--yes", "--job-definition", "jd.json")
+    assert r.returncode == 0, r.stderr
+    assert "differs  job queue" in r.stdout and "priority: file 7, AWS 1" in r.stdout
+    assert "computeResources.maxvCpus: file 8, AWS 4" in r.stdout
+    assert "parameters.word hello -> bye" in r.stdout
+    assert "--update to apply" in r.stderr
+    assert snapshot(aws) == before
+    u = infra.deploy("--create", "--yes", "--update", "--job-definition", "jd.json")
+    assert u.returncode == 0, u.stderr
+    batch = aws.client("batch")
+    assert batch.describe_job_queues(jobQueues=[JQ])["jobQueues"][0]["priority"] == 7
+    revisions = batch.describe_job_definitions(jobDefinitionName=JD, status="ACTIVE")["jobDefinitions"]
+    assert sorted(d["revision"] for d in revisions) == [1, 2]
+    again = infra.deploy("--create", "--job-definition", "jd.json")
+    # moto does not apply computeResources updates (its UpdateComputeEnvironment ignores them), so the
+    # compute environment still differs there; everything else now matches.
+    assert "ok       job queue" in again.stdout and "ok       job definition" in again.stdout
+    # A field AWS cannot update: reported, and --update refuses before changing anything.
+    infra.write_json("compute-environment.json", {**FARGATE_CE, "type": "UNMANAGED", "computeResources": None})
+    bad = infra.deploy("--create", "--yes", "--update")
+    assert bad.returncode == 2
+
+
+def test_non_empty_bucket_is_kept_unless_asked(infra, aws, moto):
+    assert infra.deploy("--create", "--yes").returncode == 0
+    aws.client("s3").put_object(Bucket=BUCKET, Key="results/a.csv", Body=b"1,2\n")
+    r = infra.deploy("--delete", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert f"kept S3 bucket {BUCKET}: not empty (--delete-bucket-contents" in r.stderr
+    assert BUCKET in snapshot(aws)["buckets"]
+    assert not snapshot(aws)["job_queues"]
+    r = infra.deploy("--delete", "--yes", "--delete-bucket-contents")
+    assert r.returncode == 0, r.stderr
+    assert BUCKET not in snapshot(aws)["buckets"]
+
+
+@pytest.fixture
+def proxy(moto):
+    p = FaultProxy(moto.url)
+    yield p
+    p.stop()
+
+
+def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
+    proxy.deny["/v1/createjobqueue"] = "AccessDeniedException"
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert f"cannot create job queue {JQ} (batch:CreateJobQueue): AccessDeniedException: User:" in line
+    assert f"(done before the failure: created S3 bucket {BUCKET}, created compute environment {CE})" in line
+    state = infra.state("infra.json")["prefixes"][PREFIX]
+    assert set(state) == {"bucket", "compute-environment"}
+    # Once allowed, create finishes the job and delete removes everything.
+    proxy.deny.clear()
+    assert infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}).returncode == 0
+    assert infra.deploy("--delete", "--yes").returncode == 0
+    assert snapshot(aws)["compute_environments"] == []
+
+
+def test_an_invalid_compute_environment_stops_with_its_reason(infra, aws, proxy):
+    reason = "CLIENT_ERROR - Not authorized to perform sts:AssumeRole"
+    proxy.rewrite["/v1/describecomputeenvironments"] = ce_status("INVALID", reason)
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert f"compute environment {CE} is INVALID: {reason}" in line
+    assert f"created compute environment {CE}" in line
+    assert not snapshot(aws)["job_queues"]  # the queue was not attempted
+
+
+def test_a_compute_environment_that_never_becomes_valid_times_out(infra, aws, proxy, monkeypatch, capsys):
+    """In-process with a fake clock: the poller waits its whole timeout without sleeping for real."""
+    from batchdeploy import cli
+    from batchdeploy import infra as infra_module
+    from batchdeploy.errors import OperationError
+
+    proxy.rewrite["/v1/describecomputeenvironments"] = ce_status("CREATING", "waiting for capacity")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    now = [1000.0]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    args = cli.parse(["--env-file", str(infra.path / ".aws_env"), "create", "--yes", "--timeout", "120"])
+    ctx = cli.make_context(args)
+    ctx.sleep, ctx.clock = sleep, lambda: now[0]
+    with pytest.raises(OperationError) as caught:
+        infra_module.create(ctx)
+    line = caught.value.line()
+    assert (
+        f"compute environment {CE} to become VALID: not done after 120 s "
+        "(status CREATING, state ENABLED: waiting for capacity)" in line
+    )
+    assert f"created compute environment {CE}" in line
+    assert sum(slept) == pytest.approx(120) and max(slept) <= 15 and len(slept) < 20
+    describes = [p for m, p in proxy.seen if p == "/v1/describecomputeenvironments"]
+    assert len(describes) == len(slept) + 2  # the plan's look, then one poll before each sleep and a last one
