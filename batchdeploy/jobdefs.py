@@ -150,6 +150,25 @@ def _placeholders(node, where=""):
             yield m.group(1), where or "(top)", False
 
 
+def resolve_region(cfg) -> str:
+    """The region, found locally (configuration, else the profile) so that a missing one is
+    reported before anything else happens."""
+    if cfg.get("AWS_REGION"):
+        return cfg["AWS_REGION"]
+    import botocore.exceptions
+    import botocore.session
+
+    try:
+        region = botocore.session.Session(profile=cfg.get("AWS_PROFILE")).get_config_variable("region")
+    except botocore.exceptions.ProfileNotFound:
+        raise ConfigError(
+            f"AWS profile {cfg.get('AWS_PROFILE')!r} is not configured", hint="check AWS_PROFILE or run `aws configure`"
+        ) from None
+    if not region:
+        raise ConfigError("no AWS region", hint="set AWS_REGION in .aws_env or the environment")
+    return region
+
+
 def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     """`${IMAGE_TAG}`: IMAGE_TAG set in .aws_env, else the tag `-b` pushed for the image named
     PROJECT_NAME (else the only image), else VERSION. None with the reason when it is ambiguous."""
@@ -171,9 +190,9 @@ def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     return entry["tag"], f"image {chosen} in .batchdeploy/{IMAGES_FILE}{when}"
 
 
-def load_sources(cfg, image_tag: str | None, image_tag_origin: str) -> tuple[list[Source], list[str]]:
-    """Read, render and check every file. Returns the sources, or raises ConfigError with every
-    problem of every file. Warnings are returned for the caller to print."""
+def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str | None = None):
+    """Read, render and check every file. Returns (sources, warnings), or raises ConfigError with
+    every problem of every file."""
     project = cfg["PROJECT_NAME"]
     paths, problems = find_files(cfg)
     warnings: list[str] = []
@@ -181,6 +200,8 @@ def load_sources(cfg, image_tag: str | None, image_tag_origin: str) -> tuple[lis
     variables = {k: v for k, v in cfg.variables().items() if k not in secret_names}
     if image_tag is not None:
         variables["IMAGE_TAG"] = image_tag
+    if region and not variables.get("AWS_REGION"):
+        variables["AWS_REGION"] = region  # from the profile: ${AWS_REGION} works either way
     sources: list[Source] = []
     for path in paths:
         src = Source(path, _shown(cfg, path))
@@ -494,23 +515,26 @@ def main(ctx) -> int:
     cfg.require("PROJECT_NAME", optional=("AWS_REGION", "VERSION", "AWS_JOB_QUEUE"))
 
     # Step 1: everything local, every problem at once, before any AWS call.
+    region = resolve_region(cfg)
     previous = ctx.state.read(STATE_FILE)
     image_tag, origin = resolve_image_tag(cfg, ctx.state.read(IMAGES_FILE).get("images") or {})
-    sources, warnings = load_sources(cfg, image_tag, origin)
+    sources, warnings = load_sources(cfg, image_tag, origin, region)
     for w in warnings:
         out.warn(w)
-    if any(s.uses_image_tag for s in sources):
-        out.note(f"IMAGE_TAG={image_tag} from {origin}")
 
     # Step 2: compare with what is registered.
     batch = ctx.aws.client("batch")
     items = plan(batch, sources, cfg["PROJECT_NAME"])
 
     # Step 3: register, then record what is in force (also when a later registration fails).
+    told = False
     try:
         for item in items:
             if item.status == "register" and not dry_run:
                 register(batch, item)
+            if item.status != "unchanged" and item.source.uses_image_tag and not told:
+                out.note(f"IMAGE_TAG={image_tag} from {origin}")
+                told = True
             _report(out, item, dry_run)
     finally:
         if not dry_run:
