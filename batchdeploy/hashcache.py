@@ -1,0 +1,143 @@
+"""Content hashes of local files, and what S3 ETags are known to stand for, kept between syncs.
+
+Every entry is a fact that checks itself, so a stale or shared cache can cost a re-read but never
+a wrong "unchanged":
+- a local entry is used only while the file's size, mtime, ctime and inode are exactly those recorded
+  (ctime changes on every write and every utime, and no user can set it back, so an edit that keeps
+  the size and restores an older mtime still misses the cache);
+- a remote entry maps an ETag to the sha256 of the bytes that ETag was seen with. An ETag is a digest
+  of the content (MD5, or MD5 of the part MD5s for multipart) or unique per upload (SSE-KMS), so the
+  same ETag means the same bytes.
+
+"Racy" files (changed within RACY_NS of being hashed) are not cached: a write landing in the same
+file-system clock tick as our read would leave size and times unchanged (git's racy-clean problem).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+VERSION = 1
+FILE = "sync-cache.json"
+RACY_NS = 2_000_000_000
+
+# The multipart layout batchdeploy uploads with (and aws-cli's default), so the ETag a file will get
+# can be computed locally: MD5 for smaller files, MD5 of the 8 MiB part MD5s "-N" for larger ones.
+PART_SIZE = 8 * 1024 * 1024
+MULTIPART_THRESHOLD = PART_SIZE
+MAX_PARTS = 10_000
+
+
+def part_size(size: int) -> int:
+    """s3transfer's chunk-size rule: double the part size until there are at most 10,000 parts."""
+    chunk = PART_SIZE
+    while -(-size // chunk) > MAX_PARTS:
+        chunk *= 2
+    return chunk
+
+
+def stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
+class UnreadableFile(Exception):
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def hash_file(path: str, size: int) -> tuple[str, str, list[int]]:
+    """(sha256 hex, the ETag S3 will give the file when batchdeploy uploads it, stat key read with).
+
+    Read again while the file changes under us (a stat before and after must agree); after three
+    tries the last reading is returned with an empty stat key, so it is never cached.
+    """
+    for _ in range(3):
+        try:
+            with open(path, "rb") as fh:
+                before = os.fstat(fh.fileno())
+                sha = hashlib.sha256()
+                if before.st_size < MULTIPART_THRESHOLD:
+                    data = fh.read()
+                    sha.update(data)
+                    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+                else:
+                    chunk = part_size(before.st_size)
+                    parts = []
+                    while True:
+                        data = fh.read(chunk)
+                        if not data:
+                            break
+                        sha.update(data)
+                        parts.append(hashlib.md5(data, usedforsecurity=False).digest())
+                    etag = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{len(parts)}"
+                after = os.stat(path)
+        except OSError as exc:
+            raise UnreadableFile(path, exc.strerror or str(exc)) from None
+        key = stat_key(after)
+        if key == stat_key(before):
+            return sha.hexdigest(), etag, key
+    return sha.hexdigest(), etag, []
+
+
+class HashCache:
+    """One JSON file in the state folder: local hashes per local root, known ETags per remote root."""
+
+    def __init__(self, path, local_root: str, remote_root: str):
+        self.path = path
+        self.local_root = local_root
+        self.remote_root = remote_root
+        self.dirty = False
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+            if data.get("version") != VERSION:
+                raise ValueError
+        except (OSError, ValueError, AttributeError):
+            data = {"version": VERSION, "local": {}, "remote": {}}
+        self.data = data
+        self.old_local: dict = data.setdefault("local", {}).get(local_root, {})
+        self.old_remote: dict = data.setdefault("remote", {}).get(remote_root, {})
+        self.local: dict = {}
+        self.etags: dict[str, str] = dict(self.old_remote)
+
+    def lookup(self, rel: str, st: os.stat_result):
+        """(sha256, etag) recorded for this exact file state, else None. Keeps hits for the next save."""
+        entry = self.old_local.get(rel)
+        if entry and entry[:4] == stat_key(st):
+            self.local[rel] = entry
+            return entry[4], entry[5]
+        return None
+
+    def store(self, rel: str, key: list[int], sha256: str, etag: str, now_ns: int | None = None) -> None:
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        if not key or max(key[1], key[2]) >= now_ns - RACY_NS:
+            self.local.pop(rel, None)
+            self.dirty = True
+            return
+        entry = [*key, sha256, etag]
+        if self.old_local.get(rel) != entry:
+            self.dirty = True
+        self.local[rel] = entry
+
+    def forget(self, rel: str) -> None:
+        if self.local.pop(rel, None) is not None or rel in self.old_local:
+            self.dirty = True
+
+    def learn(self, etag: str, sha256: str) -> None:
+        if etag and sha256 and self.etags.get(etag) != sha256:
+            self.etags[etag] = sha256
+            self.dirty = True
+
+    def save(self, state, seen_etags) -> None:
+        """Write back only what this run saw (so entries for deleted files and gone objects drop out)."""
+        remote = {e: s for e, s in self.etags.items() if e in seen_etags}
+        if not self.dirty and len(self.local) == len(self.old_local) and remote == self.old_remote:
+            return
+        self.data["local"][self.local_root] = self.local
+        self.data["remote"][self.remote_root] = remote
+        state.write(FILE, self.data)
