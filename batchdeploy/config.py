@@ -53,6 +53,7 @@ KEYS: dict[str, Key] = {
         "my-project-bucket",
     ),
     "S3_PREFIX": Key("key prefix for experiment files", r"[^\s]*", "experiments", "experiments"),
+    "RESULTS_PREFIX": Key("key prefix sync-from-s3 downloads from", r"[^\s]*", "results", "results"),
     "EXPERIMENTS_DIR": Key("local folder synced to S3", r".+", "experiments", "experiments"),
     "RESULTS_DIR": Key("local folder results are synced into", r".+", "results", "results"),
     "JOB_DEFINITIONS": Key(
