@@ -158,10 +158,13 @@ def _verb_parser(verb: str) -> argparse.ArgumentParser:
         add("--reason", default="cancelled with batchdeploy", help="reason recorded on the job")
     elif verb in ("sync-to-s3", "sync-from-s3"):
         add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR, or RESULTS_DIR for downloads)")
-        add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX)")
+        add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX, "
+            "or s3://S3_BUCKET/RESULTS_PREFIX for downloads)")
         add("--delete", action="store_true", help="remove what the source no longer has (inside the target only)")
-        add("--exclude", action="append", default=[], metavar="PATTERN", help="skip matching paths (repeatable)")
+        add("--exclude", action="append", default=[], metavar="PATTERN",
+            help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
         add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
+        add("--jobs", "-j", type=int, default=16, metavar="N", help="parallel transfers (1-64, default 16)")
     elif verb in ("create", "delete"):
         add("--prefix", metavar="PREFIX", help="name prefix (default: PROJECT_NAME-ENV)")
         add("--compute-environment", metavar="FILE|NAME|ARN", help="compute environment file, name or ARN")
