@@ -1,0 +1,215 @@
+"""Helpers for the -b tests: an ECR-aware proxy in front of the moto server, and a stand-in for the
+container engine's CLI where no real engine can reach the registry.
+
+Why a stand-in engine: an ECR registry host (`<acct>.dkr.ecr.<region>.amazonaws.com`) cannot be
+reached from here (only 127.0.0.1 may be spoken to) and moto's ECR has no registry behind it. The
+stand-in is an executable named `podman` that records every call (argv and stdin) and "pushes" by
+PutImage into moto's ECR, so DescribeImages then finds the tag as it would on AWS. The real engine
+against a real registry is tested in tests/integration/test_images_engine.py.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import stat
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"}
+
+
+class EcrProxy:
+    """Forwards to moto and records each ECR operation (X-Amz-Target); answers AccessDenied for
+    the operations in `deny` without forwarding them."""
+
+    def __init__(self, target_url: str):
+        self.target = urlsplit(target_url)
+        self.operations: list[str] = []
+        self.deny: set[str] = set()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                target = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1] or self.path
+                proxy.operations.append(target)
+                if target in proxy.deny:
+                    payload = json.dumps(
+                        {
+                            "__type": "AccessDeniedException",
+                            "message": f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: ecr:{target}",
+                        }
+                    ).encode()
+                    self.send_response(400)
+                    self.send_header("Content-Type", "application/x-amz-json-1.1")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                conn = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
+                    headers["Host"] = proxy.target.netloc
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    resp = conn.getresponse()
+                    data = resp.read()
+                    self.send_response(resp.status)
+                    for k, v in resp.getheaders():
+                        if k.lower() not in _HOP and k.lower() != "content-length":
+                            self.send_header(k, v)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                finally:
+                    conn.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def since(self, start: int) -> list[str]:
+        return self.operations[start:]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+FAKE_ENGINE = r'''#!PYTHON
+"""A stand-in for `podman`: records calls, "pushes" by ECR PutImage into moto."""
+import json, os, sys, uuid
+from pathlib import Path
+
+here = Path(os.environ["FAKE_ENGINE_DIR"])
+args = sys.argv[1:]
+stdin = sys.stdin.read() if "--password-stdin" in args else None
+with open(here / "calls.jsonl", "a") as fh:
+    fh.write(json.dumps({"argv": sys.argv, "stdin": stdin}) + "\n")
+cmd = args[0] if args else ""
+fail = set(os.environ.get("FAKE_ENGINE_FAIL", "").split(","))
+logins = here / "logins.json"
+
+
+def opt(name):
+    return args[args.index(name) + 1] if name in args else None
+
+
+if cmd in fail:
+    for i in range(30):
+        print(f"fake {cmd} line {i}")
+    print(f"Error: fake {cmd} failed on purpose")
+    sys.exit(125)
+if cmd == "info":
+    sys.exit(0)
+if cmd == "build":
+    image_id = "sha256:" + uuid.uuid4().hex * 2
+    Path(opt("--iidfile")).write_text(image_id)
+    images = json.loads((here / "images.json").read_text()) if (here / "images.json").exists() else {}
+    images[opt("-t")] = image_id
+    (here / "images.json").write_text(json.dumps(images))
+    print("STEP 1/1: FROM nothing (fake build)")
+    sys.exit(0)
+if cmd == "tag":
+    images = json.loads((here / "images.json").read_text())
+    images[args[2]] = images.get(args[1], "sha256:" + "0" * 64)
+    (here / "images.json").write_text(json.dumps(images))
+    sys.exit(0)
+if cmd == "login":
+    host = args[-1]
+    if "unauthorized" in fail:
+        print(f'Error: logging into "{host}": invalid username/password')
+        sys.exit(125)
+    data = json.loads(logins.read_text()) if logins.exists() else {}
+    data[host] = True
+    logins.write_text(json.dumps(data))
+    print("Login Succeeded!")
+    sys.exit(0)
+if cmd == "push":
+    ref = args[-1]
+    host, _, rest = ref.partition("/")
+    name, _, tag = rest.rpartition(":")
+    if not (json.loads(logins.read_text()) if logins.exists() else {}).get(host):
+        print(f"Error: writing blob: initiating layer upload to /v2/{name}/blobs/uploads/ in {host}: unauthorized: authentication required")
+        sys.exit(125)
+    import boto3
+    images = json.loads((here / "images.json").read_text())
+    manifest = json.dumps({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": images[ref]},
+        "layers": [],
+    })
+    ecr = boto3.session.Session(region_name=host.split(".")[3]).client("ecr", endpoint_url=os.environ["FAKE_ENGINE_MOTO"])
+    try:
+        import hashlib
+        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+        image = ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest)["image"]
+    except Exception as exc:
+        print(f"Error: {exc}")
+        sys.exit(125)
+    print("Writing manifest to image destination")
+    Path(opt("--digestfile")).write_text(image["imageId"]["imageDigest"])
+    sys.exit(0)
+if cmd == "pull":
+    sys.exit(0)
+print(f"fake podman: unknown command {args}")
+sys.exit(125)
+'''
+
+
+class FakeEngine:
+    def __init__(self, folder: Path, moto_url: str):
+        self.folder = folder
+        self.bin = folder / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        self.exe = self.bin / "podman"
+        self.exe.write_text(FAKE_ENGINE.replace("#!PYTHON", f"#!{sys.executable}", 1))
+        self.exe.chmod(self.exe.stat().st_mode | stat.S_IXUSR)
+        self.moto_url = moto_url
+
+    def env(self, **extra) -> dict:
+        return {
+            "CONTAINER_CLI": str(self.exe),
+            "FAKE_ENGINE_DIR": str(self.folder),
+            "FAKE_ENGINE_MOTO": self.moto_url,
+            **extra,
+        }
+
+    def calls(self) -> list[dict]:
+        path = self.folder / "calls.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def commands(self) -> list[str]:
+        return [c["argv"][1] for c in self.calls() if len(c["argv"]) > 1]
+
+    def forget_logins(self) -> None:
+        """As a reboot does to podman's auth file in /run."""
+        (self.folder / "logins.json").unlink(missing_ok=True)
+
+
+def tree_snapshot(folder: Path) -> dict:
+    """Every file under `folder` with its bytes (state folders are small)."""
+    if not folder.exists():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def make_executable(path: Path, text: str) -> Path:
+    path.write_text(text)
+    os.chmod(path, 0o755)
+    return path
