@@ -1,0 +1,1 @@
+"""Peers and drivers the benchmark runs as separate processes."""
