@@ -113,6 +113,8 @@ def whose(tags: dict | None) -> str:
     tags = tags or {}
     if TAG_PROJECT not in tags:
         return "was not created by batchdeploy (no batchdeploy:project tag)"
+    if TAG_PREFIX not in tags:
+        return f"belongs to project {tags[TAG_PROJECT]!r} as a whole (update-jobs registered it; no batchdeploy:prefix tag)"
     return f"belongs to project {tags.get(TAG_PROJECT)!r}, prefix {tags.get(TAG_PREFIX)!r}"
 
 
@@ -213,8 +215,11 @@ def jobdef_request(doc, prefix: str, project: str) -> tuple[dict | None, list[st
     problems = list(found.problems)
     if isinstance(doc.get("tags"), dict) and len(doc["tags"]) + len(our_tags(project, prefix)) + 1 > MAX_TAGS:
         problems.append(f"tags: with batchdeploy's prefix tag, above AWS's limit of {MAX_TAGS}")
-    request = jobdef_model.build_request(doc, project)
-    request["tags"][TAG_PREFIX] = prefix
+    if problems:
+        return None, problems, list(found.warnings)
+    doc["tags"] = {**(doc.get("tags") or {}), TAG_PREFIX: prefix}
+    base = jobdef_model.build_request(doc, project)
+    request = jobdef_model.build_request(doc, project, jobdef_model.content_hash(base))
     return request, problems, list(found.warnings)
 
 
@@ -507,8 +512,9 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             for ce in queue_ce_names(w.request):
                 if ce not in creating_ce and observed.get(("compute-environment", ce)) is None:
                     problems.append(f"{w.label}: computeEnvironmentOrder names compute environment {ce}, which does not exist")
+        file = {"file": w.source} if w.kind == "job-definition" else {}
         if have is None:
-            actions.append(Action("create", w.kind, w.name, request=w.request, note=f"from {w.source}"))
+            actions.append(Action("create", w.kind, w.name, request=w.request, note=f"from {w.source}", details=file))
             continue
         if not is_ours(have.get("tags"), project, prefix):
             if w.adopt:
@@ -539,7 +545,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             req = update_request(w.kind, w.name, w.request, diffs)
             tags = {p[len("tags.") :]: v for p, v, _ in diffs if p.startswith("tags.")}
             actions.append(
-                Action("update", w.kind, w.name, have.get("arn"), request=req, diff=shown, details={"tags": tags})
+                Action("update", w.kind, w.name, have.get("arn"), request=req, diff=shown, details={"tags": tags, **file})
             )
         else:
             note = "--update to apply" if not fixed else f"AWS cannot update {', '.join(fixed)}: delete and create it again"
@@ -717,27 +723,38 @@ def _input(kind: str, value: str | None, project_dir: Path) -> tuple[str, object
     return "existing", value
 
 
-def _variables(ctx, prefix: str) -> dict:
+def _variables(ctx, prefix: str) -> tuple[dict, str]:
+    """What `${VAR}` may name in the files: the configuration, PREFIX, and IMAGE_TAG as -u resolves
+    it. Returns (variables, where IMAGE_TAG came from)."""
+    from batchdeploy import jobdefs
+
     variables = dict(ctx.cfg.variables())
     variables["PREFIX"] = prefix
-    if "IMAGE_TAG" not in variables:
-        variables["IMAGE_TAG"] = image_tag(ctx)
-    return variables
+    images = (ctx.state.read(jobdefs.IMAGES_FILE) or {}).get("images") or {}
+    tag, origin = jobdefs.resolve_image_tag(ctx.cfg, images)
+    if tag is not None:
+        variables["IMAGE_TAG"] = tag
+    return variables, origin
 
 
-def image_tag(ctx) -> str:
-    """`${IMAGE_TAG}` as -u defines it: the tag of the image named PROJECT_NAME (else the only image)
-    that -b pushed, else VERSION."""
-    images = (ctx.state.read("images.json") or {}).get("images") or {}
-    chosen = images.get(ctx.cfg.get("PROJECT_NAME")) or (next(iter(images.values())) if len(images) == 1 else None)
-    return (chosen or {}).get("tag") or ctx.cfg.get("VERSION", "latest")
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _secret_placeholders(doc, shown: str) -> list[str]:
+    """A job definition is readable by anyone allowed batch:DescribeJobDefinitions (as -u says too)."""
+    names = sorted({n for n in _PLACEHOLDER.findall(json.dumps(doc)) if config.is_secret(n)})
+    return [
+        f"{shown}: ${{{n}}} is a secret; a job definition is readable by anyone allowed "
+        "batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
+        for n in names
+    ]
 
 
 def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     """Files read, rendered, filled and checked; every problem of every file at once (exit 2)."""
     args = ctx.args
     base = ctx.cfg.project_dir
-    variables = _variables(ctx, prefix)
+    variables, tag_origin = _variables(ctx, prefix)
     problems: list[str] = []
     docs: dict = {}
     sources: dict = {}
@@ -753,9 +770,13 @@ def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
         sources[kind] = shown
         try:
             raw = config.load_json(value, f"{LABEL[kind]} file")
+            if kind == "job-definition" and _secret_placeholders(raw, shown):
+                problems += _secret_placeholders(raw, shown)
+                continue
             docs[kind] = config.render(raw, variables, shown)
         except ConfigError as exc:
-            problems += [f"{shown}: {p}" for p in exc.problems] if exc.problems else [exc.message]
+            found = [f"{shown}: {p}" for p in exc.problems] if exc.problems else [exc.message]
+            problems += [f"{p} ({tag_origin})" if "${IMAGE_TAG}" in p else p for p in found]
     docs = fill_specs(docs, prefix, project)
     ce_name = None
     if "compute-environment" in existing:
@@ -833,20 +854,16 @@ def describe_job_queues(batch, names: list[str] | None = None) -> list[dict]:
 
 
 def describe_job_definition(batch, ref: str) -> dict | None:
-    """The newest ACTIVE revision of a name, or the revision `name:N` / ARN names."""
-    with translate(f"describe job definition {ref} (batch:DescribeJobDefinitions)"):
-        if ":" in ref:
+    """The newest ACTIVE revision of a name (read as -u reads it), or the revision `name:N` / ARN names."""
+    from batchdeploy import jobdefs
+
+    if ":" in ref:
+        with translate(f"describe job definition {ref} (batch:DescribeJobDefinitions)"):
             found = batch.describe_job_definitions(jobDefinitions=[ref])["jobDefinitions"]
-        else:
-            found = []
-            pages = batch.get_paginator("describe_job_definitions").paginate(jobDefinitionName=ref, status="ACTIVE")
-            for page in pages:
-                found += page["jobDefinitions"]
-    found = [d for d in found if d.get("status") == "ACTIVE"]
-    if not found:
-        return None
-    newest = max(found, key=lambda d: d.get("revision", 0))
-    return _with(newest, "jobDefinitionName", "jobDefinitionArn")
+        found = sorted((d for d in found if d.get("status") == "ACTIVE"), key=lambda d: -d.get("revision", 0))
+    else:
+        found = jobdefs.active_revisions(batch, ref)
+    return _with(found[0], "jobDefinitionName", "jobDefinitionArn") if found else None
 
 
 def describe_bucket(s3, name: str) -> dict | None:
@@ -1097,7 +1114,7 @@ def execute_create(ctx, actions: list[Action], journal: Journal, timeout: float)
                 journal.record("updated", a.kind, a.name, a.arn)
             _wait(ctx, _queue_check(batch, a.name), f"job queue {a.name} to become VALID", timeout)
         elif a.kind == "job-definition":
-            a.arn = register_job_definition(ctx, a.request)
+            a.arn = register_job_definition(ctx, a)
             journal.record("registered", a.kind, a.name, a.arn, text=f"registered job definition {a.arn}")
 
 
@@ -1116,10 +1133,35 @@ def _update_batch(batch, a: Action, method: str, permission: str) -> None:
             batch.tag_resource(resourceArn=a.arn, tags=tags)
 
 
-def register_job_definition(ctx, request: dict) -> str:
-    # TODO(lead): unify with batchdeploy.jobdefs once its public registration function exists.
-    with translate(f"register job definition {request.get('jobDefinitionName')} (batch:RegisterJobDefinition)"):
-        return ctx.aws.client("batch").register_job_definition(**request)["jobDefinitionArn"]
+def register_job_definition(ctx, a: Action) -> str:
+    """Register as -u does, and record NAME:REVISION in job-definitions.json so `-r` can use it
+    (it becomes -r's default only when -u has not set one)."""
+    from batchdeploy import jobdef_model, jobdefs
+
+    file = a.details.get("file", "")
+    source = jobdefs.Source(Path(file), file, definition=a.request, request=a.request,
+                            content_hash=a.request.get("tags", {}).get(jobdef_model.HASH_TAG, ""))
+    item = jobdefs.Item(source, status="register")
+    jobdefs.register(ctx.aws.client("batch"), item)
+    previous = ctx.state.read(jobdefs.STATE_FILE) or {}
+    jobdefs.record(ctx, previous, [item], previous.get("default") or item.name)
+    return item.arn
+
+
+def forget_job_definition(ctx, name: str, arns: list[str]) -> None:
+    """Drop a deregistered definition from job-definitions.json, so `-r` does not submit to it."""
+    from batchdeploy import jobdefs
+
+    data = ctx.state.read(jobdefs.STATE_FILE) or {}
+    definitions = data.get("definitions") or {}
+    if (definitions.get(name) or {}).get("arn") not in arns:
+        return
+    definitions.pop(name)
+    if data.get("default") == name:
+        data["default"] = next(iter(sorted(definitions)), None)
+        if data["default"] is None:
+            data.pop("default")
+    ctx.state.write(jobdefs.STATE_FILE, data)
 
 
 def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float) -> None:
@@ -1156,6 +1198,7 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
                 with translate(f"deregister job definition {arn} (batch:DeregisterJobDefinition)"):
                     batch.deregister_job_definition(jobDefinition=arn)
                 journal.done.append(f"deregistered {arn}")
+            forget_job_definition(ctx, a.name, a.details["revisions"])
             journal.record("deregistered", a.kind, a.name, None, text=f"deregistered job definition {a.name}")
         elif a.kind == "ecr-repository":
             with translate(f"delete ECR repository {a.name} (ecr:DeleteRepository)"):

@@ -67,7 +67,8 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     assert tags_of(aws, ce["computeEnvironmentArn"]) == ours
     assert tags_of(aws, queue["jobQueueArn"]) == ours
     jd = batch.describe_job_definitions(jobDefinitionName=JD, status="ACTIVE")["jobDefinitions"]
-    assert len(jd) == 1 and jd[0]["tags"] == ours and jd[0]["containerProperties"]["image"] == "busybox:1.0"
+    assert len(jd) == 1 and jd[0]["containerProperties"]["image"] == "busybox:1.0"
+    assert jd[0]["tags"] == {**ours, "batchdeploy:hash": jd[0]["tags"]["batchdeploy:hash"]}  # -u's hash tag too
     bucket_tags = aws.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]
     assert {t["Key"]: t["Value"] for t in bucket_tags} == ours
     repo = aws.client("ecr").describe_repositories(repositoryNames=["demo/app"])["repositories"][0]
@@ -76,6 +77,8 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     ]
     state = infra.state("infra.json")["prefixes"][PREFIX]
     assert set(state) == {"bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition"}
+    recorded = infra.state("job-definitions.json")  # as -u records it, so -r can use it
+    assert recorded["default"] == JD and recorded["definitions"][JD]["arn"] == jd[0]["jobDefinitionArn"]
 
     before = snapshot(aws)
     counter = RequestCounter(moto)
@@ -85,7 +88,12 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     assert snapshot(aws) == before  # ECR's createdAt included: the repository was not made again
     assert "nothing to do" in again.stdout
     assert all(line.split()[0] == "ok" for line in again.stdout.splitlines()[1:6]), again.stdout
-    for text in (r.stdout, r.stderr, again.stdout, again.stderr, (infra.path / ".batchdeploy" / "infra.json").read_text()):
+    as_json = infra.run("create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "--output", "json")
+    data = json.loads(as_json.stdout)
+    assert data["names"]["AWS_JOB_QUEUE"] == JQ and data["names"]["S3_BUCKET"] == BUCKET
+    assert {a["op"] for a in data["plan"]} == {"ok"} and data["done"] == []
+    for text in (r.stdout, r.stderr, again.stdout, again.stderr, as_json.stdout,
+                 *(p.read_text() for p in (infra.path / ".batchdeploy").iterdir())):
         assert CANARY not in text
 
 
@@ -110,6 +118,7 @@ def test_create_then_delete_leaves_the_account_as_it_was(infra, aws, moto):
     ], order
     assert "deleted 5 resource(s)" in r.stdout
     assert infra.state("infra.json") == {"prefixes": {}}
+    assert infra.state("job-definitions.json") == {"definitions": {}}  # -r will not submit to a deregistered one
 
 
 def test_delete_leaves_another_projects_resources_alone(infra, aws, moto, tmp_path):
@@ -206,14 +215,19 @@ def test_invalid_files_are_reported_at_once_before_any_request(infra, moto):
     assert counter.since() == []
 
 
-def test_unknown_placeholder_and_bad_json_name_the_file(infra, moto):
+def test_unknown_placeholder_bad_json_and_a_secret_name_the_file(infra, moto):
     infra.write("compute-environment.json", json.dumps(FARGATE_CE).replace("${SUBNET_ID}", "${NO_SUCH_KEY}"))
     infra.write("job-queue.json", '{"priority": 1,\n  "state": }')
-    r = infra.deploy("--create", "--yes")
+    infra.write_json("jd.json", {**JOB_DEFINITION, "parameters": {"word": "${POSTGRES_PASSWORD}"}})
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--yes", "--job-definition", "jd.json")
     assert r.returncode == 2
     line = one_line_error(r)
     assert "compute-environment.json: ${NO_SUCH_KEY} at computeResources.subnets[0]" in line
     assert "job-queue.json: invalid JSON at line 2 column" in line
+    assert "jd.json: ${POSTGRES_PASSWORD} is a secret" in line
+    assert CANARY not in r.stdout + r.stderr
+    assert counter.since() == []
 
 
 def test_without_a_terminal_and_without_yes_nothing_is_created(infra, aws, moto):

@@ -117,13 +117,22 @@ def test_queue_limits():
     assert any(p.startswith("computeEnvironmentOrder[0].computeEnvironment: missing") for p in problems)
 
 
-def test_job_definitions_are_checked_the_way_update_jobs_checks_them():
+def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it():
+    from batchdeploy import jobdef_model
+
     doc = {"type": "container", "containerProperties": {"image": "busybox"}, "tags": {"batchdeploy:mine": "x"}}
     request, problems, _ = infra.jobdef_request(doc, "demo-dev", "demo")
-    assert request["jobDefinitionName"] == "demo-dev-job-definition"
-    assert request["tags"]["batchdeploy:project"] == "demo" and request["tags"]["batchdeploy:prefix"] == "demo-dev"
+    assert request is None
     assert any("VCPU is required" in p for p in problems)
     assert any("batchdeploy:mine" in p for p in problems)
+    good = {"type": "container", "containerProperties": {"image": "busybox", "resourceRequirements": [
+        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]}, "tags": {"team": "ml"}}
+    request, problems, _ = infra.jobdef_request(good, "demo-dev", "demo")
+    assert problems == []
+    assert request["jobDefinitionName"] == "demo-dev-job-definition"
+    tags = request["tags"]
+    assert tags["team"] == "ml" and tags["batchdeploy:project"] == "demo" and tags["batchdeploy:prefix"] == "demo-dev"
+    assert tags[jobdef_model.HASH_TAG] == jobdef_model.content_hash(request)
 
 
 # --- differences -----------------------------------------------------------------------------
