@@ -180,8 +180,7 @@ def _check_kind(defn, f):
         if "nodeProperties" not in defn:
             f.problems.append("nodeProperties: required for type multinode")
         for key in props:
-            if key != "ecsProperties":
-                f.problems.append(f"{key}: not allowed for type multinode (put it in nodeProperties)")
+            f.problems.append(f"{key}: not allowed for type multinode (put it in nodeProperties.nodeRangeProperties)")
 
 
 def _check_retry(defn, f):

@@ -222,7 +222,7 @@ def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str 
             if in_key:
                 problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
                 bad = True
-            elif name in secret_names:
+            elif config.is_secret(name):
                 problems.append(
                     f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
                     "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
@@ -404,7 +404,7 @@ def jobs_using(ctx, batch, candidates: set[tuple[str, int]], jobs: list[dict]) -
                             else:
                                 unknown_def.append(job["jobId"])
             except OperationError as exc:
-                if "does not exist" in exc.message or "not found" in exc.message.lower():
+                if "does not exist" in exc.message.lower():
                     ctx.out.warn(f"job queue {queue} does not exist; no job of it can use a revision")
                     break
                 raise OperationError(f"{exc.message} (nothing was deregistered)", hint=exc.hint) from None
@@ -426,14 +426,17 @@ def jobs_using(ctx, batch, candidates: set[tuple[str, int]], jobs: list[dict]) -
 def prune(ctx, batch, items: list[Item], previous: dict, keep: int, dry_run: bool) -> dict:
     out = ctx.out
     project = ctx.cfg["PROJECT_NAME"]
-    result = {"deregistered": [], "kept_in_use": [], "skipped": []}
+    gone = "would_deregister" if dry_run else "deregistered"
+    result = {gone: [], "kept_in_use": [], "skipped": []}
     names = [i.name for i in items] + [n for n in (previous.get("definitions") or {}) if n not in {i.name for i in items}]
     by_name = {i.name: i for i in items}
     per_name = {}
     for name in names:
         item = by_name.get(name)
         planned_new = bool(dry_run and item and item.status == "register")
-        revisions = item.revisions if (item and dry_run) else active_revisions(batch, name)
+        # What the plan read is still current unless this run registered a revision since.
+        fresh = item is not None and (dry_run or item.status == "unchanged")
+        revisions = item.revisions if fresh else active_revisions(batch, name)
         newest_tags = {PROJECT_TAG: project} if planned_new else ((revisions[0].get("tags") or {}) if revisions else {})
         if not revisions and not planned_new:
             continue
@@ -468,7 +471,7 @@ def prune(ctx, batch, items: list[Item], previous: dict, keep: int, dry_run: boo
                 with translate(f"deregister job definition {ref} (batch:DeregisterJobDefinition)"):
                     batch.deregister_job_definition(jobDefinition=rev["jobDefinitionArn"])
             say(out, f"{verb}: {ref}")
-            result["deregistered"].append({"name": name, "revision": rev["revision"], "arn": rev["jobDefinitionArn"]})
+            result[gone].append({"name": name, "revision": rev["revision"], "arn": rev["jobDefinitionArn"]})
     return result
 
 
@@ -505,6 +508,13 @@ def _report(out, item: Item, dry_run: bool) -> None:
         say(out, f"registered: {item.name}:{item.revision}" + (" (new)" if latest is None else ""))
 
 
+def _state_object(ctx, name: str) -> dict:
+    data = ctx.state.read(name)
+    if not isinstance(data, dict):
+        raise ConfigError(f"state file {ctx.state.folder / name} is not a JSON object", hint="delete it and run again")
+    return data
+
+
 def main(ctx) -> int:
     args = ctx.args
     keep = getattr(args, "prune", None)
@@ -516,8 +526,8 @@ def main(ctx) -> int:
 
     # Step 1: everything local, every problem at once, before any AWS call.
     region = resolve_region(cfg)
-    previous = ctx.state.read(STATE_FILE)
-    image_tag, origin = resolve_image_tag(cfg, ctx.state.read(IMAGES_FILE).get("images") or {})
+    previous = _state_object(ctx, STATE_FILE)
+    image_tag, origin = resolve_image_tag(cfg, _state_object(ctx, IMAGES_FILE).get("images") or {})
     sources, warnings = load_sources(cfg, image_tag, origin, region)
     for w in warnings:
         out.warn(w)
@@ -540,7 +550,7 @@ def main(ctx) -> int:
         if not dry_run:
             record(ctx, previous, items, items[0].name)
     if not dry_run:
-        previous = ctx.state.read(STATE_FILE)
+        previous = _state_object(ctx, STATE_FILE)
 
     pruned = prune(ctx, batch, items, previous, keep, dry_run) if keep is not None else None
     if out.json:

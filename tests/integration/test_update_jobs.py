@@ -205,9 +205,14 @@ def test_prune_2_after_five_changes_leaves_two(jobs_project, moto):
     assert len(active(moto)) == 5
     assert not any(p == "/v1/deregisterjobdefinition" for p in batch_calls(counter))
 
+    data = json.loads(jobs_project.run("update-jobs", "--prune", "2", "--dry-run", "--output", "json").stdout)
+    assert [(x["name"], x["revision"]) for x in data["prune"]["would_deregister"]] == [(NAME, 1), (NAME, 2), (NAME, 3)]
+
+    counter = RequestCounter(moto)
     r = jobs_project.deploy("-u", "--prune", "2")
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [f"unchanged: {NAME}:5"] + [f"deregistered: {NAME}:{n}" for n in (1, 2, 3)]
+    assert batch_calls(counter) == ["/v1/describejobdefinitions"] + ["/v1/deregisterjobdefinition"] * 3
     assert [d["revision"] for d in active(moto, cli=True)] == [4, 5]
     assert jobs_project.run("update-jobs", "--prune", "2").stdout == f"unchanged: {NAME}:5\n"
 
