@@ -450,6 +450,7 @@ _DEFAULTS = {
     "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
     "networkConfiguration": {"assignPublicIp": "DISABLED"},
     "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
+    "hostNetwork": True,  # EKS pods
 }
 
 
