@@ -1,0 +1,351 @@
+"""Watching jobs and following their logs, with time injected.
+
+`JobWatcher` watches any number of job ids at once: one round (`poll`) is ceil(pending/100)
+DescribeJobs calls, jobs that ended drop out of later rounds, and `run` paces rounds with a backoff
+that settles at one round per `Backoff.cap` seconds while nothing changes. `LogFollower` reads one
+CloudWatch log stream from its head, following `nextForwardToken` until the token repeats, so a line
+is never lost or read twice; a stream that does not exist yet is simply empty. `follow` joins the two
+for one job: state changes and log lines as they come, until the job ends.
+
+Only throttling and 5xx are retried (`aws.is_retryable`); `sleep` and `clock` are arguments so tests
+never wait for real.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from batchdeploy.aws import error_code, is_retryable, translate
+from batchdeploy.errors import OperationError
+
+STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
+TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
+QUEUED = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
+DESCRIBE_MAX = 100  # DescribeJobs takes at most 100 ids (moto takes more; AWS does not)
+DEFAULT_LOG_GROUP = "/aws/batch/job"
+
+
+@dataclass
+class Backoff:
+    """Seconds between rounds: `first` after a change, times `factor` per quiet round, never above `cap`."""
+
+    first: float = 2.0
+    factor: float = 1.5
+    cap: float = 5.0
+    current: float = field(default=0.0, init=False)
+
+    def __post_init__(self):
+        self.current = self.first
+
+    def reset(self) -> None:
+        self.current = self.first
+
+    def next(self) -> float:
+        delay = self.current
+        self.current = min(self.cap, self.current * self.factor)
+        return delay
+
+
+def chunks(items: list, size: int = DESCRIBE_MAX):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def with_retries(call: Callable, doing: str, sleep, attempts: int = 8, first: float = 1.0, cap: float = 20.0):
+    """`call()`, retried after throttling and 5xx only; anything else (or the last failure) is one line."""
+    delay = first
+    for attempt in range(attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - botocore's errors are sorted below; ours pass through
+            if attempt + 1 < attempts and is_retryable(exc):
+                sleep(delay)
+                delay = min(cap, delay * 2)
+                continue
+            with translate(doing):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class Change:
+    job_id: str
+    before: str | None  # status before (None: first sight)
+    after: str
+    job: dict  # the DescribeJobs record
+    at: float  # seconds since the watcher started (its clock)
+
+    @property
+    def progress_only(self) -> bool:
+        return self.before == self.after
+
+
+def array_summary(job: dict) -> dict[str, int]:
+    summary = (job.get("arrayProperties") or {}).get("statusSummary") or {}
+    return {k: v for k, v in summary.items() if v}
+
+
+class JobWatcher:
+    """The states of many jobs, one round of DescribeJobs at a time."""
+
+    def __init__(
+        self,
+        batch,
+        job_ids,
+        *,
+        sleep,
+        clock,
+        runnable_warn_s: float | None = None,
+        warn: Callable[[str, dict, float], None] | None = None,
+        backoff: Backoff | None = None,
+        missing_grace_s: float = 120.0,
+    ):
+        self.batch = batch
+        self.ids = list(dict.fromkeys(job_ids))
+        self.sleep = sleep
+        self.clock = clock
+        self.runnable_warn_s = runnable_warn_s
+        self.warn = warn
+        self.backoff = backoff or Backoff()
+        self.missing_grace_s = missing_grace_s
+        self.jobs: dict[str, dict] = {}
+        self.describe_calls = 0
+        self.rounds = 0
+        self._key: dict[str, tuple] = {}
+        self._runnable_since: dict[str, float] = {}
+        self._warned: set[str] = set()
+        self._missing_since: dict[str, float] = {}
+        self.start = clock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    @property
+    def pending(self) -> list[str]:
+        return [i for i in self.ids if (self.jobs.get(i) or {}).get("status") not in TERMINAL]
+
+    def done(self) -> bool:
+        return not self.pending
+
+    def _describe(self, ids: list[str]) -> list[dict]:
+        self.describe_calls += 1
+        answer = with_retries(lambda: self.batch.describe_jobs(jobs=ids), "describe jobs (batch:DescribeJobs)", self.sleep)
+        return answer.get("jobs") or []
+
+    def poll(self) -> list[Change]:
+        """One round: describe every job not yet ended; return what changed."""
+        self.rounds += 1
+        changes: list[Change] = []
+        for batch_ids in chunks(self.pending):
+            wanted = set(batch_ids)
+            found = {j["jobId"]: j for j in self._describe(batch_ids) if j.get("jobId") in wanted}
+            now = self.elapsed()
+            for job_id in batch_ids:
+                job = found.get(job_id)
+                if job is None:
+                    first = self._missing_since.setdefault(job_id, now)
+                    if now - first > self.missing_grace_s:
+                        raise OperationError(
+                            f"job {job_id} is unknown to AWS Batch (DescribeJobs)",
+                            hint="check the id and the region; Batch forgets finished jobs after some days",
+                        )
+                    continue
+                self._missing_since.pop(job_id, None)
+                changes += self._observe(job_id, job, now)
+        return changes
+
+    def _observe(self, job_id: str, job: dict, now: float) -> list[Change]:
+        before = (self.jobs.get(job_id) or {}).get("status")
+        self.jobs[job_id] = job
+        status = job.get("status", "?")
+        key = (status, tuple(sorted(array_summary(job).items())))
+        out = []
+        if self._key.get(job_id) != key:
+            self._key[job_id] = key
+            out.append(Change(job_id, before, status, job, now))
+        if status == "RUNNABLE":
+            since = self._runnable_since.setdefault(job_id, now)
+            if (
+                self.runnable_warn_s is not None
+                and now - since >= self.runnable_warn_s
+                and job_id not in self._warned
+                and self.warn is not None
+            ):
+                self._warned.add(job_id)
+                self.warn(job_id, job, now - since)
+        else:
+            self._runnable_since.pop(job_id, None)
+        return out
+
+    def run(self, on_change: Callable[[Change], None] | None = None) -> dict[str, dict]:
+        """Poll until every job has ended; return the last record of each."""
+        self.backoff.reset()
+        while True:
+            changes = self.poll()
+            for change in changes:
+                if on_change:
+                    on_change(change)
+            if self.done():
+                return {i: self.jobs[i] for i in self.ids}
+            if changes:
+                self.backoff.reset()
+            self.sleep(self.backoff.next())
+
+
+class LogFollower:
+    """One CloudWatch log stream from its head; each `poll` returns only lines not returned before."""
+
+    MAX_PAGES = 50  # per poll, so one very long backlog cannot starve state polling
+
+    def __init__(self, logs, group: str, stream: str, page_size: int | None = None):
+        self.logs = logs
+        self.group = group
+        self.stream = stream
+        self.page_size = page_size  # GetLogEvents' limit (AWS: up to 10,000 events or 1 MB a page)
+        self.token: str | None = None
+        self.calls = 0
+        self.exists = False  # the stream has been seen (GetLogEvents answered)
+        self.broken: str | None = None  # a reason, once reading failed for good
+
+    def poll(self) -> list[dict]:
+        events: list[dict] = []
+        if self.broken:
+            return events
+        for _ in range(self.MAX_PAGES):
+            kwargs = {"logGroupName": self.group, "logStreamName": self.stream, "startFromHead": True}
+            if self.token:
+                kwargs["nextToken"] = self.token
+            if self.page_size:
+                kwargs["limit"] = self.page_size
+            self.calls += 1
+            try:
+                page = self.logs.get_log_events(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - sorted below
+                if error_code(exc) == "ResourceNotFoundException":
+                    return events  # no stream (or group) yet: the job has not written anything
+                if is_retryable(exc):
+                    return events  # the token is unchanged: the next poll starts where this one stopped
+                from batchdeploy.aws import convert
+
+                converted = convert(exc, f"read log stream {self.stream} (logs:GetLogEvents)")
+                if converted is None:
+                    raise
+                self.broken = converted.line()
+                return events
+            self.exists = True
+            events += page.get("events") or []
+            nxt = page.get("nextForwardToken")
+            if not nxt or nxt == self.token:
+                return events
+            self.token = nxt
+        return events
+
+
+def log_targets(job: dict) -> list[tuple[str, str]]:
+    """(group, stream) of each attempt's log, oldest first, the current one last."""
+    container = job.get("container") or {}
+    config = container.get("logConfiguration") or {}
+    group = DEFAULT_LOG_GROUP
+    if config.get("logDriver") == "awslogs":
+        group = (config.get("options") or {}).get("awslogs-group") or DEFAULT_LOG_GROUP
+    streams = [(a.get("container") or {}).get("logStreamName") for a in job.get("attempts") or []]
+    streams.append(container.get("logStreamName"))
+    return [(group, s) for s in dict.fromkeys(s for s in streams if s)]
+
+
+@dataclass
+class Followed:
+    job: dict
+    lines: int
+    log_calls: int
+    describe_calls: int
+
+
+def follow(
+    batch,
+    logs,
+    job_id: str,
+    *,
+    sleep,
+    clock,
+    on_change: Callable[[Change], None],
+    on_line: Callable[[dict], None],
+    warn: Callable[[str], None],
+    runnable_warn_s: float | None = None,
+    backoff: Backoff | None = None,
+    final_grace_s: float = 1.0,
+    log_page_size: int | None = None,
+) -> Followed:
+    """State changes and log lines of one job as they happen, until it ends."""
+    pace = backoff or Backoff()
+
+    def slow(job_id_, job, waited):
+        warn(
+            f"job {job_id_} has been RUNNABLE for {int(waited)} s: the queue's compute environments cannot place "
+            "it (check their state, maximum vCPUs and instance types against the job's vcpus/memory/gpus)"
+        )
+
+    watcher = JobWatcher(
+        batch, [job_id], sleep=sleep, clock=clock, runnable_warn_s=runnable_warn_s, warn=slow, backoff=pace
+    )
+    followers: dict[tuple[str, str], LogFollower] = {}
+    drained: set[tuple[str, str]] = set()
+    reported: set[tuple[str, str]] = set()
+    lines = 0
+
+    def read_logs(job: dict, final: bool) -> int:
+        count = 0
+        targets = log_targets(job)
+        for i, target in enumerate(targets):
+            if target in drained:
+                continue
+            follower = followers.get(target) or followers.setdefault(target, LogFollower(logs, *target, log_page_size))
+            for event in follower.poll():
+                on_line(event)
+                count += 1
+            if follower.broken and target not in reported:
+                reported.add(target)
+                warn(f"cannot follow the log: {follower.broken}")
+            if i < len(targets) - 1 or final:
+                drained.add(target)  # an earlier attempt's stream gets nothing new once the next began
+        return count
+
+    while True:
+        changes = watcher.poll()
+        for change in changes:
+            on_change(change)
+        job = watcher.jobs.get(job_id)
+        got = read_logs(job, final=False) if job else 0
+        lines += got
+        if watcher.done():
+            if any(f.exists for f in followers.values()):
+                # CloudWatch may still be taking in the last lines when Batch reports the end.
+                sleep(final_grace_s)
+            lines += read_logs(job, final=True)
+            break
+        if changes or got:
+            pace.reset()
+        sleep(pace.next())
+    return Followed(job, lines, sum(f.calls for f in followers.values()), watcher.describe_calls)
+
+
+def outcome(job: dict) -> tuple[bool, str]:
+    """(succeeded, one line about how the job ended)."""
+    status = job.get("status")
+    reason = job.get("statusReason")
+    container = job.get("container") or {}
+    attempts = job.get("attempts") or []
+    last = (attempts[-1].get("container") or {}) if attempts else {}
+    code = container.get("exitCode", last.get("exitCode"))
+    detail = container.get("reason") or last.get("reason")
+    parts = [status or "?"]
+    if reason:
+        parts.append(reason)
+    if detail and detail != reason:
+        parts.append(detail)
+    summary = array_summary(job)
+    if summary:
+        parts.append("children: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))
+    parts.append(f"exit code {code}" if code is not None else "no container exit code")
+    return status == "SUCCEEDED", "; ".join(parts)

@@ -1,0 +1,240 @@
+"""`-r` through the real command line against a moto server: what the job carries, what is printed,
+what is recorded, and that secrets appear nowhere batchdeploy writes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests import run_support
+from tests.conftest import ROOT, RequestCounter, aws_cli
+from tests.fault_proxy import FaultProxy
+from tests.run_support import (
+    DB_CANARY,
+    PARAMS,
+    STS_KEY_ID,
+    STS_SECRET,
+    STS_TOKEN,
+    inprocess,
+    job_env,
+    records,
+    state_text,
+)
+
+batch_env = run_support.batch_env  # fixture
+run_project = run_support.run_project  # fixture
+
+SUBMITS = ("POST", "/v1/submitjob")
+
+
+def submits(counter) -> int:
+    return sum(1 for m, p, _ in counter.since() if (m, p) == SUBMITS)
+
+
+@pytest.fixture
+def proxy(moto):
+    p = FaultProxy(moto.url)
+    yield p
+    p.close()
+
+
+def test_run_submits_one_job_with_parameters_environment_and_overrides(moto, run_project, batch_env, proxy):
+    r = run_project.deploy(
+        "-r", "exp1", *PARAMS, "--vcpus", "2", "--memory", "4096", "--gpus", "1", "--timeout", "600",
+        "--retries", "2", "--tags", "team=ds", "--tags", "cost=lab,owner=me", "--", "--extra", "x y",
+        env={"AWS_ENDPOINT_URL": proxy.url},
+    )
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("submitjob") == 1
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    assert f"console:    https://us-east-1.console.aws.amazon.com/batch/home?region=us-east-1#jobs/detail/{job_id}" in r.stdout
+    assert f"./deploy.sh --logs {job_id} --follow" in r.stdout
+    assert "credentials: STS GetSessionToken for 50m (2 attempts of 10m plus 30m)" in r.stderr
+
+    # What AWS holds, read back with the real aws CLI.
+    job = aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0]
+    assert job["parameters"] == {
+        "experiment_file": "s3://bucket/experiments/a.yaml",
+        "output_path": "s3://bucket/results",
+        "replace": "--no-replace",
+        "validate": "--validate",
+    }
+    env = job_env(job)
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["POSTGRES_HOST"] == "db.internal"
+    assert env["POSTGRES_PASSWORD"] == DB_CANARY
+    assert env["AWS_ACCESS_KEY_ID"] == STS_KEY_ID
+    assert env["AWS_SECRET_ACCESS_KEY"] == STS_SECRET
+    assert env["AWS_SESSION_TOKEN"].startswith(STS_TOKEN)
+    assert env["PROJECT_NAME"] == "demo"  # the definition's own, kept
+    assert job["container"]["command"] == [
+        "--tb", "Ref::experiment_file", "--project-path", "Ref::output_path", "Ref::replace", "Ref::validate",
+        "--extra", "x y",
+    ]
+    assert job["tags"]["team"] == "ds" and job["tags"]["cost"] == "lab" and job["tags"]["owner"] == "me"
+    assert len(job["tags"]["batchdeploy:client-token"]) == 32
+
+    # What was sent (moto's DescribeJobs does not echo resource overrides back): the request itself.
+    sent = proxy.bodies("submitjob")[0]
+    assert sent["containerOverrides"]["resourceRequirements"] == [
+        {"type": "VCPU", "value": "2"}, {"type": "MEMORY", "value": "4096"}, {"type": "GPU", "value": "1"},
+    ]
+    assert sent["timeout"] == {"attemptDurationSeconds": 600}
+    assert sent["retryStrategy"] == {"attempts": 2}
+    assert [e["name"] for e in sent["containerOverrides"]["environment"]] == [
+        "AWS_DEFAULT_REGION", "POSTGRES_HOST", "POSTGRES_PASSWORD",
+        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    ]  # triage's `.environment += creds.environment`: overrides first, credentials appended
+
+    (rec,) = records(run_project)
+    assert rec["job_id"] == job_id and rec["name"] == "exp1" and rec["queue"] == batch_env["queue"]
+    assert rec["job_definition"] == batch_env["jobdef_arn"] and rec["image_tag"] == "c0ffee12"
+    assert rec["parameters"] == {"experiment_file": "s3://bucket/experiments/a.yaml", "output_path": "s3://bucket/results"}
+    assert rec["client_token"] == job["tags"]["batchdeploy:client-token"]
+    assert set(rec) == {"job_id", "name", "queue", "job_definition", "parameters", "image_tag", "submitted_at", "client_token"}
+
+    for canary in (STS_SECRET, STS_TOKEN, STS_KEY_ID, DB_CANARY):
+        assert canary not in r.stdout + r.stderr
+        assert canary not in state_text(run_project)
+
+
+def test_the_aws_cli_sees_the_job_the_triage_form_submitted(moto, run_project):
+    r = run_project.deploy("-r", "exp2", ",".join(PARAMS) + ",replace=--replace", "--no-credentials", "-q")
+    assert r.returncode == 0, r.stderr
+    job_id = r.stdout.strip()
+    job = aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0]
+    assert job["parameters"]["replace"] == "--replace"
+    assert job["parameters"]["output_path"] == "s3://bucket/results"
+    env = job_env(job)
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(env)
+    assert r.stderr == ""  # --quiet: the job id alone
+
+
+def test_options_stand_before_or_after_the_parameters(moto, run_project):
+    r = run_project.run("run", "--no-credentials", "exp3", PARAMS[0], "--quiet", PARAMS[1], "--memory", "512")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.strip().splitlines()) == 1
+
+
+def test_dry_run_prints_the_request_masked_and_submits_nothing(moto, run_project):
+    counter = RequestCounter(moto)
+    r = run_project.deploy("-r", "exp1", *PARAMS, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    request = json.loads(r.stdout)
+    env = {e["name"]: e["value"] for e in request["containerOverrides"]["environment"]}
+    assert env["AWS_SECRET_ACCESS_KEY"] == env["AWS_SESSION_TOKEN"] == env["AWS_ACCESS_KEY_ID"] == "****"
+    assert env["POSTGRES_PASSWORD"] == "****" and env["POSTGRES_HOST"] == "db.internal"
+    assert request["parameters"]["experiment_file"] == "s3://bucket/experiments/a.yaml"
+    assert submits(counter) == 0
+    assert records(run_project) == []
+    for canary in (STS_SECRET, STS_TOKEN, DB_CANARY):
+        assert canary not in r.stdout + r.stderr
+
+
+def test_json_output_is_one_object(moto, run_project):
+    r = run_project.run("run", "exp1", *PARAMS, "--no-credentials", "--output", "json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["job_name"] == "exp1" and data["follow"] == f"./deploy.sh --logs {data['job_id']} --follow"
+
+
+def test_no_subprocess_ever_sees_a_credential(moto, run_project, monkeypatch):
+    """Everything runs in one process: nothing is handed to a child, so no secret is on any command line."""
+    started = []
+    real_popen = subprocess.Popen
+
+    def spy(*args, **kwargs):
+        started.append(args[0] if args else kwargs.get("args"))
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    monkeypatch.chdir(run_project.path)
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--wait"])
+    assert code == 0, err
+    assert started == []
+    for canary in (STS_SECRET, STS_TOKEN, DB_CANARY):
+        assert canary not in out + err
+
+
+def test_the_cli_process_arguments_hold_no_secret(moto, run_project):
+    """The command line batchdeploy is started with (ps shows it) carries names and parameters only."""
+    proc = subprocess.Popen(
+        [str(ROOT / "deploy.sh"), "-r", "exp1", *PARAMS],
+        cwd=run_project.path,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    cmdline = open(f"/proc/{proc.pid}/cmdline", "rb").read().decode(errors="replace")
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    for canary in (STS_SECRET, STS_TOKEN, DB_CANARY):
+        assert canary not in cmdline
+
+
+def test_temporary_caller_credentials_are_passed_through_and_never_printed(moto, run_project, proxy):
+    secret = "CANARY-caller-secret-0a9f8e7d6c5b4a39"
+    token = "CANARY-caller-session-token-1b2c3d4e5f60718293a4"
+    r = run_project.deploy(
+        "-r", "exp1", *PARAMS,
+        env={"AWS_ENDPOINT_URL": proxy.url, "AWS_ACCESS_KEY_ID": "ASIACANARYKEY123456", "AWS_SECRET_ACCESS_KEY": secret,
+             "AWS_SESSION_TOKEN": token},
+    )
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("getsessiontoken") == 0 and proxy.count("assumerole") == 0
+    assert "your own temporary credentials passed through (lifetime left: unknown)" in r.stderr
+    assert "how long your temporary credentials last is unknown" in r.stderr
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    env = job_env(aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0])
+    assert env["AWS_SECRET_ACCESS_KEY"] == secret and env["AWS_SESSION_TOKEN"] == token
+    for canary in (secret, token, "ASIACANARYKEY123456"):
+        assert canary not in r.stdout + r.stderr
+        assert canary not in state_text(run_project)
+
+
+def test_temporary_caller_with_a_role_gets_a_role_session(moto, run_project, proxy, aws):
+    role = "arn:aws:iam::123456789012:role/experiment"
+    run_project.env_file(
+        PROJECT_NAME="demo", AWS_JOB_QUEUE="demo-queue", POSTGRES_HOST="h", POSTGRES_PASSWORD=DB_CANARY,
+        CREDENTIALS_ROLE_ARN=role, CREDENTIALS_DURATION="3600",
+    )
+    r = run_project.deploy(
+        "-r", "exp1", *PARAMS,
+        env={"AWS_ENDPOINT_URL": proxy.url, "AWS_SESSION_TOKEN": "CANARY-caller-session-token-77aa88bb99cc"},
+    )
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("assumerole") == 1 and proxy.count("getsessiontoken") == 0
+    assert "credentials: AssumeRole of CREDENTIALS_ROLE_ARN for 1h" in r.stderr
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    env = job_env(aws.client("batch").describe_jobs(jobs=[job_id])["jobs"][0])
+    assert env["AWS_SESSION_TOKEN"] != "CANARY-caller-session-token-77aa88bb99cc"
+    for value in (env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]):
+        assert value not in r.stdout + r.stderr and value not in state_text(run_project)
+
+
+def test_credentials_shorter_than_the_timeout_warn(moto, run_project):
+    run_project.env_file(
+        PROJECT_NAME="demo", AWS_JOB_QUEUE="demo-queue", POSTGRES_HOST="h", POSTGRES_PASSWORD=DB_CANARY,
+        CREDENTIALS_DURATION="900",
+    )
+    r = run_project.deploy("-r", "exp1", *PARAMS, "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "warning: the job's credentials expire after 15m, before its timeout (1h)" in r.stderr
+
+
+def test_a_job_definition_chosen_by_flag_and_revision(moto, run_project, aws, batch_env):
+    second = aws.client("batch").register_job_definition(
+        jobDefinitionName="demo-experiment", type="container",
+        containerProperties={"image": "x:2", "command": ["echo", "Ref::only"], "vcpus": 1, "memory": 128},
+    )
+    assert second["revision"] == 2
+    r = run_project.deploy("-r", "exp1", "only=1", "--job-definition", "demo-experiment:2", "--no-credentials", "-q")
+    assert r.returncode == 0, r.stderr
+    job = aws.client("batch").describe_jobs(jobs=[r.stdout.strip()])["jobs"][0]
+    assert job["jobDefinition"].endswith("demo-experiment:2")
+    # By name alone, the revision -u recorded (1) is the one in force, not the newest.
+    r = run_project.deploy("-r", "exp1", "only=1", "--job-definition", "demo-experiment", "--no-credentials")
+    assert r.returncode == 2 and "unknown parameter only for demo-experiment:1" in r.stderr

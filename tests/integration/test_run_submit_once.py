@@ -1,0 +1,106 @@
+"""One `-r` makes exactly one job, even when SubmitJob's answer is lost: a fault-injecting proxy in front
+of moto drops or fails SubmitJob, and the jobs in the queue are counted afterwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import run_support
+from tests.fault_proxy import FaultProxy
+from tests.run_support import (
+    PARAMS,
+    FakeClock,
+    all_jobs,
+    inprocess,
+    records,
+)
+
+batch_env = run_support.batch_env  # fixture
+run_project = run_support.run_project  # fixture
+
+
+@pytest.fixture
+def proxy(moto):
+    p = FaultProxy(moto.url)
+    yield p
+    p.close()
+
+
+def test_the_proxy_reproduces_the_hazard_an_sdk_retry_makes_two_jobs(moto, aws, batch_env, proxy):
+    """Control: a plain client with botocore's retries on, through the same proxy, makes two jobs."""
+    from batchdeploy.aws import Aws, AwsSettings
+
+    plain = Aws(AwsSettings(region="us-east-1", endpoint_url=proxy.url)).client("batch")
+    proxy.drop_answer("submitjob", 1)
+    plain.submit_job(jobName="twice", jobQueue=batch_env["queue"], jobDefinition=batch_env["jobdef_arn"],
+                     parameters={"experiment_file": "a", "output_path": "b"})
+    assert proxy.count("submitjob") == 2
+    assert len([j for j in all_jobs(aws, batch_env["queue"]) if j["jobName"] == "twice"]) == 2
+
+
+def test_a_dropped_submit_answer_still_makes_one_job(moto, aws, run_project, batch_env, proxy):
+    proxy.drop_answer("submitjob", 1)
+    r = run_project.deploy("-r", "exp1", *PARAMS, env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert "SubmitJob's answer was lost on the way back; found the job it made" in r.stderr
+    assert proxy.count("submitjob") == 1
+    jobs = all_jobs(aws, batch_env["queue"])
+    assert len(jobs) == 1
+    assert r.stdout.startswith(f"submitted job exp1: {jobs[0]['jobId']}")
+    assert [rec["job_id"] for rec in records(run_project)] == [jobs[0]["jobId"]]
+
+
+def test_a_5xx_before_the_job_was_made_is_looked_for_then_sent_again(moto, aws, run_project, batch_env, proxy,
+                                                                    monkeypatch):
+    proxy.fail_before("submitjob", 1, status=500)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(run_project.path)
+    t = FakeClock()
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=t.sleep, clock=t.clock)
+    assert code == 0, err
+    assert proxy.count("submitjob") == 2
+    assert proxy.count("listjobs") == 3  # three looks (0 s, 1 s, 2 s after) found nothing: safe to send again
+    assert t.sleeps == [1.0, 2.0, 1.0]
+    assert len(all_jobs(aws, batch_env["queue"])) == 1
+    assert len(records(run_project)) == 1
+
+
+def test_a_throttled_submit_is_sent_again_without_looking(moto, aws, run_project, batch_env, proxy, monkeypatch):
+    proxy.fail_before("submitjob", 1, status=400, code="ThrottlingException")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(run_project.path)
+    t = FakeClock()
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=t.sleep, clock=t.clock)
+    assert code == 0, err
+    assert proxy.count("submitjob") == 2 and proxy.count("listjobs") == 0
+    assert len(all_jobs(aws, batch_env["queue"])) == 1
+
+
+def test_when_the_job_cannot_be_looked_for_nothing_is_sent_again(moto, aws, run_project, batch_env, proxy,
+                                                                monkeypatch):
+    proxy.drop_answer("submitjob", 1)
+    proxy.fail_before("listjobs", 1, status=503, code="ServiceUnavailable")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.chdir(run_project.path)
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=FakeClock().sleep)
+    assert code == 1
+    assert err.splitlines()[-1].startswith(
+        "batchdeploy: error: SubmitJob's answer was lost and looking for the job failed (ClientError); "
+        "check `./deploy.sh --status exp1` before submitting again (the job would carry the tag batchdeploy:client-token="
+    )
+    assert proxy.count("submitjob") == 1
+    assert len(all_jobs(aws, batch_env["queue"])) == 1  # the one the lost answer made
+    assert records(run_project) == []  # not known to us, so not recorded
+
+
+def test_three_lost_answers_and_no_job_is_exit_1(moto, aws, run_project, batch_env, proxy, monkeypatch):
+    for n in (1, 2, 3):
+        proxy.fail_before("submitjob", n, status=502, code="BadGateway")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(run_project.path)
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=FakeClock().sleep)
+    assert code == 1
+    assert "cannot submit job exp1 (batch:SubmitJob, 3 attempts): BadGateway" in err.splitlines()[-1]
+    assert proxy.count("submitjob") == 3
+    assert all_jobs(aws, batch_env["queue"]) == [] and records(run_project) == []
