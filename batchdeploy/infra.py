@@ -29,10 +29,9 @@ TAG_PROJECT = "batchdeploy:project"
 TAG_PREFIX = "batchdeploy:prefix"
 STATE_FILE = "infra.json"
 
-# Dependency order for creating; deleting goes the other way for Batch (queue before its compute
-# environment), and storage last so results are not lost to a half-done teardown.
+# Dependency order for creating. Deleting (plan_delete) goes the other way for Batch (a queue before
+# its compute environment), and storage last, so results are not lost to a teardown that stops half-way.
 CREATE_ORDER = ("bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition")
-DELETE_ORDER = ("job-queue", "compute-environment", "job-definition", "ecr-repository", "bucket")
 LABEL = {
     "bucket": "S3 bucket",
     "ecr-repository": "ECR repository",
@@ -40,7 +39,11 @@ LABEL = {
     "job-queue": "job queue",
     "job-definition": "job definition",
 }
-FLAG = {"compute-environment": "--compute-environment", "job-queue": "--job-queue", "job-definition": "--job-definition"}
+FLAG = {
+    "compute-environment": "--compute-environment",
+    "job-queue": "--job-queue",
+    "job-definition": "--job-definition",
+}
 REQUEST_SHAPE = {
     "compute-environment": "CreateComputeEnvironment",
     "job-queue": "CreateJobQueue",
@@ -329,7 +332,11 @@ def queue_ce_names(queue: dict) -> list[str]:
 _MISSING = object()
 # Batch moves desiredvCpus itself as it scales; it is not the file's business after creation.
 _IGNORED = {"computeResources.desiredvCpus", "tags"}
-_UNORDERED = {"computeResources.subnets", "computeResources.securityGroupIds", "computeResources.instanceTypes"}
+_UNORDERED = {
+    "computeResources.subnets",
+    "computeResources.securityGroupIds",
+    "computeResources.instanceTypes",
+}
 # AWS answers with the ARN where a file may give a role's name.
 _ROLES = {"serviceRole", "computeResources.instanceRole", "computeResources.spotIamFleetRole"}
 
@@ -355,12 +362,14 @@ def differences(want, have, path: str = "") -> list[tuple[str, object, object]]:
     if path in _IGNORED or path in NAME_FIELD.values():
         return []
     if path == "computeEnvironmentOrder" and isinstance(want, list) and isinstance(have, list):
+
         def norm(items):
             return sorted(
                 (i.get("order"), name_from_ref("compute-environment", str(i.get("computeEnvironment"))))
                 for i in items
                 if isinstance(i, dict)
             )
+
         return [] if norm(want) == norm(have) else [(path, want, have)]
     if isinstance(want, dict):
         if not isinstance(have, dict):
@@ -506,19 +515,39 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             if have is None:
                 problems.append(f"{w.label} does not exist ({w.source}: not a file either)")
             else:
-                actions.append(Action("use", w.kind, w.name, have.get("arn"), note=f"given by name ({w.source}): used as it is"))
+                actions.append(
+                    Action(
+                        "use",
+                        w.kind,
+                        w.name,
+                        have.get("arn"),
+                        note=f"given by name ({w.source}): used as it is",
+                    )
+                )
             continue
         if w.kind == "job-queue":
             for ce in queue_ce_names(w.request):
                 if ce not in creating_ce and observed.get(("compute-environment", ce)) is None:
-                    problems.append(f"{w.label}: computeEnvironmentOrder names compute environment {ce}, which does not exist")
+                    problems.append(
+                        f"{w.label}: computeEnvironmentOrder names compute environment {ce}, which does not exist"
+                    )
         file = {"file": w.source} if w.kind == "job-definition" else {}
         if have is None:
-            actions.append(Action("create", w.kind, w.name, request=w.request, note=f"from {w.source}", details=file))
+            actions.append(
+                Action("create", w.kind, w.name, request=w.request, note=f"from {w.source}", details=file)
+            )
             continue
         if not is_ours(have.get("tags"), project, prefix):
             if w.adopt:
-                actions.append(Action("use", w.kind, w.name, have.get("arn"), note="exists (not made by batchdeploy): used as it is"))
+                actions.append(
+                    Action(
+                        "use",
+                        w.kind,
+                        w.name,
+                        have.get("arn"),
+                        note="exists (not made by batchdeploy): used as it is",
+                    )
+                )
             else:
                 problems.append(
                     f"{w.label} exists but {whose(have.get('tags'))}: it is left alone; "
@@ -545,26 +574,51 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             req = update_request(w.kind, w.name, w.request, diffs)
             tags = {p[len("tags.") :]: v for p, v, _ in diffs if p.startswith("tags.")}
             actions.append(
-                Action("update", w.kind, w.name, have.get("arn"), request=req, diff=shown, details={"tags": tags, **file})
+                Action(
+                    "update",
+                    w.kind,
+                    w.name,
+                    have.get("arn"),
+                    request=req,
+                    diff=shown,
+                    details={"tags": tags, **file},
+                )
             )
         else:
-            note = "--update to apply" if not fixed else f"AWS cannot update {', '.join(fixed)}: delete and create it again"
+            note = (
+                "--update to apply"
+                if not fixed
+                else f"AWS cannot update {', '.join(fixed)}: delete and create it again"
+            )
             actions.append(Action("differs", w.kind, w.name, have.get("arn"), diff=shown, note=note))
     return actions, problems
 
 
-def plan_delete(found: dict, project: str, prefix: str, keep: set, delete_contents: bool, delete_images: bool):
+def plan_delete(
+    found: dict, project: str, prefix: str, keep: set, delete_contents: bool, delete_images: bool
+):
     """What `delete` does, in order. `found` holds everything described: `compute-environment` and
     `job-queue` (all of the account's), `job-definition` (this project's ACTIVE revisions), `bucket` and
     `ecr-repository` (the candidates by name), each a list of descriptions with `name`, `arn`, `tags`."""
     actions = []
-    queues = [q for q in found.get("job-queue", []) if is_ours(q["tags"], project, prefix) and q["name"] not in keep]
+    queues = [
+        q for q in found.get("job-queue", []) if is_ours(q["tags"], project, prefix) and q["name"] not in keep
+    ]
     gone_queues = {q["name"] for q in queues}
     for q in queues:
         note = "disable, wait, delete"
         if q.get("active_jobs"):
             note += f"; its {q['active_jobs']} unfinished job(s) will be terminated by AWS"
-        actions.append(Action("delete", "job-queue", q["name"], q["arn"], note=note, details={"disable": q.get("state") != "DISABLED"}))
+        actions.append(
+            Action(
+                "delete",
+                "job-queue",
+                q["name"],
+                q["arn"],
+                note=note,
+                details={"disable": q.get("state") != "DISABLED"},
+            )
+        )
     for ce in found.get("compute-environment", []):
         if not is_ours(ce["tags"], project, prefix) or ce["name"] in keep:
             continue
@@ -575,12 +629,25 @@ def plan_delete(found: dict, project: str, prefix: str, keep: set, delete_conten
         ]
         if users:
             actions.append(
-                Action("keep", "compute-environment", ce["name"], ce["arn"],
-                       note=f"still used by job queue {', '.join(users)}, which is not being deleted")
+                Action(
+                    "keep",
+                    "compute-environment",
+                    ce["name"],
+                    ce["arn"],
+                    note=f"still used by job queue {', '.join(users)}, which is not being deleted",
+                )
             )
             continue
-        actions.append(Action("delete", "compute-environment", ce["name"], ce["arn"], note="disable, wait, delete",
-                              details={"disable": ce.get("state") != "DISABLED"}))
+        actions.append(
+            Action(
+                "delete",
+                "compute-environment",
+                ce["name"],
+                ce["arn"],
+                note="disable, wait, delete",
+                details={"disable": ce.get("state") != "DISABLED"},
+            )
+        )
     by_name: dict[str, list[str]] = {}
     by_update_jobs: dict[str, int] = {}
     for jd in found.get("job-definition", []):
@@ -589,25 +656,60 @@ def plan_delete(found: dict, project: str, prefix: str, keep: set, delete_conten
         elif jd["tags"].get(TAG_PROJECT) == project and TAG_PREFIX not in jd["tags"]:
             by_update_jobs[jd["name"]] = by_update_jobs.get(jd["name"], 0) + 1
     for name, arns in sorted(by_name.items()):
-        actions.append(Action("delete", "job-definition", name, note=f"deregister {len(arns)} revision(s)",
-                              details={"revisions": sorted(arns)}))
+        actions.append(
+            Action(
+                "delete",
+                "job-definition",
+                name,
+                note=f"deregister {len(arns)} revision(s)",
+                details={"revisions": sorted(arns)},
+            )
+        )
     for name, n in sorted(by_update_jobs.items()):
         # -u tags the project only: the same name serves every ENV, so a prefix's teardown leaves it.
-        actions.append(Action("keep", "job-definition", name,
-                              note=f"{n} revision(s) registered by update-jobs for the whole project: left alone "
-                                   "(update-jobs --prune manages them)"))
-    for kind, flag, ok in (("ecr-repository", "--delete-images", delete_images), ("bucket", "--delete-bucket-contents", delete_contents)):
+        actions.append(
+            Action(
+                "keep",
+                "job-definition",
+                name,
+                note=f"{n} revision(s) registered by update-jobs for the whole project: left alone "
+                "(update-jobs --prune manages them)",
+            )
+        )
+    for kind, flag, ok in (
+        ("ecr-repository", "--delete-images", delete_images),
+        ("bucket", "--delete-bucket-contents", delete_contents),
+    ):
         for item in found.get(kind, []):
             if not is_ours(item["tags"], project, prefix):
-                actions.append(Action("keep", kind, item["name"], item.get("arn"), note=f"{whose(item['tags'])}: left alone"))
+                actions.append(
+                    Action(
+                        "keep", kind, item["name"], item.get("arn"), note=f"{whose(item['tags'])}: left alone"
+                    )
+                )
             elif item.get("not_empty") and not ok:
                 what = "images" if kind == "ecr-repository" else "objects"
-                actions.append(Action("keep", kind, item["name"], item.get("arn"),
-                                      note=f"not empty ({flag} deletes it with its {what})"))
+                actions.append(
+                    Action(
+                        "keep",
+                        kind,
+                        item["name"],
+                        item.get("arn"),
+                        note=f"not empty ({flag} deletes it with its {what})",
+                    )
+                )
             else:
                 note = "empty it, then delete" if item.get("not_empty") else "delete"
-                actions.append(Action("delete", kind, item["name"], item.get("arn"), note=note,
-                                      details={"empty": bool(item.get("not_empty"))}))
+                actions.append(
+                    Action(
+                        "delete",
+                        kind,
+                        item["name"],
+                        item.get("arn"),
+                        note=note,
+                        details={"empty": bool(item.get("not_empty"))},
+                    )
+                )
     return actions
 
 
@@ -627,7 +729,9 @@ def plan_lines(actions: list[Action], title: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # .aws_env (pure edit, atomic write)
 
-_ENV_LINE = re.compile(r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<eq>\s*=\s*)(?P<rest>.*?)(?P<eol>\r?\n?)$")
+_ENV_LINE = re.compile(
+    r"^(?P<lead>\s*(?:export\s+)?)(?P<key>[A-Za-z_][A-Za-z0-9_]*)(?P<eq>\s*=\s*)(?P<rest>.*?)(?P<eol>\r?\n?)$"
+)
 
 
 def _trailing_comment(rest: str) -> str:
@@ -684,7 +788,9 @@ def write_env(path: Path, values: dict[str, str], comment: str = "") -> Path:
 # Waiting (time injected)
 
 
-def wait_until(check, what: str, timeout: float, sleep, clock, delay: float = 2.0, max_delay: float = 15.0) -> None:
+def wait_until(
+    check, what: str, timeout: float, sleep, clock, delay: float = 2.0, max_delay: float = 15.0
+) -> None:
     """Call `check()` until it says done. `check` returns (done, status text) and raises on a failure
     that waiting cannot mend (INVALID). Bounded by `timeout` seconds of `clock`."""
     deadline = clock() + timeout
@@ -775,7 +881,7 @@ def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
                 continue
             docs[kind] = config.render(raw, variables, shown)
         except ConfigError as exc:
-            found = [f"{shown}: {p}" for p in exc.problems] if exc.problems else [exc.message]
+            found = [f"{shown}: {p}" for p in exc.problems] if exc.problems else [exc.line()]
             problems += [f"{p} ({tag_origin})" if "${IMAGE_TAG}" in p else p for p in found]
     docs = fill_specs(docs, prefix, project)
     ce_name = None
@@ -797,15 +903,38 @@ def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     wanted: list[Wanted] = []
     bucket = args.bucket or default_name("bucket", prefix)
     for p in bucket_problems(bucket):
-        source = "--bucket" if args.bucket else f"the bucket name made from the prefix ({bucket}); pass --bucket NAME"
+        source = (
+            "--bucket"
+            if args.bucket
+            else f"the bucket name made from the prefix ({bucket}); pass --bucket NAME"
+        )
         problems.append(f"{source}: {bucket!r} breaks S3's naming rules: {p}")
-    wanted.append(Wanted("bucket", bucket, {"Bucket": bucket}, "--bucket" if args.bucket else "a name made from the prefix", adopt=bool(args.bucket)))
-    repos = args.ecr_repository or repository_names(ctx.cfg.get("AWS_REGISTRY"), ctx.cfg.get("IMAGES"), project)
+    wanted.append(
+        Wanted(
+            "bucket",
+            bucket,
+            {"Bucket": bucket},
+            "--bucket" if args.bucket else "a name made from the prefix",
+            adopt=bool(args.bucket),
+        )
+    )
+    repos = args.ecr_repository or repository_names(
+        ctx.cfg.get("AWS_REGISTRY"), ctx.cfg.get("IMAGES"), project
+    )
     for repo in repos:
         if not (2 <= len(repo) <= 256 and ECR_NAME.fullmatch(repo)):
-            problems.append(f"ECR repository name {repo!r}: 2-256 of a-z, 0-9, '.', '_', '-' and '/' (namespaces)")
-        wanted.append(Wanted("ecr-repository", repo, {"repositoryName": repo}, "--ecr-repository" if args.ecr_repository else "AWS_REGISTRY and IMAGES",
-                             adopt=bool(args.ecr_repository)))
+            problems.append(
+                f"ECR repository name {repo!r}: 2-256 of a-z, 0-9, '.', '_', '-' and '/' (namespaces)"
+            )
+        wanted.append(
+            Wanted(
+                "ecr-repository",
+                repo,
+                {"repositoryName": repo},
+                "--ecr-repository" if args.ecr_repository else "AWS_REGISTRY and IMAGES",
+                adopt=bool(args.ecr_repository),
+            )
+        )
     for kind, ref in existing.items():
         wanted.append(Wanted(kind, name_from_ref(kind, ref), None, f"{FLAG[kind]} {ref}", ref=ref))
     for kind, doc in docs.items():
@@ -840,7 +969,10 @@ def describe_compute_environments(batch, names: list[str] | None = None) -> list
     out = []
     with translate("describe compute environments (batch:DescribeComputeEnvironments)"):
         for page in batch.get_paginator("describe_compute_environments").paginate(**kwargs):
-            out += [_with(d, "computeEnvironmentName", "computeEnvironmentArn") for d in page["computeEnvironments"]]
+            out += [
+                _with(d, "computeEnvironmentName", "computeEnvironmentArn")
+                for d in page["computeEnvironments"]
+            ]
     return [d for d in out if d.get("status") != "DELETED"]
 
 
@@ -920,8 +1052,10 @@ def repository_has_images(ecr, name: str) -> bool:
 def observe_create(ctx, wanted: list[Wanted]) -> dict:
     observed: dict = {}
     aws = ctx.aws
-    ce_names = sorted({w.name for w in wanted if w.kind == "compute-environment"}
-                      | {n for w in wanted if w.kind == "job-queue" and w.request for n in queue_ce_names(w.request)})
+    ce_names = sorted(
+        {w.name for w in wanted if w.kind == "compute-environment"}
+        | {n for w in wanted if w.kind == "job-queue" and w.request for n in queue_ce_names(w.request)}
+    )
     queue_names = sorted({w.name for w in wanted if w.kind == "job-queue"})
     if ce_names:
         found = {d["name"]: d for d in describe_compute_environments(aws.client("batch"), ce_names)}
@@ -950,7 +1084,7 @@ def _active_jobs(batch, queue: str) -> int:
     return n
 
 
-def observe_delete(ctx, project: str, prefix: str, buckets: list[str], repos: list[str], delete_contents: bool) -> dict:
+def observe_delete(ctx, project: str, prefix: str, buckets: list[str], repos: list[str]) -> dict:
     batch = ctx.aws.client("batch")
     found: dict = {
         "compute-environment": describe_compute_environments(batch),
@@ -1035,10 +1169,13 @@ def _ce_check(batch, name: str, want_state: str | None = None):
             raise OperationError(f"compute environment {name} disappeared while waiting for it")
         status, reason = d.get("status"), d.get("statusReason") or "no reason given"
         if status == "INVALID":
-            raise OperationError(f"compute environment {name} is INVALID: {reason}",
-                                 hint="fix the file (roles, subnets, security groups) and run create --update")
+            raise OperationError(
+                f"compute environment {name} is INVALID: {reason}",
+                hint="fix the file (roles, subnets, security groups) and run create --update",
+            )
         ok = status == "VALID" and (want_state is None or d.get("state") == want_state)
         return ok, f"status {status}, state {d.get('state')}: {reason}"
+
     return check
 
 
@@ -1052,13 +1189,18 @@ def _queue_check(batch, name: str, want_state: str | None = None):
             raise OperationError(f"job queue {name} is INVALID: {reason}")
         ok = status == "VALID" and (want_state is None or d.get("state") == want_state)
         return ok, f"status {status}, state {d.get('state')}: {reason}"
+
     return check
 
 
 def _gone_check(describe, batch, kind: str, name: str):
     def check():
         d = _describe_one(describe, batch, name)
-        return d is None, f"status {d and d.get('status')}: {(d or {}).get('statusReason') or 'no reason given'}"
+        return (
+            d is None,
+            f"status {d and d.get('status')}: {(d or {}).get('statusReason') or 'no reason given'}",
+        )
+
     return check
 
 
@@ -1139,8 +1281,13 @@ def register_job_definition(ctx, a: Action) -> str:
     from batchdeploy import jobdef_model, jobdefs
 
     file = a.details.get("file", "")
-    source = jobdefs.Source(Path(file), file, definition=a.request, request=a.request,
-                            content_hash=a.request.get("tags", {}).get(jobdef_model.HASH_TAG, ""))
+    source = jobdefs.Source(
+        Path(file),
+        file,
+        definition=a.request,
+        request=a.request,
+        content_hash=a.request.get("tags", {}).get(jobdef_model.HASH_TAG, ""),
+    )
     item = jobdefs.Item(source, status="register")
     jobdefs.register(ctx.aws.client("batch"), item)
     previous = ctx.state.read(jobdefs.STATE_FILE) or {}
@@ -1175,10 +1322,20 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
                 with translate(f"disable job queue {a.name} (batch:UpdateJobQueue)"):
                     batch.update_job_queue(jobQueue=a.name, state="DISABLED")
                 journal.record("disabled", a.kind, a.name, a.arn)
-                _wait(ctx, _queue_check(batch, a.name, "DISABLED"), f"job queue {a.name} to be disabled", timeout)
+                _wait(
+                    ctx,
+                    _queue_check(batch, a.name, "DISABLED"),
+                    f"job queue {a.name} to be disabled",
+                    timeout,
+                )
             with translate(f"delete job queue {a.name} (batch:DeleteJobQueue)"):
                 batch.delete_job_queue(jobQueue=a.name)
-            _wait(ctx, _gone_check(describe_job_queues, batch, a.kind, a.name), f"job queue {a.name} to be deleted", timeout)
+            _wait(
+                ctx,
+                _gone_check(describe_job_queues, batch, a.kind, a.name),
+                f"job queue {a.name} to be deleted",
+                timeout,
+            )
             journal.record("deleted", a.kind, a.name, a.arn)
         elif a.kind == "compute-environment":
             batch = aws.client("batch")
@@ -1186,11 +1343,20 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
                 with translate(f"disable compute environment {a.name} (batch:UpdateComputeEnvironment)"):
                     batch.update_compute_environment(computeEnvironment=a.name, state="DISABLED")
                 journal.record("disabled", a.kind, a.name, a.arn)
-                _wait(ctx, _ce_check(batch, a.name, "DISABLED"), f"compute environment {a.name} to be disabled", timeout)
+                _wait(
+                    ctx,
+                    _ce_check(batch, a.name, "DISABLED"),
+                    f"compute environment {a.name} to be disabled",
+                    timeout,
+                )
             with translate(f"delete compute environment {a.name} (batch:DeleteComputeEnvironment)"):
                 batch.delete_compute_environment(computeEnvironment=a.name)
-            _wait(ctx, _gone_check(describe_compute_environments, batch, a.kind, a.name),
-                  f"compute environment {a.name} to be deleted", timeout)
+            _wait(
+                ctx,
+                _gone_check(describe_compute_environments, batch, a.kind, a.name),
+                f"compute environment {a.name} to be deleted",
+                timeout,
+            )
             journal.record("deleted", a.kind, a.name, a.arn)
         elif a.kind == "job-definition":
             batch = aws.client("batch")
@@ -1215,15 +1381,22 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
 
 def empty_bucket(s3, name: str) -> int:
     n = 0
-    with translate(f"empty S3 bucket {name} (s3:ListBucketVersions, s3:DeleteObject, s3:DeleteObjectVersion)"):
+    with translate(
+        f"empty S3 bucket {name} (s3:ListBucketVersions, s3:DeleteObject, s3:DeleteObjectVersion)"
+    ):
         for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
-            items = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            items = [
+                {"Key": v["Key"], "VersionId": v["VersionId"]}
+                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+            ]
             for i in range(0, len(items), 1000):
                 chunk = items[i : i + 1000]
                 answer = s3.delete_objects(Bucket=name, Delete={"Objects": chunk, "Quiet": True})
                 if answer.get("Errors"):
                     err = answer["Errors"][0]
-                    raise OperationError(f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})")
+                    raise OperationError(
+                        f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})"
+                    )
                 n += len(chunk)
     return n
 
@@ -1244,7 +1417,10 @@ def confirm(ctx, question: str, why: str) -> None:
     if ctx.args.yes:
         return
     if not stdin_is_terminal():
-        raise UsageError(f"{why} needs confirmation and stdin is not a terminal", hint="run with --yes to go ahead (--dry-run shows the plan)")
+        raise UsageError(
+            f"{why} needs confirmation and stdin is not a terminal",
+            hint="run with --yes to go ahead (--dry-run shows the plan)",
+        )
     print(f"{question} [y/N] ", end="", file=ctx.out.stderr, flush=True)
     answer = sys.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
@@ -1260,7 +1436,9 @@ def _setup(ctx) -> tuple[str, str, float]:
     project = ctx.cfg["PROJECT_NAME"]
     prefix = ctx.args.prefix or default_prefix(project, ctx.cfg.get("ENV", "development"))
     if not PREFIX_RE.fullmatch(prefix):
-        raise UsageError(f"--prefix {prefix!r}: 1-100 letters, digits, '-' and '_', starting with a letter or digit")
+        raise UsageError(
+            f"--prefix {prefix!r}: 1-100 letters, digits, '-' and '_', starting with a letter or digit"
+        )
     timeout = ctx.args.timeout
     if timeout is not None and timeout < 0:
         raise UsageError("--timeout: 0 or more seconds")
@@ -1299,7 +1477,14 @@ def create(ctx) -> int:
     changes = [a for a in actions if a.op in CHANGES]
     if ctx.args.dry_run:
         if out.json:
-            out.emit_json({"prefix": prefix, "project": project, "dry_run": True, "plan": [a.as_dict() for a in actions]})
+            out.emit_json(
+                {
+                    "prefix": prefix,
+                    "project": project,
+                    "dry_run": True,
+                    "plan": [a.as_dict() for a in actions],
+                }
+            )
         else:
             for line in plan_lines(actions, title):
                 out.result(line)
@@ -1311,8 +1496,11 @@ def create(ctx) -> int:
             out.warn(f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})")
     costly = [a.label for a in changes if a.kind == "compute-environment"]
     if costly:
-        confirm(ctx, f"create or update {', '.join(costly)} (compute environments cost money while they run)?",
-                f"creating or updating {', '.join(costly)}")
+        confirm(
+            ctx,
+            f"create or update {', '.join(costly)} (compute environments cost money while they run)?",
+            f"creating or updating {', '.join(costly)}",
+        )
     journal = Journal(ctx, prefix, "create")
     if changes:
         try:
@@ -1331,8 +1519,16 @@ def create(ctx) -> int:
         target = ctx.cfg.env_file or (ctx.cfg.project_dir / config.DEFAULT_ENV_FILE)
         written = str(write_env(target, values, comment=f"written by batchdeploy create (prefix {prefix})"))
     if out.json:
-        out.emit_json({"prefix": prefix, "project": project, "plan": [a.as_dict() for a in actions],
-                       "done": journal.items, "names": names, "env_file_written": written})
+        out.emit_json(
+            {
+                "prefix": prefix,
+                "project": project,
+                "plan": [a.as_dict() for a in actions],
+                "done": journal.items,
+                "names": names,
+                "env_file_written": written,
+            }
+        )
         return 0
     out.info("names used:" if written else "names used (add them to .aws_env, or run create --write-env):")
     for key, value in names.items():
@@ -1358,13 +1554,20 @@ def delete(ctx) -> int:
         *recorded.get("ecr-repository", {}),
         *repository_names(ctx.cfg.get("AWS_REGISTRY"), ctx.cfg.get("IMAGES"), project),
     ]
-    found = observe_delete(ctx, project, prefix, buckets, repos, args.delete_bucket_contents)
+    found = observe_delete(ctx, project, prefix, buckets, repos)
     actions = plan_delete(found, project, prefix, keep, args.delete_bucket_contents, args.delete_images)
     title = f"delete plan for prefix {prefix} (project {project}; only what carries its tags):"
     changes = [a for a in actions if a.op == "delete"]
     if args.dry_run:
         if out.json:
-            out.emit_json({"prefix": prefix, "project": project, "dry_run": True, "plan": [a.as_dict() for a in actions]})
+            out.emit_json(
+                {
+                    "prefix": prefix,
+                    "project": project,
+                    "dry_run": True,
+                    "plan": [a.as_dict() for a in actions],
+                }
+            )
         else:
             for line in plan_lines(actions, title):
                 out.result(line)
@@ -1373,7 +1576,9 @@ def delete(ctx) -> int:
         out.info(line)
     journal = Journal(ctx, prefix, "delete")
     if changes:
-        confirm(ctx, f"delete {len(changes)} resource(s) listed above?", f"deleting {len(changes)} resource(s)")
+        confirm(
+            ctx, f"delete {len(changes)} resource(s) listed above?", f"deleting {len(changes)} resource(s)"
+        )
         try:
             execute_delete(ctx, actions, journal, timeout)
         except OperationError as exc:
@@ -1382,13 +1587,29 @@ def delete(ctx) -> int:
             out.warn(f"interrupted; done so far: {'; '.join(journal.done) or 'nothing'}")
             raise
     else:
-        out.result(f"nothing to delete for prefix {prefix}" + (f"; kept {sum(a.op == 'keep' for a in actions)}" if any(a.op == "keep" for a in actions) else ""))
+        out.result(
+            f"nothing to delete for prefix {prefix}"
+            + (
+                f"; kept {sum(a.op == 'keep' for a in actions)}"
+                if any(a.op == "keep" for a in actions)
+                else ""
+            )
+        )
     for a in actions:
         if a.op == "keep":
             out.warn(f"kept {a.label}: {a.note}")
     kept = sum(a.op == "keep" for a in actions)
     if out.json:
-        out.emit_json({"prefix": prefix, "project": project, "plan": [a.as_dict() for a in actions], "done": journal.items})
+        out.emit_json(
+            {
+                "prefix": prefix,
+                "project": project,
+                "plan": [a.as_dict() for a in actions],
+                "done": journal.items,
+            }
+        )
     elif changes:
-        out.result(f"deleted {len(changes)} resource(s) of prefix {prefix}" + (f"; kept {kept}" if kept else ""))
+        out.result(
+            f"deleted {len(changes)} resource(s) of prefix {prefix}" + (f"; kept {kept}" if kept else "")
+        )
     return 0

@@ -19,7 +19,9 @@ def prepare_account(aws) -> dict:
     ec2 = aws.client("ec2")
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
     group = ec2.describe_security_groups()["SecurityGroups"][0]["GroupId"]
-    role = aws.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    role = aws.client("iam").create_role(RoleName="batch-service", AssumeRolePolicyDocument="{}")["Role"][
+        "Arn"
+    ]
     return {"SUBNET_ID": subnet, "SECURITY_GROUP_ID": group, "SERVICE_ROLE": role}
 
 
@@ -57,7 +59,9 @@ def snapshot(aws) -> dict:
         return sorted(items, key=lambda d: d[name])
 
     return {
-        "compute_environments": key(batch.describe_compute_environments()["computeEnvironments"], "computeEnvironmentName"),
+        "compute_environments": key(
+            batch.describe_compute_environments()["computeEnvironments"], "computeEnvironmentName"
+        ),
         "job_queues": key(batch.describe_job_queues()["jobQueues"], "jobQueueName"),
         "job_definitions": key(
             batch.describe_job_definitions(status="ACTIVE")["jobDefinitions"], "jobDefinitionArn"
@@ -108,7 +112,10 @@ class FaultProxy:
                 if path in proxy.deny:
                     code = proxy.deny[path]
                     payload = json.dumps(
-                        {"__type": code, "message": f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: {path}"}
+                        {
+                            "__type": code,
+                            "message": f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: {path}",
+                        }
                     ).encode()
                     self.send_response(403)
                     self.send_header("Content-Type", "application/json")
@@ -118,7 +125,9 @@ class FaultProxy:
                     self.wfile.write(payload)
                     return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                headers = {
+                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
+                }
                 conn.request(self.command, self.path, body=body, headers=headers)
                 answer = conn.getresponse()
                 data = answer.read()
@@ -126,7 +135,13 @@ class FaultProxy:
                     data = json.dumps(proxy.rewrite[path](json.loads(data))).encode()
                 self.send_response(answer.status)
                 for k, v in answer.getheaders():
-                    if k.lower() not in ("content-length", "connection", "transfer-encoding", "server", "date"):
+                    if k.lower() not in (
+                        "content-length",
+                        "connection",
+                        "transfer-encoding",
+                        "server",
+                        "date",
+                    ):
                         self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

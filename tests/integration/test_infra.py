@@ -68,7 +68,10 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     assert tags_of(aws, queue["jobQueueArn"]) == ours
     jd = batch.describe_job_definitions(jobDefinitionName=JD, status="ACTIVE")["jobDefinitions"]
     assert len(jd) == 1 and jd[0]["containerProperties"]["image"] == "busybox:1.0"
-    assert jd[0]["tags"] == {**ours, "batchdeploy:hash": jd[0]["tags"]["batchdeploy:hash"]}  # -u's hash tag too
+    assert jd[0]["tags"] == {
+        **ours,
+        "batchdeploy:hash": jd[0]["tags"]["batchdeploy:hash"],
+    }  # -u's hash tag too
     bucket_tags = aws.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]
     assert {t["Key"]: t["Value"] for t in bucket_tags} == ours
     repo = aws.client("ecr").describe_repositories(repositoryNames=["demo/app"])["repositories"][0]
@@ -83,17 +86,27 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     before = snapshot(aws)
     counter = RequestCounter(moto)
     again = infra.deploy("--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app")
-    assert again.returncode == 0, again.stderr  # nothing to create: no confirmation needed, even without --yes
+    assert again.returncode == 0, (
+        again.stderr
+    )  # nothing to create: no confirmation needed, even without --yes
     assert changing_requests(counter.since()) == []
     assert snapshot(aws) == before  # ECR's createdAt included: the repository was not made again
     assert "nothing to do" in again.stdout
     assert all(line.split()[0] == "ok" for line in again.stdout.splitlines()[1:6]), again.stdout
-    as_json = infra.run("create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "--output", "json")
+    as_json = infra.run(
+        "create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "--output", "json"
+    )
     data = json.loads(as_json.stdout)
     assert data["names"]["AWS_JOB_QUEUE"] == JQ and data["names"]["S3_BUCKET"] == BUCKET
     assert {a["op"] for a in data["plan"]} == {"ok"} and data["done"] == []
-    for text in (r.stdout, r.stderr, again.stdout, again.stderr, as_json.stdout,
-                 *(p.read_text() for p in (infra.path / ".batchdeploy").iterdir())):
+    for text in (
+        r.stdout,
+        r.stderr,
+        again.stdout,
+        again.stderr,
+        as_json.stdout,
+        *(p.read_text() for p in (infra.path / ".batchdeploy").iterdir()),
+    ):
         assert CANARY not in text
 
 
@@ -101,7 +114,12 @@ def test_create_then_delete_leaves_the_account_as_it_was(infra, aws, moto):
     # Something of someone else's is there before and must be there after.
     aws.client("s3").create_bucket(Bucket="someone-elses-bucket")
     before = snapshot(aws)
-    assert infra.deploy("--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "-y").returncode == 0
+    assert (
+        infra.deploy(
+            "--create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "-y"
+        ).returncode
+        == 0
+    )
     assert snapshot(aws) != before
     counter = RequestCounter(moto)
     r = infra.deploy("--delete", "--ecr-repository", "demo/app", "--yes")
@@ -118,14 +136,18 @@ def test_create_then_delete_leaves_the_account_as_it_was(infra, aws, moto):
     ], order
     assert "deleted 5 resource(s)" in r.stdout
     assert infra.state("infra.json") == {"prefixes": {}}
-    assert infra.state("job-definitions.json") == {"definitions": {}}  # -r will not submit to a deregistered one
+    assert infra.state("job-definitions.json") == {
+        "definitions": {}
+    }  # -r will not submit to a deregistered one
 
 
 def test_delete_leaves_another_projects_resources_alone(infra, aws, moto, tmp_path):
     from tests.conftest import Project
 
     other = Project(tmp_path / "other project")
-    other.write(".aws_env", (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=other"))
+    other.write(
+        ".aws_env", (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=other")
+    )
     for name in ("compute-environment.json", "job-queue.json", "jd.json"):
         other.write(name, (infra.path / name).read_text())
     assert other.deploy("--create", "--job-definition", "jd.json", "--yes").returncode == 0
@@ -142,7 +164,10 @@ def test_delete_leaves_another_projects_resources_alone(infra, aws, moto, tmp_pa
 def test_a_name_of_another_project_is_an_error_and_is_left_alone(infra, aws, moto):
     assert infra.deploy("--create", "--yes").returncode == 0
     before = snapshot(aws)
-    infra.write(".aws_env", (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=intruder"))
+    infra.write(
+        ".aws_env",
+        (infra.path / ".aws_env").read_text().replace("PROJECT_NAME=demo", "PROJECT_NAME=intruder"),
+    )
     counter = RequestCounter(moto)
     r = infra.deploy("--create", "--prefix", PREFIX, "--yes")
     assert r.returncode == 2
@@ -190,12 +215,27 @@ def test_invalid_files_are_reported_at_once_before_any_request(infra, moto):
         {
             "computeEnvironmentName": "bad name!",
             "type": "MANAGED",
-            "computeResources": {"type": "FARGATE", "maxvCpus": "4", "minvCpus": 0, "subnets": ["s"], "securityGroupIds": []},
+            "computeResources": {
+                "type": "FARGATE",
+                "maxvCpus": "4",
+                "minvCpus": 0,
+                "subnets": ["s"],
+                "securityGroupIds": [],
+            },
             "colour": "blue",
         },
     )
-    infra.write_json("job-queue.json", {"priority": 5000, "computeEnvironmentOrder": [{"order": 1}, {"order": 1}]})
-    infra.write_json("jd.json", {"type": "container", "containerProperties": {"image": "x"}, "timeout": {"attemptDurationSeconds": 5}})
+    infra.write_json(
+        "job-queue.json", {"priority": 5000, "computeEnvironmentOrder": [{"order": 1}, {"order": 1}]}
+    )
+    infra.write_json(
+        "jd.json",
+        {
+            "type": "container",
+            "containerProperties": {"image": "x"},
+            "timeout": {"attemptDurationSeconds": 5},
+        },
+    )
     counter = RequestCounter(moto)
     r = infra.deploy("--create", "--job-definition", "jd.json", "--bucket", "Bad_Bucket", "--yes")
     assert r.returncode == 2
@@ -251,7 +291,12 @@ def _run_on_terminal(project, args, answer: str):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "batchdeploy", *args],
-        cwd=project.path, env=env, stdin=follower, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project.path,
+        env=env,
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     os.close(follower)
     os.write(leader, answer.encode())
@@ -294,7 +339,9 @@ def test_write_env_edits_only_the_names_and_keeps_the_rest(infra):
 def test_existing_resources_given_by_name_are_used_and_never_deleted(infra, aws, moto):
     from tests.conftest import Project  # noqa: F401  (same folder layout as the fixture)
 
-    assert infra.deploy("--create", "--prefix", "shared", "--bucket", "shared-things", "--yes").returncode == 0
+    assert (
+        infra.deploy("--create", "--prefix", "shared", "--bucket", "shared-things", "--yes").returncode == 0
+    )
     batch = aws.client("batch")
     for arn in (
         batch.describe_compute_environments()["computeEnvironments"][0]["computeEnvironmentArn"],
@@ -303,8 +350,16 @@ def test_existing_resources_given_by_name_are_used_and_never_deleted(infra, aws,
         batch.untag_resource(resourceArn=arn, tagKeys=["batchdeploy:project", "batchdeploy:prefix"])
     before = snapshot(aws)
     queue_arn = before["job_queues"][0]["jobQueueArn"]
-    r = infra.deploy("--create", "--compute-environment", "shared-compute-environment", "--job-queue", queue_arn,
-                     "--bucket", "shared-things", "--yes")
+    r = infra.deploy(
+        "--create",
+        "--compute-environment",
+        "shared-compute-environment",
+        "--job-queue",
+        queue_arn,
+        "--bucket",
+        "shared-things",
+        "--yes",
+    )
     assert r.returncode == 0, r.stderr
     assert "use      job queue            shared-job-queue" in r.stdout
     assert "use      compute environment  shared-compute-environment" in r.stdout
@@ -316,13 +371,19 @@ def test_existing_resources_given_by_name_are_used_and_never_deleted(infra, aws,
     assert snapshot(aws) == before
     missing = infra.deploy("--create", "--job-queue", "no-such-queue", "--yes")
     assert missing.returncode == 2
-    assert "job queue no-such-queue does not exist (--job-queue no-such-queue: not a file either)" in one_line_error(missing)
+    assert (
+        "job queue no-such-queue does not exist (--job-queue no-such-queue: not a file either)"
+        in one_line_error(missing)
+    )
 
 
 def test_differences_are_reported_and_applied_only_with_update(infra, aws, moto):
     assert infra.deploy("--create", "--yes", "--job-definition", "jd.json").returncode == 0
     infra.write_json("job-queue.json", {**QUEUE, "priority": 7})
-    infra.write_json("compute-environment.json", {**FARGATE_CE, "computeResources": {**FARGATE_CE["computeResources"], "maxvCpus": 8}})
+    infra.write_json(
+        "compute-environment.json",
+        {**FARGATE_CE, "computeResources": {**FARGATE_CE["computeResources"], "maxvCpus": 8}},
+    )
     infra.write_json("jd.json", {**JOB_DEFINITION, "parameters": {"word": "bye"}})
     before = snapshot(aws)
     r = infra.deploy("--create", "--yes", "--job-definition", "jd.json")
@@ -343,7 +404,9 @@ def test_differences_are_reported_and_applied_only_with_update(infra, aws, moto)
     # compute environment still differs there; everything else now matches.
     assert "ok       job queue" in again.stdout and "ok       job definition" in again.stdout
     # A field AWS cannot update: reported, and --update refuses before changing anything.
-    infra.write_json("compute-environment.json", {**FARGATE_CE, "type": "UNMANAGED", "computeResources": None})
+    infra.write_json(
+        "compute-environment.json", {**FARGATE_CE, "type": "UNMANAGED", "computeResources": None}
+    )
     bad = infra.deploy("--create", "--yes", "--update")
     assert bad.returncode == 2
 

@@ -17,8 +17,18 @@ CE_NAME = "demo-dev-compute-environment"
 
 
 def fargate(**over):
-    res = {"type": "FARGATE", "maxvCpus": 4, "subnets": ["subnet-1", "subnet-2"], "securityGroupIds": ["sg-1"]}
-    return {"computeEnvironmentName": CE_NAME, "type": "MANAGED", "computeResources": {**res, **over}, "tags": dict(OURS)}
+    res = {
+        "type": "FARGATE",
+        "maxvCpus": 4,
+        "subnets": ["subnet-1", "subnet-2"],
+        "securityGroupIds": ["sg-1"],
+    }
+    return {
+        "computeEnvironmentName": CE_NAME,
+        "type": "MANAGED",
+        "computeResources": {**res, **over},
+        "tags": dict(OURS),
+    }
 
 
 # --- names -----------------------------------------------------------------------------------
@@ -32,8 +42,17 @@ def test_default_names_come_from_the_prefix_and_the_bucket_is_lowercase():
 
 @pytest.mark.parametrize(
     "name, ok",
-    [("demo-dev-bucket", True), ("ab", False), ("a" * 64, False), ("my..bucket", False), ("192.168.1.1", False),
-     ("xn--abc", False), ("abc-s3alias", False), ("Upper", False), ("-dash", False)],
+    [
+        ("demo-dev-bucket", True),
+        ("ab", False),
+        ("a" * 64, False),
+        ("my..bucket", False),
+        ("192.168.1.1", False),
+        ("xn--abc", False),
+        ("abc-s3alias", False),
+        ("Upper", False),
+        ("-dash", False),
+    ],
 )
 def test_bucket_names_follow_s3s_rules(name, ok):
     assert (infra.bucket_problems(name) == []) is ok
@@ -59,22 +78,29 @@ def test_repositories_only_for_an_ecr_registry():
 
 
 def test_fill_names_tags_and_the_queues_compute_environment():
-    docs = infra.fill_specs({"compute-environment": {"type": "MANAGED", "tags": {"team": "ml"}}, "job-queue": {"priority": 1}},
-                            "demo-dev", "demo")
+    docs = infra.fill_specs(
+        {"compute-environment": {"type": "MANAGED", "tags": {"team": "ml"}}, "job-queue": {"priority": 1}},
+        "demo-dev",
+        "demo",
+    )
     assert docs["compute-environment"]["computeEnvironmentName"] == CE_NAME
     assert docs["compute-environment"]["tags"] == {"team": "ml", **OURS}
     queue = infra.fill_queue_order(docs["job-queue"], CE_NAME)
     assert queue["jobQueueName"] == "demo-dev-job-queue"
     assert queue["state"] == "ENABLED"
     assert queue["computeEnvironmentOrder"] == [{"order": 1, "computeEnvironment": CE_NAME}]
-    named = infra.fill_queue_order({"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "x"}]}, CE_NAME)
+    named = infra.fill_queue_order(
+        {"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "x"}]}, CE_NAME
+    )
     assert named["computeEnvironmentOrder"][0]["computeEnvironment"] == "x"
 
 
 def test_the_example_files_are_valid_requests():
     variables = {"SUBNET_ID": "subnet-1", "SECURITY_GROUP_ID": "sg-1", "PREFIX": "demo-dev"}
     docs = {
-        "compute-environment": config.render(config.load_json(ROOT / "compute-environment.json.example"), variables, "ce"),
+        "compute-environment": config.render(
+            config.load_json(ROOT / "compute-environment.json.example"), variables, "ce"
+        ),
         "job-queue": config.render(config.load_json(ROOT / "job-queue.json.example"), variables, "q"),
     }
     docs = infra.fill_specs(docs, "demo-dev", "demo")
@@ -108,8 +134,12 @@ def test_ec2_compute_resources_limits():
 
 
 def test_queue_limits():
-    doc = {"jobQueueName": "q1", "priority": 1001, "computeEnvironmentOrder": [{"order": i} for i in (1, 1, 2, 3)],
-           "tags": dict(OURS)}
+    doc = {
+        "jobQueueName": "q1",
+        "priority": 1001,
+        "computeEnvironmentOrder": [{"order": i} for i in (1, 1, 2, 3)],
+        "tags": dict(OURS),
+    }
     problems = infra.spec_problems("job-queue", doc, "demo", "demo-dev")
     assert "priority: 1001 is outside 0-1000" in problems
     assert "computeEnvironmentOrder: 4 compute environments; AWS allows 3" in problems
@@ -120,18 +150,32 @@ def test_queue_limits():
 def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it():
     from batchdeploy import jobdef_model
 
-    doc = {"type": "container", "containerProperties": {"image": "busybox"}, "tags": {"batchdeploy:mine": "x"}}
+    doc = {
+        "type": "container",
+        "containerProperties": {"image": "busybox"},
+        "tags": {"batchdeploy:mine": "x"},
+    }
     request, problems, _ = infra.jobdef_request(doc, "demo-dev", "demo")
     assert request is None
     assert any("VCPU is required" in p for p in problems)
     assert any("batchdeploy:mine" in p for p in problems)
-    good = {"type": "container", "containerProperties": {"image": "busybox", "resourceRequirements": [
-        {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}]}, "tags": {"team": "ml"}}
+    good = {
+        "type": "container",
+        "containerProperties": {
+            "image": "busybox",
+            "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+        },
+        "tags": {"team": "ml"},
+    }
     request, problems, _ = infra.jobdef_request(good, "demo-dev", "demo")
     assert problems == []
     assert request["jobDefinitionName"] == "demo-dev-job-definition"
     tags = request["tags"]
-    assert tags["team"] == "ml" and tags["batchdeploy:project"] == "demo" and tags["batchdeploy:prefix"] == "demo-dev"
+    assert (
+        tags["team"] == "ml"
+        and tags["batchdeploy:project"] == "demo"
+        and tags["batchdeploy:prefix"] == "demo-dev"
+    )
     assert tags[jobdef_model.HASH_TAG] == jobdef_model.content_hash(request)
 
 
@@ -141,8 +185,12 @@ def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it():
 def described(**over):
     d = fargate(desiredvCpus=2)
     d["computeResources"]["subnets"] = ["subnet-2", "subnet-1"]
-    d.update(serviceRole="arn:aws:iam::123456789012:role/service-role/AWSBatchServiceRole", status="VALID",
-             computeEnvironmentArn="arn:...", tags={**OURS, "extra": "x"})
+    d.update(
+        serviceRole="arn:aws:iam::123456789012:role/service-role/AWSBatchServiceRole",
+        status="VALID",
+        computeEnvironmentArn="arn:...",
+        tags={**OURS, "extra": "x"},
+    )
     d.update(over)
     return d
 
@@ -179,8 +227,12 @@ def test_fields_aws_cannot_update_are_named():
 
 def test_queue_order_by_name_or_arn_is_the_same():
     want = {"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": CE_NAME}], "priority": 1}
-    have = {"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": f"arn:aws:batch:r:1:compute-environment/{CE_NAME}"}],
-            "priority": 1}
+    have = {
+        "computeEnvironmentOrder": [
+            {"order": 1, "computeEnvironment": f"arn:aws:batch:r:1:compute-environment/{CE_NAME}"}
+        ],
+        "priority": 1,
+    }
     assert infra.differences(want, have) == []
     have["priority"] = 2
     diffs = infra.differences(want, have)
@@ -191,7 +243,9 @@ def test_queue_order_by_name_or_arn_is_the_same():
 
 
 def wanted_all():
-    queue = infra.fill_queue_order({"jobQueueName": "demo-dev-job-queue", "priority": 1, "tags": dict(OURS)}, CE_NAME)
+    queue = infra.fill_queue_order(
+        {"jobQueueName": "demo-dev-job-queue", "priority": 1, "tags": dict(OURS)}, CE_NAME
+    )
     return [
         infra.Wanted("job-queue", "demo-dev-job-queue", queue, "job-queue.json"),
         infra.Wanted("compute-environment", CE_NAME, fargate(), "compute-environment.json"),
@@ -203,26 +257,45 @@ def test_plan_creates_what_is_missing_in_dependency_order():
     actions, problems = infra.plan_create(wanted_all(), {}, "demo", "demo-dev", update=False)
     assert problems == []
     assert [(a.op, a.kind) for a in actions] == [
-        ("create", "bucket"), ("create", "compute-environment"), ("create", "job-queue")]
+        ("create", "bucket"),
+        ("create", "compute-environment"),
+        ("create", "job-queue"),
+    ]
 
 
 def test_plan_leaves_what_matches_and_reports_what_differs():
     observed = {
         ("compute-environment", CE_NAME): described(),
-        ("job-queue", "demo-dev-job-queue"): {"priority": 5, "state": "ENABLED", "tags": OURS, "arn": "q",
-                                              "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": CE_NAME}]},
+        ("job-queue", "demo-dev-job-queue"): {
+            "priority": 5,
+            "state": "ENABLED",
+            "tags": OURS,
+            "arn": "q",
+            "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": CE_NAME}],
+        },
         ("bucket", "demo-dev-bucket"): {"tags": OURS, "arn": "b"},
     }
     actions, problems = infra.plan_create(wanted_all(), observed, "demo", "demo-dev", update=False)
     assert problems == []
-    assert [(a.op, a.kind) for a in actions] == [("ok", "bucket"), ("ok", "compute-environment"), ("differs", "job-queue")]
+    assert [(a.op, a.kind) for a in actions] == [
+        ("ok", "bucket"),
+        ("ok", "compute-environment"),
+        ("differs", "job-queue"),
+    ]
     assert actions[2].diff == ["priority: file 1, AWS 5"]
     actions, _ = infra.plan_create(wanted_all(), observed, "demo", "demo-dev", update=True)
-    assert actions[2].op == "update" and actions[2].request == {"jobQueue": "demo-dev-job-queue", "priority": 1}
+    assert actions[2].op == "update" and actions[2].request == {
+        "jobQueue": "demo-dev-job-queue",
+        "priority": 1,
+    }
 
 
 def test_plan_refuses_a_name_of_another_project_and_a_missing_reference():
-    observed = {("compute-environment", CE_NAME): described(tags={"batchdeploy:project": "other", "batchdeploy:prefix": "o"})}
+    observed = {
+        ("compute-environment", CE_NAME): described(
+            tags={"batchdeploy:project": "other", "batchdeploy:prefix": "o"}
+        )
+    }
     wanted = wanted_all() + [infra.Wanted("job-definition", "jd", None, "--job-definition jd", ref="jd")]
     _, problems = infra.plan_create(wanted, observed, "demo", "demo-dev", update=False)
     assert any("exists but belongs to project 'other', prefix 'o'" in p for p in problems)
@@ -247,10 +320,21 @@ def test_delete_plan_takes_only_ours_in_order():
             {"name": "shared-ce", "arn": "ce3", "tags": OURS, "state": "DISABLED"},
         ],
         "job-queue": [
-            {"name": "q", "arn": "q1", "tags": OURS, "state": "ENABLED", "active_jobs": 2,
-             "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": CE_NAME}]},
-            {"name": "their-q", "arn": "q2", "tags": other, "state": "ENABLED",
-             "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "shared-ce"}]},
+            {
+                "name": "q",
+                "arn": "q1",
+                "tags": OURS,
+                "state": "ENABLED",
+                "active_jobs": 2,
+                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": CE_NAME}],
+            },
+            {
+                "name": "their-q",
+                "arn": "q2",
+                "tags": other,
+                "state": "ENABLED",
+                "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "shared-ce"}],
+            },
         ],
         "job-definition": [
             {"name": "jd", "arn": "jd:1", "tags": OURS},
@@ -260,7 +344,9 @@ def test_delete_plan_takes_only_ours_in_order():
         "bucket": [{"name": "demo-dev-bucket", "arn": "b", "tags": OURS, "not_empty": True}],
         "ecr-repository": [{"name": "app", "arn": "r", "tags": OURS}],
     }
-    actions = infra.plan_delete(found, "demo", "demo-dev", keep=set(), delete_contents=False, delete_images=False)
+    actions = infra.plan_delete(
+        found, "demo", "demo-dev", keep=set(), delete_contents=False, delete_images=False
+    )
     assert [(a.op, a.kind, a.name) for a in actions] == [
         ("delete", "job-queue", "q"),
         ("delete", "compute-environment", CE_NAME),
@@ -273,7 +359,9 @@ def test_delete_plan_takes_only_ours_in_order():
     assert "2 unfinished job(s) will be terminated" in actions[0].note
     assert "still used by job queue their-q" in actions[2].note
     assert actions[3].details["revisions"] == ["jd:1", "jd:2"]
-    again = infra.plan_delete(found, "demo", "demo-dev", keep={"q"}, delete_contents=True, delete_images=False)
+    again = infra.plan_delete(
+        found, "demo", "demo-dev", keep={"q"}, delete_contents=True, delete_images=False
+    )
     assert ("keep", "compute-environment", CE_NAME) in [(a.op, a.kind, a.name) for a in again]
     assert ("delete", "bucket", "demo-dev-bucket") in [(a.op, a.kind, a.name) for a in again]
 
@@ -281,7 +369,10 @@ def test_delete_plan_takes_only_ours_in_order():
 def test_plan_lines_show_op_kind_name_and_differences():
     a = infra.Action("differs", "job-queue", "q", diff=["priority: file 1, AWS 5"], note="--update to apply")
     assert infra.plan_lines([a], "plan:") == [
-        "plan:", "  differs  job queue            q  (--update to apply)", "             priority: file 1, AWS 5"]
+        "plan:",
+        "  differs  job queue            q  (--update to apply)",
+        "             priority: file 1, AWS 5",
+    ]
     assert json.dumps(a.as_dict())
 
 
@@ -339,7 +430,9 @@ def test_wait_returns_as_soon_as_done():
 def test_wait_is_bounded_and_says_the_last_status():
     t = FakeTime()
     with pytest.raises(OperationError) as caught:
-        infra.wait_until(lambda: (False, "status CREATING: no capacity"), "ce X to become VALID", 100, t.sleep, t.clock)
+        infra.wait_until(
+            lambda: (False, "status CREATING: no capacity"), "ce X to become VALID", 100, t.sleep, t.clock
+        )
     assert caught.value.message == "ce X to become VALID: not done after 100 s (status CREATING: no capacity)"
     assert sum(t.slept) == pytest.approx(100) and max(t.slept) <= 15
 
