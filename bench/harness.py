@@ -74,6 +74,7 @@ class Scenario:
     notes: list[str] = field(default_factory=list)
     count_order: tuple[str, ...] = ()
     status: str = "ok"  # "ok" or why the whole scenario did not run
+    diagnosis: str = ""  # a measured fact that explains batchdeploy's time (added to a missed target's why)
 
     def side(self, name: str) -> Side:
         for s in self.sides:

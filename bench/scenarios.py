@@ -31,7 +31,7 @@ from bench.harness import (
     measure,
 )
 from bench.server import LogCounter, MotoServer
-from bench.stats import classify_registry, rotate
+from bench.stats import classify_registry, fmt_seconds, import_profile, rotate
 
 S3_ORDER = ("PUT", "GET", "LIST", "HEAD", "POST", "DELETE")
 QUEUE = "bench-queue"
@@ -273,6 +273,9 @@ def small_files(b: Bench) -> list[Scenario]:
             _follow_up(s1.side(tool), s3.side(tool), "upload")
             bucket, base, url = where[tool]
             measure(b.runner, s3, s3.side(tool), up_cmd(b, tool, base / "tree", url), b.project)
+        if r == m.sync_rounds - 1 and s3.side("batchdeploy").ok:
+            bucket, base, url = where["batchdeploy"]
+            diagnose_imports(b, [s2, s3], up_cmd(b, "batchdeploy", base / "tree", url))
         for tool in order:
             _follow_up(s3.side(tool), s4.side(tool), "upload")
             bucket, base, url = where[tool]
@@ -288,6 +291,22 @@ def small_files(b: Bench) -> list[Scenario]:
             shutil.rmtree(where[tool][1], ignore_errors=True)
     shutil.rmtree(src, ignore_errors=True)
     return [s1, s2, s3, s4]
+
+
+def diagnose_imports(b: Bench, scenarios: list[Scenario], cmd: list[str]) -> None:
+    """One more no-change run of batchdeploy with `-X importtime` (not a sample: the report itself costs
+    time), to say how much of a re-sync is module imports rather than work."""
+    done = subprocess.run(cmd, cwd=b.project, env={**b.env, "PYTHONPROFILEIMPORTTIME": "1"}, capture_output=True,
+                          text=True, timeout=300, check=False)
+    total, top = import_profile(done.stderr)
+    if done.returncode != 0 or not top:
+        return
+    biggest = ", ".join(f"{name} {fmt_seconds(sec)}" for name, sec in top[:3])
+    text = (f"module imports take {fmt_seconds(total)} of a batchdeploy re-sync (largest: {biggest}; measured once "
+            "with python -X importtime, which adds a little overhead of its own)")
+    for sc in scenarios:
+        sc.diagnosis = text
+        sc.notes.append(f"Where batchdeploy's time goes: {text}.")
 
 
 # ---- 5: large files ----------------------------------------------------------------------------------

@@ -111,6 +111,27 @@ def errors(requests: list[Request]) -> int:
     return sum(1 for r in requests if r.status >= 500)
 
 
+def import_profile(stderr: str) -> tuple[float, list[tuple[str, float]]]:
+    """Python's `-X importtime` report: (seconds spent in top-level imports, [(module, seconds)] largest
+    first). Lines read `import time: self [us] | cumulative | package`, nesting shown by indentation."""
+    total = 0.0
+    top: list[tuple[str, float]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:"):
+            continue
+        parts = line[len("import time:") :].split("|")
+        if len(parts) != 3 or not parts[1].strip().isdigit():
+            continue
+        name = parts[2][1:] if parts[2].startswith(" ") else parts[2]
+        if name.startswith(" "):
+            continue  # imported by another module: already inside that one's cumulative time
+        seconds = int(parts[1]) / 1e6
+        total += seconds
+        top.append((name.strip(), seconds))
+    top.sort(key=lambda item: item[1], reverse=True)
+    return total, top
+
+
 # ----------------------------------------------------------------------------------------------
 # Statistics
 

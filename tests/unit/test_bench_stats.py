@@ -29,6 +29,7 @@ from bench.stats import (
     fmt_counts,
     fmt_ratio,
     fmt_seconds,
+    import_profile,
     list_floor,
     md_table,
     median_counts,
@@ -281,3 +282,20 @@ def test_log_counter_counts_only_what_came_after_the_mark(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_import_profile_sums_top_level_imports_only():
+    stderr = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |   _io
+import time:       300 |     250000 | boto3
+import time:       200 |     100000 |   botocore
+import time:        50 |        400 |     botocore.compat
+import time:       462 |     412599 | botocore.config
+batchdeploy: error: unrelated line
+import time:       900 |     not-a-number | broken
+"""
+    total, top = import_profile(stderr)
+    assert total == pytest.approx(0.662599)
+    assert top == [("botocore.config", 0.412599), ("boto3", 0.25)]
+    assert import_profile("") == (0.0, [])
