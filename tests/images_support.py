@@ -4,7 +4,7 @@ container engine's CLI where no real engine can reach the registry.
 Why a stand-in engine: an ECR registry host (`<acct>.dkr.ecr.<region>.amazonaws.com`) cannot be
 reached from here (only 127.0.0.1 may be spoken to) and moto's ECR has no registry behind it. The
 stand-in is an executable named `podman` that records every call (argv and stdin) and "pushes" by
-PutImage into moto's ECR, so DescribeImages then finds the tag as it would on AWS. The real engine
+PutImage into moto's ECR (a plain HTTP request), so DescribeImages then finds the tag as it would on AWS. The real engine
 against a real registry is tested in tests/integration/test_images_engine.py.
 """
 
@@ -13,9 +13,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import stat
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -146,7 +151,7 @@ if cmd == "push":
     if not (json.loads(logins.read_text()) if logins.exists() else {}).get(host):
         print(f"Error: writing blob: initiating layer upload to /v2/{name}/blobs/uploads/ in {host}: unauthorized: authentication required")
         sys.exit(125)
-    import boto3
+    import hashlib, urllib.error, urllib.request
     images = json.loads((here / "images.json").read_text())
     manifest = json.dumps({
         "schemaVersion": 2,
@@ -154,13 +159,19 @@ if cmd == "push":
         "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1, "digest": images[ref]},
         "layers": [],
     })
-    ecr = boto3.session.Session(region_name=host.split(".")[3]).client("ecr", endpoint_url=os.environ["FAKE_ENGINE_MOTO"])
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    # PutImage by hand (moto does not check signatures): boto3 would cost a second per push.
+    region = host.split(".")[3]
+    body = json.dumps({"repositoryName": name, "imageManifest": manifest, "imageTag": tag, "imageDigest": digest})
+    req = urllib.request.Request(os.environ["FAKE_ENGINE_MOTO"] + "/", data=body.encode(), method="POST", headers={
+        "X-Amz-Target": "AmazonEC2ContainerRegistry_V20150921.PutImage",
+        "Content-Type": "application/x-amz-json-1.1",
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/ecr/aws4_request, SignedHeaders=host, Signature=0",
+    })
     try:
-        import hashlib
-        digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
-        image = ecr.put_image(repositoryName=name, imageManifest=manifest, imageTag=tag, imageDigest=digest)["image"]
-    except Exception as exc:
-        print(f"Error: {exc}")
+        image = json.loads(urllib.request.urlopen(req, timeout=30).read())["image"]
+    except urllib.error.HTTPError as exc:
+        print(f"Error: {exc.read().decode()}")
         sys.exit(125)
     print("Writing manifest to image destination")
     Path(opt("--digestfile")).write_text(image["imageId"]["imageDigest"])
@@ -213,3 +224,137 @@ def make_executable(path: Path, text: str) -> Path:
     path.write_text(text)
     os.chmod(path, 0o755)
     return path
+
+
+# -- the real registry side ----------------------------------------------------------------------
+
+
+def _wait(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def http_status(url: str, method: str = "GET", headers: dict | None = None) -> tuple[int, dict, bytes]:
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), b""
+    except OSError:
+        return 0, {}, b""
+
+
+class RegistryView:
+    """What a registry holds (tags, digests) and which requests it answered, from its access log."""
+
+    ACCEPT = (
+        "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+        "application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+    )
+    LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
+
+    def __init__(self, host: str, log: Path):
+        self.host = host
+        self.log = log
+
+    def tags(self, name: str) -> set[str]:
+        status, _, body = http_status(f"http://{self.host}/v2/{name}/tags/list")
+        return set(json.loads(body).get("tags") or []) if status == 200 else set()
+
+    def digest(self, name: str, tag: str) -> str | None:
+        status, headers, _ = http_status(
+            f"http://{self.host}/v2/{name}/manifests/{tag}", "HEAD", {"Accept": self.ACCEPT}
+        )
+        return headers.get("Docker-Content-Digest") if status == 200 else None
+
+    def _lines(self) -> list[str]:
+        return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+
+    def mark(self) -> int:
+        self._sync()
+        return len(self._lines())
+
+    def since(self, mark: int) -> list[tuple[str, str, int]]:
+        """Requests answered since `mark`, the marker requests left out."""
+        self._sync()
+        out = []
+        for line in self._lines()[mark:]:
+            m = self.LINE.search(line)
+            if m and "batchdeploy-marker" not in m["path"]:
+                out.append((m["method"], m["path"], int(m["status"])))
+        return out
+
+    def _sync(self):
+        # The registry logs a request after answering it: once a marker request is in the log,
+        # every request answered before it is too.
+        marker = f"/v2/batchdeploy-marker-{uuid.uuid4().hex}/tags/list"
+        http_status(f"http://{self.host}{marker}")
+        _wait(lambda: marker in self.log.read_text(errors="replace"), 10, "the registry's log")
+
+
+class ExtraRegistry:
+    """One more Debian docker-registry on a loopback port (read-only, to refuse pushes)."""
+
+    def __init__(self, folder: Path, readonly: bool = False):
+        import socket
+        import subprocess
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.host = f"127.0.0.1:{self.port}"
+        folder.mkdir(parents=True, exist_ok=True)
+        maintenance = "  maintenance:\n    readonly:\n      enabled: true\n" if readonly else ""
+        conf = folder / "registry.yml"
+        conf.write_text(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n"
+            f'    rootdirectory: "{folder / "data"}"\n{maintenance}http:\n  addr: {self.host}\n'
+        )
+        self.log = folder / "registry.log"
+        self._log = open(self.log, "wb")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(conf)], stdout=self._log, stderr=subprocess.STDOUT)
+        _wait(lambda: http_status(f"http://{self.host}/v2/")[0] == 200 or self.proc.poll() is not None, 30, "registry")
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"docker-registry exited; see {self.log}")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:  # noqa: BLE001
+            self.proc.kill()
+        self._log.close()
+
+
+class RefusingRegistry:
+    """An HTTP server that answers every registry request 401: a registry refusing a login."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _deny(self):
+                body = b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}'
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="test"')
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_HEAD = do_PATCH = _deny
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,306 @@
+"""-b with a real container engine and a real registry: the local stack's (scripts/local-stack.sh).
+
+Images are built `FROM` a scratch-like image made here in a blink (`import` of a tar holding one
+file), so nothing is pulled and no base image is needed. Each test uses its own repository name.
+Skipped, with the local stack's own reason, where no container engine can run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from batchdeploy.buildcontext import content_tag
+from batchdeploy.engine import choose
+from batchdeploy.errors import OperationError
+from tests.images_support import ExtraRegistry, RefusingRegistry, RegistryView, tree_snapshot
+
+pytestmark = pytest.mark.engine
+
+SCRATCH = "localhost/batchdeploy-test-scratch:1"
+DOCKERFILE = f"FROM {SCRATCH}\nCOPY . /app/\n"
+
+
+@pytest.fixture(scope="session")
+def engine_env(local_stack, tmp_path_factory):
+    """The local stack's environment, with the engine's logins kept in a temp folder."""
+    folder = tmp_path_factory.mktemp("engine")
+    auth = folder / "auth.json"
+    auth.write_text("{}")  # podman wants REGISTRY_AUTH_FILE to exist
+    env = {**local_stack.env, "REGISTRY_AUTH_FILE": str(auth), "DOCKER_CONFIG": str(folder / "docker")}
+    tar = folder / "scratch.tar"
+    with tarfile.open(tar, "w") as tf:
+        data = b"scratch\n"
+        info = tarfile.TarInfo("scratch.txt")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    local_stack.cli("import", str(tar), SCRATCH)
+    yield env
+    # The engine's storage outlives the session: drop what the tests tagged.
+    lines = local_stack.cli("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.splitlines()
+    ours = [ref for ref in lines if ref.startswith((f"{local_stack.registry}/bd-", "localhost/bd-ignore-"))]
+    if ours:
+        local_stack.cli("rmi", "-f", *ours, check=False)
+
+
+@pytest.fixture
+def view(local_stack):
+    return RegistryView(local_stack.registry, local_stack.state / "log" / "registry.log")
+
+
+@pytest.fixture
+def app(project, engine_env):
+    """A project with one tiny image; its own repository name in the shared registry."""
+    name = f"bd-{uuid.uuid4().hex[:10]}"
+    project.name = name
+    project.write("Dockerfile", DOCKERFILE)
+    project.write("app.txt", "one\n")
+    project.write(".dockerignore", ".aws_env\n.batchdeploy/\ndata/\n")
+    project.env_file(PROJECT_NAME=name, VERSION="1.0")
+    project.env = dict(engine_env)
+    return project
+
+
+def run_b(project, *args, **env):
+    return project.run("images", *args, env={**project.env, **env})
+
+
+def local_ids(local_stack, repository: str) -> dict[str, str]:
+    """tag -> image id of every local image of `repository`."""
+    lines = local_stack.cli("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").stdout.splitlines()
+    out = {}
+    for line in lines:
+        ref, _, image_id = line.partition(" ")
+        repo, _, tag = ref.rpartition(":")
+        if repo == repository:
+            out[tag] = image_id.removeprefix("sha256:")
+    return out
+
+
+def entry(project) -> dict:
+    return project.state("images.json")["images"][project.name]
+
+
+def test_a_second_run_with_nothing_changed_builds_and_pushes_nothing(app, local_stack, view):
+    repo = f"{local_stack.registry}/{app.name}"
+    done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    e = entry(app)
+    assert done.stdout.startswith(f"pushed: {repo}:{e['tag']}@{e['digest']}")
+    assert "STEP" in done.stderr or "Step" in done.stderr  # the build log was shown
+    assert view.tags(app.name) == {e["tag"], "1.0", "latest"}
+    assert {view.digest(app.name, t) for t in (e["tag"], "1.0", "latest")} == {e["digest"]}
+
+    ids = local_ids(local_stack, repo)
+    state = tree_snapshot(app.path / ".batchdeploy")
+    mark = view.mark()
+    started = time.monotonic()
+    done = run_b(app)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"up to date: {repo}:{e['tag']}@{e['digest']}\n"
+    # One request to the registry, a HEAD; nothing built (no new image id), nothing pushed.
+    assert view.since(mark) == [("HEAD", f"/v2/{app.name}/manifests/{e['tag']}", 200)]
+    assert local_ids(local_stack, repo) == ids
+    assert view.tags(app.name) == {e["tag"], "1.0", "latest"}
+    assert tree_snapshot(app.path / ".batchdeploy") == state
+    print(f"no-change -b: {elapsed:.2f}s, 1 registry request")
+
+
+def test_a_changed_file_makes_a_new_tag_and_an_ignored_one_does_not(app, local_stack, view):
+    assert run_b(app).returncode == 0
+    first = entry(app)
+    app.write("data/big.csv", "1,2\n")  # ignored by .dockerignore
+    done = run_b(app)
+    assert done.stdout.startswith("up to date: ")
+    assert entry(app) == first
+
+    app.write("app.txt", "two\n")
+    done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    second = entry(app)
+    assert second["tag"] != first["tag"] and second["digest"] != first["digest"]
+    assert view.tags(app.name) == {first["tag"], second["tag"], "1.0", "latest"}
+    assert view.digest(app.name, "latest") == second["digest"]
+    assert view.digest(app.name, first["tag"]) == first["digest"]
+
+
+def test_a_new_version_moves_the_tags_without_building(app, local_stack, view):
+    repo = f"{local_stack.registry}/{app.name}"
+    assert run_b(app).returncode == 0
+    first = entry(app)
+    built = set(local_ids(local_stack, repo).values())
+    done = run_b(app, VERSION="2.0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"tagged: {repo}:{first['tag']}@{first['digest']} (tags 2.0, latest)")
+    assert view.digest(app.name, "2.0") == first["digest"]
+    assert set(local_ids(local_stack, repo).values()) == built
+    assert entry(app)["version"] == "2.0" and entry(app)["pushed_at"] == first["pushed_at"]
+    mark = view.mark()
+    assert run_b(app, VERSION="2.0").stdout.startswith("up to date: ")
+    assert len(view.since(mark)) == 1
+
+
+def test_force_rebuilds_without_cache_and_pins_the_new_build(app, local_stack, view):
+    repo = f"{local_stack.registry}/{app.name}"
+    assert run_b(app).returncode == 0
+    plain = entry(app)
+    before = local_ids(local_stack, repo)
+    done = run_b(app, "--force")
+    assert done.returncode == 0, done.stderr
+    forced = entry(app)
+    assert forced["tag"].startswith(plain["tag"] + "-f")
+    assert local_ids(local_stack, repo)[forced["tag"]] not in before.values()  # a new build
+    assert view.digest(app.name, plain["tag"]) == plain["digest"]  # the content tag did not move
+    assert view.digest(app.name, "latest") == forced["digest"]
+    assert run_b(app).stdout.startswith(f"up to date: {repo}:{forced['tag']}@")
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_failing_build_shows_the_engine_and_pushes_nothing(app, view, quiet):
+    app.write("Dockerfile", f"FROM {SCRATCH}\nCOPY does-not-exist /x\n")
+    done = run_b(app, *(["--quiet"] if quiet else []))
+    assert done.returncode == 1
+    lines = done.stderr.rstrip("\n").splitlines()
+    assert lines[-1].startswith("batchdeploy: error: cannot build ")
+    assert sum(line.startswith("batchdeploy: error") for line in lines) == 1
+    assert "does-not-exist" in "\n".join(lines[:-1])  # the engine's own words, before our line
+    assert done.stdout == ""
+    assert view.tags(app.name) == set()
+    assert not (app.path / ".batchdeploy" / "images.json").exists()
+
+
+def test_a_registry_that_refuses_the_push(app, engine_env, tmp_path):
+    readonly = ExtraRegistry(tmp_path / "readonly registry", readonly=True)
+    try:
+        conf = tmp_path / "registries.conf"
+        original = engine_env.get("CONTAINERS_REGISTRIES_CONF")
+        text = Path(original).read_text() if original else ""
+        conf.write_text(text + f'\n[[registry]]\nlocation = "{readonly.host}"\ninsecure = true\n')
+        done = run_b(app, AWS_REGISTRY=readonly.host, CONTAINERS_REGISTRIES_CONF=str(conf))
+    finally:
+        readonly.stop()
+    assert done.returncode == 1
+    lines = done.stderr.rstrip("\n").splitlines()
+    assert lines[-1].startswith(f"batchdeploy: error: cannot push {readonly.host}/{app.name}:c-")
+    assert not (app.path / ".batchdeploy" / "images.json").exists()
+
+
+def test_the_engine_copies_exactly_what_the_content_tag_counts(project, engine_env, local_stack):
+    """The .dockerignore rules against the engine itself: what COPY . puts in the image is what
+    buildcontext hashes."""
+    project.write("Dockerfile", DOCKERFILE)
+    ignore = "\n".join(
+        [
+            "# comment",
+            "*.log",
+            "!keep.log",
+            "sub",
+            "!sub/keep",
+            "**/cache",
+            "/docs/*.md",
+            "!docs/README.md",
+            "deep/**/tmp",
+            "Dockerfile",
+            "a?c",
+        ]
+    )
+    project.write(".dockerignore", ignore + "\n")
+    for name in [
+        "x.log", "keep.log", "sub/x", "sub/keep", "sub/deep/y", "lib/cache/z", "cache/z", "lib/ok.py",
+        "docs/a.md", "docs/README.md", "docs/img/b.md", "deep/a/b/tmp/f", "deep/tmpx", "abc", "abbc", "nested/x.log",
+    ]:
+        project.write(name, name + "\n")
+    expected = {e.path for e in content_tag(project.path, project.path / "Dockerfile", flavor=engine_env["CONTAINER_CLI"]).entries if e.kind == "f"}
+
+    tag = f"localhost/bd-ignore-{uuid.uuid4().hex[:8]}:1"
+    env = {**os.environ, **engine_env}
+    cli = engine_env["CONTAINER_CLI"]
+    local_stack.cli("build", "-q", "-t", tag, str(project.path), timeout=300)
+    container = local_stack.cli("create", tag, "none").stdout.strip().splitlines()[-1]
+    try:
+        exported = subprocess.run([cli, "export", container], env=env, capture_output=True, check=True, timeout=120).stdout
+    finally:
+        local_stack.cli("rm", container, check=False)
+        local_stack.cli("rmi", tag, check=False)
+    with tarfile.open(fileobj=io.BytesIO(exported)) as tf:
+        copied = {m.name.removeprefix("./").removeprefix("app/") for m in tf.getmembers() if m.isfile() and m.name.removeprefix("./").startswith("app/")}
+    assert copied == expected
+    assert "keep.log" in copied and "sub/keep" in copied and "docs/README.md" in copied  # exceptions
+    assert "x.log" not in copied and "nested/x.log" in copied and "Dockerfile" not in copied
+
+
+def test_login_with_the_password_on_stdin_against_real_registries(engine_env, local_stack, tmp_path):
+    engine = choose(engine_env["CONTAINER_CLI"], {**os.environ, **engine_env})
+    engine.login(local_stack.registry, "AWS", "a-password-never-on-argv")  # an open registry takes any login
+
+    refusing = RefusingRegistry()
+    conf = tmp_path / "registries.conf"
+    original = engine_env.get("CONTAINERS_REGISTRIES_CONF")
+    text = Path(original).read_text() if original else ""
+    conf.write_text(text + f'\n[[registry]]\nlocation = "{refusing.host}"\ninsecure = true\n')
+    engine.environ["CONTAINERS_REGISTRIES_CONF"] = str(conf)
+    try:
+        with pytest.raises(OperationError) as err:
+            engine.login(refusing.host, "AWS", "a-password-never-on-argv")
+    finally:
+        refusing.close()
+    assert err.value.line().startswith(f"cannot log in to {refusing.host}: {engine.name} failed:")
+    assert "a-password-never-on-argv" not in err.value.line()
+
+
+def test_the_job_definition_rendered_by_update_jobs_names_the_content_tag(app, local_stack):
+    assert run_b(app).returncode == 0
+    e = entry(app)
+    app.write_json(
+        "job-definition.json",
+        {
+            "jobDefinitionName": "${PROJECT_NAME}-experiment",
+            "type": "container",
+            "containerProperties": {
+                "image": "${AWS_REGISTRY}/${PROJECT_NAME}:${IMAGE_TAG}",
+                "command": ["true"],
+                "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "512"}],
+            },
+        },
+    )
+    env = {**app.env, **{k: v for k, v in local_stack.env.items() if k.startswith("AWS_")}}
+    done = app.run("update-jobs", env=env)
+    assert done.returncode == 0, done.stderr
+    from batchdeploy.aws import Aws, AwsSettings
+
+    settings = AwsSettings(
+        region=env["AWS_REGION"],
+        endpoint_url=local_stack.endpoint,
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    batch = Aws(settings).client("batch")
+    found = batch.describe_job_definitions(jobDefinitionName=f"{app.name}-experiment", status="ACTIVE")
+    (definition,) = found["jobDefinitions"]
+    assert definition["containerProperties"]["image"] == f"{local_stack.registry}/{app.name}:{e['tag']}"
+
+
+def test_the_docker_cli_works_too(app, local_stack, view):
+    """Where the local stack runs podman, the docker CLI reaches it through DOCKER_HOST (podman's
+    Docker-compatible API): the docker flavour (digest read from the push output) end to end."""
+    import shutil
+
+    if local_stack.env["CONTAINER_CLI"] == "docker":
+        pytest.skip("the local stack's engine is Docker itself: every other test here is the docker flavour")
+    if not shutil.which("docker"):
+        pytest.skip("no docker CLI on PATH")
+    repo = f"{local_stack.registry}/{app.name}"
+    done = run_b(app, CONTAINER_CLI="docker")
+    assert done.returncode == 0, done.stderr
+    e = entry(app)
+    assert view.digest(app.name, e["tag"]) == e["digest"] == view.digest(app.name, "latest")
+    done = run_b(app, CONTAINER_CLI="docker")
+    assert done.stdout == f"up to date: {repo}:{e['tag']}@{e['digest']}\n"
