@@ -358,3 +358,64 @@ class RefusingRegistry:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class TokenRegistry:
+    """A registry's v2 manifest endpoint behind Docker's token auth (or Basic auth), to check the
+    look-up's authentication against real HTTP. Knows one manifest: `app:t1`."""
+
+    MANIFEST = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}'
+
+    def __init__(self, user: str, password: str, scheme: str = "bearer", digest_header: bool = True):
+        import base64
+
+        good_basic = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.paths: list[str] = []
+        reg = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status, body=b"", headers=None):
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def _handle(self):
+                reg.paths.append(f"{self.command} {self.path}")
+                auth = self.headers.get("Authorization", "")
+                if self.path.startswith("/token"):
+                    token = "tok-good-123456" if auth == good_basic else "tok-anonymous"
+                    return self._send(200, json.dumps({"token": token}).encode())
+                ok = auth == ("Bearer tok-good-123456" if scheme == "bearer" else good_basic)
+                if not ok:
+                    challenge = (
+                        f'Bearer realm="http://{reg.host}/token",service="test",scope="repository:app:pull"'
+                        if scheme == "bearer"
+                        else 'Basic realm="test"'
+                    )
+                    return self._send(401, b"{}", {"WWW-Authenticate": challenge})
+                if self.path == "/v2/app/manifests/t1":
+                    headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
+                    if digest_header:
+                        headers["Docker-Content-Digest"] = "sha256:" + "a" * 64
+                    return self._send(200, reg.MANIFEST, headers)
+                if self.path == "/v2/app/manifests/broken":
+                    return self._send(500, b"{}")
+                return self._send(404, b"{}")
+
+            do_GET = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -4,6 +4,7 @@ bad input. The real engine and registry: test_images_engine.py."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -11,7 +12,10 @@ import os
 
 import pytest
 
-from tests.images_support import EcrProxy, FakeEngine, make_executable, tree_snapshot
+from batchdeploy import ui
+from batchdeploy.errors import OperationError
+from batchdeploy.registry import HttpRegistry, LookupUnavailable, Registry
+from tests.images_support import EcrProxy, FakeEngine, TokenRegistry, make_executable, tree_snapshot
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken hands out
@@ -334,3 +338,66 @@ def test_an_unreachable_registry_fails_before_building(project, moto, fake):
     assert done.returncode == 1
     assert "cannot reach the registry 127.0.0.1:9" in one_error_line(done)
     assert fake.calls() == []
+
+
+# -- the registry look-up's authentication, against real HTTP ---------------------------------------
+
+
+def auth_env(tmp_path, host, user="robot", password="robot-password-123"):
+    auth = tmp_path / "auth.json"
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth.write_text(json.dumps({"auths": {host: {"auth": token}}}))
+    return {"REGISTRY_AUTH_FILE": str(auth), "HOME": str(tmp_path)}
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "basic"])
+def test_the_look_up_logs_in_with_what_the_engine_stored(tmp_path, scheme):
+    server = TokenRegistry("robot", "robot-password-123", scheme)
+    try:
+        reg = HttpRegistry(Registry.parse(server.host), "podman", auth_env(tmp_path, server.host))
+        assert reg.manifest_digest("app", "t1") == "sha256:" + "a" * 64
+        assert reg.manifest_digest("app", "t2") is None  # the token is kept for the next look-up
+        assert reg.requests == (4 if scheme == "bearer" else 3)
+        with pytest.raises(OperationError, match="answered HTTP 500"):
+            reg.manifest_digest("app", "broken")
+    finally:
+        server.close()
+    assert ui.redact("robot-password-123 tok-good-123456") == "**** ****"
+
+
+def test_a_look_up_without_credentials_says_it_cannot_tell(tmp_path):
+    server = TokenRegistry("robot", "robot-password-123")
+    try:
+        reg = HttpRegistry(Registry.parse(server.host), "podman", {"HOME": str(tmp_path)})
+        with pytest.raises(LookupUnavailable):
+            reg.manifest_digest("app", "t1")
+    finally:
+        server.close()
+
+
+def test_a_registry_that_leaves_out_the_digest_header_is_hashed(tmp_path):
+    server = TokenRegistry("robot", "robot-password-123", "basic", digest_header=False)
+    try:
+        reg = HttpRegistry(Registry.parse(server.host), "docker", {"DOCKER_CONFIG": str(tmp_path)})
+        (tmp_path / "config.json").write_text(
+            json.dumps({"auths": {server.host: {"auth": base64.b64encode(b"robot:robot-password-123").decode()}}})
+        )
+        assert reg.manifest_digest("app", "t1") == "sha256:" + hashlib.sha256(TokenRegistry.MANIFEST).hexdigest()
+    finally:
+        server.close()
+
+
+def test_a_registry_that_will_not_say_is_built_and_pushed_with_a_warning(project, moto, fake, tmp_path):
+    server = TokenRegistry("robot", "robot-password-123")
+    try:
+        project.write("Dockerfile", "FROM scratch\n")
+        project.write(".dockerignore", ".aws_env\n.batchdeploy/\n")
+        project.env_file(PROJECT_NAME="demo", AWS_REGISTRY=server.host)
+        done = project.run("images", env=fake.env(HOME=str(tmp_path), FAKE_ENGINE_FAIL="push"))
+    finally:
+        server.close()
+    assert f"warning: cannot ask {server.host} for demo:c-" in done.stderr
+    assert fake.commands() == ["build", "push"]
+    assert done.returncode == 1
+    assert f"cannot push {server.host}/demo:c-" in one_error_line(done)
+    assert not (project.path / ".batchdeploy" / "images.json").exists()
