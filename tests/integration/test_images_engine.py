@@ -304,3 +304,20 @@ def test_the_docker_cli_works_too(app, local_stack, view):
     assert view.digest(app.name, e["tag"]) == e["digest"] == view.digest(app.name, "latest")
     done = run_b(app, CONTAINER_CLI="docker")
     assert done.stdout == f"up to date: {repo}:{e['tag']}@{e['digest']}\n"
+
+
+def test_several_images_and_one_at_a_time(app, local_stack, view):
+    worker = f"{app.name}-worker"
+    app.write("worker/Dockerfile", DOCKERFILE)
+    app.write("worker/job.txt", "work\n")
+    app.env_file(PROJECT_NAME=app.name, VERSION="1.0", IMAGES=f"{app.name}=. {worker}=worker")
+    done = run_b(app, "--image", worker)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("pushed: ") == 1 and f"/{worker}:c-" in done.stdout
+    assert view.tags(app.name) == set()
+    done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith(f"pushed: {local_stack.registry}/{app.name}:c-")
+    assert done.stdout.splitlines()[1].startswith(f"up to date: {local_stack.registry}/{worker}:c-")
+    recorded = app.state("images.json")["images"]
+    assert set(recorded) == {app.name, worker} and recorded[app.name]["tag"] != recorded[worker]["tag"]
