@@ -95,6 +95,11 @@ def duration(configured: str | None, timeout: int | None, attempts: int) -> tupl
             f"the job's credentials expire after {human(seconds)}, before its timeout ({human(span)}); "
             "prefer --no-credentials with a jobRoleArn in the job definition"
         )
+    elif configured is None and span is not None and seconds < span + MARGIN_S:
+        warnings.append(
+            f"the job's credentials last {human(seconds)} (STS's maximum), no longer than its timeout: "
+            "time spent in the queue comes off the end; prefer --no-credentials with a jobRoleArn"
+        )
     return seconds, why, warnings
 
 

@@ -1,0 +1,226 @@
+"""The watcher and the log follower with time injected and AWS answers scripted (botocore's own error
+type, no batchdeploy module replaced)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from batchdeploy.errors import OperationError
+from batchdeploy.watch import Backoff, JobWatcher, LogFollower, chunks, follow, log_targets, outcome
+from tests.run_support import FakeClock
+
+
+def client_error(code, status=400, op="DescribeJobs"):
+    return ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, op)
+
+
+class Batch:
+    """DescribeJobs over a table of job -> list of statuses (one per round); records every call."""
+
+    def __init__(self, script: dict[str, list[str]], failures=()):
+        self.script = script
+        self.calls: list[list[str]] = []
+        self.failures = list(failures)
+        self.round: dict[str, int] = {}
+
+    def describe_jobs(self, jobs):
+        self.calls.append(list(jobs))
+        if self.failures:
+            raise self.failures.pop(0)
+        out = []
+        for j in jobs:
+            if j not in self.script:
+                continue
+            i = self.round.get(j, 0)
+            self.round[j] = i + 1
+            states = self.script[j]
+            out.append({"jobId": j, "status": states[min(i, len(states) - 1)]})
+        return {"jobs": out}
+
+
+def test_backoff_grows_to_its_cap_and_resets():
+    b = Backoff(first=2, factor=1.5, cap=5)
+    assert [b.next() for _ in range(5)] == [2, 3, 4.5, 5, 5]
+    b.reset()
+    assert b.next() == 2
+
+
+def test_chunks_of_100():
+    assert [len(c) for c in chunks(list(range(250)))] == [100, 100, 50]
+
+
+def test_one_round_is_ceil_n_over_100_calls_and_ended_jobs_drop_out():
+    ids = [f"j{i}" for i in range(250)]
+    script = {j: (["SUCCEEDED"] if i < 120 else ["RUNNING", "SUCCEEDED"]) for i, j in enumerate(ids)}
+    batch = Batch(script)
+    t = FakeClock()
+    w = JobWatcher(batch, ids, sleep=t.sleep, clock=t.clock)
+    w.poll()
+    assert [len(c) for c in batch.calls] == [100, 100, 50]
+    w.poll()  # 130 still running: two calls, none of them for an ended job
+    assert [len(c) for c in batch.calls[3:]] == [100, 30]
+    assert not set(sum(batch.calls[3:], [])) & set(ids[:120])
+    assert w.done() and w.describe_calls == 5
+
+
+def test_changes_are_reported_once_each_in_order():
+    batch = Batch({"a": ["SUBMITTED", "SUBMITTED", "RUNNABLE", "RUNNING", "RUNNING", "SUCCEEDED"]})
+    t = FakeClock()
+    seen = []
+    final = JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run(lambda c: seen.append((c.before, c.after)))
+    assert seen == [(None, "SUBMITTED"), ("SUBMITTED", "RUNNABLE"), ("RUNNABLE", "RUNNING"), ("RUNNING", "SUCCEEDED")]
+    assert final["a"]["status"] == "SUCCEEDED"
+    # quiet rounds back off (2 -> 3), a change starts again at 2; never more than the cap
+    assert t.sleeps == [2, 3, 2, 2, 3]
+
+
+def test_while_nothing_changes_a_round_is_at_most_one_per_cap_seconds():
+    batch = Batch({"a": ["RUNNING"] * 50 + ["SUCCEEDED"]})
+    t = FakeClock()
+    w = JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock, backoff=Backoff(first=2, factor=1.5, cap=5))
+    w.run()
+    assert max(t.sleeps) == 5 and t.sleeps[-10:] == [5] * 10
+    assert w.describe_calls == 51
+
+
+def test_throttling_and_5xx_are_retried_other_errors_are_one_line():
+    batch = Batch({"a": ["SUCCEEDED"]}, failures=[client_error("ThrottlingException"), client_error("InternalError", 500)])
+    t = FakeClock()
+    JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
+    assert len(batch.calls) == 3 and t.sleeps == [1.0, 2.0]
+    batch = Batch({"a": ["SUCCEEDED"]}, failures=[client_error("AccessDeniedException")])
+    with pytest.raises(OperationError) as e:
+        JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
+    assert e.value.line().startswith("cannot describe jobs (batch:DescribeJobs): AccessDeniedException: m")
+    assert len(batch.calls) == 1
+
+
+def test_a_job_not_yet_visible_is_waited_for_then_reported():
+    t = FakeClock()
+    batch = Batch({})
+    w = JobWatcher(batch, ["ghost"], sleep=t.sleep, clock=t.clock, missing_grace_s=30)
+    with pytest.raises(OperationError, match="job ghost is unknown to AWS Batch"):
+        w.run()
+    assert 30 < t.now < 40
+
+
+def test_runnable_too_long_warns_once_per_job():
+    t = FakeClock()
+    batch = Batch({"a": ["RUNNABLE"] * 400 + ["RUNNING", "SUCCEEDED"], "b": ["RUNNING"] * 10 + ["SUCCEEDED"]})
+    warned = []
+    JobWatcher(batch, ["a", "b"], sleep=t.sleep, clock=t.clock, runnable_warn_s=600,
+               warn=lambda job_id, job, waited: warned.append((job_id, waited))).run()
+    assert [w[0] for w in warned] == ["a"] and 600 <= warned[0][1] < 606
+
+
+def test_array_progress_counts_as_a_change():
+    t = FakeClock()
+
+    class Array:
+        n = 0
+
+        def describe_jobs(self, jobs):
+            self.n += 1
+            summary = {"RUNNING": max(0, 3 - self.n), "SUCCEEDED": min(3, self.n)}
+            status = "SUCCEEDED" if self.n >= 3 else "PENDING"
+            return {"jobs": [{"jobId": "p", "status": status, "arrayProperties": {"size": 3, "statusSummary": summary}}]}
+
+    seen = []
+    JobWatcher(Array(), ["p"], sleep=t.sleep, clock=t.clock).run(lambda c: seen.append((c.after, c.progress_only)))
+    assert seen == [("PENDING", False), ("PENDING", True), ("SUCCEEDED", False)]
+
+
+class Logs:
+    """GetLogEvents with CloudWatch's token rules over a list that grows; errors can be scripted."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+        self.exists = False
+        self.failures: list[Exception] = []
+        self.calls = 0
+
+    def get_log_events(self, logGroupName, logStreamName, startFromHead, nextToken=None, limit=3):
+        self.calls += 1
+        assert startFromHead is True
+        if self.failures:
+            raise self.failures.pop(0)
+        if not self.exists:
+            raise client_error("ResourceNotFoundException", op="GetLogEvents")
+        start = int(nextToken[2:]) if nextToken else 0
+        page = self.events[start : start + limit]
+        return {"events": page, "nextForwardToken": f"f/{start + len(page)}"}
+
+
+def test_the_follower_reads_each_line_once_across_pages_and_growth():
+    logs = Logs()
+    f = LogFollower(logs, "g", "s")
+    assert f.poll() == [] and not f.exists  # no stream yet: not an error
+    logs.exists = True
+    logs.events = [{"message": str(i)} for i in range(7)]
+    assert [e["message"] for e in f.poll()] == [str(i) for i in range(7)]
+    assert f.poll() == []  # the token repeats: nothing new
+    logs.events += [{"message": "7"}]
+    logs.failures = [client_error("ThrottlingException", op="GetLogEvents")]
+    assert f.poll() == []  # throttled: the token is kept ...
+    assert [e["message"] for e in f.poll()] == ["7"]  # ... so nothing is lost or repeated
+
+
+def test_the_follower_reports_a_permission_problem_once_and_stops():
+    logs = Logs()
+    logs.failures = [client_error("AccessDeniedException", op="GetLogEvents")]
+    f = LogFollower(logs, "g", "s")
+    assert f.poll() == []
+    assert f.broken.startswith("cannot read log stream s (logs:GetLogEvents): AccessDeniedException")
+    assert f.poll() == [] and logs.calls == 1
+
+
+def test_log_targets_follow_attempts_and_the_awslogs_group():
+    job = {
+        "attempts": [{"container": {"logStreamName": "one"}}, {"container": {"logStreamName": "two"}}],
+        "container": {"logStreamName": "two", "logConfiguration": {"logDriver": "awslogs",
+                                                                    "options": {"awslogs-group": "/my/group"}}},
+    }
+    assert log_targets(job) == [("/my/group", "one"), ("/my/group", "two")]
+    assert log_targets({"status": "RUNNABLE"}) == []
+    assert log_targets({"container": {"logStreamName": "x"}}) == [("/aws/batch/job", "x")]
+
+
+def test_follow_reads_an_earlier_attempts_stream_to_its_end_before_the_next():
+    t = FakeClock()
+
+    class Retried:
+        n = 0
+
+        def describe_jobs(self, jobs):
+            self.n += 1
+            attempts = [{"container": {"logStreamName": "one"}}] + ([{"container": {"logStreamName": "two"}}] if self.n > 1 else [])
+            status = "SUCCEEDED" if self.n > 2 else "RUNNING"
+            return {"jobs": [{"jobId": "j", "status": status, "attempts": attempts,
+                              "container": {"logStreamName": attempts[-1]["container"]["logStreamName"]}}]}
+
+    class TwoStreams:
+        def __init__(self):
+            self.streams = {"one": Logs(), "two": Logs()}
+            for name, s in self.streams.items():
+                s.exists = True
+                s.events = [{"message": f"{name}-{i}"} for i in range(4)]
+
+        def get_log_events(self, logStreamName, **kw):
+            return self.streams[logStreamName].get_log_events(logStreamName=logStreamName, **kw)
+
+    lines = []
+    done = follow(Retried(), TwoStreams(), "j", sleep=t.sleep, clock=t.clock, on_change=lambda c: None,
+                  on_line=lambda e: lines.append(e["message"]), warn=lambda s: None)
+    assert lines == [f"one-{i}" for i in range(4)] + [f"two-{i}" for i in range(4)]
+    assert done.lines == 8
+
+
+def test_outcome_lines():
+    assert outcome({"status": "SUCCEEDED", "container": {"exitCode": 0}}) == (True, "SUCCEEDED; exit code 0")
+    ok, line = outcome({"status": "FAILED", "statusReason": "Essential container in task exited",
+                        "container": {"exitCode": 3, "reason": "OutOfMemoryError: killed"}})
+    assert not ok and line == "FAILED; Essential container in task exited; OutOfMemoryError: killed; exit code 3"
+    assert outcome({"status": "FAILED"}) == (False, "FAILED; no container exit code")
+    ok, line = outcome({"status": "FAILED", "arrayProperties": {"statusSummary": {"FAILED": 1, "SUCCEEDED": 2, "RUNNING": 0}}})
+    assert line == "FAILED; children: 1 FAILED, 2 SUCCEEDED; no container exit code"
