@@ -125,7 +125,7 @@ def _verb_parser(verb: str) -> argparse.ArgumentParser:
     _global_options(p, suppress=True)
     add = p.add_argument
     if verb == "images":
-        add("--force", action="store_true", help="rebuild without cache and push, even if the registry has it")
+        add("--force", action="store_true", help="rebuild without cache and push it as c-HASH-fTIME (content tags never move)")
         add("--image", action="append", metavar="NAME", help="only this image (repeatable)")
     elif verb == "update-jobs":
         add("--dry-run", action="store_true", help="show what would change, register nothing")
