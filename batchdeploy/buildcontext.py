@@ -326,13 +326,19 @@ def content_tag(
     dockerfile: Path,
     build_args: dict[str, str] | None = None,
     flavor: str = "docker",
+    leave_out: tuple[str, ...] = (),
 ) -> ContentTag:
-    """The content tag of building `context` with `dockerfile` and `build_args` on a `flavor` engine."""
+    """The content tag of building `context` with `dockerfile` and `build_args` on a `flavor` engine.
+
+    `leave_out`: relative paths not counted even though the engine receives them (batchdeploy's own
+    state folder, which changes on every run; counting it would make every -b a rebuild)."""
     context = Path(context)
     dockerfile = Path(dockerfile)
     ignore_path = find_ignore_file(context, dockerfile, flavor)
     matcher, ignore_bytes = load_matcher(ignore_path)
-    entries = walk(context, matcher)
+    entries = [
+        e for e in walk(context, matcher) if not any(e.path == p or e.path.startswith(p + "/") for p in leave_out)
+    ]
 
     h = hashlib.sha256()
     h.update(SCHEME + b"\n")

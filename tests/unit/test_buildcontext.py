@@ -195,3 +195,11 @@ def test_an_unreadable_file_is_named(tmp_path):
     os.chmod(ctx / "secret.txt", 0)
     with pytest.raises(ConfigError, match="secret.txt"):
         tag_of(ctx)
+
+
+def test_left_out_paths_do_not_count(tmp_path):
+    ctx = make_context(tmp_path, {"app.py": "1\n", ".batchdeploy/images.json": "{}\n"})
+    before = content_tag(ctx, ctx / "Dockerfile", leave_out=(".batchdeploy",)).tag
+    (ctx / ".batchdeploy" / "images.json").write_text('{"images": {}}\n')
+    assert content_tag(ctx, ctx / "Dockerfile", leave_out=(".batchdeploy",)).tag == before
+    assert content_tag(ctx, ctx / "Dockerfile").tag != before
