@@ -269,7 +269,7 @@ def _readlink(path: str) -> str:
 
 
 def _shown(rel: str) -> str:
-    return rel.encode("utf-8", "backslashreplace").decode("utf-8")
+    return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
 def hash_files(files: dict[str, Local], rels, cache: hashcache.HashCache) -> list[tuple[str, str]]:
@@ -569,9 +569,7 @@ class Sync:
             if os.path.isdir(s.local)
             else Scan({}, set(), [], [])
         )
-        cache = hashcache.HashCache(
-            str(ctx.state.folder / hashcache.FILE), os.path.realpath(s.local), f"{s.remote}"
-        )
+        cache = hashcache.HashCache(ctx.state.folder, os.path.realpath(s.local), s.remote)
         local = scan.files
         if s.upload:
             need = list(local)
@@ -622,7 +620,7 @@ class Sync:
         finally:
             self.progress.close()
             restore()
-            cache.save(ctx.state, seen_etags | self._new_etags)
+            cache.save(seen_etags | self._new_etags)
         if self.failures:
             first = self.failures[0]
             more = f" (and {len(self.failures) - 1} more, listed above)" if len(self.failures) > 1 else ""
@@ -631,7 +629,7 @@ class Sync:
                 hint="nothing was deleted; run again to retry (what did copy is kept)",
             )
         deleted = self._delete(client, plan.delete, local, cache) if plan.delete else 0
-        cache.save(ctx.state, seen_etags | self._new_etags)
+        cache.save(seen_etags | self._new_etags)
         seconds = ctx.clock() - started
         line = summary_line(verb + "ed", len(self.copied), self.copied_bytes, deleted, plan.unchanged, seconds, False)
         if self.out.json:
@@ -726,10 +724,16 @@ class Sync:
             futures = {pool.submit(one, client, manager, rel, local, remote, cache): rel for rel in order}
             for future in as_completed(futures):
                 future.result()
-        except BaseException:
+        except BaseException as exc:
             self.stop.set()
+            if isinstance(exc, KeyboardInterrupt):
+                self._warn("interrupted: cancelling the transfers in flight (multipart uploads are aborted)")
             if manager is not None:
-                manager.shutdown(cancel=True)
+                # Cancel the manager's transfers first (their multipart uploads are aborted), so the
+                # pool's threads waiting on them return. TransferManager.shutdown(cancel=True) passes
+                # its arguments in the wrong order (s3transfer 0.19); the context-manager exit is the
+                # path s3transfer itself uses.
+                manager.__exit__(type(exc), exc, exc.__traceback__)
                 manager = None
             pool.shutdown(wait=True, cancel_futures=True)
             raise

@@ -7,6 +7,8 @@ Real HTTP end to end (botocore -> proxy -> moto); nothing of batchdeploy is mock
   of its body, then the connection is closed: a download interrupted mid-body;
 - `fail_part`: an UploadPart with this part number is answered 400 InvalidRequest (not retryable),
   so a multipart upload fails half-way;
+- `hold_part`: an UploadPart with this part number waits until the test sets `release` (`held` is
+  set when it arrives), so the test can interrupt the client with a transfer in flight;
 - `corrupt_put`: a PutObject of a key containing this text reaches moto with its first byte
   flipped: bytes damaged in transit (moto does not check ChecksumSHA256, AWS does).
 """
@@ -29,6 +31,9 @@ class FaultProxy:
         self.cut_get: str | None = None
         self.fail_part: int | None = None
         self.corrupt_put: str | None = None
+        self.hold_part: int | None = None
+        self.held = threading.Event()  # set when the held part has arrived
+        self.release = threading.Event()  # set by the test to let it through
         self.cuts = 0
         proxy = self
 
@@ -69,6 +74,9 @@ class FaultProxy:
         if self.fail_part is not None and h.command == "PUT" and query.get("partNumber") == [str(self.fail_part)]:
             self._error(h, 400, "InvalidRequest", "part refused by the test proxy")
             return
+        if self.hold_part is not None and h.command == "PUT" and query.get("partNumber") == [str(self.hold_part)]:
+            self.held.set()
+            self.release.wait(60)
         if self.corrupt_put and h.command == "PUT" and self.corrupt_put in path and "partNumber" not in query and body:
             body = bytes([body[0] ^ 0xFF]) + body[1:]
 

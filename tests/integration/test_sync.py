@@ -309,6 +309,9 @@ def test_two_thousand_files_no_change_makes_zero_puts(proj, moto):
     assert r.stdout.startswith("uploaded 0 (0 B), deleted 0, unchanged 2,000 in ")
     reqs = counter.since()
     assert puts(reqs) == [] and len(lists(reqs)) == 2 and len(reqs) == 2  # one LIST per 1,000 keys
+    # The files are old enough now to be cached: the next run reads only what changed.
+    (cache,) = (proj.path / ".batchdeploy").glob("sync-*.json")
+    assert len(json.loads(cache.read_text())["local"]) == 2000
 
     # Ten same-size edits: exactly ten PUTs.
     for i in range(0, 2000, 200):
@@ -473,3 +476,31 @@ def test_make_target_and_deploy_flags(proj):
     done = subprocess.run([str(Path(__file__).resolve().parents[2] / "deploy.sh"), "--sync-to-s3", "--help"],
                           capture_output=True, text=True, check=False)
     assert "--jobs" in done.stdout and "--exclude" in done.stdout
+
+
+def test_sigterm_during_a_multipart_upload_aborts_it(proj, s3, proxy):
+    src = proj.path / "experiments"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(17 * 1024 * 1024))
+    proxy.hold_part = 2
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "AWS_ENDPOINT_URL": proxy.url}
+    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy", "sync-to-s3"], cwd=proj.path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proxy.held.wait(60), "the upload never reached part 2"
+        proc.terminate()  # SIGTERM, as a CI timeout or `kill` sends
+        seen = []
+        for line in proc.stderr:  # wait until the CLI says it is cancelling, then let part 2 go
+            seen.append(line)
+            if line.startswith("warning: interrupted"):
+                break
+        proxy.release.set()
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 130, "".join(seen) + rest
+    finally:
+        proxy.release.set()
+        if proc.poll() is None:
+            proc.kill()
+    assert (seen + rest.splitlines(True))[-1] == "batchdeploy: error: interrupted\n"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="experiments/")
