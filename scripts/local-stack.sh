@@ -12,8 +12,8 @@ BASE_IMAGE=batchdeploy-base:bookworm
 # (about 30 s), the import from it takes about 5 s.
 BASE_PACKAGES=python3,python3-boto3,python3-yaml,ca-certificates
 UP_TIMEOUT="${BATCHDEPLOY_UP_TIMEOUT:-60}"
-PODMAN="${BATCHDEPLOY_PODMAN:-podman}"
-DOCKER="${BATCHDEPLOY_DOCKER:-docker}"
+# 'up' may build the base image while another 'up' waits for the lock.
+LOCK_TIMEOUT="${BATCHDEPLOY_LOCK_TIMEOUT:-300}"
 
 usage() {
   cat <<EOF
@@ -37,6 +37,7 @@ Environment:
   BATCHDEPLOY_ENGINE          auto (default: a Docker engine if one answers, else podman), docker, podman
   BATCHDEPLOY_PYTHON          python with moto[server] (default: <repo>/.venv/bin/python, else python3)
   BATCHDEPLOY_UP_TIMEOUT      seconds 'up' waits for the parts to answer (default: 60)
+  BATCHDEPLOY_LOCK_TIMEOUT    seconds a command waits for another one on the same state (default: 300)
   BATCHDEPLOY_DEBIAN_MIRROR   mirror for the base image (default: http://deb.debian.org/debian)
   BATCHDEPLOY_DEBUG=1         trace every command
 
@@ -71,7 +72,7 @@ init_state() {
 # Two 'up's at once (a test run beside a demo) must not both start a moto: one waits for the other.
 lock_state() {
   exec 9>"$RUN/lock"
-  flock -w "$((UP_TIMEOUT + 30))" 9 || die 1 "another local-stack command holds $RUN/lock"
+  flock -w "$LOCK_TIMEOUT" 9 || die 1 "another local-stack command holds $RUN/lock (waited ${LOCK_TIMEOUT}s)"
 }
 
 read_file() { if [[ -f "$1" ]]; then cat "$1"; fi; }
@@ -147,12 +148,12 @@ http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 # in the state folder (nothing under /etc changes).
 
 docker_answers() {
-  command -v "$DOCKER" >/dev/null 2>&1 || return 1
+  command -v docker >/dev/null 2>&1 || return 1
   # A DOCKER_HOST left over from an earlier `env` of ours names our own podman, not a Docker engine.
   if [[ "${DOCKER_HOST:-}" == "unix://$SOCK" ]]; then
-    env -u DOCKER_HOST "$DOCKER" info >/dev/null 2>&1
+    env -u DOCKER_HOST docker info >/dev/null 2>&1
   else
-    "$DOCKER" info >/dev/null 2>&1
+    docker info >/dev/null 2>&1
   fi
 }
 
@@ -168,7 +169,7 @@ choose_engine() {
   if [[ "$want" != podman ]] && docker_answers; then
     ENGINE=docker
     ENGINE_HOST="$(docker_endpoint)"
-  elif [[ "$want" != docker ]] && command -v "$PODMAN" >/dev/null 2>&1 && runc_present; then
+  elif [[ "$want" != docker ]] && command -v podman >/dev/null 2>&1 && runc_present; then
     ENGINE=podman
     ENGINE_HOST="unix://$SOCK"
   elif [[ "$want" == docker ]]; then
@@ -185,7 +186,7 @@ docker_endpoint() {
     printf '%s\n' "$DOCKER_HOST"
   else
     local host
-    host="$(env -u DOCKER_HOST "$DOCKER" context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null)" || true
+    host="$(env -u DOCKER_HOST docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null)" || true
     printf '%s\n' "${host:-unix:///var/run/docker.sock}"
   fi
 }
@@ -200,9 +201,9 @@ recorded_engine() {
 # same runtime and registry settings as the API service.
 engine_cli() {
   if [[ "$ENGINE" == podman ]]; then
-    CONTAINERS_CONF="$CONF/containers.conf" CONTAINERS_REGISTRIES_CONF="$CONF/registries.conf" "$PODMAN" "$@"
+    CONTAINERS_CONF="$CONF/containers.conf" CONTAINERS_REGISTRIES_CONF="$CONF/registries.conf" podman "$@"
   else
-    DOCKER_HOST="$ENGINE_HOST" "$DOCKER" "$@"
+    DOCKER_HOST="$ENGINE_HOST" docker "$@"
   fi
 }
 
@@ -262,11 +263,14 @@ EOF
 spawn() {
   local name=$1 pid
   shift
-  pid="$("$PY" - "$LOGS/$name.log" "$@" <<'EOF'
-import subprocess, sys
+  pid="$("$PY" - "$LOGS/$name.log" "$STATE" "$@" <<'EOF'
+import os, subprocess, sys
+# BATCHDEPLOY_LOCAL_STACK names the state folder in every part's environment: `ps e` and the tests
+# can tell which stack a process belongs to.
+env = dict(os.environ, BATCHDEPLOY_LOCAL_STACK=sys.argv[2])
 with open(sys.argv[1], "wb") as log:
-    p = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                         close_fds=True, start_new_session=True)
+    p = subprocess.Popen(sys.argv[3:], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                         close_fds=True, start_new_session=True, env=env)
 print(p.pid)
 EOF
 )" || fail_up "cannot start $name (log: $LOGS/$name.log)"
@@ -281,7 +285,7 @@ start_registry() {
 start_podman() {
   rm -f "$SOCK"
   spawn podman env CONTAINERS_CONF="$CONF/containers.conf" CONTAINERS_REGISTRIES_CONF="$CONF/registries.conf" \
-    "$PODMAN" system service --time=0 "unix://$SOCK"
+    podman system service --time=0 "unix://$SOCK"
 }
 
 start_moto() {
@@ -369,6 +373,8 @@ remove_job_containers() {
   engine_cli inspect -f '{{.Id}}{{range .Config.Env}} {{.}}{{end}}' $ids 2>/dev/null |
     while read -r line; do
       [[ " $line " == *" MOTO_PORT=$MOTO_PORT "* && "$line" == *" AWS_BATCH_JOB_ID="* ]] || continue
+      # kill first: podman's rm -f would wait 10 s for a PID 1 that ignores SIGTERM (e.g. sleep)
+      engine_cli kill "${line%% *}" >/dev/null 2>&1 || true
       engine_cli rm -f "${line%% *}" >/dev/null 2>&1 || true
     done
 }
@@ -384,14 +390,15 @@ ensure_base_image() {
     return 0
   fi
   local log="$LOGS/base-image.log"
-  if [[ ! -s "$BASE_TAR" ]]; then
+  if [[ ! -f "$BASE_TAR" || ! -s "$BASE_TAR" ]]; then
     need_cmd mmdebstrap mmdebstrap
     note "building $BASE_TAR with mmdebstrap (about 30 s, once)"
     mkdir -p "$(dirname "$BASE_TAR")"
     PARTIAL="$BASE_TAR.partial.$$"
-    # mmdebstrap reads a sources list from stdin when it is not a terminal, hence </dev/null; the
-    # docs, man pages and locales are dropped to keep the image small.
-    if ! mmdebstrap --variant=apt --include="$BASE_PACKAGES" \
+    # mmdebstrap reads a sources list from stdin when it is not a terminal, hence </dev/null; it
+    # guesses the format from the file name, which .partial.PID would make a directory, hence
+    # --format. Docs, man pages and locales are dropped to keep the image small.
+    if ! mmdebstrap --variant=apt --format=tar --include="$BASE_PACKAGES" \
       --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
       --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/share/locale/*' \
       bookworm "$PARTIAL" "${BATCHDEPLOY_DEBIAN_MIRROR:-http://deb.debian.org/debian}" \
@@ -464,7 +471,7 @@ cmd_down() {
 
 # The podman CLI reaches its storage without the service; a Docker engine has to answer.
 engine_reachable() {
-  if [[ "$ENGINE" == podman ]]; then command -v "$PODMAN" >/dev/null 2>&1; else engine_answers; fi
+  if [[ "$ENGINE" == podman ]]; then command -v podman >/dev/null 2>&1; else engine_answers; fi
 }
 
 # "PART up|down PID WHERE" per part; exit 0 when every part is up.
