@@ -95,7 +95,14 @@ def main(ctx) -> int:
         out.note("dry run: nothing submitted")
         return errors.OK
 
-    answer = submit_exactly_once(ctx, request)
+    try:
+        answer = submit_exactly_once(ctx, request)
+    except KeyboardInterrupt:
+        out.warn(
+            f"interrupted while submitting: a job may have been made; `./deploy.sh --status {spec.name}` "
+            f"finds it (tag {submit.TOKEN_TAG}={spec.client_token})"
+        )
+        return errors.INTERRUPTED
     job_id = answer["jobId"]
     ctx.state.append(
         JOBS_FILE,
@@ -274,14 +281,20 @@ def _failure_kind(exc) -> str | None:
     return None
 
 
-def find_by_token(batch, queue: str, name: str, token: str) -> dict | None:
-    """The job this client token made, if AWS has it: ListJobs by name, then the tag on DescribeJobs."""
+def list_named(batch, queue: str, name: str) -> list[str]:
+    """Ids of the jobs called `name` on `queue`, any status (a JOB_NAME filter lists every status)."""
     ids: list[str] = []
     pages = batch.get_paginator("list_jobs").paginate(
         jobQueue=queue, filters=[{"name": "JOB_NAME", "values": [name]}], PaginationConfig={"MaxItems": 1000}
     )
     for page in pages:
-        ids += [j["jobId"] for j in page.get("jobSummaryList") or [] if ":" not in j["jobId"]]
+        ids += [j["jobId"] for j in page.get("jobSummaryList") or [] if ":" not in j["jobId"]]  # not array children
+    return ids
+
+
+def find_by_token(batch, queue: str, name: str, token: str) -> dict | None:
+    """The job this client token made, if AWS has it: ListJobs by name, then the tag on DescribeJobs."""
+    ids = list_named(batch, queue, name)
     for batch_ids in chunks(ids):
         for job in batch.describe_jobs(jobs=batch_ids).get("jobs") or []:
             if (job.get("tags") or {}).get(submit.TOKEN_TAG) == token:
@@ -475,10 +488,14 @@ def status(ctx) -> int:
     if args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1")
     records = ctx.state.records(JOBS_FILE)
+    batch = None
     if args.job:
         chosen = [r for r in records if args.job in (r.get("job_id"), r.get("name"))]
         if not chosen:
-            chosen = [{"job_id": args.job}]  # a job this project did not record; AWS may still know it
+            # Not recorded here (another machine, or a submit whose answer was lost): ask AWS, by id
+            # and, when a queue is configured, by name.
+            batch = ctx.aws.client("batch")
+            chosen = [{"job_id": args.job}] + [{"job_id": i, "name": args.job} for i in _ids_named(ctx, batch, args.job)]
     else:
         chosen = records[-args.limit :]
     chosen = list(reversed(chosen))
@@ -488,10 +505,12 @@ def status(ctx) -> int:
         else:
             out.info(f"no jobs recorded yet in {ctx.state.folder / JOBS_FILE}; submit one with ./deploy.sh -r NAME")
         return errors.OK
-    batch = ctx.aws.client("batch")
+    batch = batch or ctx.aws.client("batch")
     described = _describe_all(ctx, batch, [r["job_id"] for r in chosen])
-    if args.job and len(chosen) == 1 and chosen[0]["job_id"] not in described:
+    if args.job and not any(r["job_id"] in described for r in chosen):
         raise UsageError(f"no job {args.job!r} recorded or known to AWS Batch", hint="./deploy.sh --status lists recent jobs")
+    if args.job:
+        chosen = [r for r in chosen if r["job_id"] in described]
     rows = []
     for r in chosen:
         job = described.get(r["job_id"]) or {}
@@ -532,6 +551,14 @@ def status(ctx) -> int:
     for t in table:
         out.result("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
     return errors.OK
+
+
+def _ids_named(ctx, batch, name: str) -> list[str]:
+    queue = ctx.cfg.get("AWS_JOB_QUEUE")
+    if not queue or not submit.NAME_RE.fullmatch(name):
+        return []
+    with translate(f"list jobs named {name} (batch:ListJobs)"):
+        return list_named(batch, queue, name)
 
 
 def logs(ctx) -> int:

@@ -90,8 +90,14 @@ def test_when_the_job_cannot_be_looked_for_nothing_is_sent_again(moto, aws, run_
         "check `./deploy.sh --status exp1` before submitting again (the job would carry the tag batchdeploy:client-token="
     )
     assert proxy.count("submitjob") == 1
-    assert len(all_jobs(aws, batch_env["queue"])) == 1  # the one the lost answer made
+    made = all_jobs(aws, batch_env["queue"])
+    assert len(made) == 1  # the one the lost answer made
     assert records(run_project) == []  # not known to us, so not recorded
+    # ... and the command the error names finds it (by name, on the queue)
+    proxy._faults.clear()
+    code, out, err = inprocess(["status", "exp1"])
+    assert code == 0, err
+    assert f"job_id          {made[0]['jobId']}" in out
 
 
 def test_three_lost_answers_and_no_job_is_exit_1(moto, aws, run_project, batch_env, proxy, monkeypatch):
