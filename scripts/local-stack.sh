@@ -57,14 +57,17 @@ note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 # ---------------------------------------------------------------------------------------------
 # State: one folder holds conf, logs, pids, ports and the registry's storage.
 
+# Only the commands that start something create the folder; status, env and down just look.
 init_state() {
   local dir="${BATCHDEPLOY_LOCAL_DIR:-$REPO_ROOT/.local-stack}"
-  mkdir -p "$dir" || die 2 "cannot create the state folder $dir"
-  STATE="$(cd "$dir" && pwd -P)"
+  if [[ "$1" == create ]]; then
+    mkdir -p "$dir/run" "$dir/log" "$dir/conf" "$dir/registry" "$dir/cache" 2>/dev/null ||
+      die 2 "cannot create the state folder $dir"
+  fi
+  if [[ -d "$dir" ]]; then STATE="$(cd "$dir" && pwd -P)"; else STATE="$dir"; fi
   RUN="$STATE/run"
   LOGS="$STATE/log"
   CONF="$STATE/conf"
-  mkdir -p "$RUN" "$LOGS" "$CONF" "$STATE/registry" "$STATE/cache"
   SOCK="$RUN/podman.sock"
   BASE_TAR="${BATCHDEPLOY_BASE_TAR:-$STATE/cache/base-bookworm.tar}"
 }
@@ -132,6 +135,8 @@ pick_port() {
 import socket, sys
 def bind(port):
     with socket.socket() as s:
+        # as the servers bind: a port whose old connections linger in TIME_WAIT is still free to them
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         return s.getsockname()[1]
 try:
@@ -146,6 +151,12 @@ http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 # ---------------------------------------------------------------------------------------------
 # Engine: a Docker engine when one answers, else a podman API service configured only through files
 # in the state folder (nothing under /etc changes).
+#
+# podman's image storage stays its default (/var/lib/containers/storage for root), not the state
+# folder: the 265 MB base image and the layers built FROM it are shared by every stack on the machine
+# (a test's temporary stack costs no import, `down` and `rm -rf` of the state folder lose nothing),
+# `podman images` shows what a user built, and removing a state folder never trips over an overlay
+# mount. Stacks sharing that storage tell their job containers apart by MOTO_PORT.
 
 docker_answers() {
   command -v docker >/dev/null 2>&1 || return 1
@@ -458,6 +469,10 @@ cmd_up() {
 }
 
 cmd_down() {
+  if [[ ! -d "$RUN" ]]; then
+    note "down (nothing recorded in $STATE)"
+    return 0
+  fi
   lock_state
   MOTO_PORT="$(read_file "$RUN/moto.port")"
   # moto first, so that it starts no new job container while the running ones are removed.
@@ -571,7 +586,10 @@ main() {
     usage >&2
     die 2 "$cmd takes no arguments"
   fi
-  init_state
+  case "$cmd" in
+    up | base-image) init_state create ;;
+    *) init_state look ;;
+  esac
   STARTED=()
   PARTIAL=""
   trap 'on_signal 130' INT

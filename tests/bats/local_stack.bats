@@ -175,6 +175,17 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
   [ "$stderr" = "local-stack: the local stack is not up: run scripts/local-stack.sh up" ]
 }
 
+@test "status, env and down on a stack never started look and create nothing" {
+  run "$STACK" status
+  assert_failure 1
+  run "$STACK" env
+  assert_failure 1
+  run --separate-stderr "$STACK" down
+  assert_success
+  [[ "$stderr" == *"nothing recorded"* ]]
+  [ ! -e "$STATE" ]
+}
+
 @test "an unknown command prints usage to stderr and exits 2" {
   run --separate-stderr "$STACK" start
   assert_failure 2
