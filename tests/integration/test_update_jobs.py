@@ -256,7 +256,8 @@ def test_prune_keeps_revisions_that_active_jobs_use(jobs_project, moto, aws):
                                    dependsOn=[{"jobId": "00000000-0000-0000-0000-000000000000"}])
             held.append(job["jobId"])
         jobs_project.write(".batchdeploy/jobs.jsonl", json.dumps({
-            "job_id": held[1], "name": "held-2", "queue": "other-queue", "job_definition": f"{NAME}:2",
+            "job_id": held[1], "name": "held-2", "queue": "other-queue",
+            "job_definition": f"arn:aws:batch:{REGION}:123456789012:job-definition/{NAME}:2",
             "parameters": {}, "image_tag": "1.0.0", "submitted_at": "2026-01-01T00:00:00+00:00",
             "client_token": "t"}) + "\n")
         jobs_project.write(".aws_env", ENV + "AWS_JOB_QUEUE=demo-queue\n")
