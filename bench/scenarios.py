@@ -58,7 +58,7 @@ class Mode:
     b_rounds: int
     rebuild_rounds: int
     startup_runs: int  # per block, for the fast commands (-h, --version)
-    startup_slow_runs: int  # per block, for -i and aws --version
+    startup_slow_runs: int  # per block, for -i, the S3 client floor and aws --version
     startup_blocks: int
 
 
@@ -67,7 +67,7 @@ FULL = Mode("full", files=2000, sync_rounds=5, big_files=4, big_mib=64, big_roun
             u_rounds=5, b_rounds=5, rebuild_rounds=3, startup_runs=10, startup_slow_runs=5, startup_blocks=3)
 QUICK = Mode("quick", files=200, sync_rounds=2, big_files=4, big_mib=8, big_rounds=1, fanout_n=1000,
              fanout_py_n=100, fanout_loop_n=3, fanout_rounds=1, watch_n=300, watch_loop_n=3, watch_rounds=1,
-             u_rounds=2, b_rounds=2, rebuild_rounds=1, startup_runs=5, startup_slow_runs=2, startup_blocks=2)
+             u_rounds=2, b_rounds=2, rebuild_rounds=1, startup_runs=5, startup_slow_runs=1, startup_blocks=2)
 
 
 @dataclass
@@ -627,22 +627,27 @@ def startup(b: Bench) -> list[Scenario]:
     sc = Scenario("9", "Start-up", "the whole command, from exec to exit; `-i` asks STS who we are and runs "
                   "the version commands of the tools it reports", count_order=("POST /",))
     hyperfine = shutil.which("hyperfine")
-    runs = f"{m.startup_runs} runs ({m.startup_slow_runs} for -i and aws --version)"
-    how = (f"hyperfine -N, {runs} after 1 warm-up, in each of {m.startup_blocks} alternating blocks"
-           if hyperfine else f"an own timing loop (hyperfine not installed), {runs} after 1 warm-up, in each of "
-           f"{m.startup_blocks} alternating blocks")
+    runs = f"{m.startup_runs} runs ({m.startup_slow_runs} for -i, the S3 client floor and aws --version)"
+    how = (f"hyperfine -N, {runs} in each of {m.startup_blocks} alternating blocks (one warm-up run in the first)"
+           if hyperfine else f"an own timing loop (hyperfine not installed), {runs} in each of {m.startup_blocks} "
+           "alternating blocks (one warm-up run in the first)")
     sc.what += f"; timed by {how}"
     sides = [
         (Side("./deploy.sh -h", "./deploy.sh -h", ours=True), b.deploy("-h"), m.startup_runs),
         (Side("./deploy.sh -i", "./deploy.sh -i", ours=True), b.deploy("-i"), m.startup_slow_runs),
         (Side("python -m batchdeploy --version", "python -m batchdeploy --version", ours=True), b.bd("--version"),
          m.startup_runs),
+        (Side("S3 client floor", "python bench/peers/client_floor.py", ours=True),
+         [b.py, PEERS / "client_floor.py"], m.startup_slow_runs),
         (Side("aws --version", "aws --version"), [b.aws_cli, "--version"], m.startup_slow_runs),
     ]
     sc.sides = [s for s, _, _ in sides]
     cmds = {s.name: (c, n) for s, c, n in sides}
     sc.notes.append("`python -m batchdeploy --version` is the Python core's floor (interpreter, imports, argument "
                     "parsing): every verb pays at least this.")
+    sc.notes.append("The S3 client floor is what any boto3-based command pays before its first request: the "
+                    "interpreter, boto3 and botocore imported, one S3 client made (botocore loads and parses its "
+                    "JSON service model); it makes no request.")
     b.reset_batch()
     for block in range(m.startup_blocks):
         for side in rotate(sc.sides, block):
@@ -660,22 +665,24 @@ def startup(b: Bench) -> list[Scenario]:
 
 def _time_block(b: Bench, side: Side, cmd: list[str], runs: int, use_hyperfine: bool, block: int) -> None:
     counter = b.runner.counters["aws"]
+    warmup = 1 if block == 0 else 0  # the first block warms the page cache for the later ones
     if use_hyperfine:
         out = b.work / f"hyperfine-{block}-{abs(hash(side.name))}.json"
         mark = counter.mark()
         done = subprocess.run(
-            ["hyperfine", "-N", "--warmup", "1", "--runs", str(runs), "--style", "none", "--export-json", str(out),
-             shlex.join(cmd)],
+            ["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs), "--style", "none", "--export-json",
+             str(out), shlex.join(str(c) for c in cmd)],
             cwd=b.project, env=b.env, capture_output=True, text=True, timeout=900, check=False,
         )
         if done.returncode != 0:
             raise CommandFailed(f"hyperfine: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
         times = json.loads(out.read_text())["results"][0]["times"]
         counts, errs = counter.counts_since(mark)
-        per_run = {k: v / (runs + 1) for k, v in counts.items()}
+        per_run = {k: v / (runs + warmup) for k, v in counts.items()}
         for t in times:
             side.samples.append(Sample(t, per_run, errs))
         return
-    b.runner.run(f"9-{side.name}-warm-up", cmd, b.project, side.ours)
+    if warmup:
+        b.runner.run(f"9-{side.name}-warm-up", cmd, b.project, side.ours)
     for _ in range(runs):
         side.samples.append(b.runner.run(f"9-{side.name}", cmd, b.project, side.ours))
