@@ -36,7 +36,7 @@ processes_of_state() {
   for f in /proc/[0-9]*/environ; do
     pid="${f#/proc/}"
     pid="${pid%%/*}"
-    if tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "BATCHDEPLOY_LOCAL_STACK=$STATE"; then
+    if tr '\0' '\n' 2>/dev/null <"$f" | grep -qxF "BATCHDEPLOY_LOCAL_STACK=$STATE"; then
       gone "$pid" || printf '%s\n' "$pid"
     fi
   done
