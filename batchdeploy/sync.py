@@ -562,20 +562,24 @@ class Sync:
         started = ctx.clock()
         self._check_local()
         client = self._client()
-        remote, pages = list_remote(client, s.bucket, s.prefix, self._warn)
+        # The listing is mostly waiting for S3: walk the local side meanwhile.
+        with ThreadPoolExecutor(1, thread_name_prefix="list") as lister:
+            listing = lister.submit(list_remote, client, s.bucket, s.prefix, self._warn)
+            scan = (
+                scan_local(s.local, self.excluder, self._warn, self._avoid())
+                if os.path.isdir(s.local)
+                else Scan({}, set(), [], [])
+            )
+            cache = hashcache.HashCache(ctx.state.folder, os.path.realpath(s.local), s.remote)
+            local = scan.files
+            unreadable = list(scan.unreadable)
+            if s.upload:
+                unreadable += hash_files(local, list(local), cache)
+            remote, pages = listing.result()
         seen_etags = {r.etag for r in remote.values()}
-        scan = (
-            scan_local(s.local, self.excluder, self._warn, self._avoid())
-            if os.path.isdir(s.local)
-            else Scan({}, set(), [], [])
-        )
-        cache = hashcache.HashCache(ctx.state.folder, os.path.realpath(s.local), s.remote)
-        local = scan.files
-        if s.upload:
-            need = list(local)
-        else:
+        if not s.upload:
             need = [rel for rel, f in local.items() if rel in remote and remote[rel].size == f.st.st_size]
-        unreadable = scan.unreadable + hash_files(local, need, cache)
+            unreadable += hash_files(local, need, cache)
         if unreadable:
             shown = "; ".join(f"{rel}: {why}" for rel, why in unreadable[:5])
             more = f" (and {len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
