@@ -466,18 +466,21 @@ def settings(ctx, upload: bool) -> Settings:
     if args.remote:
         bucket, prefix = parse_s3_url(args.remote)
     else:
-        key = "S3_PREFIX" if upload else "RESULTS_PREFIX"
-        bucket, prefix = cfg["S3_BUCKET"], (cfg.get(key) or ("experiments" if upload else "results")).strip("/")
-    if args.local:
+        # Results live beside the experiments (s3://BUCKET/results), not under them, so that
+        # `sync-to-s3 --delete` can never remove them.
+        key, default = ("S3_PREFIX", "experiments") if upload else ("RESULTS_PREFIX", "results")
+        bucket, prefix = parse_s3_url(f"s3://{cfg['S3_BUCKET']}/{cfg.get(key) or default}")
+    if args.local:  # a flag is relative to where the user is; configuration to the project folder
         local = os.path.abspath(os.path.expanduser(args.local))
     else:
-        local = str(cfg.path(cfg.get("EXPERIMENTS_DIR" if upload else "RESULTS_DIR") or ("experiments" if upload else "results")))
+        key, default = ("EXPERIMENTS_DIR", "experiments") if upload else ("RESULTS_DIR", "results")
+        local = str(cfg.path(cfg.get(key) or default))
     jobs = getattr(args, "jobs", None)
     jobs = DEFAULT_JOBS if jobs is None else jobs
     if not 1 <= jobs <= MAX_JOBS:
         raise UsageError(f"--jobs {jobs} is out of range", hint=f"use 1 to {MAX_JOBS}")
-    return Settings(upload, local, bucket, prefix, bool(args.delete), [*DEFAULT_EXCLUDES, *args.exclude],
-                    bool(args.dry_run), jobs)
+    excludes = [*DEFAULT_EXCLUDES, *args.exclude]
+    return Settings(upload, local, bucket, prefix, bool(args.delete), excludes, bool(args.dry_run), jobs)
 
 
 def to_s3(ctx) -> int:

@@ -504,3 +504,21 @@ def test_sigterm_during_a_multipart_upload_aborts_it(proj, s3, proxy):
     assert (seen + rest.splitlines(True))[-1] == "batchdeploy: error: interrupted\n"
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="experiments/")
+
+
+def test_jobs_out_of_range_is_exit_2(proj):
+    (proj.path / "experiments").mkdir()
+    r = proj.run("sync-to-s3", "--jobs", "0")
+    assert r.returncode == 2 and one_error_line(r) == "batchdeploy: error: --jobs 0 is out of range; use 1 to 64"
+
+
+def test_configured_folders_and_prefixes(proj, s3):
+    proj.env_file(S3_BUCKET=BUCKET, S3_PREFIX="/team/exp/", EXPERIMENTS_DIR="src/exp", RESULTS_PREFIX="team/out",
+                  RESULTS_DIR="out")
+    (proj.path / "src/exp").mkdir(parents=True)
+    (proj.path / "src/exp/e.yaml").write_text("e\n")
+    s3.put_object(Bucket=BUCKET, Key="team/out/r.csv", Body=b"r\n")
+    assert proj.run("sync-to-s3", "-q").returncode == 0
+    assert proj.run("sync-from-s3", "-q").returncode == 0
+    assert s3.head_object(Bucket=BUCKET, Key="team/exp/e.yaml")["ContentLength"] == 2
+    assert (proj.path / "out/r.csv").read_text() == "r\n"
