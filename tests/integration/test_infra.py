@@ -315,7 +315,8 @@ def test_on_a_terminal_it_asks_first(infra, aws, moto):
     assert code == 0, err
     assert aws.client("batch").describe_compute_environments(computeEnvironments=[CE])["computeEnvironments"]
     code, out, err = _run_on_terminal(infra, ["delete"], "yes\n")
-    assert code == 0, err and "delete 3 resource(s) listed above? [y/N]" in err
+    assert code == 0, err
+    assert "delete 3 resource(s) listed above? [y/N]" in err
     assert snapshot(aws) == before
 
 
