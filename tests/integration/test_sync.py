@@ -522,3 +522,15 @@ def test_configured_folders_and_prefixes(proj, s3):
     assert proj.run("sync-from-s3", "-q").returncode == 0
     assert s3.head_object(Bucket=BUCKET, Key="team/exp/e.yaml")["ContentLength"] == 2
     assert (proj.path / "out/r.csv").read_text() == "r\n"
+
+
+def test_temporary_files_of_a_killed_download_are_cleaned_up_and_never_uploaded(proj, s3):
+    res = proj.path / "results"
+    res.mkdir()
+    stale = res / ".out.csv.0123abcd.bdpart"
+    stale.write_text("half a download\n")
+    s3.put_object(Bucket=BUCKET, Key="results/out.csv", Body=b"whole\n")
+    r = proj.run("sync-to-s3", "--local", "results", "--remote", f"s3://{BUCKET}/up", "-q")
+    assert r.returncode == 0 and r.stdout.startswith("uploaded 0 ")
+    assert proj.run("sync-from-s3", "-q").returncode == 0
+    assert sorted(p.name for p in res.iterdir()) == ["out.csv"]
