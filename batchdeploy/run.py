@@ -118,10 +118,10 @@ def main(ctx) -> int:
             **({"array_size": spec.array_size} if spec.array_size else {}),
         },
     )
-    report_submitted(ctx, spec, answer)
+    submitted = report_submitted(ctx, spec, answer, print_json=not args.wait)
     if not args.wait:
         return errors.OK
-    return wait(ctx, job_id, spec.name)
+    return wait(ctx, job_id, spec.name, json_extra=submitted)
 
 
 class Later:
@@ -348,23 +348,24 @@ def _look_for(ctx, reader, queue, name, token):
     return None
 
 
-def report_submitted(ctx, spec: submit.RunSpec, answer: dict) -> None:
+def report_submitted(ctx, spec: submit.RunSpec, answer: dict, print_json: bool = True) -> dict:
+    """Print what was submitted; return it as data (with --wait, --output json prints it at the end)."""
     out = ctx.out
     job_id = answer["jobId"]
     url = submit.console_url(ctx.aws.region, job_id)
     follow_cmd = f"./deploy.sh --logs {job_id} --follow"
+    data = {
+        "job_id": job_id,
+        "job_name": spec.name,
+        "job_arn": answer.get("jobArn"),
+        "queue": spec.queue,
+        "job_definition": spec.job_definition["jobDefinitionArn"],
+        "console_url": url,
+        "follow": follow_cmd,
+    }
     if out.json:
-        out.emit_json(
-            {
-                "job_id": job_id,
-                "job_name": spec.name,
-                "job_arn": answer.get("jobArn"),
-                "queue": spec.queue,
-                "job_definition": spec.job_definition["jobDefinitionArn"],
-                "console_url": url,
-                "follow": follow_cmd,
-            }
-        )
+        if print_json:
+            out.emit_json(data)
     elif out.quiet:
         out.result(job_id)
     else:
@@ -373,6 +374,7 @@ def report_submitted(ctx, spec: submit.RunSpec, answer: dict) -> None:
         out.result(f"  definition: {submit.definition_label(spec.job_definition)}   queue: {spec.queue}")
         out.result(f"  console:    {url}")
         out.result(f"  follow:     {follow_cmd}   (status: ./deploy.sh --status {job_id})")
+    return data
 
 
 # ---- following -----------------------------------------------------------------------------------
@@ -383,7 +385,7 @@ def _elapsed(seconds: float) -> str:
     return f"+{m}m{s:02d}s" if m else f"+{s}s"
 
 
-def wait(ctx, job_id: str, name: str | None = None, interrupt_hint: bool = True) -> int:
+def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = None) -> int:
     """Follow a job to its end: 0 when it SUCCEEDED, an OperationError (exit 1) when it FAILED."""
     out = ctx.out
     batch = ctx.aws.client("batch")
@@ -422,7 +424,7 @@ def wait(ctx, job_id: str, name: str | None = None, interrupt_hint: bool = True)
         return _interrupted(ctx, batch, job_id)
     ok, line = outcome(followed.job)
     if out.json:
-        out.emit_json({"job_id": job_id, "status": followed.job.get("status"), "outcome": line})
+        out.emit_json({**(json_extra or {}), "job_id": job_id, "status": followed.job.get("status"), "outcome": line})
     if not ok:
         raise OperationError(f"job {label} ({job_id}) failed: {line}")
     out.note(f"job {label} ({job_id}) {line}")

@@ -138,6 +138,10 @@ def test_json_output_is_one_object(moto, run_project):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["job_name"] == "exp1" and data["follow"] == f"./deploy.sh --logs {data['job_id']} --follow"
+    r = run_project.run("run", "exp1", *PARAMS, "--no-credentials", "--output", "json", "--wait")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)  # still one object: the submission and how it ended
+    assert data["status"] == "SUCCEEDED" and data["job_name"] == "exp1"
 
 
 def test_no_subprocess_ever_sees_a_credential(moto, run_project, monkeypatch):
