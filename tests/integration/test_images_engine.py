@@ -43,11 +43,13 @@ def engine_env(local_stack, tmp_path_factory):
         tf.addfile(info, io.BytesIO(data))
     local_stack.cli("import", str(tar), SCRATCH)
     yield env
-    # The engine's storage outlives the session: drop what the tests tagged.
-    lines = local_stack.cli("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.splitlines()
-    ours = [ref for ref in lines if ref.startswith((f"{local_stack.registry}/bd-", "localhost/bd-ignore-"))]
-    if ours:
-        local_stack.cli("rmi", "-f", *ours, check=False)
+    # The engine's storage outlives the session: drop what the tests made (pulls by digest leave
+    # untagged entries, so by id; one at a time, as ids are shared between repositories).
+    lines = local_stack.cli("images", "--no-trunc", "--format", "{{.Repository}} {{.ID}}", check=False).stdout
+    prefixes = (f"{local_stack.registry}/bd-", "localhost/bd-ignore-")
+    ids = {line.split()[1] for line in lines.splitlines() if line.startswith(prefixes) and len(line.split()) == 2}
+    for image_id in ids:
+        local_stack.cli("rmi", "-f", image_id, check=False)
 
 
 @pytest.fixture
