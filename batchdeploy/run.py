@@ -63,7 +63,7 @@ def main(ctx) -> int:
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
     # Progress is held back until the request has passed every check: a mistake is then one line alone.
     later = Later(out)
-    overrides = load_overrides(ctx, later)
+    overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
     compiled = label = None
     if not args.no_credentials:
         program, label = credentials.filter_text(ctx.cfg.project_dir)
@@ -159,6 +159,16 @@ def load_overrides(ctx, out) -> dict:
     if problems:
         raise ConfigError(f"{OVERRIDES_FILE} is not a valid containerOverrides object", problems)
     return data
+
+
+def with_emulator_endpoint(overrides: dict, endpoint: str | None, out) -> dict:
+    """When batchdeploy talks to an emulator (AWS_ENDPOINT_URL), the job must reach the same one, or its
+    S3 calls would go to real AWS. On AWS the key is unset and nothing is added."""
+    environment = list(overrides.get("environment") or [])
+    if not endpoint or any(e.get("name") == "AWS_ENDPOINT_URL" for e in environment):
+        return overrides
+    out.note(f"AWS_ENDPOINT_URL={endpoint} passed to the job (batchdeploy itself talks to that endpoint)")
+    return {**overrides, "environment": environment + [{"name": "AWS_ENDPOINT_URL", "value": endpoint}]}
 
 
 def check_queue(batch, queue: str) -> dict:

@@ -84,9 +84,11 @@ def test_run_submits_one_job_with_parameters_environment_and_overrides(moto, run
     assert sent["timeout"] == {"attemptDurationSeconds": 600}
     assert sent["retryStrategy"] == {"attempts": 2}
     assert [e["name"] for e in sent["containerOverrides"]["environment"]] == [
-        "AWS_DEFAULT_REGION", "POSTGRES_HOST", "POSTGRES_PASSWORD",
+        "AWS_DEFAULT_REGION", "POSTGRES_HOST", "POSTGRES_PASSWORD", "AWS_ENDPOINT_URL",
         "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
     ]  # triage's `.environment += creds.environment`: overrides first, credentials appended
+    # batchdeploy talks to an emulator here, so the job is pointed at the same one
+    assert {"name": "AWS_ENDPOINT_URL", "value": proxy.url} in sent["containerOverrides"]["environment"]
 
     (rec,) = records(run_project)
     assert rec["job_id"] == job_id and rec["name"] == "exp1" and rec["queue"] == batch_env["queue"]
