@@ -10,6 +10,7 @@ DEPLOY := ./deploy.sh
 NAME ?=
 PARAMS ?=
 PYTEST_ARGS ?=
+KEEP ?= 5
 
 .PHONY: help
 help: ## list the targets
@@ -74,4 +75,20 @@ delete: ## ./deploy.sh --delete: tear them down
 
 .PHONY: demo
 demo: setup ## the example experiment end to end on the local AWS Batch (no AWS account needed)
-	@echo "make demo: the local stack is not implemented yet (see README, Status)" >&2; exit 2
+	scripts/demo.sh
+
+.PHONY: local-up
+local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1
+	scripts/local-stack.sh up
+
+.PHONY: local-down
+local-down: ## stop exactly what local-up started
+	scripts/local-stack.sh down
+
+.PHONY: local-status
+local-status: ## say what of the local stack runs
+	scripts/local-stack.sh status
+
+.PHONY: prune
+prune: ## ./deploy.sh -u --prune KEEP: deregister old job definition revisions (KEEP ?= 5)
+	$(DEPLOY) -u --prune $(KEEP)

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# make demo: the quickstart experiment end to end on the local AWS Batch, through the same verbs a user
+# runs against AWS: --create, -b, -u, --sync-to-s3, -r --wait, --sync-from-s3. A second run reuses
+# what exists (nothing rebuilt, registered or uploaded again) and submits one new job.
+set -euo pipefail
+[[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)
+example=${BATCHDEPLOY_EXAMPLE:-$root/examples/quickstart}
+experiment=${DEMO_EXPERIMENT:-linear}
+deploy=("$root/deploy.sh")
+aws_cli=("$root/.venv/bin/aws")
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "local stack: moto server, registry, container engine"
+"$root/scripts/local-stack.sh" up
+# The stack's own export lines (endpoint, dummy credentials, registry, engine), %q-quoted by it.
+# shellcheck source=/dev/null
+source <("$root/scripts/local-stack.sh" env)
+aws_cli+=(--endpoint-url "$AWS_ENDPOINT_URL")
+
+cd "$example"
+bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
+
+# The one-time account set-up AWS users do in the console (pegasus' "one time setup"): the roles the
+# example's files name. batchdeploy does not manage IAM; this is the emulated account's furniture.
+step "IAM roles the example names (once per account)"
+trust='{"Version":"2012-10-17","Statement":[]}'
+for role in AWSBatchServiceRole quickstart-job; do
+  "${aws_cli[@]}" iam get-role --role-name "$role" >/dev/null 2>&1 \
+    || "${aws_cli[@]}" iam create-role --role-name "$role" --assume-role-policy-document "$trust" >/dev/null
+done
+"${aws_cli[@]}" iam get-instance-profile --instance-profile-name ecsInstanceRole >/dev/null 2>&1 \
+  || "${aws_cli[@]}" iam create-instance-profile --instance-profile-name ecsInstanceRole >/dev/null
+# The compute environment goes into the emulated account's default VPC.
+SUBNET_ID=$("${aws_cli[@]}" ec2 describe-subnets --query 'Subnets[0].SubnetId' --output text)
+SECURITY_GROUP_ID=$("${aws_cli[@]}" ec2 describe-security-groups --query 'SecurityGroups[0].GroupId' --output text)
+export SUBNET_ID SECURITY_GROUP_ID
+
+step "--create: bucket, compute environment, job queue"
+"${deploy[@]}" --create --yes
+step "-b: build and push the image"
+"${deploy[@]}" -b
+step "-u: register the job definition"
+"${deploy[@]}" -u
+step "--sync-to-s3: the experiment files"
+"${deploy[@]}" --sync-to-s3
+
+run_name="demo-$experiment"
+results_key="demo/$experiment"
+step "-r $run_name --wait: submit, follow, exit by the outcome"
+status=0
+"${deploy[@]}" -r "$run_name" \
+  "experiment_file=s3://$bucket/experiments/$experiment.yaml" \
+  "output_path=s3://$bucket/results/$results_key" \
+  --wait --output json >"$example/.batchdeploy/demo-run.json" || status=$?
+
+step "--sync-from-s3: the results"
+"${deploy[@]}" --sync-from-s3
+
+job_id=$(sed -n 's/.*"job_id": "\([^"]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | head -n 1)
+job_status=$(sed -n 's/.*"status": "\([A-Z]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | tail -n 1)
+printf '\ndemo: job %s (%s) %s; results in %s\n' "$run_name" "${job_id:-?}" "${job_status:-UNKNOWN}" \
+  "$example/results/$results_key"
+exit "$status"
