@@ -218,6 +218,14 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
   [ -z "$(ls "$STATE"/run/*.pid 2>/dev/null)" ]
 }
 
+@test "make demo's script without a container engine: says what to install, exit 2, fakes no job" {
+  PATH="$(path_without podman docker)" run --separate-stderr "$ROOT/scripts/demo.sh"
+  assert_failure 2
+  [ "$(printf '%s\n' "$stderr" | tail -n 1)" = "local-stack: no container engine can run here (no Docker engine answers, no podman): apt-get install podman runc" ]
+  [[ "$stderr" != *"-b: build"* ]]
+  [[ "$output" != *"demo: job"* ]]
+}
+
 @test "BATCHDEPLOY_ENGINE=docker without a Docker engine, or an unknown engine: exit 2" {
   PATH="$(path_without docker)" BATCHDEPLOY_ENGINE=docker run --separate-stderr "$STACK" up
   assert_failure 2
