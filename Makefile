@@ -11,6 +11,8 @@ NAME ?=
 PARAMS ?=
 PYTEST_ARGS ?=
 KEEP ?= 5
+JOB ?=
+BENCH_ARGS ?=
 
 .PHONY: help
 help: ## list the targets
@@ -33,7 +35,7 @@ test: setup ## run the whole test suite (pytest, then bats)
 
 .PHONY: lint
 lint: setup ## shellcheck the shell, ruff the Python
-	shellcheck deploy.sh scripts/*.sh .ci/run
+	shellcheck deploy.sh scripts/*.sh bench/peers/*.sh .ci/run
 	$(VENV)/bin/ruff check $(wildcard batchdeploy tests bench scripts examples)
 
 .PHONY: info
@@ -92,3 +94,21 @@ local-status: ## say what of the local stack runs
 .PHONY: prune
 prune: ## ./deploy.sh -u --prune KEEP: deregister old job definition revisions (KEEP ?= 5)
 	$(DEPLOY) -u --prune $(KEEP)
+
+.PHONY: logs
+logs: ## ./deploy.sh --logs JOB --follow: a job's log lines, to its end
+	$(if $(JOB),,$(error JOB is required: make logs JOB=job-id))
+	$(DEPLOY) --logs $(JOB) --follow
+
+.PHONY: cancel
+cancel: ## ./deploy.sh --cancel JOB
+	$(if $(JOB),,$(error JOB is required: make cancel JOB=job-id))
+	$(DEPLOY) --cancel $(JOB)
+
+.PHONY: bench
+bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+.PHONY: bench-quick
+bench-quick: setup ## the benchmark scaled down (a couple of minutes): proves it runs
+	$(PY) bench/run.py --quick $(BENCH_ARGS)

@@ -13,6 +13,8 @@ declare -A wanted=(
   [runc]=runc
   [docker-registry]=docker-registry
   [mmdebstrap]=mmdebstrap
+  [curl]=curl
+  [flock]=util-linux
 )
 # libraries with no command of their own: a file each ships
 declare -A files=(
