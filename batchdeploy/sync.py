@@ -355,7 +355,7 @@ def lean_listing(response_dict, customized_response_dict, **kwargs):
     response_dict["body"] = _CONTENTS.sub(b"", body)
 
 
-def list_remote(client, bucket: str, prefix: str, warn) -> tuple[dict[str, Remote], int]:
+def list_remote(client, bucket: str, prefix: str) -> tuple[dict[str, Remote], int]:
     """Every object below `prefix/` (never a sibling like `prefix-old/`): one request per 1,000 keys."""
     kp = prefix + "/" if prefix else ""
     found: dict[str, Remote] = {}
@@ -567,7 +567,7 @@ class Sync:
         client = self._client()
         # The listing is mostly waiting for S3: walk the local side meanwhile.
         with ThreadPoolExecutor(1, thread_name_prefix="list") as lister:
-            listing = lister.submit(list_remote, client, s.bucket, s.prefix, self._warn)
+            listing = lister.submit(list_remote, client, s.bucket, s.prefix)
             scan = (
                 scan_local(s.local, self.excluder, self._warn, self._avoid())
                 if os.path.isdir(s.local)
@@ -631,6 +631,9 @@ class Sync:
         if self.failures:
             first = self.failures[0]
             more = f" (and {len(self.failures) - 1} more, listed above)" if len(self.failures) > 1 else ""
+            untried = len(plan.copy) - len(self.failures) - len(self.copied)
+            if untried > 0:
+                more += f"; {untried:,} more not tried after that"
             raise OperationError(
                 f"{len(self.failures)} of {len(plan.copy)} transfers failed: {first}{more}",
                 hint="nothing was deleted; run again to retry (what did copy is kept)",

@@ -3,6 +3,7 @@
 Real HTTP end to end (botocore -> proxy -> moto); nothing of batchdeploy is mocked. Faults:
 - `deny_bucket`: every request for that bucket is answered 403 AccessDenied, as S3 answers for a
   bucket that belongs to someone else;
+- `deny_writes`: that bucket can be listed and read, but every write is answered 403 AccessDenied;
 - `cut_get`: a GET of a key containing this text gets its headers (full Content-Length) and half
   of its body, then the connection is closed: a download interrupted mid-body;
 - `fail_part`: an UploadPart with this part number is answered 400 InvalidRequest (not retryable),
@@ -28,6 +29,7 @@ class FaultProxy:
     def __init__(self, upstream_port: int):
         self.upstream_port = upstream_port
         self.deny_bucket: str | None = None
+        self.deny_writes: str | None = None
         self.cut_get: str | None = None
         self.fail_part: int | None = None
         self.corrupt_put: str | None = None
@@ -69,6 +71,9 @@ class FaultProxy:
         bucket = path.lstrip("/").split("/", 1)[0]
 
         if self.deny_bucket and bucket == self.deny_bucket:
+            self._error(h, 403, "AccessDenied", "Access Denied")
+            return
+        if self.deny_writes and bucket == self.deny_writes and h.command in ("PUT", "POST", "DELETE"):
             self._error(h, 403, "AccessDenied", "Access Denied")
             return
         if self.fail_part is not None and h.command == "PUT" and query.get("partNumber") == [str(self.fail_part)]:

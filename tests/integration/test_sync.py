@@ -534,3 +534,19 @@ def test_temporary_files_of_a_killed_download_are_cleaned_up_and_never_uploaded(
     assert r.returncode == 0 and r.stdout.startswith("uploaded 0 ")
     assert proj.run("sync-from-s3", "-q").returncode == 0
     assert sorted(p.name for p in res.iterdir()) == ["out.csv"]
+
+
+def test_access_denied_on_upload_stops_the_run(proj, s3, proxy):
+    src = proj.path / "experiments"
+    src.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (src / name).write_text(name)
+    s3.put_object(Bucket=BUCKET, Key="experiments/old.txt", Body=b"x")
+    proxy.deny_writes = BUCKET
+    r = proj.run("sync-to-s3", "--delete", "--jobs", "1", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1
+    assert one_error_line(r) == (
+        "batchdeploy: error: 1 of 3 transfers failed: cannot upload a.txt: AccessDenied: Access Denied; "
+        "check the credentials and IAM permissions (README: IAM permissions); 2 more not tried after that; nothing was deleted; run again to retry (what did copy is kept)"
+    )
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["experiments/old.txt"]
