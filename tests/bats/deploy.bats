@@ -70,14 +70,23 @@ setup() {
   [[ "$stderr" == *"line 2"* ]]
 }
 
-@test "a verb's missing keys are all reported at once" {
+@test "a verb's missing and malformed keys are all reported at once, with the file" {
+  printf 'PROJECT_NAME=Bad Name\n' > .aws_env
+  run --separate-stderr "$DEPLOY" -b
+  assert_failure 2
+  [ -z "$output" ]
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  [[ "$stderr" == *"AWS_REGISTRY is missing"* ]]
+  [[ "$stderr" == *"PROJECT_NAME='Bad Name' is malformed"* ]]
+  [[ "$stderr" == *"$PROJECT/.aws_env"* ]]
+}
+
+@test "sync without S3_BUCKET: one line naming the key and the file, exit 2" {
   printf 'PROJECT_NAME=x\n' > .aws_env
   run --separate-stderr "$DEPLOY" --sync-to-s3
   assert_failure 2
-  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
-  if [[ "$stderr" == *"not implemented yet"* ]]; then skip "sync-to-s3 not implemented yet"; fi
+  [ -z "$output" ]
   [[ "$stderr" == *"S3_BUCKET is missing"* ]]
-  [[ "$stderr" == *"AWS_REGION is missing"* ]]
   [[ "$stderr" == *"$PROJECT/.aws_env"* ]]
 }
 
