@@ -149,7 +149,7 @@ def test_the_real_edge_prints_one_line_too(moto, run_project):
 def test_sts_refusing_is_exit_1_and_submits_nothing(moto, run_project):
     proxy = FaultProxy(moto.url)
     try:
-        proxy.fail_before("getsessiontoken", 1, status=403, code="AccessDenied", query=True)
+        proxy.add(operation="getsessiontoken", nth=1, status=403, code="AccessDenied")
         r = run_project.deploy("-r", "exp1", *PARAMS, env={"AWS_ENDPOINT_URL": proxy.url})
     finally:
         proxy.close()
@@ -163,7 +163,7 @@ def test_a_submit_aws_refuses_is_exit_1(moto, run_project, aws):
     # moto accepts almost any SubmitJob that passed our checks, so AWS's refusal is injected: a 400.
     proxy = FaultProxy(moto.url)
     try:
-        proxy.fail_before("submitjob", 1, status=400, code="ClientException")
+        proxy.add(operation="submitjob", nth=1, status=400, code="ClientException")
         r = run_project.deploy("-r", "exp1", *PARAMS, "--no-credentials", env={"AWS_ENDPOINT_URL": proxy.url})
     finally:
         proxy.close()

@@ -31,7 +31,7 @@ def test_the_proxy_reproduces_the_hazard_an_sdk_retry_makes_two_jobs(moto, aws, 
     from batchdeploy.aws import Aws, AwsSettings
 
     plain = Aws(AwsSettings(region="us-east-1", endpoint_url=proxy.url)).client("batch")
-    proxy.drop_answer("submitjob", 1)
+    proxy.add(operation="submitjob", nth=1, drop=True)
     plain.submit_job(jobName="twice", jobQueue=batch_env["queue"], jobDefinition=batch_env["jobdef_arn"],
                      parameters={"experiment_file": "a", "output_path": "b"})
     assert proxy.count("submitjob") == 2
@@ -39,7 +39,7 @@ def test_the_proxy_reproduces_the_hazard_an_sdk_retry_makes_two_jobs(moto, aws, 
 
 
 def test_a_dropped_submit_answer_still_makes_one_job(moto, aws, run_project, batch_env, proxy):
-    proxy.drop_answer("submitjob", 1)
+    proxy.add(operation="submitjob", nth=1, drop=True)
     r = run_project.deploy("-r", "exp1", *PARAMS, env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 0, r.stderr
     assert "SubmitJob's answer was lost on the way back; found the job it made" in r.stderr
@@ -52,7 +52,7 @@ def test_a_dropped_submit_answer_still_makes_one_job(moto, aws, run_project, bat
 
 def test_a_5xx_before_the_job_was_made_is_looked_for_then_sent_again(moto, aws, run_project, batch_env, proxy,
                                                                     monkeypatch):
-    proxy.fail_before("submitjob", 1, status=500)
+    proxy.add(operation="submitjob", nth=1, status=500)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     monkeypatch.chdir(run_project.path)
     t = FakeClock()
@@ -66,7 +66,7 @@ def test_a_5xx_before_the_job_was_made_is_looked_for_then_sent_again(moto, aws, 
 
 
 def test_a_throttled_submit_is_sent_again_without_looking(moto, aws, run_project, batch_env, proxy, monkeypatch):
-    proxy.fail_before("submitjob", 1, status=400, code="ThrottlingException")
+    proxy.add(operation="submitjob", nth=1, status=400, code="ThrottlingException")
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     monkeypatch.chdir(run_project.path)
     t = FakeClock()
@@ -78,8 +78,8 @@ def test_a_throttled_submit_is_sent_again_without_looking(moto, aws, run_project
 
 def test_when_the_job_cannot_be_looked_for_nothing_is_sent_again(moto, aws, run_project, batch_env, proxy,
                                                                 monkeypatch):
-    proxy.drop_answer("submitjob", 1)
-    proxy.fail_before("listjobs", 1, status=503, code="ServiceUnavailable")
+    proxy.add(operation="submitjob", nth=1, drop=True)
+    proxy.add(operation="listjobs", nth=1, status=503, code="ServiceUnavailable")
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     monkeypatch.chdir(run_project.path)
@@ -94,7 +94,7 @@ def test_when_the_job_cannot_be_looked_for_nothing_is_sent_again(moto, aws, run_
     assert len(made) == 1  # the one the lost answer made
     assert records(run_project) == []  # not known to us, so not recorded
     # ... and the command the error names finds it (by name, on the queue)
-    proxy._faults.clear()
+    proxy.clear()
     code, out, err = inprocess(["status", "exp1"])
     assert code == 0, err
     assert f"job_id          {made[0]['jobId']}" in out
@@ -102,7 +102,7 @@ def test_when_the_job_cannot_be_looked_for_nothing_is_sent_again(moto, aws, run_
 
 def test_three_lost_answers_and_no_job_is_exit_1(moto, aws, run_project, batch_env, proxy, monkeypatch):
     for n in (1, 2, 3):
-        proxy.fail_before("submitjob", n, status=502, code="BadGateway")
+        proxy.add(operation="submitjob", nth=n, status=502, code="BadGateway")
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     monkeypatch.chdir(run_project.path)
     code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=FakeClock().sleep)
