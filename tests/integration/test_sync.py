@@ -1,6 +1,6 @@
 """sync-to-s3 / sync-from-s3 through the real command line against a moto server over HTTP.
 
-Faults are real too: a proxy in front of moto (tests/sync_support.py) refuses a bucket, cuts a
+Faults are real too: a proxy in front of moto (tests/fault_proxy.py) refuses a bucket, cuts a
 download mid-body, refuses a multipart part, damages an upload in transit. An unreadable file is
 made unreadable for real by running the CLI without CAP_DAC_OVERRIDE (the tests run as root)."""
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RequestCounter, aws_cli
-from tests.sync_support import FaultProxy
+from tests.fault_proxy import FaultProxy
 
 BUCKET = "sync-bucket"
 UNICODE_NAMES = ["café.txt", "naïve/日本語 ファイル.txt", "Ωmega/e\u0301-decomposed.txt", "with space/a b.yaml"]
@@ -64,9 +64,9 @@ def proj(moto, project, s3):
 
 @pytest.fixture
 def proxy(moto):
-    p = FaultProxy(moto.port)
+    p = FaultProxy(moto.url)
     yield p
-    p.stop()
+    p.close()
 
 
 def make_tree(root: Path, big: bool = False) -> None:
@@ -241,10 +241,10 @@ def test_interrupted_download_leaves_no_partial_file(proj, s3, proxy):
     res.mkdir()
     (res / "victim.bin").write_bytes(b"previous version")
     (res / "extra.txt").write_text("would be deleted by a successful --delete\n")
-    proxy.cut_get = "victim.bin"
+    cut = proxy.add(method="GET", key="victim.bin", cut=100_000)  # half of it
     r = proj.run("sync-from-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1, r.stderr
-    assert proxy.cuts == 3  # tried three times, each cut mid-body
+    assert cut.hits == 3  # tried three times, each cut mid-body
     last = r.stderr.strip().splitlines()[-1]
     assert last.startswith("batchdeploy: error: 1 of 2 transfers failed: cannot download victim.bin")
     assert "nothing was deleted" in last and "Traceback" not in r.stderr
@@ -253,7 +253,7 @@ def test_interrupted_download_leaves_no_partial_file(proj, s3, proxy):
     assert (res / "extra.txt").exists()  # the run failed: nothing deleted
     assert sorted(p.name for p in res.iterdir()) == ["extra.txt", "fine.txt", "victim.bin"]  # no temp files
 
-    proxy.cut_get = None
+    proxy.clear()
     r = proj.run("sync-from-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 0, r.stderr
     assert "downloaded 1 (200.0 kB), deleted 1, unchanged 1" in r.stdout  # converges
@@ -267,7 +267,7 @@ def test_failed_multipart_upload_is_aborted_and_rerun_converges(proj, s3, proxy)
     (src / "big.bin").write_bytes(os.urandom(17 * 1024 * 1024))
     (src / "small.txt").write_text("small\n")
     s3.put_object(Bucket=BUCKET, Key="experiments/orphan.txt", Body=b"x")
-    proxy.fail_part = 2
+    proxy.add(method="PUT", query={"partNumber": "2"}, status=400, code="InvalidRequest")
     r = proj.run("sync-to-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1, r.stderr
     assert "1 of 2 transfers failed: cannot upload big.bin" in r.stderr
@@ -275,7 +275,7 @@ def test_failed_multipart_upload_is_aborted_and_rerun_converges(proj, s3, proxy)
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {"experiments/orphan.txt", "experiments/small.txt"}  # no partial object, nothing deleted
 
-    proxy.fail_part = None
+    proxy.clear()
     r = proj.run("sync-to-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 0, r.stderr
     assert "uploaded 1 (17.8 MB), deleted 1, unchanged 1" in r.stdout
@@ -286,7 +286,7 @@ def test_upload_damaged_in_transit_is_caught_and_removed(proj, s3, proxy):
     src = proj.path / "experiments"
     src.mkdir()
     (src / "data.csv").write_text("a,b\n1,2\n")
-    proxy.corrupt_put = "data.csv"
+    proxy.add(method="PUT", key="data.csv", edit_request=lambda body: bytes([body[0] ^ 0xFF]) + body[1:])
     r = proj.run("sync-to-s3", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     assert "upload of data.csv arrived damaged twice" in r.stderr.strip().splitlines()[-1]
@@ -369,7 +369,7 @@ def test_bucket_that_is_not_ours_is_exit_1(proj, s3, proxy):
     s3.create_bucket(Bucket="someone-elses")
     (proj.path / "experiments").mkdir()
     (proj.path / "experiments/a.txt").write_text("a\n")
-    proxy.deny_bucket = "someone-elses"
+    proxy.add(bucket="someone-elses", status=403, code="AccessDenied", message="Access Denied")
     r = proj.run("sync-to-s3", "--remote", "s3://someone-elses/x", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     line = one_error_line(r)
@@ -482,7 +482,7 @@ def test_sigterm_during_a_multipart_upload_aborts_it(proj, s3, proxy):
     src = proj.path / "experiments"
     src.mkdir()
     (src / "big.bin").write_bytes(os.urandom(17 * 1024 * 1024))
-    proxy.hold_part = 2
+    proxy.add(method="PUT", query={"partNumber": "2"}, hold=True)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "AWS_ENDPOINT_URL": proxy.url}
     proc = subprocess.Popen([sys.executable, "-m", "batchdeploy", "sync-to-s3"], cwd=proj.path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -542,7 +542,8 @@ def test_access_denied_on_upload_stops_the_run(proj, s3, proxy):
     for name in ("a.txt", "b.txt", "c.txt"):
         (src / name).write_text(name)
     s3.put_object(Bucket=BUCKET, Key="experiments/old.txt", Body=b"x")
-    proxy.deny_writes = BUCKET
+    proxy.add(bucket=BUCKET, when=lambda r: r.method in ("PUT", "POST", "DELETE"), status=403, code="AccessDenied",
+              message="Access Denied")
     r = proj.run("sync-to-s3", "--delete", "--jobs", "1", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     assert one_error_line(r) == (
