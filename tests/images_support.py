@@ -1,5 +1,5 @@
-"""Helpers for the -b tests: an ECR-aware proxy in front of the moto server, and a stand-in for the
-container engine's CLI where no real engine can reach the registry.
+"""Helpers for the -b tests: a stand-in for the container engine's CLI where no real engine can reach
+the registry, and small registry stand-ins (the ECR side goes through tests/fault_proxy.py).
 
 Why a stand-in engine: an ECR registry host (`<acct>.dkr.ecr.<region>.amazonaws.com`) cannot be
 reached from here (only 127.0.0.1 may be spoken to) and moto's ECR has no registry behind it. The
@@ -10,90 +10,19 @@ against a real registry is tested in tests/integration/test_images_engine.py.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
 import stat
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from urllib.parse import urlsplit
 
-_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host"}
-
-
-class EcrProxy:
-    """Forwards to moto and records each ECR operation (X-Amz-Target); answers AccessDenied for
-    the operations in `deny` without forwarding them."""
-
-    def __init__(self, target_url: str):
-        self.target = urlsplit(target_url)
-        self.operations: list[str] = []
-        self.deny: set[str] = set()
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                target = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1] or self.path
-                proxy.operations.append(target)
-                if target in proxy.deny:
-                    payload = json.dumps(
-                        {
-                            "__type": "AccessDeniedException",
-                            "message": f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: ecr:{target}",
-                        }
-                    ).encode()
-                    self.send_response(400)
-                    self.send_header("Content-Type", "application/x-amz-json-1.1")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                conn = http.client.HTTPConnection(proxy.target.hostname, proxy.target.port, timeout=30)
-                try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
-                    headers["Host"] = proxy.target.netloc
-                    conn.request(self.command, self.path, body=body or None, headers=headers)
-                    resp = conn.getresponse()
-                    data = resp.read()
-                    self.send_response(resp.status)
-                    for k, v in resp.getheaders():
-                        if k.lower() not in _HOP and k.lower() != "content-length":
-                            self.send_header(k, v)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                finally:
-                    conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def since(self, start: int) -> list[str]:
-        return self.operations[start:]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
+from tests.fault_proxy import LoopbackServer
 
 FAKE_ENGINE = r'''#!PYTHON
 """A stand-in for `podman`: records calls, "pushes" by ECR PutImage into moto."""
@@ -330,7 +259,7 @@ class ExtraRegistry:
         self._log.close()
 
 
-class RefusingRegistry:
+class RefusingRegistry(LoopbackServer):
     """An HTTP server that answers every registry request 401: a registry refusing a login."""
 
     def __init__(self):
@@ -350,17 +279,10 @@ class RefusingRegistry:
 
             do_GET = do_POST = do_PUT = do_HEAD = do_PATCH = _deny
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
-class TokenRegistry:
+class TokenRegistry(LoopbackServer):
     """A registry's v2 manifest endpoint behind Docker's token auth (or Basic auth), to check the
     look-up's authentication against real HTTP. Knows one manifest: `app:t1`."""
 
@@ -411,11 +333,4 @@ class TokenRegistry:
 
             do_GET = do_HEAD = _handle
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)

@@ -15,7 +15,8 @@ import pytest
 from batchdeploy import ui
 from batchdeploy.errors import OperationError
 from batchdeploy.registry import HttpRegistry, LookupUnavailable, Registry
-from tests.images_support import EcrProxy, FakeEngine, TokenRegistry, make_executable, tree_snapshot
+from tests.fault_proxy import FaultProxy
+from tests.images_support import FakeEngine, TokenRegistry, make_executable, tree_snapshot
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken hands out
@@ -23,7 +24,7 @@ PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken hands 
 
 @pytest.fixture
 def proxy(moto):
-    p = EcrProxy(moto.url)
+    p = FaultProxy(moto.url)
     yield p
     p.close()
 
@@ -99,7 +100,7 @@ def test_a_second_run_with_nothing_changed_is_one_look_up_and_no_engine_call(ecr
     assert done.returncode == 0, done.stderr
     entry = images_state(ecr_project)["demo"]
     assert done.stdout == f"up to date: {ECR}/demo:{entry['tag']}@{entry['digest']}\n"
-    assert proxy.since(before_ops) == ["DescribeImages"]
+    assert proxy.operations[before_ops:] == ["DescribeImages"]
     assert fake.calls()[before_calls:] == []
     assert tree_snapshot(ecr_project.path / ".batchdeploy") == state_before
 
@@ -112,7 +113,7 @@ def test_the_login_is_reused_until_its_token_nears_expiry(ecr_project, proxy, fa
     start = len(proxy.operations)
     done = ecr_project.run("images", env=ecr_project.env)
     assert done.returncode == 0, done.stderr
-    assert proxy.since(start) == ["DescribeImages"]  # no CreateRepository, no GetAuthorizationToken
+    assert proxy.operations[start:] == ["DescribeImages"]  # no CreateRepository, no GetAuthorizationToken
     assert [c for c in fake.commands() if c == "login"] == ["login"]
     assert images_state(ecr_project)["demo"]["tag"] != first_tag
 
@@ -125,7 +126,7 @@ def test_the_login_is_reused_until_its_token_nears_expiry(ecr_project, proxy, fa
     ecr_project.write("app.py", "print(3)\n")
     start = len(proxy.operations)
     assert ecr_project.run("images", env=ecr_project.env).returncode == 0
-    assert proxy.since(start) == ["DescribeImages", "GetAuthorizationToken"]
+    assert proxy.operations[start:] == ["DescribeImages", "GetAuthorizationToken"]
     assert fake.commands().count("login") == 2
 
 
@@ -174,11 +175,12 @@ def test_force_rebuilds_without_cache_under_its_own_tag_and_later_runs_keep_it(e
     start_ops = len(proxy.operations)
     done = ecr_project.run("images", env=ecr_project.env)
     assert done.stdout.startswith(f"up to date: {ECR}/demo:{forced['tag']}@{forced['digest']}")
-    assert proxy.since(start_ops) == ["DescribeImages"]
+    assert proxy.operations[start_ops:] == ["DescribeImages"]
 
 
 def test_a_repository_that_cannot_be_created_stops_before_the_build(ecr_project, proxy, fake):
-    proxy.deny.add("CreateRepository")
+    proxy.add(operation="CreateRepository", status=400, code="AccessDeniedException",
+              message="User: arn:aws:iam::123456789012:user/test is not authorized to perform: ecr:CreateRepository")
     done = ecr_project.run("images", env=ecr_project.env)
     assert done.returncode == 1
     line = one_error_line(done)
