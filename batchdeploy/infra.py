@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 from batchdeploy import config, validate
 from batchdeploy.aws import error_code, translate
@@ -55,6 +56,20 @@ NAME_FIELD = {
     "job-definition": "jobDefinitionName",
 }
 DEFAULT_FILES = {"compute-environment": "compute-environment.json", "job-queue": "job-queue.json"}
+
+
+class BatchApi(NamedTuple):
+    """Compute environments and job queues go through Batch calls of one shape, named after the kind."""
+
+    field: str  # computeEnvironment: names one in Update*/Delete*; +s lists them, +Arn is its ARN
+    action: str  # ComputeEnvironment: CreateComputeEnvironment, batch:DeleteComputeEnvironment
+    method: str  # compute_environment: batch.create_compute_environment, describe_compute_environments
+
+
+BATCH_API = {
+    "compute-environment": BatchApi("computeEnvironment", "ComputeEnvironment", "compute_environment"),
+    "job-queue": BatchApi("jobQueue", "JobQueue", "job_queue"),
+}
 
 # AWS's documented limits that botocore's model does not carry (moto enforces the first one too).
 CE_QUEUE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,126}[A-Za-z0-9]")
@@ -447,8 +462,7 @@ def update_request(kind: str, name: str, want: dict, diffs) -> dict:
     """The Update* request that makes AWS match the file on the fields that differ (tags aside)."""
     if kind == "job-definition":
         return want
-    key = "computeEnvironment" if kind == "compute-environment" else "jobQueue"
-    req: dict = {key: name}
+    req: dict = {BATCH_API[kind].field: name}
     for path, _, _ in diffs:
         top = _top(path)
         if top == "tags":
@@ -964,24 +978,14 @@ def _with(desc: dict, name_key: str, arn_key: str) -> dict:
     return d
 
 
-def describe_compute_environments(batch, names: list[str] | None = None) -> list[dict]:
-    kwargs = {"computeEnvironments": names} if names else {}
-    out = []
-    with translate("describe compute environments (batch:DescribeComputeEnvironments)"):
-        for page in batch.get_paginator("describe_compute_environments").paginate(**kwargs):
-            out += [
-                _with(d, "computeEnvironmentName", "computeEnvironmentArn")
-                for d in page["computeEnvironments"]
-            ]
-    return [d for d in out if d.get("status") != "DELETED"]
-
-
-def describe_job_queues(batch, names: list[str] | None = None) -> list[dict]:
-    kwargs = {"jobQueues": names} if names else {}
-    out = []
-    with translate("describe job queues (batch:DescribeJobQueues)"):
-        for page in batch.get_paginator("describe_job_queues").paginate(**kwargs):
-            out += [_with(d, "jobQueueName", "jobQueueArn") for d in page["jobQueues"]]
+def describe_batch(batch, kind: str, names: list[str] | None = None) -> list[dict]:
+    """The account's compute environments or job queues (all, or those `names` names), DELETED ones
+    left out."""
+    api = BATCH_API[kind]
+    listed = f"{api.field}s"  # computeEnvironments: the request's filter and the answer's list
+    with translate(f"describe {LABEL[kind]}s (batch:Describe{api.action}s)"):
+        pages = batch.get_paginator(f"describe_{api.method}s").paginate(**({listed: names} if names else {}))
+        out = [_with(d, NAME_FIELD[kind], f"{api.field}Arn") for page in pages for d in page[listed]]
     return [d for d in out if d.get("status") != "DELETED"]
 
 
@@ -1057,14 +1061,11 @@ def observe_create(ctx, wanted: list[Wanted]) -> dict:
         | {n for w in wanted if w.kind == "job-queue" and w.request for n in queue_ce_names(w.request)}
     )
     queue_names = sorted({w.name for w in wanted if w.kind == "job-queue"})
-    if ce_names:
-        found = {d["name"]: d for d in describe_compute_environments(aws.client("batch"), ce_names)}
-        for n in ce_names:
-            observed[("compute-environment", n)] = found.get(n)
-    if queue_names:
-        found = {d["name"]: d for d in describe_job_queues(aws.client("batch"), queue_names)}
-        for n in queue_names:
-            observed[("job-queue", n)] = found.get(n)
+    for kind, names in (("compute-environment", ce_names), ("job-queue", queue_names)):
+        if names:
+            found = {d["name"]: d for d in describe_batch(aws.client("batch"), kind, names)}
+            for n in names:
+                observed[(kind, n)] = found.get(n)
     for w in wanted:
         if w.kind == "job-definition":
             observed[(w.kind, w.name)] = describe_job_definition(aws.client("batch"), w.ref or w.name)
@@ -1087,8 +1088,8 @@ def _active_jobs(batch, queue: str) -> int:
 def observe_delete(ctx, project: str, prefix: str, buckets: list[str], repos: list[str]) -> dict:
     batch = ctx.aws.client("batch")
     found: dict = {
-        "compute-environment": describe_compute_environments(batch),
-        "job-queue": describe_job_queues(batch),
+        "compute-environment": describe_batch(batch, "compute-environment"),
+        "job-queue": describe_batch(batch, "job-queue"),
     }
     for q in found["job-queue"]:
         if is_ours(q["tags"], project, prefix):
@@ -1157,21 +1158,24 @@ class Journal:
         return OperationError(f"{exc.message} (done before the failure: {so_far})", hint=exc.hint or nxt)
 
 
-def _describe_one(describe, batch, name):
-    found = describe(batch, [name])
+def _describe_one(batch, kind: str, name: str) -> dict | None:
+    found = describe_batch(batch, kind, [name])
     return found[0] if found else None
 
 
-def _ce_check(batch, name: str, want_state: str | None = None):
+def _valid_check(batch, kind: str, name: str, want_state: str | None = None):
+    """For wait_until: done once VALID (and in `want_state`); INVALID or gone ends the wait."""
+    label = f"{LABEL[kind]} {name}"
+
     def check():
-        d = _describe_one(describe_compute_environments, batch, name)
+        d = _describe_one(batch, kind, name)
         if d is None:
-            raise OperationError(f"compute environment {name} disappeared while waiting for it")
+            raise OperationError(f"{label} disappeared while waiting for it")
         status, reason = d.get("status"), d.get("statusReason") or "no reason given"
         if status == "INVALID":
+            hint = "fix the file (roles, subnets, security groups) and run create --update"
             raise OperationError(
-                f"compute environment {name} is INVALID: {reason}",
-                hint="fix the file (roles, subnets, security groups) and run create --update",
+                f"{label} is INVALID: {reason}", hint=hint if kind == "compute-environment" else None
             )
         ok = status == "VALID" and (want_state is None or d.get("state") == want_state)
         return ok, f"status {status}, state {d.get('state')}: {reason}"
@@ -1179,23 +1183,9 @@ def _ce_check(batch, name: str, want_state: str | None = None):
     return check
 
 
-def _queue_check(batch, name: str, want_state: str | None = None):
+def _gone_check(batch, kind: str, name: str):
     def check():
-        d = _describe_one(describe_job_queues, batch, name)
-        if d is None:
-            raise OperationError(f"job queue {name} disappeared while waiting for it")
-        status, reason = d.get("status"), d.get("statusReason") or "no reason given"
-        if status == "INVALID":
-            raise OperationError(f"job queue {name} is INVALID: {reason}")
-        ok = status == "VALID" and (want_state is None or d.get("state") == want_state)
-        return ok, f"status {status}, state {d.get('state')}: {reason}"
-
-    return check
-
-
-def _gone_check(describe, batch, kind: str, name: str):
-    def check():
-        d = _describe_one(describe, batch, name)
+        d = _describe_one(batch, kind, name)
         return (
             d is None,
             f"status {d and d.get('status')}: {(d or {}).get('statusReason') or 'no reason given'}",
@@ -1235,26 +1225,16 @@ def execute_create(ctx, actions: list[Action], journal: Journal, timeout: float)
             a.arn = repo["repositoryArn"]
             a.details["uri"] = repo.get("repositoryUri")
             journal.record("created", a.kind, a.name, a.arn)
-        elif a.kind == "compute-environment":
-            batch = aws.client("batch")
+        elif a.kind in BATCH_API:
+            batch, api = aws.client("batch"), BATCH_API[a.kind]
             if a.op == "create":
-                with translate(f"create compute environment {a.name} (batch:CreateComputeEnvironment)"):
-                    a.arn = batch.create_compute_environment(**a.request)["computeEnvironmentArn"]
+                with translate(f"create {a.label} (batch:Create{api.action})"):
+                    a.arn = getattr(batch, f"create_{api.method}")(**a.request)[f"{api.field}Arn"]
                 journal.record("created", a.kind, a.name, a.arn)
             else:
-                _update_batch(batch, a, "update_compute_environment", "batch:UpdateComputeEnvironment")
+                _update_batch(batch, a)
                 journal.record("updated", a.kind, a.name, a.arn)
-            _wait(ctx, _ce_check(batch, a.name), f"compute environment {a.name} to become VALID", timeout)
-        elif a.kind == "job-queue":
-            batch = aws.client("batch")
-            if a.op == "create":
-                with translate(f"create job queue {a.name} (batch:CreateJobQueue)"):
-                    a.arn = batch.create_job_queue(**a.request)["jobQueueArn"]
-                journal.record("created", a.kind, a.name, a.arn)
-            else:
-                _update_batch(batch, a, "update_job_queue", "batch:UpdateJobQueue")
-                journal.record("updated", a.kind, a.name, a.arn)
-            _wait(ctx, _queue_check(batch, a.name), f"job queue {a.name} to become VALID", timeout)
+            _wait(ctx, _valid_check(batch, a.kind, a.name), f"{a.label} to become VALID", timeout)
         elif a.kind == "job-definition":
             a.arn = register_job_definition(ctx, a)
             journal.record("registered", a.kind, a.name, a.arn, text=f"registered job definition {a.arn}")
@@ -1264,11 +1244,11 @@ def _owner(journal: Journal, ctx) -> tuple[str, str]:
     return ctx.cfg.get("PROJECT_NAME"), journal.prefix
 
 
-def _update_batch(batch, a: Action, method: str, permission: str) -> None:
-    fields = {k: v for k, v in a.request.items() if k not in ("computeEnvironment", "jobQueue")}
-    if fields:
-        with translate(f"update {a.label} ({permission})"):
-            getattr(batch, method)(**a.request)
+def _update_batch(batch, a: Action) -> None:
+    api = BATCH_API[a.kind]
+    if set(a.request) - {api.field}:  # more than the name: some field differs, not only the tags
+        with translate(f"update {a.label} (batch:Update{api.action})"):
+            getattr(batch, f"update_{api.method}")(**a.request)
     tags = a.details.get("tags")
     if tags:
         with translate(f"tag {a.label} (batch:TagResource)"):
@@ -1316,48 +1296,8 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
     for a in actions:
         if a.op != "delete":
             continue
-        if a.kind == "job-queue":
-            batch = aws.client("batch")
-            if a.details.get("disable"):
-                with translate(f"disable job queue {a.name} (batch:UpdateJobQueue)"):
-                    batch.update_job_queue(jobQueue=a.name, state="DISABLED")
-                journal.record("disabled", a.kind, a.name, a.arn)
-                _wait(
-                    ctx,
-                    _queue_check(batch, a.name, "DISABLED"),
-                    f"job queue {a.name} to be disabled",
-                    timeout,
-                )
-            with translate(f"delete job queue {a.name} (batch:DeleteJobQueue)"):
-                batch.delete_job_queue(jobQueue=a.name)
-            _wait(
-                ctx,
-                _gone_check(describe_job_queues, batch, a.kind, a.name),
-                f"job queue {a.name} to be deleted",
-                timeout,
-            )
-            journal.record("deleted", a.kind, a.name, a.arn)
-        elif a.kind == "compute-environment":
-            batch = aws.client("batch")
-            if a.details.get("disable"):
-                with translate(f"disable compute environment {a.name} (batch:UpdateComputeEnvironment)"):
-                    batch.update_compute_environment(computeEnvironment=a.name, state="DISABLED")
-                journal.record("disabled", a.kind, a.name, a.arn)
-                _wait(
-                    ctx,
-                    _ce_check(batch, a.name, "DISABLED"),
-                    f"compute environment {a.name} to be disabled",
-                    timeout,
-                )
-            with translate(f"delete compute environment {a.name} (batch:DeleteComputeEnvironment)"):
-                batch.delete_compute_environment(computeEnvironment=a.name)
-            _wait(
-                ctx,
-                _gone_check(describe_compute_environments, batch, a.kind, a.name),
-                f"compute environment {a.name} to be deleted",
-                timeout,
-            )
-            journal.record("deleted", a.kind, a.name, a.arn)
+        if a.kind in BATCH_API:
+            _disable_and_delete(ctx, aws.client("batch"), a, journal, timeout)
         elif a.kind == "job-definition":
             batch = aws.client("batch")
             for arn in a.details["revisions"]:
@@ -1377,6 +1317,21 @@ def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float)
             with translate(f"delete S3 bucket {a.name} (s3:DeleteBucket)"):
                 aws.client("s3").delete_bucket(Bucket=a.name)
             journal.record("deleted", a.kind, a.name, a.arn)
+
+
+def _disable_and_delete(ctx, batch, a: Action, journal: Journal, timeout: float) -> None:
+    """Disable (unless it already is) and wait, then delete and wait until it is gone: AWS deletes only
+    a DISABLED job queue or compute environment, and either stays (DELETING) a while after the call."""
+    api = BATCH_API[a.kind]
+    if a.details.get("disable"):
+        with translate(f"disable {a.label} (batch:Update{api.action})"):
+            getattr(batch, f"update_{api.method}")(**{api.field: a.name, "state": "DISABLED"})
+        journal.record("disabled", a.kind, a.name, a.arn)
+        _wait(ctx, _valid_check(batch, a.kind, a.name, "DISABLED"), f"{a.label} to be disabled", timeout)
+    with translate(f"delete {a.label} (batch:Delete{api.action})"):
+        getattr(batch, f"delete_{api.method}")(**{api.field: a.name})
+    _wait(ctx, _gone_check(batch, a.kind, a.name), f"{a.label} to be deleted", timeout)
+    journal.record("deleted", a.kind, a.name, a.arn)
 
 
 def empty_bucket(s3, name: str) -> int:
