@@ -7,17 +7,14 @@ HTTP proxy in front of moto that answers some requests itself, as AWS would, and
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 import pytest
 
 from batchdeploy.aws import Aws, AwsSettings
 from tests.conftest import REGION, ROOT, RequestCounter, aws_cli
+from tests.fault_proxy import FaultProxy
 
 NAME = "demo-test-experiment"
 REGISTER = ("POST", "/v1/registerjobdefinition")
@@ -379,103 +376,41 @@ def test_a_name_another_project_owns_is_refused(jobs_project, moto, aws):
 # --- AWS refusals, through a proxy that answers for AWS ---------------------------------------
 
 
-class FaultProxy:
-    """HTTP in front of moto: `rule(method, path, body)` returns (status, code, message) to answer
-    a request with an AWS error, or None to forward it."""
-
-    def __init__(self, upstream: str, rule):
-        self.upstream = urlsplit(upstream)
-        self.rule = rule
-        self.answered: list[tuple[str, str]] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fault = proxy.rule(self.command, self.path, body)
-                if fault:
-                    status, code, message = fault
-                    proxy.answered.append((self.command, self.path))
-                    payload = json.dumps({"__type": code, "message": message}).encode()
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("x-amzn-ErrorType", code)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _any
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def proxy(moto):
-    made = []
-
-    def make(rule):
-        p = FaultProxy(moto.url, rule)
-        made.append(p)
-        return p
-
-    yield make
-    for p in made:
-        p.close()
+    p = FaultProxy(moto.url)
+    yield p
+    p.close()
 
 
-def deny_register(only_name=None):
-    def rule(method, path, body):
-        if (method, path) == REGISTER and (only_name is None or json.loads(body)["jobDefinitionName"] == only_name):
-            return 403, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: batch:RegisterJobDefinition"
-        return None
-
-    return rule
+def deny_register(proxy, only_name=None):
+    return proxy.add(
+        method="POST", path="/v1/registerjobdefinition", status=403, code="AccessDeniedException",
+        when=lambda r: only_name is None or r.json()["jobDefinitionName"] == only_name,
+        message="User: arn:aws:iam::123456789012:user/dev is not authorized to perform: batch:RegisterJobDefinition",
+    )
 
 
 def test_access_denied_is_one_line_exit_1_and_no_state(jobs_project, moto, proxy):
-    p = proxy(deny_register())
+    refusal = deny_register(proxy)
     counter = RequestCounter(moto)
-    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": p.url})
+    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": proxy.url})
     line = one_error_line(r, 1)
     assert line.startswith(f"batchdeploy: error: cannot register job definition {NAME} from job-definition.json "
                            "(batch:RegisterJobDefinition): AccessDeniedException: User: ")
     assert line.endswith("; check the credentials and IAM permissions (README: IAM permissions)")
-    assert p.answered == [REGISTER]  # refused, not retried
+    assert refusal.hits == 1  # refused, not retried
     nothing_changed(jobs_project, moto, counter)
 
 
 def test_throttling_after_retries_is_exit_1(jobs_project, moto, proxy):
-    p = proxy(lambda method, path, body: (429, "TooManyRequestsException", "Too Many Requests")
-              if (method, path) == REGISTER else None)
+    throttle = proxy.add(method="POST", path="/v1/registerjobdefinition", status=429,
+                         code="TooManyRequestsException", message="Too Many Requests")
     counter = RequestCounter(moto)
-    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": p.url, "AWS_MAX_ATTEMPTS": "2"})
+    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"})
     line = one_error_line(r, 1)
     assert "TooManyRequestsException: Too Many Requests; AWS is throttling this account; try again later" in line
-    assert p.answered == [REGISTER, REGISTER]  # retried, then given up
+    assert throttle.hits == 2  # retried, then given up
     nothing_changed(jobs_project, moto, counter)
 
 
@@ -483,8 +418,8 @@ def test_a_refusal_after_another_file_registered_records_only_that_one(jobs_proj
     template = json.loads((jobs_project.path / "job-definition.json").read_text())
     jobs_project.write_json("jobs/second.json", {**template, "jobDefinitionName": "demo-second"})
     jobs_project.write(".aws_env", ENV + "JOB_DEFINITIONS=job-definition.json jobs/second.json\n")
-    p = proxy(deny_register("demo-second"))
-    r = jobs_project.run("update-jobs", "-q", env={"AWS_ENDPOINT_URL": p.url})
+    deny_register(proxy, "demo-second")
+    r = jobs_project.run("update-jobs", "-q", env={"AWS_ENDPOINT_URL": proxy.url})
     assert one_error_line(r, 1).startswith("batchdeploy: error: cannot register job definition demo-second")
     assert r.stdout == f"registered: {NAME}:1 (new)\n"
     assert len(active(moto)) == 1 and active(moto, "demo-second") == []
@@ -500,9 +435,9 @@ def test_access_denied_while_listing_jobs_deregisters_nothing(jobs_project, moto
         set_memory(jobs_project, mib)
         assert jobs_project.run("update-jobs", "-q").returncode == 0
     jobs_project.write(".aws_env", ENV + "AWS_JOB_QUEUE=demo-queue\n")
-    p = proxy(lambda method, path, body: (403, "AccessDeniedException", "not authorized to perform: batch:ListJobs")
-              if path == "/v1/listjobs" else None)
-    r = jobs_project.run("update-jobs", "--prune", "1", env={"AWS_ENDPOINT_URL": p.url})
+    proxy.add(path="/v1/listjobs", status=403, code="AccessDeniedException",
+              message="not authorized to perform: batch:ListJobs")
+    r = jobs_project.run("update-jobs", "--prune", "1", env={"AWS_ENDPOINT_URL": proxy.url})
     line = one_error_line(r, 1)
     assert "batch:ListJobs" in line and "nothing was deregistered" in line
     assert len(active(moto)) == 2
