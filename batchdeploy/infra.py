@@ -1152,6 +1152,16 @@ class Journal:
             entries[name] = {"arn": arn, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         self.ctx.state.write(STATE_FILE, data)
 
+    def run(self, execute, actions: list[Action], timeout: float) -> None:
+        """`execute(ctx, actions, journal, timeout)`; a failure or an interrupt says what was done before it."""
+        try:
+            execute(self.ctx, actions, self, timeout)
+        except OperationError as exc:
+            raise self.failed(exc) from None
+        except KeyboardInterrupt:
+            self.ctx.out.warn(f"interrupted; done so far: {'; '.join(self.done) or 'nothing'}")
+            raise
+
     def failed(self, exc: OperationError) -> OperationError:
         so_far = ", ".join(self.done) if self.done else "nothing"
         nxt = f"fix the cause and run {self.verb} again (it picks up where this stopped)"
@@ -1400,6 +1410,23 @@ def _setup(ctx) -> tuple[str, str, float]:
     return project, prefix, float(DEFAULT_TIMEOUT if timeout is None else timeout)
 
 
+def show_plan(ctx, actions: list[Action], title: str, prefix: str, project: str) -> bool:
+    """With --dry-run the plan is the result (text or JSON) and True is returned; otherwise it is shown
+    as progress (stderr) before the work."""
+    out = ctx.out
+    if not ctx.args.dry_run:
+        for line in plan_lines(actions, title):
+            out.info(line)
+        return False
+    if out.json:
+        plan = [a.as_dict() for a in actions]
+        out.emit_json({"prefix": prefix, "project": project, "dry_run": True, "plan": plan})
+    else:
+        for line in plan_lines(actions, title):
+            out.result(line)
+    return True
+
+
 ENV_KEYS = {"job-queue": "AWS_JOB_QUEUE", "bucket": "S3_BUCKET"}
 
 
@@ -1428,24 +1455,9 @@ def create(ctx) -> int:
     actions, problems = plan_create(wanted, observed, project, prefix, ctx.args.update)
     if problems:
         raise ConfigError("cannot create", problems, hint="nothing was changed")
-    title = f"plan for prefix {prefix} (project {project}):"
-    changes = [a for a in actions if a.op in CHANGES]
-    if ctx.args.dry_run:
-        if out.json:
-            out.emit_json(
-                {
-                    "prefix": prefix,
-                    "project": project,
-                    "dry_run": True,
-                    "plan": [a.as_dict() for a in actions],
-                }
-            )
-        else:
-            for line in plan_lines(actions, title):
-                out.result(line)
+    if show_plan(ctx, actions, f"plan for prefix {prefix} (project {project}):", prefix, project):
         return 0
-    for line in plan_lines(actions, title):
-        out.info(line)
+    changes = [a for a in actions if a.op in CHANGES]
     for a in actions:
         if a.op == "differs":
             out.warn(f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})")
@@ -1458,13 +1470,7 @@ def create(ctx) -> int:
         )
     journal = Journal(ctx, prefix, "create")
     if changes:
-        try:
-            execute_create(ctx, actions, journal, timeout)
-        except OperationError as exc:
-            raise journal.failed(exc) from None
-        except KeyboardInterrupt:
-            out.warn(f"interrupted; done so far: {'; '.join(journal.done) or 'nothing'}")
-            raise
+        journal.run(execute_create, actions, timeout)
     else:
         out.info("nothing to do: everything exists and matches")
     names = names_used(actions)
@@ -1512,48 +1518,21 @@ def delete(ctx) -> int:
     found = observe_delete(ctx, project, prefix, buckets, repos)
     actions = plan_delete(found, project, prefix, keep, args.delete_bucket_contents, args.delete_images)
     title = f"delete plan for prefix {prefix} (project {project}; only what carries its tags):"
-    changes = [a for a in actions if a.op == "delete"]
-    if args.dry_run:
-        if out.json:
-            out.emit_json(
-                {
-                    "prefix": prefix,
-                    "project": project,
-                    "dry_run": True,
-                    "plan": [a.as_dict() for a in actions],
-                }
-            )
-        else:
-            for line in plan_lines(actions, title):
-                out.result(line)
+    if show_plan(ctx, actions, title, prefix, project):
         return 0
-    for line in plan_lines(actions, title):
-        out.info(line)
+    changes = [a for a in actions if a.op == "delete"]
+    kept = [a for a in actions if a.op == "keep"]
+    and_kept = f"; kept {len(kept)}" if kept else ""
     journal = Journal(ctx, prefix, "delete")
     if changes:
         confirm(
             ctx, f"delete {len(changes)} resource(s) listed above?", f"deleting {len(changes)} resource(s)"
         )
-        try:
-            execute_delete(ctx, actions, journal, timeout)
-        except OperationError as exc:
-            raise journal.failed(exc) from None
-        except KeyboardInterrupt:
-            out.warn(f"interrupted; done so far: {'; '.join(journal.done) or 'nothing'}")
-            raise
+        journal.run(execute_delete, actions, timeout)
     else:
-        out.result(
-            f"nothing to delete for prefix {prefix}"
-            + (
-                f"; kept {sum(a.op == 'keep' for a in actions)}"
-                if any(a.op == "keep" for a in actions)
-                else ""
-            )
-        )
-    for a in actions:
-        if a.op == "keep":
-            out.warn(f"kept {a.label}: {a.note}")
-    kept = sum(a.op == "keep" for a in actions)
+        out.result(f"nothing to delete for prefix {prefix}{and_kept}")
+    for a in kept:
+        out.warn(f"kept {a.label}: {a.note}")
     if out.json:
         out.emit_json(
             {
@@ -1564,7 +1543,5 @@ def delete(ctx) -> int:
             }
         )
     elif changes:
-        out.result(
-            f"deleted {len(changes)} resource(s) of prefix {prefix}" + (f"; kept {kept}" if kept else "")
-        )
+        out.result(f"deleted {len(changes)} resource(s) of prefix {prefix}{and_kept}")
     return 0
