@@ -1,15 +1,8 @@
 """Helpers for the infrastructure tests: a Batch-ready moto account, a snapshot of what the account
-holds, and a small HTTP proxy in front of moto that can refuse one operation (403) or rewrite what
-an answer says (a compute environment that never becomes VALID). Real HTTP all the way; nothing of
-batchdeploy is mocked."""
+holds, and a rewrite for tests/fault_proxy.py that makes every compute environment report a status
+(one that never becomes VALID). Real HTTP all the way; nothing of batchdeploy is mocked."""
 
 from __future__ import annotations
-
-import http.client
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
 
 READ_ONLY_BATCH = ("/v1/describe", "/v1/listjobs", "/v1/listtagsforresource")
 
@@ -82,83 +75,6 @@ def changing_requests(requests) -> list[tuple[str, str, int]]:
         elif method not in ("GET", "HEAD") and path != "/":
             out.append((method, path, status))
     return out
-
-
-class FaultProxy:
-    """An HTTP proxy on a loopback port in front of the moto server.
-
-    `deny` maps a request path (e.g. "/v1/createjobqueue") to an error code answered with 403;
-    `rewrite` maps a path to a function that edits the parsed JSON answer.
-    """
-
-    def __init__(self, upstream: str):
-        self.upstream = urlsplit(upstream)
-        self.deny: dict[str, str] = {}
-        self.rewrite: dict = {}
-        self.seen: list[tuple[str, str]] = []
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path = self.path.split("?", 1)[0]
-                proxy.seen.append((self.command, path))
-                if path in proxy.deny:
-                    code = proxy.deny[path]
-                    payload = json.dumps(
-                        {
-                            "__type": code,
-                            "message": f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: {path}",
-                        }
-                    ).encode()
-                    self.send_response(403)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("x-amzn-ErrorType", code)
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                    return
-                conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=30)
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")
-                }
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                data = answer.read()
-                if path in proxy.rewrite and answer.status == 200:
-                    data = json.dumps(proxy.rewrite[path](json.loads(data))).encode()
-                self.send_response(answer.status)
-                for k, v in answer.getheaders():
-                    if k.lower() not in (
-                        "content-length",
-                        "connection",
-                        "transfer-encoding",
-                        "server",
-                        "date",
-                    ):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def ce_status(status: str, reason: str):

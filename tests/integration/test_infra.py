@@ -11,11 +11,11 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, RequestCounter
+from tests.fault_proxy import FaultProxy
 from tests.infra_support import (
     FARGATE_CE,
     JOB_DEFINITION,
     QUEUE,
-    FaultProxy,
     ce_status,
     changing_requests,
     prepare_account,
@@ -429,11 +429,12 @@ def test_non_empty_bucket_is_kept_unless_asked(infra, aws, moto):
 def proxy(moto):
     p = FaultProxy(moto.url)
     yield p
-    p.stop()
+    p.close()
 
 
 def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
-    proxy.deny["/v1/createjobqueue"] = "AccessDeniedException"
+    proxy.add(path="/v1/createjobqueue", status=403, code="AccessDeniedException",
+              message="User: arn:aws:iam::123456789012:user/test is not authorized to perform: batch:CreateJobQueue")
     r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     line = one_line_error(r)
@@ -442,7 +443,7 @@ def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
     state = infra.state("infra.json")["prefixes"][PREFIX]
     assert set(state) == {"bucket", "compute-environment"}
     # Once allowed, create finishes the job and delete removes everything.
-    proxy.deny.clear()
+    proxy.clear()
     assert infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}).returncode == 0
     assert infra.deploy("--delete", "--yes").returncode == 0
     assert snapshot(aws)["compute_environments"] == []
@@ -450,7 +451,7 @@ def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
 
 def test_an_invalid_compute_environment_stops_with_its_reason(infra, aws, proxy):
     reason = "CLIENT_ERROR - Not authorized to perform sts:AssumeRole"
-    proxy.rewrite["/v1/describecomputeenvironments"] = ce_status("INVALID", reason)
+    proxy.add(path="/v1/describecomputeenvironments", rewrite=ce_status("INVALID", reason))
     r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     line = one_line_error(r)
@@ -465,7 +466,7 @@ def test_a_compute_environment_that_never_becomes_valid_times_out(infra, aws, pr
     from batchdeploy import infra as infra_module
     from batchdeploy.errors import OperationError
 
-    proxy.rewrite["/v1/describecomputeenvironments"] = ce_status("CREATING", "waiting for capacity")
+    proxy.add(path="/v1/describecomputeenvironments", rewrite=ce_status("CREATING", "waiting for capacity"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
     now = [1000.0]
     slept = []
@@ -486,5 +487,5 @@ def test_a_compute_environment_that_never_becomes_valid_times_out(infra, aws, pr
     )
     assert f"created compute environment {CE}" in line
     assert sum(slept) == pytest.approx(120) and max(slept) <= 15 and len(slept) < 20
-    describes = [p for m, p in proxy.seen if p == "/v1/describecomputeenvironments"]
+    describes = [r for r in proxy.requests if r.path == "/v1/describecomputeenvironments"]
     assert len(describes) == len(slept) + 2  # the plan's look, then one poll before each sleep and a last one
