@@ -1,4 +1,5 @@
 """The benchmark's own moto server, and a request counter for any server that writes an access log.
+tests/conftest.py starts its moto server with this class too (bench never imports from tests).
 
 Requests are counted from the server's log, never from the clients: every side of a comparison is
 counted the same way, whatever tool it is.

@@ -5,92 +5,27 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from bench.server import MotoServer as BenchMotoServer
+
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
-_LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MotoServer:
-    """A moto server process on a loopback port; its request log is how tests count AWS calls."""
-
-    def __init__(self, workdir: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "moto.log"
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/moto-api/", timeout=1).read()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto server did not start; see {self.log_path}") from None
-                time.sleep(0.1)
-
-    def post(self, path: str, body: dict | None = None):
-        data = json.dumps(body or {}).encode()
-        req = urllib.request.Request(self.url + path, data=data, method="POST")
-        req.add_header("Content-Type", "application/json")
-        return urllib.request.urlopen(req, timeout=10).read()
-
-    def reset(self):
-        self.post("/moto-api/reset")
-
-    def batch_use_docker(self, enabled: bool):
-        self.post("/moto-api/config", {"batch": {"use_docker": enabled}})
-
-    def _sync_log(self):
-        # werkzeug logs a request after answering it; a marker request that shows up in the log
-        # means every request answered before it is there too.
-        marker = uuid.uuid4().hex
-        urllib.request.urlopen(f"{self.url}/moto-api/?m={marker}", timeout=5).read()
-        deadline = time.monotonic() + 5
-        while marker not in self.log_path.read_text(errors="replace") and time.monotonic() < deadline:
-            time.sleep(0.01)
+class MotoServer(BenchMotoServer):
+    """A moto server process on a loopback port, started as the benchmark starts its own
+    (bench/server.py); its request log is how tests count AWS calls."""
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Every request so far as (method, path, status), the moto-api ones left out."""
-        self._sync_log()
-        out = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            m = _LOG_LINE.search(line)
-            if m and not m["path"].startswith("/moto-api"):
-                out.append((m["method"], m["path"], int(m["status"])))
-        return out
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._log.close()
+        return [(r.method, r.path, r.status) for r in self.counter.requests_since(0)]
 
 
 class RequestCounter:
