@@ -183,10 +183,10 @@ def repository_names(registry: str | None, images: str | None, project: str) -> 
 
 
 def fill_specs(docs: dict, prefix: str, project: str) -> dict:
-    """Names, tags and defaults a file may leave out, filled in (a copy; `docs` is kind -> request;
-    job definitions are `jobdef_request`'s business).
+    """Names, tags and defaults a compute environment or queue file may leave out, filled in (a copy;
+    `docs` is kind -> request; job definitions are `jobdef_request`'s business).
 
-    - the name: PREFIX-compute-environment, PREFIX-job-queue, PREFIX-job-definition;
+    - the name: PREFIX-compute-environment, PREFIX-job-queue;
     - the tags: batchdeploy:project and batchdeploy:prefix beside the file's own;
     - a queue's `state` (AWS's default, ENABLED: moto insists on it) and `computeEnvironmentOrder`
       entries without a `computeEnvironment` (pegasus' files leave it out): the compute environment of
@@ -194,7 +194,7 @@ def fill_specs(docs: dict, prefix: str, project: str) -> dict:
     """
     out = {}
     for kind, doc in docs.items():
-        if not isinstance(doc, dict) or kind == "job-definition":
+        if not isinstance(doc, dict):
             out[kind] = doc
             continue
         doc = copy.deepcopy(doc)
@@ -217,28 +217,6 @@ def fill_queue_order(queue: dict, ce_name: str | None) -> dict:
             if isinstance(item, dict) and "computeEnvironment" not in item:
                 item["computeEnvironment"] = ce_name
     return queue
-
-
-def jobdef_request(doc, prefix: str, project: str) -> tuple[dict | None, list[str], list[str]]:
-    """A job definition file as the RegisterJobDefinition request `create` sends, checked the way -u
-    checks it (batchdeploy.jobdef_model), with the prefix tag beside -u's project tag.
-    Returns (request, problems, warnings)."""
-    from batchdeploy import jobdef_model
-
-    if not isinstance(doc, dict):
-        return None, [f"(top): expected an object, got {type(doc).__name__}"], []
-    doc = jobdef_model.tidy(doc)
-    doc.setdefault("jobDefinitionName", default_name("job-definition", prefix))
-    found = jobdef_model.check(doc, project)
-    problems = list(found.problems)
-    if isinstance(doc.get("tags"), dict) and len(doc["tags"]) + len(our_tags(project, prefix)) + 1 > MAX_TAGS:
-        problems.append(f"tags: with batchdeploy's prefix tag, above AWS's limit of {MAX_TAGS}")
-    if problems:
-        return None, problems, list(found.warnings)
-    doc["tags"] = {**(doc.get("tags") or {}), TAG_PREFIX: prefix}
-    base = jobdef_model.build_request(doc, project)
-    request = jobdef_model.build_request(doc, project, jobdef_model.content_hash(base))
-    return request, problems, list(found.warnings)
 
 
 def spec_problems(kind: str, doc, project: str, prefix: str) -> list[str]:
@@ -843,59 +821,70 @@ def _input(kind: str, value: str | None, project_dir: Path) -> tuple[str, object
     return "existing", value
 
 
-def _variables(ctx, prefix: str) -> tuple[dict, str]:
-    """What `${VAR}` may name in the files: the configuration, PREFIX, and IMAGE_TAG as -u resolves
-    it. Returns (variables, where IMAGE_TAG came from)."""
-    from batchdeploy import jobdefs
-
-    variables = dict(ctx.cfg.variables())
-    variables["PREFIX"] = prefix
-    images = (ctx.state.read(jobdefs.IMAGES_FILE) or {}).get("images") or {}
-    tag, origin = jobdefs.resolve_image_tag(ctx.cfg, images)
-    if tag is not None:
-        variables["IMAGE_TAG"] = tag
-    return variables, origin
-
-
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+def _given(ctx) -> tuple[dict, dict]:
+    """--compute-environment, --job-queue and --job-definition (else the default files) as
+    (kind -> name or ARN of an existing one, kind -> file)."""
+    existing, files = {}, {}
+    for kind in FLAG:
+        how, value = _input(kind, getattr(ctx.args, kind.replace("-", "_")), ctx.cfg.project_dir)
+        if how == "existing":
+            existing[kind] = value
+        elif how == "file":
+            files[kind] = value
+    return existing, files
 
 
-def _secret_placeholders(doc, shown: str) -> list[str]:
-    """A job definition is readable by anyone allowed batch:DescribeJobDefinitions (as -u says too)."""
-    names = sorted({n for n in _PLACEHOLDER.findall(json.dumps(doc)) if config.is_secret(n)})
-    return [
-        f"{shown}: ${{{n}}} is a secret; a job definition is readable by anyone allowed "
-        "batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
-        for n in names
-    ]
+def jobdef_request(cfg, path: Path, shown: str, prefix: str, image_tag: str | None, image_tag_origin: str):
+    """A job definition file as the RegisterJobDefinition request `create` sends: read, rendered and
+    checked by -u's own loading (jobdefs.load_file: named PREFIX-job-definition when the file leaves
+    the name out, `${PREFIX}` beside the configuration), with the prefix tag beside -u's project and
+    hash tags. Returns (request, problems, warnings), each line naming the file."""
+    from batchdeploy import jobdef_model, jobdefs
+
+    project = cfg["PROJECT_NAME"]
+    src, problems, warnings = jobdefs.load_file(
+        cfg,
+        path,
+        image_tag,
+        image_tag_origin,
+        shown=shown,
+        variables={"PREFIX": prefix},
+        default_name=default_name("job-definition", prefix),
+    )
+    if src is None or problems:
+        return None, problems, warnings
+    tags = src.definition.get("tags") or {}
+    if len(tags) + len(our_tags(project, prefix)) + 1 > MAX_TAGS:
+        problems = [f"{shown}: tags: with batchdeploy's prefix tag, above AWS's limit of {MAX_TAGS}"]
+        return None, problems, warnings
+    doc = {**src.definition, "tags": {**tags, TAG_PREFIX: prefix}}
+    base = jobdef_model.build_request(doc, project)
+    return jobdef_model.build_request(doc, project, jobdef_model.content_hash(base)), [], warnings
 
 
 def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     """Files read, rendered, filled and checked; every problem of every file at once (exit 2)."""
+    from batchdeploy import jobdefs
+
     args = ctx.args
-    base = ctx.cfg.project_dir
-    variables, tag_origin = _variables(ctx, prefix)
+    existing, files = _given(ctx)
+    sources = {kind: _display(path, ctx.cfg.project_dir) for kind, path in files.items()}
+    images = (ctx.state.read(jobdefs.IMAGES_FILE) or {}).get("images") or {}
+    image_tag, tag_origin = jobdefs.resolve_image_tag(ctx.cfg, images)
+    # What `${VAR}` may name in the files: the configuration, PREFIX, and IMAGE_TAG as -u resolves it.
+    variables = {**ctx.cfg.variables(), "PREFIX": prefix}
+    if image_tag is not None:
+        variables["IMAGE_TAG"] = image_tag
     problems: list[str] = []
     docs: dict = {}
-    sources: dict = {}
-    existing: dict = {}
-    for kind in ("compute-environment", "job-queue", "job-definition"):
-        how, value = _input(kind, getattr(args, kind.replace("-", "_")), base)
-        if how == "existing":
-            existing[kind] = value
+    for kind in ("compute-environment", "job-queue"):
+        if kind not in files:
             continue
-        if how != "file":
-            continue
-        shown = _display(value, base)
-        sources[kind] = shown
         try:
-            raw = config.load_json(value, f"{LABEL[kind]} file")
-            if kind == "job-definition" and _secret_placeholders(raw, shown):
-                problems += _secret_placeholders(raw, shown)
-                continue
-            docs[kind] = config.render(raw, variables, shown)
+            raw = config.load_json(files[kind], f"{LABEL[kind]} file")
+            docs[kind] = config.render(raw, variables, sources[kind])
         except ConfigError as exc:
-            found = [f"{shown}: {p}" for p in exc.problems] if exc.problems else [exc.line()]
+            found = [f"{sources[kind]}: {p}" for p in exc.problems] if exc.problems else [exc.line()]
             problems += [f"{p} ({tag_origin})" if "${IMAGE_TAG}" in p else p for p in found]
     docs = fill_specs(docs, prefix, project)
     ce_name = None
@@ -906,13 +895,14 @@ def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     if isinstance(docs.get("job-queue"), dict):
         docs["job-queue"] = fill_queue_order(docs["job-queue"], ce_name)
     for kind, doc in docs.items():
-        if kind == "job-definition":
-            docs[kind], found, warnings = jobdef_request(doc, prefix, project)
-            problems += [f"{sources[kind]}: {p}" for p in found]
-            for w in warnings:
-                ctx.out.warn(f"{sources[kind]}: {w}")
-        else:
-            problems += [f"{sources[kind]}: {p}" for p in spec_problems(kind, doc, project, prefix)]
+        problems += [f"{sources[kind]}: {p}" for p in spec_problems(kind, doc, project, prefix)]
+    if "job-definition" in files:
+        docs["job-definition"], found, warnings = jobdef_request(
+            ctx.cfg, files["job-definition"], sources["job-definition"], prefix, image_tag, tag_origin
+        )
+        problems += found
+        for w in warnings:
+            ctx.out.warn(w)
 
     wanted: list[Wanted] = []
     bucket = args.bucket or default_name("bucket", prefix)
@@ -1503,12 +1493,7 @@ def delete(ctx) -> int:
     project, prefix, timeout = _setup(ctx)
     out = ctx.out
     args = ctx.args
-    keep = set()
-    base = ctx.cfg.project_dir
-    for kind in ("compute-environment", "job-queue", "job-definition"):
-        how, value = _input(kind, getattr(args, kind.replace("-", "_")), base)
-        if how == "existing":
-            keep.add(name_from_ref(kind, value))
+    keep = {name_from_ref(kind, ref) for kind, ref in _given(ctx)[0].items()}
     recorded = ((ctx.state.read(STATE_FILE) or {}).get("prefixes") or {}).get(prefix) or {}
     buckets = [args.bucket] if args.bucket else [*recorded.get("bucket", {}), default_name("bucket", prefix)]
     repos = list(args.ecr_repository or []) or [

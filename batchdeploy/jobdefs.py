@@ -193,68 +193,17 @@ def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
 def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str | None = None):
     """Read, render and check every file. Returns (sources, warnings), or raises ConfigError with
     every problem of every file."""
-    project = cfg["PROJECT_NAME"]
     paths, problems = find_files(cfg)
+    # A region from the profile: ${AWS_REGION} works either way.
+    extra = {"AWS_REGION": region} if region and not cfg.variables().get("AWS_REGION") else None
     warnings: list[str] = []
-    secret_names = {k for k in cfg.variables() if config.is_secret(k)}
-    variables = {k: v for k, v in cfg.variables().items() if k not in secret_names}
-    if image_tag is not None:
-        variables["IMAGE_TAG"] = image_tag
-    if region and not variables.get("AWS_REGION"):
-        variables["AWS_REGION"] = region  # from the profile: ${AWS_REGION} works either way
     sources: list[Source] = []
     for path in paths:
-        src = Source(path, _shown(cfg, path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            problems.append(f"{src.shown}: not UTF-8 text")
-            continue
-        except OSError as exc:
-            problems.append(f"{src.shown}: cannot read it ({exc.strerror})")
-            continue
-        data = _parse_json(text, src.shown, problems)
-        if data is None:
-            continue
-        bad = False
-        stand_ins = {}
-        for name, where, in_key in _placeholders(data):
-            if in_key:
-                problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
-                bad = True
-            elif config.is_secret(name):
-                problems.append(
-                    f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
-                    "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
-                )
-                stand_ins[name] = ""
-                bad = True
-            elif name == "IMAGE_TAG":
-                src.uses_image_tag = True
-                if image_tag is None:
-                    problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
-                    stand_ins[name] = ""
-                    bad = True
-        try:
-            rendered = config.render(data, {**variables, **stand_ins}, src.shown)
-        except ConfigError as exc:
-            for unknown in exc.problems:
-                var = unknown.split("}", 1)[0].lstrip("${")
-                problems.append(f"{src.shown}: unknown placeholder {unknown} (define {var} in .aws_env)")
-            continue
-        if bad:
-            continue
-        defn = jobdef_model.tidy(rendered)
-        found = jobdef_model.check(defn, project)
-        problems += [f"{src.shown}: {p}" for p in found.problems]
-        warnings += [f"{src.shown}: {w}" for w in found.warnings]
-        if found.problems:
-            continue
-        src.definition = defn
-        base = jobdef_model.build_request(defn, project)
-        src.content_hash = jobdef_model.content_hash(base)
-        src.request = jobdef_model.build_request(defn, project, src.content_hash)
-        sources.append(src)
+        src, found, warned = load_file(cfg, path, image_tag, image_tag_origin, variables=extra)
+        problems += found
+        warnings += warned
+        if src is not None:
+            sources.append(src)
     by_name: dict[str, str] = {}
     for src in sources:
         if src.name in by_name:
@@ -270,6 +219,75 @@ def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str 
     if not sources:
         raise ConfigError("JOB_DEFINITIONS names no job definition file", hint="list files or folders in .aws_env")
     return sources, warnings
+
+
+def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, shown: str | None = None,
+              variables: dict | None = None,
+              default_name: str | None = None) -> tuple[Source | None, list[str], list[str]]:
+    """One file read, rendered and checked as `load_sources` does it for each file of JOB_DEFINITIONS.
+
+    `shown` names the file in messages (default: relative to the project folder); `variables` are
+    values for `${VAR}` beside the configuration's (a secret's placeholder is refused all the same);
+    `default_name` is the jobDefinitionName of a file that leaves it out. Returns (source, problems,
+    warnings), each line naming the file: the source is None when the file cannot be read, rendered
+    or checked, and any problem means it must not be registered."""
+    project = cfg["PROJECT_NAME"]
+    src = Source(path, shown or _shown(cfg, path))
+    problems: list[str] = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, [f"{src.shown}: not UTF-8 text"], []
+    except OSError as exc:
+        return None, [f"{src.shown}: cannot read it ({exc.strerror})"], []
+    data = _parse_json(text, src.shown, problems)
+    if data is None:
+        return None, problems, []
+    values = {k: v for k, v in cfg.variables().items() if not config.is_secret(k)}
+    if image_tag is not None:
+        values["IMAGE_TAG"] = image_tag
+    values.update(variables or {})
+    bad = False
+    stand_ins = {}
+    for name, where, in_key in _placeholders(data):
+        if in_key:
+            problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
+            bad = True
+        elif config.is_secret(name):
+            problems.append(
+                f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
+                "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
+            )
+            stand_ins[name] = ""
+            bad = True
+        elif name == "IMAGE_TAG":
+            src.uses_image_tag = True
+            if image_tag is None:
+                problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
+                stand_ins[name] = ""
+                bad = True
+    try:
+        rendered = config.render(data, {**values, **stand_ins}, src.shown)
+    except ConfigError as exc:
+        for unknown in exc.problems:
+            var = unknown.split("}", 1)[0].lstrip("${")
+            problems.append(f"{src.shown}: unknown placeholder {unknown} (define {var} in .aws_env)")
+        return None, problems, []
+    if bad:
+        return None, problems, []
+    defn = jobdef_model.tidy(rendered)
+    if default_name and isinstance(defn, dict):
+        defn.setdefault("jobDefinitionName", default_name)
+    found = jobdef_model.check(defn, project)
+    problems += [f"{src.shown}: {p}" for p in found.problems]
+    warnings = [f"{src.shown}: {w}" for w in found.warnings]
+    if found.problems:
+        return None, problems, warnings
+    src.definition = defn
+    base = jobdef_model.build_request(defn, project)
+    src.content_hash = jobdef_model.content_hash(base)
+    src.request = jobdef_model.build_request(defn, project, src.content_hash)
+    return src, problems, warnings
 
 
 # ---------------------------------------------------------------------------------------------

@@ -265,7 +265,7 @@ def test_unknown_placeholder_bad_json_and_a_secret_name_the_file(infra, moto):
     line = one_line_error(r)
     assert "compute-environment.json: ${NO_SUCH_KEY} at computeResources.subnets[0]" in line
     assert "job-queue.json: invalid JSON at line 2 column" in line
-    assert "jd.json: ${POSTGRES_PASSWORD} is a secret" in line
+    assert "jd.json: ${POSTGRES_PASSWORD} at parameters.word is a secret" in line
     assert CANARY not in r.stdout + r.stderr
     assert counter.since() == []
 

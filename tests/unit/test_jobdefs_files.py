@@ -174,3 +174,29 @@ def test_ambiguous_image_tag_is_an_error_only_where_used(folder):
     cfg = load(folder, **{"job-definition.json": d})
     (src,), _ = jobdefs.load_sources(cfg, None, "ambiguous")
     assert not src.uses_image_tag
+
+
+def test_one_file_with_a_default_name_and_more_variables(folder):
+    """create's way in: one file, named after the prefix when it leaves the name out, ${PREFIX} filled."""
+    d = good()
+    del d["jobDefinitionName"]
+    d["containerProperties"]["command"] = ["echo", "${PREFIX}"]
+    cfg = load(folder, env="PROJECT_NAME=demo\nPOSTGRES_PASSWORD=CANARY-pw-123456\n", **{"jd.json": d})
+    src, problems, warnings = jobdefs.load_file(
+        cfg, folder / "jd.json", "t1", "VERSION", variables={"PREFIX": "demo-dev"}, default_name="demo-dev-jd")
+    assert (problems, warnings, src.shown, src.name) == ([], [], "jd.json", "demo-dev-jd")
+    assert src.request["containerProperties"]["command"] == ["echo", "demo-dev"]
+    assert src.request["tags"][jobdef_model.HASH_TAG] == src.content_hash
+    src, _, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
+                                  variables={"PREFIX": "p"}, shown="given/jd.json")
+    assert src.shown == "given/jd.json"
+    (folder / "jd.json").write_text(json.dumps(good("named")))
+    src, _, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="demo-dev-jd")
+    assert src.name == "named"  # the file's own name wins
+    d["containerProperties"]["environment"] = [{"name": "PW", "value": "${POSTGRES_PASSWORD}"}]
+    (folder / "jd.json").write_text(json.dumps(d))
+    src, problems, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
+                                         variables={"PREFIX": "p"})
+    assert src is None and problems == [
+        "jd.json: ${POSTGRES_PASSWORD} at containerProperties.environment[0].value is a secret; a job definition "
+        "is readable by anyone allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"]
