@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.server import MotoServer as BenchMotoServer
+from tests.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -75,6 +76,14 @@ def aws(moto):
     from batchdeploy.aws import Aws, AwsSettings
 
     return Aws(AwsSettings(region=REGION, endpoint_url=moto.url))
+
+
+@pytest.fixture
+def proxy(moto):
+    """A fault-injecting proxy in front of this test's moto server (tests/fault_proxy.py)."""
+    p = FaultProxy(moto.url)
+    yield p
+    p.close()
 
 
 @dataclass

@@ -15,18 +15,10 @@ import pytest
 from batchdeploy import ui
 from batchdeploy.errors import OperationError
 from batchdeploy.registry import HttpRegistry, LookupUnavailable, Registry
-from tests.fault_proxy import FaultProxy
 from tests.images_support import FakeEngine, TokenRegistry, make_executable, tree_snapshot
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 PASSWORD = "123456789012-auth-token"  # what moto's GetAuthorizationToken hands out
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import sys
 import pytest
 
 from tests.conftest import ROOT, RequestCounter
-from tests.fault_proxy import FaultProxy
 from tests.infra_support import (
     FARGATE_CE,
     JOB_DEFINITION,
@@ -423,13 +422,6 @@ def test_non_empty_bucket_is_kept_unless_asked(infra, aws, moto):
     r = infra.deploy("--delete", "--yes", "--delete-bucket-contents")
     assert r.returncode == 0, r.stderr
     assert BUCKET not in snapshot(aws)["buckets"]
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):

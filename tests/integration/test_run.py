@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
 from tests import run_support
 from tests.conftest import ROOT, RequestCounter, aws_cli
-from tests.fault_proxy import FaultProxy
 from tests.run_support import (
     DB_CANARY,
     PARAMS,
@@ -31,13 +28,6 @@ SUBMITS = ("POST", "/v1/submitjob")
 
 def submits(counter) -> int:
     return sum(1 for m, p, _ in counter.since() if (m, p) == SUBMITS)
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 def test_run_submits_one_job_with_parameters_environment_and_overrides(moto, run_project, batch_env, proxy):

@@ -9,7 +9,6 @@ import pytest
 
 from tests import run_support
 from tests.conftest import RequestCounter
-from tests.fault_proxy import FaultProxy
 from tests.run_support import (
     DB_CANARY,
     PARAMS,
@@ -146,27 +145,19 @@ def test_the_real_edge_prints_one_line_too(moto, run_project):
     assert no_submit(counter)
 
 
-def test_sts_refusing_is_exit_1_and_submits_nothing(moto, run_project):
-    proxy = FaultProxy(moto.url)
-    try:
-        proxy.add(operation="getsessiontoken", nth=1, status=403, code="AccessDenied")
-        r = run_project.deploy("-r", "exp1", *PARAMS, env={"AWS_ENDPOINT_URL": proxy.url})
-    finally:
-        proxy.close()
+def test_sts_refusing_is_exit_1_and_submits_nothing(moto, run_project, proxy):
+    proxy.add(operation="getsessiontoken", nth=1, status=403, code="AccessDenied")
+    r = run_project.deploy("-r", "exp1", *PARAMS, env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1, r.stderr
     assert "cannot get temporary credentials for the job (sts:GetSessionToken, 5400 s): AccessDenied" in one_line(r.stderr)
     assert proxy.count("submitjob") == 0
     assert records(run_project) == []
 
 
-def test_a_submit_aws_refuses_is_exit_1(moto, run_project, aws):
+def test_a_submit_aws_refuses_is_exit_1(moto, run_project, aws, proxy):
     # moto accepts almost any SubmitJob that passed our checks, so AWS's refusal is injected: a 400.
-    proxy = FaultProxy(moto.url)
-    try:
-        proxy.add(operation="submitjob", nth=1, status=400, code="ClientException")
-        r = run_project.deploy("-r", "exp1", *PARAMS, "--no-credentials", env={"AWS_ENDPOINT_URL": proxy.url})
-    finally:
-        proxy.close()
+    proxy.add(operation="submitjob", nth=1, status=400, code="ClientException")
+    r = run_project.deploy("-r", "exp1", *PARAMS, "--no-credentials", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1
     # progress came first (the request had passed every check); the failure is the one last line
     assert r.stderr.splitlines()[-1].startswith("batchdeploy: error: cannot submit job exp1 (batch:SubmitJob): ClientException")

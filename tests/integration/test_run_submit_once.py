@@ -3,10 +3,7 @@ of moto drops or fails SubmitJob, and the jobs in the queue are counted afterwar
 
 from __future__ import annotations
 
-import pytest
-
 from tests import run_support
-from tests.fault_proxy import FaultProxy
 from tests.run_support import (
     PARAMS,
     FakeClock,
@@ -17,13 +14,6 @@ from tests.run_support import (
 
 batch_env = run_support.batch_env  # fixture
 run_project = run_support.run_project  # fixture
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 def test_the_proxy_reproduces_the_hazard_an_sdk_retry_makes_two_jobs(moto, aws, batch_env, proxy):

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RequestCounter, aws_cli
-from tests.fault_proxy import FaultProxy
 
 BUCKET = "sync-bucket"
 UNICODE_NAMES = ["café.txt", "naïve/日本語 ファイル.txt", "Ωmega/e\u0301-decomposed.txt", "with space/a b.yaml"]
@@ -60,13 +59,6 @@ def s3(aws):
 def proj(moto, project, s3):
     project.env_file(PROJECT_NAME="demo", S3_BUCKET=BUCKET)
     return project
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 def make_tree(root: Path, big: bool = False) -> None:

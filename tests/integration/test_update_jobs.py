@@ -14,7 +14,6 @@ import pytest
 
 from batchdeploy.aws import Aws, AwsSettings
 from tests.conftest import REGION, ROOT, RequestCounter, aws_cli
-from tests.fault_proxy import FaultProxy
 
 NAME = "demo-test-experiment"
 REGISTER = ("POST", "/v1/registerjobdefinition")
@@ -374,13 +373,6 @@ def test_a_name_another_project_owns_is_refused(jobs_project, moto, aws):
 
 
 # --- AWS refusals, through a proxy that answers for AWS ---------------------------------------
-
-
-@pytest.fixture
-def proxy(moto):
-    p = FaultProxy(moto.url)
-    yield p
-    p.close()
 
 
 def deny_register(proxy, only_name=None):
