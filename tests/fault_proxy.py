@@ -22,6 +22,9 @@ and the other JSON services, XML for query services such as STS, S3's XML otherw
 `edit_request(body)` changes the bytes moto gets; `drop` forwards, then closes the connection
 without an answer; `rewrite(answer)` edits a 200 JSON answer; `cut=N` sends the headers (the whole
 length) and N bytes of the body, then closes the connection. `rule.hits` counts what it took.
+
+Reading the record: `proxy.count(operation)`, `proxy.bodies(operation)` (parsed JSON),
+`proxy.operations` (every request's, in order), `proxy.requests`. `proxy.clear()` drops every rule.
 """
 
 from __future__ import annotations
