@@ -488,6 +488,11 @@ class Action:
 CHANGES = ("create", "update", "delete")
 
 
+def _on_existing(op: str, w: Wanted, have: dict, **more) -> Action:
+    """An action on what AWS already has (it carries the ARN AWS described)."""
+    return Action(op, w.kind, w.name, have.get("arn"), **more)
+
+
 def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str, update: bool):
     """Actions in dependency order, and the problems that stop the run before any change.
 
@@ -508,13 +513,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
                 problems.append(f"{w.label} does not exist ({w.source}: not a file either)")
             else:
                 actions.append(
-                    Action(
-                        "use",
-                        w.kind,
-                        w.name,
-                        have.get("arn"),
-                        note=f"given by name ({w.source}): used as it is",
-                    )
+                    _on_existing("use", w, have, note=f"given by name ({w.source}): used as it is")
                 )
             continue
         if w.kind == "job-queue":
@@ -532,13 +531,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
         if not is_ours(have.get("tags"), project, prefix):
             if w.adopt:
                 actions.append(
-                    Action(
-                        "use",
-                        w.kind,
-                        w.name,
-                        have.get("arn"),
-                        note="exists (not made by batchdeploy): used as it is",
-                    )
+                    _on_existing("use", w, have, note="exists (not made by batchdeploy): used as it is")
                 )
             else:
                 problems.append(
@@ -547,7 +540,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
                 )
             continue
         if w.kind in ("bucket", "ecr-repository"):
-            actions.append(Action("ok", w.kind, w.name, have.get("arn"), note="exists"))
+            actions.append(_on_existing("ok", w, have, note="exists"))
             continue
         if w.kind == "job-definition":
             diffs, shown = jobdef_differences(w.request, have)
@@ -555,7 +548,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             diffs = differences(w.request, have) + tag_differences(w.request.get("tags"), have.get("tags"))
             shown = [format_difference(d) for d in diffs]
         if not diffs:
-            actions.append(Action("ok", w.kind, w.name, have.get("arn"), note="exists and matches"))
+            actions.append(_on_existing("ok", w, have, note="exists and matches"))
             continue
         fixed = not_updatable(w.kind, diffs)
         if update and fixed:
@@ -566,15 +559,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
             req = update_request(w.kind, w.name, w.request, diffs)
             tags = {p[len("tags.") :]: v for p, v, _ in diffs if p.startswith("tags.")}
             actions.append(
-                Action(
-                    "update",
-                    w.kind,
-                    w.name,
-                    have.get("arn"),
-                    request=req,
-                    diff=shown,
-                    details={"tags": tags, **file},
-                )
+                _on_existing("update", w, have, request=req, diff=shown, details={"tags": tags, **file})
             )
         else:
             note = (
@@ -582,7 +567,7 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
                 if not fixed
                 else f"AWS cannot update {', '.join(fixed)}: delete and create it again"
             )
-            actions.append(Action("differs", w.kind, w.name, have.get("arn"), diff=shown, note=note))
+            actions.append(_on_existing("differs", w, have, diff=shown, note=note))
     return actions, problems
 
 
@@ -1205,6 +1190,8 @@ def _wait(ctx, check, what: str, timeout: float) -> None:
 def execute_create(ctx, actions: list[Action], journal: Journal, timeout: float) -> None:
     aws = ctx.aws
     region = aws.region
+    owner = our_tags(ctx.cfg.get("PROJECT_NAME"), journal.prefix)
+    tag_list = [{"Key": k, "Value": v} for k, v in owner.items()]  # S3's and ECR's shape of tags
     for a in actions:
         if a.op not in ("create", "update"):
             continue
@@ -1215,13 +1202,11 @@ def execute_create(ctx, actions: list[Action], journal: Journal, timeout: float)
             with translate(f"create S3 bucket {a.name} (s3:CreateBucket)"):
                 aws.client("s3").create_bucket(**kwargs)
             journal.record("created", a.kind, a.name, f"arn:aws:s3:::{a.name}")
-            tags = [{"Key": k, "Value": v} for k, v in our_tags(*_owner(journal, ctx)).items()]
             with translate(f"tag S3 bucket {a.name} (s3:PutBucketTagging)"):
-                aws.client("s3").put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tags})
+                aws.client("s3").put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tag_list})
         elif a.kind == "ecr-repository":
-            tags = [{"Key": k, "Value": v} for k, v in our_tags(*_owner(journal, ctx)).items()]
             with translate(f"create ECR repository {a.name} (ecr:CreateRepository)"):
-                repo = aws.client("ecr").create_repository(repositoryName=a.name, tags=tags)["repository"]
+                repo = aws.client("ecr").create_repository(repositoryName=a.name, tags=tag_list)["repository"]
             a.arn = repo["repositoryArn"]
             a.details["uri"] = repo.get("repositoryUri")
             journal.record("created", a.kind, a.name, a.arn)
@@ -1238,10 +1223,6 @@ def execute_create(ctx, actions: list[Action], journal: Journal, timeout: float)
         elif a.kind == "job-definition":
             a.arn = register_job_definition(ctx, a)
             journal.record("registered", a.kind, a.name, a.arn, text=f"registered job definition {a.arn}")
-
-
-def _owner(journal: Journal, ctx) -> tuple[str, str]:
-    return ctx.cfg.get("PROJECT_NAME"), journal.prefix
 
 
 def _update_batch(batch, a: Action) -> None:
@@ -1464,11 +1445,12 @@ def create(ctx) -> int:
     else:
         out.info("nothing to do: everything exists and matches")
     names = names_used(actions)
+    env_values = {k: v for k, v in names.items() if k in ENV_KEYS.values()}  # what --write-env writes
     written = None
     if ctx.args.write_env:
-        values = {k: v for k, v in names.items() if k in ENV_KEYS.values()}
         target = ctx.cfg.env_file or (ctx.cfg.project_dir / config.DEFAULT_ENV_FILE)
-        written = str(write_env(target, values, comment=f"written by batchdeploy create (prefix {prefix})"))
+        comment = f"written by batchdeploy create (prefix {prefix})"
+        written = str(write_env(target, env_values, comment=comment))
     if out.json:
         out.emit_json(
             {
@@ -1485,7 +1467,7 @@ def create(ctx) -> int:
     for key, value in names.items():
         out.result(f"{key}={value}")
     if written:
-        out.info(f"wrote {', '.join(k for k in names if k in ENV_KEYS.values())} into {written}")
+        out.info(f"wrote {', '.join(env_values)} into {written}")
     return 0
 
 
