@@ -571,6 +571,11 @@ def plan_create(wanted: list[Wanted], observed: dict, project: str, prefix: str,
     return actions, problems
 
 
+def _on_found(op: str, kind: str, d: dict, **more) -> Action:
+    """An action on one of `plan_delete`'s descriptions (`name`, `arn`)."""
+    return Action(op, kind, d["name"], d.get("arn"), **more)
+
+
 def plan_delete(
     found: dict, project: str, prefix: str, keep: set, delete_contents: bool, delete_images: bool
 ):
@@ -587,14 +592,7 @@ def plan_delete(
         if q.get("active_jobs"):
             note += f"; its {q['active_jobs']} unfinished job(s) will be terminated by AWS"
         actions.append(
-            Action(
-                "delete",
-                "job-queue",
-                q["name"],
-                q["arn"],
-                note=note,
-                details={"disable": q.get("state") != "DISABLED"},
-            )
+            _on_found("delete", "job-queue", q, note=note, details={"disable": q.get("state") != "DISABLED"})
         )
     for ce in found.get("compute-environment", []):
         if not is_ours(ce["tags"], project, prefix) or ce["name"] in keep:
@@ -605,25 +603,12 @@ def plan_delete(
             if q["name"] not in gone_queues and ce["name"] in queue_ce_names(q)
         ]
         if users:
-            actions.append(
-                Action(
-                    "keep",
-                    "compute-environment",
-                    ce["name"],
-                    ce["arn"],
-                    note=f"still used by job queue {', '.join(users)}, which is not being deleted",
-                )
-            )
+            note = f"still used by job queue {', '.join(users)}, which is not being deleted"
+            actions.append(_on_found("keep", "compute-environment", ce, note=note))
             continue
+        disable = {"disable": ce.get("state") != "DISABLED"}
         actions.append(
-            Action(
-                "delete",
-                "compute-environment",
-                ce["name"],
-                ce["arn"],
-                note="disable, wait, delete",
-                details={"disable": ce.get("state") != "DISABLED"},
-            )
+            _on_found("delete", "compute-environment", ce, note="disable, wait, delete", details=disable)
         )
     by_name: dict[str, list[str]] = {}
     by_update_jobs: dict[str, int] = {}
@@ -658,35 +643,17 @@ def plan_delete(
         ("bucket", "--delete-bucket-contents", delete_contents),
     ):
         for item in found.get(kind, []):
+            full = bool(item.get("not_empty"))
             if not is_ours(item["tags"], project, prefix):
-                actions.append(
-                    Action(
-                        "keep", kind, item["name"], item.get("arn"), note=f"{whose(item['tags'])}: left alone"
-                    )
-                )
-            elif item.get("not_empty") and not ok:
+                actions.append(_on_found("keep", kind, item, note=f"{whose(item['tags'])}: left alone"))
+            elif full and not ok:
                 what = "images" if kind == "ecr-repository" else "objects"
                 actions.append(
-                    Action(
-                        "keep",
-                        kind,
-                        item["name"],
-                        item.get("arn"),
-                        note=f"not empty ({flag} deletes it with its {what})",
-                    )
+                    _on_found("keep", kind, item, note=f"not empty ({flag} deletes it with its {what})")
                 )
             else:
-                note = "empty it, then delete" if item.get("not_empty") else "delete"
-                actions.append(
-                    Action(
-                        "delete",
-                        kind,
-                        item["name"],
-                        item.get("arn"),
-                        note=note,
-                        details={"empty": bool(item.get("not_empty"))},
-                    )
-                )
+                note = "empty it, then delete" if full else "delete"
+                actions.append(_on_found("delete", kind, item, note=note, details={"empty": full}))
     return actions
 
 
@@ -1398,6 +1365,17 @@ def show_plan(ctx, actions: list[Action], title: str, prefix: str, project: str)
     return True
 
 
+def outcome(prefix: str, project: str, actions: list[Action], journal: Journal, **more) -> dict:
+    """--output json after the work: the plan and what was done."""
+    return {
+        "prefix": prefix,
+        "project": project,
+        "plan": [a.as_dict() for a in actions],
+        "done": journal.items,
+        **more,
+    }
+
+
 ENV_KEYS = {"job-queue": "AWS_JOB_QUEUE", "bucket": "S3_BUCKET"}
 
 
@@ -1452,16 +1430,7 @@ def create(ctx) -> int:
         comment = f"written by batchdeploy create (prefix {prefix})"
         written = str(write_env(target, env_values, comment=comment))
     if out.json:
-        out.emit_json(
-            {
-                "prefix": prefix,
-                "project": project,
-                "plan": [a.as_dict() for a in actions],
-                "done": journal.items,
-                "names": names,
-                "env_file_written": written,
-            }
-        )
+        out.emit_json(outcome(prefix, project, actions, journal, names=names, env_file_written=written))
         return 0
     out.info("names used:" if written else "names used (add them to .aws_env, or run create --write-env):")
     for key, value in names.items():
@@ -1501,14 +1470,7 @@ def delete(ctx) -> int:
     for a in kept:
         out.warn(f"kept {a.label}: {a.note}")
     if out.json:
-        out.emit_json(
-            {
-                "prefix": prefix,
-                "project": project,
-                "plan": [a.as_dict() for a in actions],
-                "done": journal.items,
-            }
-        )
+        out.emit_json(outcome(prefix, project, actions, journal))
     elif changes:
         out.result(f"deleted {len(changes)} resource(s) of prefix {prefix}{and_kept}")
     return 0
