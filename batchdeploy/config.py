@@ -216,8 +216,11 @@ def load(
     return Config(values, sources, path, path.parent if path else cwd)
 
 
-def render(obj, variables: dict[str, str], filename: str):
-    """Fill `${VAR}` in every string of a parsed JSON document; report every unknown placeholder at once."""
+def render(obj, variables: dict[str, str], filename: str, readable_by: str | None = None):
+    """Fill `${VAR}` in every string of a parsed JSON document; report every unknown placeholder at once.
+
+    `readable_by` names who can read what the document becomes on AWS ("anyone allowed
+    batch:DescribeComputeEnvironments"); a placeholder naming a secret is then refused, not filled."""
     unknown: list[str] = []
 
     def fill(value, where):
@@ -225,6 +228,9 @@ def render(obj, variables: dict[str, str], filename: str):
 
             def sub(m):
                 name = m.group(1)
+                if readable_by and name in variables and is_secret(name):
+                    unknown.append(f"${{{name}}} at {where or '(top)'} is a secret, readable by {readable_by}")
+                    return m.group(0)
                 if name not in variables:
                     unknown.append(f"${{{name}}} at {where or '(top)'}")
                     return m.group(0)
@@ -239,8 +245,11 @@ def render(obj, variables: dict[str, str], filename: str):
 
     result = fill(obj, "")
     if unknown:
+        refused = any(" is a secret" in p for p in unknown)
         raise ConfigError(
-            f"{filename}: unknown placeholder", unknown, hint="define each in .aws_env or remove it from the file"
+            f"{filename}: {'unknown or secret' if refused else 'unknown'} placeholder",
+            unknown,
+            hint="define each in .aws_env (never a secret) or remove it from the file",
         )
     return result
 

@@ -814,6 +814,12 @@ def jobdef_request(cfg, path: Path, shown: str, prefix: str, image_tag: str | No
     return jobdef_model.build_request(doc, project, jobdef_model.content_hash(base)), [], warnings
 
 
+DESCRIBE = {
+    "compute-environment": "batch:DescribeComputeEnvironments",
+    "job-queue": "batch:DescribeJobQueues",
+}
+
+
 def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     """Files read, rendered, filled and checked; every problem of every file at once (exit 2)."""
     from batchdeploy import jobdefs
@@ -834,7 +840,7 @@ def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
             continue
         try:
             raw = config.load_json(files[kind], f"{LABEL[kind]} file")
-            docs[kind] = config.render(raw, variables, sources[kind])
+            docs[kind] = config.render(raw, variables, sources[kind], readable_by=f"anyone allowed {DESCRIBE[kind]}")
         except ConfigError as exc:
             found = [f"{sources[kind]}: {p}" for p in exc.problems] if exc.problems else [exc.line()]
             problems += [f"{p} ({tag_origin})" if "${IMAGE_TAG}" in p else p for p in found]

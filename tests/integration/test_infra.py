@@ -269,6 +269,21 @@ def test_unknown_placeholder_bad_json_and_a_secret_name_the_file(infra, moto):
     assert counter.since() == []
 
 
+def test_a_secret_in_a_compute_environment_or_queue_file_is_refused(infra, moto):
+    ce = {**FARGATE_CE, "tags": {"db": "${POSTGRES_PASSWORD}"}}
+    infra.write_json("compute-environment.json", ce)
+    infra.write_json("job-queue.json", {"priority": 1, "tags": {"pw": "${POSTGRES_PASSWORD}"}})
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--yes")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert ("compute-environment.json: ${POSTGRES_PASSWORD} at tags.db is a secret, readable by anyone allowed "
+            "batch:DescribeComputeEnvironments") in line
+    assert "job-queue.json: ${POSTGRES_PASSWORD} at tags.pw is a secret" in line
+    assert CANARY not in r.stdout + r.stderr
+    assert counter.since() == []
+
+
 def test_without_a_terminal_and_without_yes_nothing_is_created(infra, aws, moto):
     before = snapshot(aws)
     r = infra.deploy("--create")

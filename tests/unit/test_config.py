@@ -116,3 +116,14 @@ def test_load_json_names_line_and_column(tmp_path):
 def test_load_json_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         config.load_json(tmp_path / "job-definition.json")
+
+
+def test_render_can_refuse_secrets_where_aws_shows_the_result():
+    doc = {"tags": {"db": "${POSTGRES_PASSWORD}", "p": "${PROJECT_NAME}"}}
+    values = {"POSTGRES_PASSWORD": "CANARY-pw-123456", "PROJECT_NAME": "p"}
+    assert config.render(doc, values, "f.json")["tags"]["db"] == "CANARY-pw-123456"  # allowed by default
+    with pytest.raises(ConfigError) as e:
+        config.render(doc, values, "compute-environment.json", readable_by="anyone allowed batch:Describe")
+    line = e.value.line()
+    assert "${POSTGRES_PASSWORD} at tags.db is a secret, readable by anyone allowed batch:Describe" in line
+    assert "CANARY-pw-123456" not in line
