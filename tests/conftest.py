@@ -64,6 +64,8 @@ def moto(moto_server, monkeypatch):
         "AWS_ENDPOINT_URL": moto_server.url,
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        # Never let botocore's credential chain reach for the instance metadata service: loopback only.
+        "AWS_EC2_METADATA_DISABLED": "true",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)

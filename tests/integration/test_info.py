@@ -59,3 +59,27 @@ def test_the_aws_cli_sees_the_same_server(moto, aws):
 
     assert aws_cli(moto, "sts", "get-caller-identity")["Account"] == "123456789012"
     assert aws.client("sts").get_caller_identity()["Account"] == "123456789012"
+
+
+def test_no_credentials_at_all_is_a_configuration_error(moto, project, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    # botocore would otherwise ask the EC2 instance metadata service: only loopback traffic here.
+    r = project.run("info", env={"AWS_EC2_METADATA_DISABLED": "true"})
+    assert r.returncode == 2
+    assert r.stderr.strip() == (
+        "batchdeploy: error: cannot get the caller identity (sts:GetCallerIdentity): no AWS credentials found; "
+        "configure a profile (aws configure / aws sso login) or set AWS_PROFILE"
+    )
+
+
+def test_output_to_a_closed_pipe_is_not_a_traceback(moto, project):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    cmd = f"{sys.executable} -m batchdeploy info | head -c 10"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=project.path, capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,75 @@
+"""The error edge: botocore's exceptions become one line with the right exit code."""
+
+import botocore.exceptions as bex
+import pytest
+
+from batchdeploy.aws import Aws, AwsSettings, convert, is_retryable, translate
+from batchdeploy.errors import ConfigError, OperationError
+
+
+def client_error(code, status=400, message="nope"):
+    return bex.ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "SubmitJob"
+    )
+
+
+def test_access_denied_is_an_operation_failure_with_a_hint():
+    e = convert(client_error("AccessDeniedException", 403, "not allowed"), "submit job x")
+    assert isinstance(e, OperationError) and e.exit_code == 1
+    assert e.line() == (
+        "cannot submit job x: AccessDeniedException: not allowed; "
+        "check the credentials and IAM permissions (README: IAM permissions)"
+    )
+
+
+def test_not_found_gets_the_callers_hint():
+    e = convert(client_error("NoSuchBucket", 404, "The bucket does not exist"), "list s3://b", not_found="run --create")
+    assert e.line() == "cannot list s3://b: The bucket does not exist; run --create"
+
+
+def test_throttling_says_try_later():
+    assert "try again later" in convert(client_error("ThrottlingException"), "x").line()
+
+
+def test_missing_credentials_and_region_are_configuration_errors():
+    assert convert(bex.NoCredentialsError(), "x").exit_code == 2
+    assert convert(bex.NoRegionError(), "x").exit_code == 2
+    assert "aws sso login" in convert(bex.TokenRetrievalError(provider="sso", error_msg="expired"), "x").line()
+
+
+def test_connection_failure_names_the_endpoint_setting():
+    e = convert(bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:9"), "describe")
+    assert e.exit_code == 1 and "AWS_ENDPOINT_URL" in e.line()
+
+
+def test_not_botocore_is_left_alone():
+    assert convert(ValueError("bug"), "x") is None
+    with pytest.raises(ValueError):
+        with translate("x"):
+            raise ValueError("bug")
+
+
+def test_translate_raises_ours_without_the_chain():
+    with pytest.raises(OperationError) as info:
+        with translate("register job definition x"):
+            raise client_error("ClientException", 400, "bad")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_only_throttling_and_5xx_are_retryable():
+    assert is_retryable(client_error("ThrottlingException"))
+    assert is_retryable(client_error("InternalError", 500))
+    assert not is_retryable(client_error("AccessDeniedException", 403))
+    assert not is_retryable(ValueError())
+
+
+def test_unknown_profile_is_a_configuration_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(ConfigError, match="AWS profile 'nope' is not configured"):
+        Aws(AwsSettings(region="us-east-1", profile="nope")).session  # noqa: B018
+
+
+def test_settings_never_show_credentials():
+    s = AwsSettings(region="us-east-1", access_key_id="AKIACANARY123", secret_access_key="CANARY-secret-xyz")
+    assert "CANARY" not in repr(s) and "CANARY" not in repr(Aws(s))
