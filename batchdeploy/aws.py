@@ -72,6 +72,7 @@ class Aws:
     def __init__(self, settings: AwsSettings, max_pool_connections: int = 10):
         self.settings = settings
         self.max_pool_connections = max_pool_connections
+        self._core = None
         self._session = None
         self._clients: dict[tuple, object] = {}
 
@@ -80,12 +81,22 @@ class Aws:
 
     @property
     def region(self) -> str | None:
-        return self.session.region_name
+        return self.core.get_config_variable("region")
+
+    @property
+    def core(self):
+        """The botocore session every client comes from (profile, region, credentials, role)."""
+        if self._core is None:
+            self._core = self._make_core()
+        return self._core
 
     @property
     def session(self):
+        """A boto3 session over `core`: the same credentials, resolved once."""
         if self._session is None:
-            self._session = self._make_session()
+            import boto3
+
+            self._session = boto3.session.Session(botocore_session=self.core)
         return self._session
 
     def _botocore_config(self, **extra):
@@ -102,48 +113,61 @@ class Aws:
         settings.update(extra)
         return BotoConfig(**settings)
 
-    def _make_session(self):
-        import boto3
+    def _make_core(self):
+        """What boto3.session.Session(profile_name=..., region_name=..., keys...) sets up, without
+        importing boto3 (60-80 ms of a no-change sync-to-s3, which needs botocore only)."""
         import botocore.exceptions
+        import botocore.session
 
         s = self.settings
+        core = botocore.session.Session(profile=s.profile)
+        if s.region:
+            core.set_config_variable("region", s.region)
+        if s.access_key_id or s.secret_access_key or s.session_token:
+            core.set_credentials(s.access_key_id, s.secret_access_key, s.session_token)
         try:
-            session = boto3.session.Session(
-                profile_name=s.profile,
-                region_name=s.region,
-                aws_access_key_id=s.access_key_id,
-                aws_secret_access_key=s.secret_access_key,
-                aws_session_token=s.session_token,
-            )
+            region = core.get_config_variable("region")
+            core.get_scoped_config()
         except botocore.exceptions.ProfileNotFound:
             raise ConfigError(
                 f"AWS profile {s.profile!r} is not configured", hint="check AWS_PROFILE or run `aws configure`"
             ) from None
-        if not session.region_name:
+        if not region:
             raise ConfigError("no AWS region", hint="set AWS_REGION in .aws_env or the environment")
         if s.role_arn:
-            session = self._assume(session, s.role_arn)
-        return session
+            core = self._assume(core, region, s.role_arn)
+        return core
 
-    def _assume(self, session, role_arn):
-        import boto3
+    def _assume(self, core, region, role_arn):
+        import botocore.session
 
-        sts = session.client("sts", endpoint_url=self.settings.endpoint_url, config=self._botocore_config())
+        sts = core.create_client(
+            "sts", region_name=region, endpoint_url=self.settings.endpoint_url, config=self._botocore_config()
+        )
         with translate("assume ROLE_ARN"):
             creds = sts.assume_role(RoleArn=role_arn, RoleSessionName="batchdeploy")["Credentials"]
-        return boto3.session.Session(
-            region_name=session.region_name,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-        )
+        assumed = botocore.session.Session()
+        assumed.set_config_variable("region", region)
+        assumed.set_credentials(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"])
+        return assumed
 
-    def client(self, service: str, **config):
-        key = (service, repr(sorted(config.items())))
+    def client(self, service: str, *, lean: bool = False, **config):
+        """A client of `service` (made once per configuration). `config` overrides botocore settings.
+        lean=True: a plain botocore client, made without importing boto3 (it lacks boto3's injected
+        helpers such as upload_file; s3transfer works with it)."""
+        key = (service, lean, repr(sorted(config.items())))
         if key not in self._clients:
-            self._clients[key] = self.session.client(
-                service, endpoint_url=self.settings.endpoint_url, config=self._botocore_config(**config)
-            )
+            if lean:
+                self._clients[key] = self.core.create_client(
+                    service,
+                    region_name=self.region,
+                    endpoint_url=self.settings.endpoint_url,
+                    config=self._botocore_config(**config),
+                )
+            else:
+                self._clients[key] = self.session.client(
+                    service, endpoint_url=self.settings.endpoint_url, config=self._botocore_config(**config)
+                )
         return self._clients[key]
 
     def credentials(self):
