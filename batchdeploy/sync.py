@@ -506,6 +506,10 @@ class Sync:
         self.lock = threading.Lock()
         self.progress = None
         self._new_etags: set[str] = set()
+        # What the transfer manager's own requests answered, by key: CompleteMultipartUpload's ETag
+        # (an upload needs no HEAD to learn it) and the first ranged GET's headers (the object's
+        # sha256 metadata, so a download needs no HEAD either).
+        self._answers: dict[str, dict] = {}
 
     # -- set-up --------------------------------------------------------------------------------
 
@@ -728,6 +732,9 @@ class Sync:
         size = (lambda r: local[r].st.st_size) if s.upload else (lambda r: remote[r].size)
         large = [r for r in rels if size(r) >= threshold]
         manager = self._manager(client) if large else None
+        hooks = self._hooks(s.upload) if large else []
+        for event, hook in hooks:
+            client.meta.events.register(event, hook)
         pool = ThreadPoolExecutor(s.jobs, thread_name_prefix="sync")
         one = self._upload_one if s.upload else self._download_one
         try:
@@ -753,6 +760,34 @@ class Sync:
             pool.shutdown(wait=True)
             if manager is not None:
                 manager.shutdown()
+            for event, hook in hooks:
+                client.meta.events.unregister(event, hook)
+
+    def _hooks(self, upload: bool):
+        answers, lock = self._answers, self.lock
+
+        def completed(parsed, **kwargs):
+            if parsed.get("Key") and parsed.get("ETag"):
+                with lock:
+                    answers[parsed["Key"]] = {k: parsed[k] for k in ("ETag", "ServerSideEncryption") if k in parsed}
+
+        def asked(params, context, **kwargs):
+            context["batchdeploy_key"] = params.get("Key")
+
+        def got(parsed, context, **kwargs):
+            key = context.get("batchdeploy_key")
+            if key and parsed.get("ContentRange") and parsed.get("ETag"):
+                fields = ("ETag", "Metadata", "ContentRange", "ServerSideEncryption", "SSECustomerAlgorithm")
+                with lock:
+                    answers.setdefault(key, {k: parsed[k] for k in fields if k in parsed})
+
+        if upload:
+            return [("after-call.s3.CompleteMultipartUpload", completed)]
+        return [("provide-client-params.s3.GetObject", asked), ("after-call.s3.GetObject", got)]
+
+    def _answer(self, key: str) -> dict | None:
+        with self.lock:
+            return self._answers.pop(key, None)
 
     def _manager(self, client):
         from s3transfer.manager import TransferConfig, TransferManager
@@ -873,8 +908,10 @@ class Sync:
         future = manager.upload(f.path, self.s.bucket, key, extra_args=args, subscribers=subs)
         with aws_call(f"upload {rel}", self.s.bucket):
             future.result()
-        with aws_call(f"check the upload of {rel}", self.s.bucket):
-            head = client.head_object(Bucket=self.s.bucket, Key=key)
+        head = self._answer(key)
+        if head is None:  # not a multipart upload after all: ask
+            with aws_call(f"check the upload of {rel}", self.s.bucket):
+                head = client.head_object(Bucket=self.s.bucket, Key=key)
         etag = head.get("ETag", "").strip('"')
         if etag != f.etag and _etag_is_md5(head, multipart_ok=True):
             # The file changed between hashing and upload (or the bytes were damaged): the object's
@@ -960,14 +997,20 @@ class Sync:
 
     def _download_large(self, client, manager, rel, r: Remote, target):
         key = self.s.key(rel)
-        with aws_call(f"read the metadata of {rel}", self.s.bucket):
-            head = client.head_object(Bucket=self.s.bucket, Key=key)
         tmp = self._tmp_path(target)
         subs = [self._subscriber()] if self.progress is not None and self.progress.enabled else []
         try:
             future = manager.download(self.s.bucket, key, tmp, subscribers=subs)
             with aws_call(f"download {rel}", self.s.bucket):
                 future.result()
+            # The ranged GETs carried the object's headers (all of one version: s3transfer sends
+            # IfMatch with the first part's ETag); a HEAD is only a fallback.
+            head = self._answer(key)
+            if head is not None and "/" in (head.get("ContentRange") or ""):
+                head["ContentLength"] = int(head["ContentRange"].rsplit("/", 1)[1])
+            else:
+                with aws_call(f"read the metadata of {rel}", self.s.bucket):
+                    head = client.head_object(Bucket=self.s.bucket, Key=key)
             st = os.stat(tmp)
             sha, etag_local, _ = hashcache.hash_file(tmp, st.st_size)
             head["ContentLength"] = head.get("ContentLength", r.size)

@@ -286,6 +286,39 @@ def test_upload_damaged_in_transit_is_caught_and_removed(proj, s3, proxy):
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="experiments/")
 
 
+def test_large_files_need_no_head_either_way(proj, moto, s3):
+    """The multipart upload's ETag comes from CompleteMultipartUpload and the download's sha256 from
+    the ranged GETs' own headers: no HEAD per large file."""
+    src = proj.path / "experiments"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(17 * 1024 * 1024))
+    counter = RequestCounter(moto)
+    r = proj.run("sync-to-s3")
+    assert r.returncode == 0, r.stderr
+    reqs = counter.since()
+    assert [m for m, _, _ in reqs if m == "HEAD"] == [] and len(puts(reqs)) == 3
+    assert s3.head_object(Bucket=BUCKET, Key="experiments/big.bin")["Metadata"]["sha256"] == sha(src / "big.bin")
+
+    counter = RequestCounter(moto)
+    r = proj.run("sync-from-s3", "--remote", f"s3://{BUCKET}/experiments", "--local", "back")
+    assert r.returncode == 0, r.stderr
+    assert [m for m, _, _ in counter.since() if m == "HEAD"] == []
+    assert sha(proj.path / "back" / "big.bin") == sha(src / "big.bin")
+
+
+def test_multipart_upload_damaged_in_transit_is_caught_and_removed(proj, s3, proxy):
+    src = proj.path / "experiments"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(17 * 1024 * 1024))
+    proxy.add(method="PUT", query={"partNumber": "2"}, edit_request=lambda body: bytes([body[0] ^ 0xFF]) + body[1:])
+    r = proj.run("sync-to-s3", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1, r.stderr
+    assert "big.bin" in r.stderr.strip().splitlines()[-1], r.stderr
+    # No object may keep a sha256 that is not its content, and no upload is left behind.
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="experiments/"), r.stderr
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+
 def test_two_thousand_files_no_change_makes_zero_puts(proj, moto):
     src = proj.path / "experiments"
     for i in range(2000):
