@@ -30,7 +30,7 @@ import stat
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 
 from batchdeploy import hashcache
@@ -272,20 +272,49 @@ def _shown(rel: str) -> str:
     return os.fsencode(rel).decode("utf-8", "backslashreplace")
 
 
-def hash_files(files: dict[str, Local], rels, cache: hashcache.HashCache) -> list[tuple[str, str]]:
-    """Fill sha256/etag from the cache or by reading; the files that cannot be read are returned."""
+# Files from this size up are hashed on several threads (hashlib lets go of the GIL while it hashes);
+# smaller ones cost mostly Python's own time, which threads do not share.
+PARALLEL_HASH_SIZE = 1024 * 1024
+
+
+def hash_files(files: dict[str, Local], rels, cache: hashcache.HashCache, stop=None) -> list[tuple[str, str]]:
+    """Fill sha256/etag from the cache or by reading; the files that cannot be read are returned.
+    `stop` (a threading.Event) ends the work between files when the run is abandoned."""
     unreadable = []
+    small, large = [], []
     for rel in rels:
         f = files[rel]
         hit = cache.lookup(rel, f.st)
         if hit:
             f.sha256, f.etag = hit
-            continue
+        else:
+            (large if f.st.st_size >= PARALLEL_HASH_SIZE else small).append(rel)
+
+    def one(rel):
+        if stop is not None and stop.is_set():
+            return rel, None
+        f = files[rel]
         try:
-            f.sha256, f.etag, f.key = hashcache.hash_file(f.path, f.st.st_size)
+            return rel, hashcache.hash_file(f.path, f.st.st_size)
         except hashcache.UnreadableFile as exc:
-            unreadable.append((rel, exc.reason))
+            return rel, exc
+
+    def results():
+        if len(large) > 1:
+            with ThreadPoolExecutor(min(len(large), os.cpu_count() or 2, 8), thread_name_prefix="hash") as pool:
+                yield from pool.map(one, large)
+        else:
+            yield from map(one, large)
+        yield from map(one, small)
+
+    for rel, got in results():
+        if got is None:
             continue
+        if isinstance(got, hashcache.UnreadableFile):
+            unreadable.append((rel, got.reason))
+            continue
+        f = files[rel]
+        f.sha256, f.etag, f.key = got
         cache.store(rel, f.key, f.sha256, f.etag)
     return unreadable
 
@@ -563,6 +592,19 @@ class Sync:
             paths.add(str(cfg.env_file))
         return frozenset(paths)
 
+    def _local_side(self):
+        s = self.s
+        scan = (
+            scan_local(s.local, self.excluder, self._warn, self._avoid())
+            if os.path.isdir(s.local)
+            else Scan({}, set(), [], [])
+        )
+        cache = hashcache.HashCache(self.ctx.state.folder, os.path.realpath(s.local), s.remote)
+        unreadable = list(scan.unreadable)
+        if s.upload:
+            unreadable += hash_files(scan.files, list(scan.files), cache, self.stop)
+        return scan, cache, unreadable
+
     # -- the run --------------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -570,21 +612,25 @@ class Sync:
         ctx = self.ctx
         started = ctx.clock()
         self._check_local()
-        client = self._client()
-        # The listing is mostly waiting for S3: walk the local side meanwhile.
-        with ThreadPoolExecutor(1, thread_name_prefix="list") as lister:
-            listing = lister.submit(list_remote, client, s.bucket, s.prefix)
-            scan = (
-                scan_local(s.local, self.excluder, self._warn, self._avoid())
-                if os.path.isdir(s.local)
-                else Scan({}, set(), [], [])
-            )
-            cache = hashcache.HashCache(ctx.state.folder, os.path.realpath(s.local), s.remote)
-            local = scan.files
-            unreadable = list(scan.unreadable)
-            if s.upload:
-                unreadable += hash_files(local, list(local), cache)
+        # The local side needs no AWS: it is walked (and, for an upload, hashed) while the S3 client
+        # is made (botocore's imports and model) and while the listing waits on S3.
+        early = ThreadPoolExecutor(2, thread_name_prefix="sync-early")
+        try:
+            local_side = early.submit(self._local_side)
+            client = self._client()
+            listing = early.submit(list_remote, client, s.bucket, s.prefix)
+            # A failed listing (no such bucket, access denied) is reported without waiting for the hashing.
+            wait((listing, local_side), return_when=FIRST_EXCEPTION)
+            if listing.done():
+                listing.result()
+            scan, cache, unreadable = local_side.result()
             remote, pages = listing.result()
+        except BaseException:
+            self.stop.set()  # the hashing stops at the next file; the error is not kept waiting
+            early.shutdown(wait=False, cancel_futures=True)
+            raise
+        early.shutdown()
+        local = scan.files
         seen_etags = {r.etag for r in remote.values()}
         if not s.upload:
             need = [rel for rel, f in local.items() if rel in remote and remote[rel].size == f.st.st_size]
