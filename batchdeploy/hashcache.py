@@ -49,11 +49,13 @@ class UnreadableFile(Exception):
         self.reason = reason
 
 
-def hash_file(path: str, size: int) -> tuple[str, str, list[int]]:
+def hash_file(path: str, size: int, etag: bool = True) -> tuple[str, str, list[int]]:
     """(sha256 hex, the ETag S3 will give the file when batchdeploy uploads it, stat key read with).
 
     Read again while the file changes under us (a stat before and after must agree); after three
     tries the last reading is returned with an empty stat key, so it is never cached.
+    etag=False skips the MD5s (most of the time on a large file) and returns "" for the ETag: a
+    cache entry without one is re-read before an upload, which needs it.
     """
     for _ in range(3):
         try:
@@ -63,7 +65,7 @@ def hash_file(path: str, size: int) -> tuple[str, str, list[int]]:
                 if before.st_size < MULTIPART_THRESHOLD:
                     data = fh.read()
                     sha.update(data)
-                    etag = hashlib.md5(data, usedforsecurity=False).hexdigest()
+                    tag = hashlib.md5(data, usedforsecurity=False).hexdigest() if etag else ""
                 else:
                     chunk = part_size(before.st_size)
                     parts = []
@@ -72,15 +74,16 @@ def hash_file(path: str, size: int) -> tuple[str, str, list[int]]:
                         if not data:
                             break
                         sha.update(data)
-                        parts.append(hashlib.md5(data, usedforsecurity=False).digest())
-                    etag = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{len(parts)}"
+                        if etag:
+                            parts.append(hashlib.md5(data, usedforsecurity=False).digest())
+                    tag = hashlib.md5(b"".join(parts), usedforsecurity=False).hexdigest() + f"-{len(parts)}" if etag else ""
                 after = os.stat(path)
         except OSError as exc:
             raise UnreadableFile(path, exc.strerror or str(exc)) from None
         key = stat_key(after)
         if key == stat_key(before):
-            return sha.hexdigest(), etag, key
-    return sha.hexdigest(), etag, []
+            return sha.hexdigest(), tag, key
+    return sha.hexdigest(), tag, []
 
 
 class HashCache:

@@ -125,7 +125,7 @@ def same_content(size: int, sha256: str | None, etag: str | None, remote: Remote
     """True/False when the listing decides whether the two sides hold the same bytes, None if unknown."""
     if size != remote.size:
         return False
-    if etag is not None and etag == remote.etag:
+    if etag and etag == remote.etag:
         return True
     sha = known.get(remote.etag)
     if sha is not None and sha256 is not None:
@@ -277,15 +277,19 @@ def _shown(rel: str) -> str:
 PARALLEL_HASH_SIZE = 1024 * 1024
 
 
-def hash_files(files: dict[str, Local], rels, cache: hashcache.HashCache, stop=None) -> list[tuple[str, str]]:
+def hash_files(
+    files: dict[str, Local], rels, cache: hashcache.HashCache, stop=None, need_etag: bool = True
+) -> list[tuple[str, str]]:
     """Fill sha256/etag from the cache or by reading; the files that cannot be read are returned.
-    `stop` (a threading.Event) ends the work between files when the run is abandoned."""
+    `stop` (a threading.Event) ends the work between files when the run is abandoned. A cache entry
+    without an ETag (a large download's) is read again when `need_etag` (an upload checks S3's
+    ETag against it); a download compares by sha256 and does not need it."""
     unreadable = []
     small, large = [], []
     for rel in rels:
         f = files[rel]
         hit = cache.lookup(rel, f.st)
-        if hit:
+        if hit and (hit[1] or not need_etag):
             f.sha256, f.etag = hit
         else:
             (large if f.st.st_size >= PARALLEL_HASH_SIZE else small).append(rel)
@@ -641,7 +645,7 @@ class Sync:
         seen_etags = {r.etag for r in remote.values()}
         if not s.upload:
             need = [rel for rel, f in local.items() if rel in remote and remote[rel].size == f.st.st_size]
-            unreadable += hash_files(local, need, cache)
+            unreadable += hash_files(local, need, cache, need_etag=False)
         if unreadable:
             shown = "; ".join(f"{rel}: {why}" for rel, why in unreadable[:5])
             more = f" (and {len(unreadable) - 5} more)" if len(unreadable) > 5 else ""
@@ -1066,7 +1070,9 @@ class Sync:
                 with aws_call(f"read the metadata of {rel}", self.s.bucket):
                     head = client.head_object(Bucket=self.s.bucket, Key=key)
             st = os.stat(tmp)
-            sha, etag_local, _ = hashcache.hash_file(tmp, st.st_size)
+            # The sha256 is the check; the MD5s of the upload ETag (60% of the hashing) are left
+            # out: only a later upload of this file would need them, and it reads them then.
+            sha, etag_local, _ = hashcache.hash_file(tmp, st.st_size, etag=False)
             head["ContentLength"] = head.get("ContentLength", r.size)
             md5 = etag_local
             if not (head.get("Metadata") or {}).get("sha256") and _etag_is_md5(head):

@@ -305,6 +305,15 @@ def test_large_files_need_no_head_either_way(proj, moto, s3):
     assert [m for m, _, _ in counter.since() if m == "HEAD"] == []
     assert sha(proj.path / "back" / "big.bin") == sha(src / "big.bin")
 
+    # The download hashed sha256 only (no upload ETag): nothing changed either way, in both directions.
+    counter = RequestCounter(moto)
+    r = proj.run("sync-from-s3", "--remote", f"s3://{BUCKET}/experiments", "--local", "back")
+    assert r.returncode == 0 and "unchanged 1 " in r.stdout, r.stdout + r.stderr
+    r = proj.run("sync-to-s3", "--local", "back", "--remote", f"s3://{BUCKET}/experiments")
+    assert r.returncode == 0 and "uploaded 0 " in r.stdout, r.stdout + r.stderr
+    assert [m for m, _, _ in counter.since() if m != "GET"] == []  # two LISTs, no transfer, no HEAD
+    assert len(counter.since()) == 2
+
 
 def test_multipart_upload_damaged_in_transit_is_caught_and_removed(proj, s3, proxy):
     src = proj.path / "experiments"

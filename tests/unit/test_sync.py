@@ -15,6 +15,7 @@ from batchdeploy.sync import (
     Excluder,
     Local,
     Remote,
+    hash_files,
     lean_listing,
     make_plan,
     parse_s3_url,
@@ -147,6 +148,20 @@ def test_hash_file_small_and_multipart_etag(tmp_path):
     parts = [data[:part], data[part : 2 * part], data[2 * part :]]
     expected = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest() + "-3"
     assert etag == expected and sha == hashlib.sha256(data).hexdigest()
+    assert hashcache.hash_file(str(big), len(data), etag=False)[:2] == (sha, "")  # sha256 only
+
+
+def test_an_empty_etag_never_matches_and_a_cached_entry_without_one_is_reread_for_uploads(tmp_path):
+    assert same_content(3, "s", "", Remote(3, ""), {}) is None
+    f = tmp_path / "f"
+    f.write_bytes(b"abc")
+    st = f.stat()
+    cache = hashcache.HashCache(tmp_path / "state", str(tmp_path), "s3://b/p/")
+    cache.store("f", hashcache.stat_key(st), hashlib.sha256(b"abc").hexdigest(), "", now_ns=st.st_mtime_ns + 10**10)
+    cache.old_local = dict(cache.local)  # as the next run reads it
+    files = {"f": Local(str(f), st)}
+    assert hash_files(files, ["f"], cache, need_etag=False) == [] and files["f"].etag == ""
+    assert hash_files(files, ["f"], cache) == [] and files["f"].etag == hashlib.md5(b"abc").hexdigest()
 
 
 def test_part_size_follows_the_10000_part_limit():
