@@ -93,8 +93,7 @@ class HashCache:
 
     def __init__(self, folder, local_root: str, remote_root: str):
         self.folder = str(folder)
-        ident = hashlib.sha256(f"{local_root}\0{remote_root}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        self.path = os.path.join(self.folder, f"sync-{ident}.json")
+        self.path = self.path_for(folder, local_root, remote_root)
         self.local_root = local_root
         self.remote_root = remote_root
         self.dirty = False
@@ -110,6 +109,11 @@ class HashCache:
         self.old_remote: dict = data.get("etags") or {}
         self.local: dict = {}
         self.etags: dict[str, str] = dict(self.old_remote)
+
+    @staticmethod
+    def path_for(folder, local_root: str, remote_root: str) -> str:
+        ident = hashlib.sha256(f"{local_root}\0{remote_root}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        return os.path.join(str(folder), f"sync-{ident}.json")
 
     def lookup(self, rel: str, st: os.stat_result):
         """(sha256, etag) recorded for this exact file state, else None. Keeps hits for the next save."""

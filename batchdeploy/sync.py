@@ -623,13 +623,19 @@ class Sync:
         ctx = self.ctx
         started = ctx.clock()
         self._check_local()
-        # The local side needs no AWS: it is walked (and, for an upload, hashed) while the S3 client
-        # is made (botocore's imports and model) and while the listing waits on S3.
+        # The local side needs no AWS. A first upload of a folder hashes every file: that starts at
+        # once, beside the making of the S3 client (botocore's imports and model, ~0.3 s; hashlib
+        # lets go of the GIL). A repeat sync mostly reads its hash cache: that Python work would
+        # only slow the client down (one GIL), so it waits and runs while the listing waits on S3.
+        cache_path = hashcache.HashCache.path_for(ctx.state.folder, os.path.realpath(s.local), s.remote)
+        first = s.upload and not os.path.exists(cache_path)
         early = ThreadPoolExecutor(2, thread_name_prefix="sync-early")
         try:
-            local_side = early.submit(self._local_side)
+            local_side = early.submit(self._local_side) if first else None
             client = self._client()
             listing = early.submit(list_remote, client, s.bucket, s.prefix)
+            if local_side is None:
+                local_side = early.submit(self._local_side)
             # A failed listing (no such bucket, access denied) is reported without waiting for the hashing.
             wait((listing, local_side), return_when=FIRST_EXCEPTION)
             if listing.done():
