@@ -568,11 +568,13 @@ class Sync:
         aws.max_pool_connections = max(getattr(aws, "max_pool_connections", 10), 2 * self.s.jobs + 2)
         from botocore.config import Config as BotoConfig
 
-        extra = {}
+        # A fixed User-Agent: botocore otherwise rebuilds its structured one (os, language, feature
+        # ids) twice per request, 10% of the client's CPU per small PUT.
+        extra = {"user_agent": _user_agent()}
         # We hand S3 our own SHA256 on upload and check downloads ourselves: botocore's default
         # CRC32 on every request (1.36+) would hash each body a second time.
         if "request_checksum_calculation" in getattr(BotoConfig, "OPTION_DEFAULTS", {}):
-            extra = {"request_checksum_calculation": "when_required", "response_checksum_validation": "when_required"}
+            extra.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
         # A plain botocore client: boto3 (and the s3transfer it imports) would cost a no-change sync
         # 60-80 ms of start-up; the transfer manager is made from s3transfer itself when needed.
         if for_manager:
@@ -1173,6 +1175,19 @@ def _md5_file(path: str) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             md5.update(chunk)
     return md5.hexdigest()
+
+
+def _user_agent() -> str:
+    import platform
+
+    import botocore
+
+    from batchdeploy import __version__
+
+    return (
+        f"batchdeploy/{__version__} Botocore/{botocore.__version__} Python/{platform.python_version()} "
+        f"{platform.system()}/{platform.release()}"
+    )
 
 
 _MIME = None
