@@ -575,8 +575,6 @@ class Sync:
         # CRC32 on every request (1.36+) would hash each body a second time.
         if "request_checksum_calculation" in getattr(BotoConfig, "OPTION_DEFAULTS", {}):
             extra.update(request_checksum_calculation="when_required", response_checksum_validation="when_required")
-        # A plain botocore client: boto3 (and the s3transfer it imports) would cost a no-change sync
-        # 60-80 ms of start-up; the transfer manager is made from s3transfer itself when needed.
         if for_manager:
             # The transfer manager's own client: every body it sends is a part with a signed
             # x-amz-checksum-sha256 header (S3 checks it) or CompleteMultipartUpload's part list
@@ -584,8 +582,11 @@ class Sync:
             # unsigned by itself; over http (the local stack, MinIO) it would hash every part a
             # second time for the signature: 0.3 s of CPU per 256 MiB, 13% of an upload on moto.
             return aws.client("s3", lean=True, s3={"payload_signing_enabled": False}, **extra)
+        # A plain botocore client: boto3 (and the s3transfer it imports) would cost a no-change sync
+        # 60-80 ms of start-up; the transfer manager is made from s3transfer itself when needed.
         client = aws.client("s3", lean=True, **extra)
         client.meta.events.register_first("before-parse.s3.ListObjectsV2", lean_listing, unique_id="batchdeploy-lean")
+        client.meta.events.register("before-sign.s3.PutObject", _no_expect_for_small, unique_id="batchdeploy-expect")
         return client
 
     def _warn(self, text: str) -> None:
@@ -1175,6 +1176,21 @@ def _md5_file(path: str) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             md5.update(chunk)
     return md5.hexdigest()
+
+
+# botocore asks for "Expect: 100-continue" on every PutObject: one more round trip (the server's
+# "100 Continue") before the body is sent. It spares sending a large body that would be refused;
+# below this size the round trip costs more than the body (the Go SDK, s5cmd's, draws the line at 2 MB).
+EXPECT_SIZE = 2 * 1024 * 1024
+
+
+def _no_expect_for_small(request, **kwargs):
+    if "Expect" in request.headers:
+        from botocore.utils import determine_content_length
+
+        size = determine_content_length(request.body)
+        if size is not None and size < EXPECT_SIZE:
+            del request.headers["Expect"]
 
 
 def _user_agent() -> str:

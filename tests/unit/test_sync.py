@@ -115,6 +115,19 @@ def test_plan_download_compares_the_other_way():
     assert plan.copy == ["b"] and plan.unchanged == 1 and plan.delete == ["extra"]
 
 
+def test_small_puts_do_not_wait_for_100_continue():
+    import io
+
+    from botocore.awsrequest import AWSRequest
+
+    from batchdeploy.sync import EXPECT_SIZE, _no_expect_for_small
+
+    for size, kept in ((0, False), (4096, False), (EXPECT_SIZE, True)):
+        req = AWSRequest("PUT", "http://x/b/k", headers={"Expect": "100-continue"}, data=io.BytesIO(b"x" * size))
+        _no_expect_for_small(req)
+        assert ("Expect" in req.headers) is kept, size
+
+
 def test_safe_relkey():
     assert safe_relkey("a/b c/ü.txt")
     for bad in ("", "a//b", "./a", "a/../b", "..", "a/\0"):
