@@ -128,6 +128,17 @@ def test_small_puts_do_not_wait_for_100_continue():
         assert ("Expect" in req.headers) is kept, size
 
 
+def test_get_object_answers_skip_the_unused_last_modified():
+    from botocore.awsrequest import HeadersDict
+
+    from batchdeploy.sync import _skip_last_modified
+
+    response = {"headers": HeadersDict({"Last-Modified": "Sat, 21 Nov 2026 13:00:00 GMT", "ETag": '"e"'})}
+    _skip_last_modified(response)
+    assert dict(response["headers"]) == {"ETag": '"e"'}
+    _skip_last_modified({"headers": HeadersDict()})  # nothing to remove
+
+
 def test_safe_relkey():
     assert safe_relkey("a/b c/ü.txt")
     for bad in ("", "a//b", "./a", "a/../b", "..", "a/\0"):
