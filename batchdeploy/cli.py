@@ -205,12 +205,13 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def make_context(args: argparse.Namespace, environ=None) -> Context:
     from batchdeploy import config
-    from batchdeploy.ui import Output, register_secret
+    from batchdeploy.secrets import is_secret, register_secret
+    from batchdeploy.ui import Output
 
     flags = {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
     cfg = config.load(env_file=args.env_file, environ=environ, flags=flags)
     for key, value in cfg.values.items():
-        if config.is_secret(key):
+        if is_secret(key):
             register_secret(value)
     out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
     return Context(cfg=cfg, out=out, args=args)
@@ -243,7 +244,7 @@ def run_all(ctx: Context) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
-    from batchdeploy.ui import redact
+    from batchdeploy.secrets import redact
 
     def fail(line: str, code: int) -> int:
         print(redact(f"{PROG}: error: {line}"), file=sys.stderr, flush=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchdeploy.errors import ConfigError
+from batchdeploy.secrets import is_secret, mask
 
 DEFAULT_ENV_FILE = ".aws_env"
 
@@ -80,19 +81,7 @@ KEYS: dict[str, Key] = {
     "AWS_SESSION_TOKEN": Key("session token (prefer profiles)", r"\S+", secret=True),
 }
 
-# Keys the process environment may set without the file naming them. Everything else in the
-# environment is ignored, so `${HOME}` in a template is an error rather than a silent leak.
-_SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^AWS_ACCESS_KEY_ID$")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def is_secret(key: str) -> bool:
-    known = KEYS.get(key)
-    return bool(known and known.secret) or bool(_SECRET_WORDS.search(key))
-
-
-def mask(value: str) -> str:
-    return "****" if value else ""
 
 
 @dataclass

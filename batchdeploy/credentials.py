@@ -21,7 +21,7 @@ from pathlib import Path
 
 from batchdeploy.aws import translate
 from batchdeploy.errors import ConfigError
-from batchdeploy.ui import register_secret
+from batchdeploy.secrets import register_secret
 
 FILTER_FILE = "credentials-filter"
 # The triage project's filter, used when the project has no `credentials-filter` of its own.

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchdeploy.errors import ConfigError, OperationError
-from batchdeploy.ui import redact
+from batchdeploy.secrets import redact
 
 TAIL_LINES = 20
 INSTALL_HINT = (

@@ -20,6 +20,8 @@ import json
 import os
 import time
 
+from batchdeploy.state import atomic_write
+
 VERSION = 1
 RACY_NS = 2_000_000_000
 
@@ -155,19 +157,10 @@ class HashCache:
             "local": self.local,
             "etags": remote,
         }
-        os.makedirs(self.folder, exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as fh:
-                json.dump(data, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
+            atomic_write(self.path, json.dumps(data, separators=(",", ":")), errors="surrogateescape")
         except OSError:
-            # A cache that cannot be written costs the next run a re-read, nothing more.
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            return False
+            return False  # a cache that cannot be written costs the next run a re-read, nothing more
         self.old_local = dict(self.local)
         self.old_remote = remote
         self.dirty = False

@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchdeploy import buildcontext, config, registry
+from batchdeploy import buildcontext, registry
 from batchdeploy.engine import choose
 from batchdeploy.errors import ConfigError, OperationError, UsageError
-from batchdeploy.ui import register_secret
+from batchdeploy.secrets import is_secret, register_secret
 
 STATE_FILE = "images.json"
 LOGINS_FILE = "registry-logins.json"
@@ -75,7 +75,7 @@ def parse_build_args(value: str | None) -> dict[str, str]:
         if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
             raise ConfigError(f"BUILD_ARGS: {pair!r} is not KEY=value", hint="e.g. BUILD_ARGS=BASE_IMAGE=python:3.12-slim")
         args[key] = val
-        if config.is_secret(key):
+        if is_secret(key):
             register_secret(val)
     return args
 

@@ -16,15 +16,16 @@ import json
 import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from batchdeploy import config, validate
-from batchdeploy.aws import error_code, translate
+from batchdeploy import config
+from batchdeploy.aws import error_code, shapes, translate
 from batchdeploy.errors import ConfigError, OperationError, UsageError
+from batchdeploy.polling import wait_until
+from batchdeploy.state import atomic_write
 
 TAG_PROJECT = "batchdeploy:project"
 TAG_PREFIX = "batchdeploy:prefix"
@@ -224,7 +225,7 @@ def spec_problems(kind: str, doc, project: str, prefix: str) -> list[str]:
     then the documented limits the model does not carry."""
     if not isinstance(doc, dict):
         return [f"(top): expected an object, got {type(doc).__name__}"]
-    problems = validate.request("batch", REQUEST_SHAPE[kind], doc)
+    problems = shapes.request("batch", REQUEST_SHAPE[kind], doc)
     name = doc.get(NAME_FIELD[kind])
     if isinstance(name, str) and not CE_QUEUE_NAME.fullmatch(name):
         problems.append(
@@ -406,10 +407,10 @@ def format_difference(item) -> str:
 def _update_fields(kind: str) -> tuple[set[str], set[str]]:
     """Top-level fields of Update*, and computeResources fields UpdateComputeEnvironment takes."""
     if kind == "compute-environment":
-        shape = validate.input_shape("batch", "UpdateComputeEnvironment")
+        shape = shapes.input_shape("batch", "UpdateComputeEnvironment")
         return set(shape.members) - {"computeEnvironment"}, set(shape.members["computeResources"].members)
     if kind == "job-queue":
-        shape = validate.input_shape("batch", "UpdateJobQueue")
+        shape = shapes.input_shape("batch", "UpdateJobQueue")
         return set(shape.members) - {"jobQueue"}, set()
     return set(), set()
 
@@ -715,38 +716,11 @@ def write_env(path: Path, values: dict[str, str], comment: str = "") -> Path:
         mode = path.stat().st_mode & 0o7777
     except FileNotFoundError:
         text, mode = "", 0o600
-    new = edit_env_text(text, values, comment)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(new)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, edit_env_text(text, values, comment), mode=mode)
 
 
 # ---------------------------------------------------------------------------------------------
 # Waiting (time injected)
-
-
-def wait_until(
-    check, what: str, timeout: float, sleep, clock, delay: float = 2.0, max_delay: float = 15.0
-) -> None:
-    """Call `check()` until it says done. `check` returns (done, status text) and raises on a failure
-    that waiting cannot mend (INVALID). Bounded by `timeout` seconds of `clock`."""
-    deadline = clock() + timeout
-    while True:
-        done, status = check()
-        if done:
-            return
-        left = deadline - clock()
-        if left <= 0:
-            raise OperationError(f"{what}: not done after {timeout:g} s ({status})")
-        sleep(min(delay, left))
-        delay = min(delay * 1.5, max_delay)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from batchdeploy import validate
+from batchdeploy.aws import shapes
 
 PROJECT_TAG = "batchdeploy:project"
 HASH_TAG = "batchdeploy:hash"
@@ -104,7 +104,7 @@ def check(defn, project: str = "") -> Findings:
     if not isinstance(defn, dict):
         f.problems.append(f"(top): expected a JSON object, got {_kind(defn)}")
         return f
-    for problem in validate.request("batch", "RegisterJobDefinition", defn):
+    for problem in shapes.request("batch", "RegisterJobDefinition", defn):
         f.problems.append(_explain_model_problem(problem))
 
     _check_name(defn, f)
@@ -153,7 +153,7 @@ def _explain_model_problem(problem: str) -> str:
             return f"{problem}; it is output of DescribeJobDefinitions, remove it"
         if path in ("vcpus", "memory"):
             return f"{problem}; use containerProperties.resourceRequirements ({path.upper().rstrip('S')})"
-        if path in validate.input_shape("batch", "RegisterJobDefinition").members["containerProperties"].members:
+        if path in shapes.input_shape("batch", "RegisterJobDefinition").members["containerProperties"].members:
             return f"{problem}; it belongs in containerProperties"
     return problem
 
@@ -340,7 +340,7 @@ def _check_environments(node, path, f):
 
 
 def _check_env_list(items, where, secrets, f):
-    from batchdeploy.config import is_secret
+    from batchdeploy.secrets import is_secret
 
     names: set[str] = set()
     for i, item in enumerate(items):
@@ -555,7 +555,7 @@ def normalize(defn) -> dict:
     fields, our hash tag, empty lists/maps, documented defaults, empty environment values, the
     deprecated vcpus/memory spelling and the order of order-free lists are all taken out.
     """
-    shape = validate.input_shape("batch", "RegisterJobDefinition")
+    shape = shapes.input_shape("batch", "RegisterJobDefinition")
     d = _input_members(shape, copy.deepcopy(defn)) or {}
     d = tidy(d)
     tags = d.get("tags")
@@ -673,7 +673,7 @@ def _show(value) -> str:
 
 
 def _secret_path(path: str) -> bool:
-    from batchdeploy.config import is_secret
+    from batchdeploy.secrets import is_secret
 
     m = re.search(r"(?:^|\.)(?:environment|env) (\S+)$", path)
     return bool(m and is_secret(m.group(1)))

@@ -25,8 +25,10 @@ from pathlib import Path
 
 from batchdeploy import config, jobdef_model
 from batchdeploy.aws import translate
+from batchdeploy.aws.session import resolve_region
 from batchdeploy.errors import ConfigError, OperationError, UsageError
 from batchdeploy.jobdef_model import ACTIVE_JOB_STATUSES, PROJECT_TAG
+from batchdeploy.secrets import is_secret
 
 STATE_FILE = "job-definitions.json"
 IMAGES_FILE = "images.json"
@@ -150,25 +152,6 @@ def _placeholders(node, where=""):
             yield m.group(1), where or "(top)", False
 
 
-def resolve_region(cfg) -> str:
-    """The region, found locally (configuration, else the profile) so that a missing one is
-    reported before anything else happens."""
-    if cfg.get("AWS_REGION"):
-        return cfg["AWS_REGION"]
-    import botocore.exceptions
-    import botocore.session
-
-    try:
-        region = botocore.session.Session(profile=cfg.get("AWS_PROFILE")).get_config_variable("region")
-    except botocore.exceptions.ProfileNotFound:
-        raise ConfigError(
-            f"AWS profile {cfg.get('AWS_PROFILE')!r} is not configured", hint="check AWS_PROFILE or run `aws configure`"
-        ) from None
-    if not region:
-        raise ConfigError("no AWS region", hint="set AWS_REGION in .aws_env or the environment")
-    return region
-
-
 def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     """`${IMAGE_TAG}`: IMAGE_TAG set in .aws_env, else the tag `-b` pushed for the image named
     PROJECT_NAME (else the only image), else VERSION. None with the reason when it is ambiguous."""
@@ -243,7 +226,7 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
     data = _parse_json(text, src.shown, problems)
     if data is None:
         return None, problems, []
-    values = {k: v for k, v in cfg.variables().items() if not config.is_secret(k)}
+    values = {k: v for k, v in cfg.variables().items() if not is_secret(k)}
     if image_tag is not None:
         values["IMAGE_TAG"] = image_tag
     values.update(variables or {})
@@ -253,7 +236,7 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
         if in_key:
             problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
             bad = True
-        elif config.is_secret(name):
+        elif is_secret(name):
             problems.append(
                 f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
                 "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
@@ -543,7 +526,7 @@ def main(ctx) -> int:
     cfg.require("PROJECT_NAME", optional=("AWS_REGION", "VERSION", "AWS_JOB_QUEUE"))
 
     # Step 1: everything local, every problem at once, before any AWS call.
-    region = resolve_region(cfg)
+    region = resolve_region(cfg.get("AWS_REGION"), cfg.get("AWS_PROFILE"))
     previous = _state_object(ctx, STATE_FILE)
     image_tag, origin = resolve_image_tag(cfg, _state_object(ctx, IMAGES_FILE).get("images") or {})
     sources, warnings = load_sources(cfg, image_tag, origin, region)

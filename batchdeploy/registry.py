@@ -27,7 +27,7 @@ from pathlib import Path
 
 from batchdeploy.aws import error_code, translate
 from batchdeploy.errors import ConfigError, OperationError
-from batchdeploy.ui import register_secret
+from batchdeploy.secrets import register_secret
 
 ECR_HOST = re.compile(
     r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2})\.amazonaws\.com(?:\.cn)?"
@@ -283,13 +283,13 @@ def create_repository_request(repository: str, registry: Registry, project: str 
 
 
 def mutability_enum() -> list[str]:
-    from batchdeploy.validate import input_shape
+    from batchdeploy.aws.shapes import input_shape
 
     return list(input_shape("ecr", "CreateRepository").members["imageTagMutability"].enum)
 
 
 def create_repository(ecr, registry: Registry, repository: str, project: str | None) -> dict:
-    from batchdeploy.validate import request as validate_request
+    from batchdeploy.aws.shapes import request as validate_request
 
     request = create_repository_request(repository, registry, project, mutability_enum())
     problems = validate_request("ecr", "CreateRepository", request)

@@ -14,7 +14,8 @@ import json
 import uuid
 
 from batchdeploy import config, credentials, errors, submit
-from batchdeploy.aws import THROTTLING, error_code, is_retryable, translate
+from batchdeploy.aws import error_code, is_retryable, translate
+from batchdeploy.aws.errors import THROTTLING
 from batchdeploy.errors import ConfigError, OperationError, UsageError
 from batchdeploy.watch import (
     QUEUED,
@@ -152,10 +153,10 @@ def load_overrides(ctx, out) -> dict:
     data = config.render(config.load_json(path, OVERRIDES_FILE), ctx.cfg.variables(), OVERRIDES_FILE)
     if not isinstance(data, dict):
         raise ConfigError(f"{OVERRIDES_FILE} must be a JSON object", hint='e.g. {"environment": [{"name": "X", "value": "1"}]}')
-    from batchdeploy import validate
+    from batchdeploy.aws import shapes
 
-    shape = validate.input_shape("batch", "SubmitJob").members["containerOverrides"]
-    problems = validate.check(shape, data)
+    shape = shapes.input_shape("batch", "SubmitJob").members["containerOverrides"]
+    problems = shapes.check(shape, data)
     if problems:
         raise ConfigError(f"{OVERRIDES_FILE} is not a valid containerOverrides object", problems)
     return data

@@ -15,6 +15,32 @@ from pathlib import Path
 
 from batchdeploy.errors import ConfigError
 
+# Every state file, named once. All live in STATE_DIR (default `.batchdeploy/`).
+IMAGES = "images.json"  # -b: the image each name was last pushed as (tag, digest)
+REGISTRY_LOGINS = "registry-logins.json"  # -b: when the engine last logged in, per registry
+JOB_DEFINITIONS = "job-definitions.json"  # -u: the revision in force per name, and the default
+JOBS = "jobs.jsonl"  # -r: one line per submitted job
+INFRA = "infra.json"  # --create/--delete: what was made, as a journal
+SYNC_CACHE_DIR = "sync"  # sync: hash caches, one file per (local, remote) pair
+
+
+def atomic_write(path, text: str, *, mode: int | None = None, errors: str = "strict") -> Path:
+    """Write `text` to `path` so a reader sees the old file or the whole new one, never a part:
+    a temporary file in the same folder, then rename. `mode` sets the new file's permissions."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline="") as fh:
+            fh.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
 
 class State:
     def __init__(self, folder: Path):
@@ -33,18 +59,7 @@ class State:
             raise ConfigError(f"state file {path} is unreadable ({exc})", hint="delete it and run again") from None
 
     def write(self, name: str, data) -> Path:
-        path = self._file(name)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(self._file(name), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     def update(self, name: str, **entries) -> dict:
         """Merge top-level entries into a JSON object file and write it back atomically."""

@@ -12,7 +12,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from batchdeploy import validate
+from batchdeploy.aws import shapes
 from batchdeploy.errors import UsageError
 
 # AWS Batch limits (SubmitJob and the Batch user guide). moto accepts requests that break most of them.
@@ -206,7 +206,7 @@ def build(spec: RunSpec) -> dict:
 
 def check(request: dict) -> None:
     """The whole request against botocore's SubmitJob shape, and AWS's 30 KiB payload limit."""
-    problems = validate.request("batch", "SubmitJob", request)
+    problems = shapes.request("batch", "SubmitJob", request)
     if problems:
         raise UsageError("the SubmitJob request is not valid: " + "; ".join(problems))
     size = len(json.dumps(request, separators=(",", ":")).encode())
@@ -227,7 +227,7 @@ def effective_timeout(spec: RunSpec) -> tuple[int | None, int]:
 
 def masked(request: dict, secret_names: set[str]) -> dict:
     """A copy for printing: values of the named environment variables (and secret-looking ones) masked."""
-    from batchdeploy.config import is_secret
+    from batchdeploy.secrets import is_secret
 
     out = json.loads(json.dumps(request))
     for entry in (out.get("containerOverrides") or {}).get("environment") or []:

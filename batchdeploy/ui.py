@@ -1,30 +1,11 @@
-"""Everything batchdeploy prints goes through here, so secrets can be scrubbed in one place.
-
-Verbs register a secret as soon as they hold one (`register_secret`); every line printed, and every
-error line, is passed through `redact` first. This is the last line of defence, not the first: code
-must not put secrets in messages to begin with.
-"""
+"""Everything batchdeploy prints goes through here, and every line through `secrets.redact` first."""
 
 from __future__ import annotations
 
 import json
 import sys
 
-_SECRETS: set[str] = set()
-MASK = "****"
-
-
-def register_secret(value: str | None) -> None:
-    # Very short values would redact ordinary words; real credentials are long.
-    if value and len(value) >= 8:
-        _SECRETS.add(value)
-
-
-def redact(text: str) -> str:
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+from batchdeploy.secrets import redact
 
 
 class Output:

@@ -13,38 +13,18 @@ never wait for real.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from batchdeploy.aws import error_code, is_retryable, translate
 from batchdeploy.errors import OperationError
+from batchdeploy.polling import Backoff
 
 STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
 TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
 QUEUED = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
 DESCRIBE_MAX = 100  # DescribeJobs takes at most 100 ids (moto takes more; AWS does not)
 DEFAULT_LOG_GROUP = "/aws/batch/job"
-
-
-@dataclass
-class Backoff:
-    """Seconds between rounds: `first` after a change, times `factor` per quiet round, never above `cap`."""
-
-    first: float = 2.0
-    factor: float = 1.5
-    cap: float = 5.0
-    current: float = field(default=0.0, init=False)
-
-    def __post_init__(self):
-        self.current = self.first
-
-    def reset(self) -> None:
-        self.current = self.first
-
-    def next(self) -> float:
-        delay = self.current
-        self.current = min(self.cap, self.current * self.factor)
-        return delay
 
 
 def chunks(items: list, size: int = DESCRIBE_MAX):

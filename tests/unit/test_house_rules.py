@@ -10,11 +10,15 @@ def sources(folder, pattern):
     return [p for p in (ROOT / folder).rglob(pattern) if ".venv" not in p.parts]
 
 
-def test_only_the_client_module_makes_boto3_clients():
+CLIENT_MAKERS = re.compile(r"boto3\.client\(|\bSession\(|\.create_client\(")
+
+
+def test_only_the_aws_package_makes_clients_and_sessions():
+    aws = ROOT / "batchdeploy" / "aws"
     offenders = [
         str(p.relative_to(ROOT))
         for p in sources("batchdeploy", "*.py") + sources("scripts", "*.py") + sources("bench", "*.py")
-        if "boto3.client(" in p.read_text() and p != ROOT / "batchdeploy" / "aws.py"
+        if CLIENT_MAKERS.search(p.read_text()) and aws not in p.parents
     ]
     assert offenders == []
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from batchdeploy import config, engine, images, registry, ui
+from batchdeploy.aws.shapes import request as validate_request
 from batchdeploy.errors import ConfigError, OperationError, UsageError
 from batchdeploy.state import State
-from batchdeploy.validate import request as validate_request
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from batchdeploy import config, jobdef_model, jobdefs, validate
+from batchdeploy import config, jobdef_model, jobdefs
+from batchdeploy.aws import shapes
 from batchdeploy.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def test_the_example_renders_with_the_example_configuration_alone_and_validates(
     assert src.request["tags"][jobdef_model.PROJECT_TAG] == "dirtyduck"
     assert src.request["tags"][jobdef_model.HASH_TAG] == src.content_hash
     # What is sent passes botocore's model, and the user's part (our tags aside) every AWS limit.
-    assert validate.request("batch", "RegisterJobDefinition", src.request) == []
+    assert shapes.request("batch", "RegisterJobDefinition", src.request) == []
     assert jobdef_model.check(src.definition, "dirtyduck").problems == []
     assert jobdef_model.request_size(src.request) < jobdef_model.MAX_REQUEST_BYTES
     assert "${" not in json.dumps(src.request)

@@ -1,4 +1,4 @@
-from batchdeploy import validate
+from batchdeploy.aws import shapes
 
 
 def test_valid_request_has_no_problems():
@@ -7,7 +7,7 @@ def test_valid_request_has_no_problems():
         "type": "container",
         "containerProperties": {"image": "i", "resourceRequirements": [{"type": "VCPU", "value": "1"}]},
     }
-    assert validate.request("batch", "RegisterJobDefinition", params) == []
+    assert shapes.request("batch", "RegisterJobDefinition", params) == []
 
 
 def test_every_problem_is_reported_with_its_json_path():
@@ -21,7 +21,7 @@ def test_every_problem_is_reported_with_its_json_path():
         },
         "timeout": {"attemptDurationSeconds": "60"},
     }
-    problems = validate.request("batch", "RegisterJobDefinition", params)
+    problems = shapes.request("batch", "RegisterJobDefinition", params)
     assert "jobDefinitionName: required but missing" in problems
     assert any(p.startswith("type: 'kontainer' is not one of") for p in problems)
     assert "containerProperties.image: expected a string, got a number" in problems
@@ -32,7 +32,7 @@ def test_every_problem_is_reported_with_its_json_path():
 
 
 def test_maps_and_lists_are_checked():
-    problems = validate.request("batch", "SubmitJob", {"jobName": "j", "jobQueue": "q", "jobDefinition": "d",
+    problems = shapes.request("batch", "SubmitJob", {"jobName": "j", "jobQueue": "q", "jobDefinition": "d",
                                                        "parameters": {"a": 1}, "dependsOn": {}})
     assert "parameters.a: expected a string, got a number" in problems
     assert "dependsOn: expected an array, got an object" in problems

@@ -1,5 +1,5 @@
-"""The one place that makes AWS clients (profile, region, endpoint, role, retries), and the one that
-turns botocore's exceptions into one-line errors. Nothing else calls `boto3.client(`.
+"""The one place that makes AWS sessions and clients (profile, region, endpoint, role, retries).
+Nothing else calls `boto3.client(`, `Session(` or `create_client(` (a house-rule test holds that).
 
 boto3 is imported lazily so that `--help` and config errors never pay for it.
 """
@@ -9,32 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from batchdeploy.errors import ConfigError, OperationError
+from batchdeploy.aws.errors import translate
+from batchdeploy.errors import ConfigError
 
 # botocore at DEBUG writes request bodies, credentials included, to the log. Keep it quiet whatever
 # the root logger is set to; BATCHDEPLOY_DEBUG shows tracebacks, never wire logs.
 for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
-
-THROTTLING = {
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "SlowDown",
-    "RequestThrottled",
-}
-USER_ERRORS = {
-    "AccessDenied",
-    "AccessDeniedException",
-    "UnauthorizedOperation",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-}
-
 
 @dataclass
 class AwsSettings:
@@ -116,24 +97,11 @@ class Aws:
     def _make_core(self):
         """What boto3.session.Session(profile_name=..., region_name=..., keys...) sets up, without
         importing boto3 (60-80 ms of a no-change sync-to-s3, which needs botocore only)."""
-        import botocore.exceptions
-        import botocore.session
-
         s = self.settings
-        core = botocore.session.Session(profile=s.profile)
-        if s.region:
-            core.set_config_variable("region", s.region)
+        core = _profile_session(s.profile, s.region)
         if s.access_key_id or s.secret_access_key or s.session_token:
             core.set_credentials(s.access_key_id, s.secret_access_key, s.session_token)
-        try:
-            region = core.get_config_variable("region")
-            core.get_scoped_config()
-        except botocore.exceptions.ProfileNotFound:
-            raise ConfigError(
-                f"AWS profile {s.profile!r} is not configured", hint="check AWS_PROFILE or run `aws configure`"
-            ) from None
-        if not region:
-            raise ConfigError("no AWS region", hint="set AWS_REGION in .aws_env or the environment")
+        region = _region_of(core, s.profile)
         if s.role_arn:
             core = self._assume(core, region, s.role_arn)
         return core
@@ -176,70 +144,32 @@ class Aws:
         return creds.get_frozen_credentials() if creds else None
 
 
-def error_code(exc) -> str:
-    return getattr(exc, "response", {}).get("Error", {}).get("Code", "") if exc is not None else ""
+def _profile_session(profile: str | None, region: str | None):
+    import botocore.session
+
+    core = botocore.session.Session(profile=profile)
+    if region:
+        core.set_config_variable("region", region)
+    return core
 
 
-def is_retryable(exc) -> bool:
-    """Throttling and 5xx: the only failures a retry can fix."""
-    response = getattr(exc, "response", None) or {}
-    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    return error_code(exc) in THROTTLING or status >= 500
+def _region_of(core, profile: str | None) -> str:
+    """The session's region; a missing profile or region is a ConfigError naming the fix."""
+    import botocore.exceptions
 
-
-class translate:
-    """Turn botocore's exceptions raised inside the block into one-line OperationError/ConfigError.
-
-    `doing` says what was being attempted ("register job definition x"), so the line reads
-    "cannot register job definition x: AccessDeniedException: ...".
-    """
-
-    def __init__(self, doing: str, not_found: str | None = None):
-        self.doing = doing
-        self.not_found = not_found
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc is None:
-            return False
-        converted = convert(exc, self.doing, self.not_found)
-        if converted is None:
-            return False
-        raise converted from None
-
-
-def convert(exc, doing: str, not_found: str | None = None):
-    """An exception from botocore as one of ours, or None when it is not botocore's."""
     try:
-        import botocore.exceptions as bex
-    except ImportError:  # pragma: no cover
-        return None
-    if isinstance(exc, bex.ClientError):
-        code = error_code(exc)
-        message = exc.response.get("Error", {}).get("Message", "") or str(exc)
-        if not_found and ("NotFound" in code or "NoSuch" in code):
-            return OperationError(f"cannot {doing}: {message}", hint=not_found)
-        hint = None
-        if code in USER_ERRORS:
-            hint = "check the credentials and IAM permissions (README: IAM permissions)"
-        elif code in THROTTLING:
-            hint = "AWS is throttling this account; try again later"
-        return OperationError(f"cannot {doing}: {code}: {message}", hint=hint)
-    if isinstance(exc, bex.NoCredentialsError):
-        return ConfigError(
-            f"cannot {doing}: no AWS credentials found",
-            hint="configure a profile (aws configure / aws sso login) or set AWS_PROFILE",
-        )
-    if isinstance(exc, bex.NoRegionError):
-        return ConfigError(f"cannot {doing}: no AWS region", hint="set AWS_REGION in .aws_env or the environment")
-    if isinstance(exc, (bex.EndpointConnectionError, bex.ConnectTimeoutError, bex.ReadTimeoutError)):
-        return OperationError(f"cannot {doing}: {exc}", hint="check the network and AWS_ENDPOINT_URL")
-    if isinstance(exc, bex.TokenRetrievalError):
-        return ConfigError(f"cannot {doing}: the SSO session has expired", hint="run `aws sso login`")
-    if isinstance(exc, bex.ParamValidationError):
-        return OperationError(f"cannot {doing}: {exc}")
-    if isinstance(exc, bex.BotoCoreError):
-        return OperationError(f"cannot {doing}: {exc}")
-    return None
+        region = core.get_config_variable("region")
+        core.get_scoped_config()
+    except botocore.exceptions.ProfileNotFound:
+        raise ConfigError(
+            f"AWS profile {profile!r} is not configured", hint="check AWS_PROFILE or run `aws configure`"
+        ) from None
+    if not region:
+        raise ConfigError("no AWS region", hint="set AWS_REGION in .aws_env or the environment")
+    return region
+
+
+def resolve_region(region: str | None, profile: str | None) -> str:
+    """The region, found locally (configuration, else the profile) without credentials or any call,
+    so that a missing one is reported before anything else happens."""
+    return region or _region_of(_profile_session(profile, None), profile)
