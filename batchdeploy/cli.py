@@ -10,30 +10,55 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
 from batchdeploy import __version__, errors
 
+if TYPE_CHECKING:  # imported for their names only: `--help` must not pay for boto3 or dotenv
+    from batchdeploy.aws import Aws
+    from batchdeploy.config import Config
+    from batchdeploy.state import State
+    from batchdeploy.ui import Output
+
 PROG = "batchdeploy"
 
-# verb -> (module:function, one-line help). The module is imported only when the verb runs.
-VERBS: dict[str, tuple[str, str]] = {
-    "info": ("batchdeploy.info:main", "show the resolved configuration, identity and tool versions"),
-    "images": ("batchdeploy.images:main", "build and push the images (content-addressed, skips what exists)"),
-    "update-jobs": ("batchdeploy.jobdefs:main", "register job definitions that changed; --prune old revisions"),
-    "run": ("batchdeploy.run:main", "submit an experiment: NAME [key=val ...] [-- extra args]"),
-    "status": ("batchdeploy.run:status", "recent jobs of this project as a table"),
-    "logs": ("batchdeploy.run:logs", "a job's log lines (--follow to stream)"),
-    "cancel": ("batchdeploy.run:cancel", "cancel or terminate a job"),
-    "sync-to-s3": ("batchdeploy.sync:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly"),
-    "sync-from-s3": ("batchdeploy.sync:from_s3", "download results (or any prefix) exactly"),
-    "all": ("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3"),
-    "create": ("batchdeploy.infra:create", "create compute environment, queue, job definition, bucket"),
-    "delete": ("batchdeploy.infra:delete", "tear down what --create made (this project's tags only)"),
+@dataclass(frozen=True)
+class Verb:
+    """One verb: where its code lives, its help line, and its doors (deploy.sh flags, make target)."""
+
+    target: str  # module:function, imported only when the verb runs
+    help: str
+    flags: tuple[str, ...]  # ./deploy.sh's spellings
+    make: str | None = None  # the make target that runs it, if any
+
+
+# The one list of verbs. deploy.sh's usage and `case`, and `make help`, are checked against it by
+# tests/unit/test_house_rules.py, so a verb added here and forgotten there fails the suite.
+VERBS: dict[str, Verb] = {
+    "info": Verb("batchdeploy.info:main", "show the resolved configuration, identity and tool versions",
+                 ("-i", "--info"), "info"),
+    "images": Verb("batchdeploy.images:main", "build and push the images (content-addressed, skips what exists)",
+                   ("-b", "--update-images"), "images"),
+    "update-jobs": Verb("batchdeploy.jobdefs:main", "register job definitions that changed; --prune old revisions",
+                        ("-u", "--update-jobs"), "update-jobs"),
+    "run": Verb("batchdeploy.run:main", "submit an experiment: NAME [key=val ...] [-- extra args]",
+                ("-r", "--run-experiment"), "run"),
+    "status": Verb("batchdeploy.run:status", "recent jobs of this project as a table", ("--status",), "status"),
+    "logs": Verb("batchdeploy.run:logs", "a job's log lines (--follow to stream)", ("--logs",), "logs"),
+    "cancel": Verb("batchdeploy.run:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),
+    "sync-to-s3": Verb("batchdeploy.sync:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly",
+                       ("--sync-to-s3", "--sync_to_s3"), "sync-to-s3"),
+    "sync-from-s3": Verb("batchdeploy.sync:from_s3", "download results (or any prefix) exactly",
+                         ("--sync-from-s3", "--sync_from_s3"), "sync-from-s3"),
+    "all": Verb("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3", ("-a", "--all")),
+    "create": Verb("batchdeploy.infra:create", "create compute environment, queue, job definition, bucket",
+                   ("--create",), "create"),
+    "delete": Verb("batchdeploy.infra:delete", "tear down what --create made (this project's tags only)",
+                   ("--delete",), "delete"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
@@ -51,25 +76,21 @@ EXIT_CODES = """exit codes:
   130  interrupted"""
 
 
-def implemented(verb: str) -> bool:
-    module, _, func = VERBS[verb][0].partition(":")
-    return importlib.util.find_spec(module) is not None
-
-
 @dataclass
 class Context:
-    """What every verb receives: configuration, output, state, AWS clients made on first use, time."""
+    """What every verb receives: configuration, output, state, AWS clients made on first use, time.
+    A verb reads its own flags from `args` once, into a typed options object of its package."""
 
-    cfg: object
-    out: object
+    cfg: Config
+    out: Output
     args: argparse.Namespace
-    sleep: object = time.sleep
-    clock: object = time.monotonic
-    _aws: object = field(default=None, repr=False)
-    _state: object = field(default=None, repr=False)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    _aws: Aws | None = field(default=None, repr=False)
+    _state: State | None = field(default=None, repr=False)
 
     @property
-    def aws(self):
+    def aws(self) -> Aws:
         if self._aws is None:
             from batchdeploy.aws import Aws, AwsSettings
 
@@ -77,7 +98,7 @@ class Context:
         return self._aws
 
     @property
-    def state(self):
+    def state(self) -> State:
         if self._state is None:
             from batchdeploy.state import State
 
@@ -97,10 +118,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def _top_parser() -> argparse.ArgumentParser:
-    lines = []
-    for verb, (_, text) in VERBS.items():
-        later = "" if implemented(verb) else "  [not implemented yet: exits 2]"
-        lines.append(f"  {verb:<13} {text}{later}")
+    lines = [f"  {name:<13} {verb.help}" for name, verb in VERBS.items()]
     p = argparse.ArgumentParser(
         prog=PROG,
         usage=f"{PROG} [global options] VERB [options]",
@@ -115,73 +133,105 @@ def _top_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _images_flags(add, verb: str) -> None:
+    add("--force", action="store_true", help="rebuild without cache and push it as c-HASH-fTIME (content tags never move)")
+    add("--image", action="append", metavar="NAME", help="only this image (repeatable)")
+
+
+def _update_jobs_flags(add, verb: str) -> None:
+    add("--dry-run", action="store_true", help="show what would change, register nothing")
+    add("--prune", type=int, metavar="KEEP", help="deregister ACTIVE revisions older than the newest KEEP")
+
+
+def _run_flags(add, verb: str) -> None:
+    add("name", metavar="NAME", help="the job's name")
+    add("params", nargs="*", metavar="key=val", help="job parameters (also key=val,key2=val2)")
+    add("--job-definition", metavar="NAME[:REV]", help="job definition (default: the one -u recorded)")
+    add("--queue", metavar="QUEUE", help="job queue (overrides AWS_JOB_QUEUE)")
+    add("--vcpus", metavar="N", help="vCPUs for this run")
+    add("--memory", metavar="MiB", help="memory for this run, MiB")
+    add("--gpus", metavar="N", help="GPUs for this run")
+    add("--timeout", type=int, metavar="SECONDS", help="attempt timeout (at least 60)")
+    add("--retries", type=int, metavar="N", help="attempts (1-10)")
+    add("--tags", action="append", metavar="k=v", default=[], help="job tags (repeatable; also k=v,k2=v2)")
+    add("--depends-on", action="append", metavar="JOB_ID", default=[], help="job dependency (repeatable, <= 20)")
+    add("--array-size", type=int, metavar="N", help="submit an array job of N children (2-10000)")
+    add("--dry-run", action="store_true", help="print the SubmitJob request (secrets masked), submit nothing")
+    add("--wait", action="store_true", help="follow the job to its end: states, live logs, exit code")
+    add("--no-credentials", action="store_true", help="inject no credentials (right when the definition has a jobRoleArn)")
+    add("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C terminates the job")
+
+
+def _status_flags(add, verb: str) -> None:
+    add("job", nargs="?", metavar="JOB_ID|NAME", help="one job (default: recent jobs of this project)")
+    add("--limit", type=int, default=20, metavar="N", help="how many recent jobs (default 20)")
+
+
+def _logs_flags(add, verb: str) -> None:
+    add("job", metavar="JOB_ID", help="the job")
+    add("--follow", "-f", action="store_true", help="stream new lines until the job ends")
+
+
+def _cancel_flags(add, verb: str) -> None:
+    add("job", metavar="JOB_ID", help="the job")
+    add("--reason", default="cancelled with batchdeploy", help="reason recorded on the job")
+
+
+def _sync_flags(add, verb: str) -> None:
+    add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR, or RESULTS_DIR for downloads)")
+    add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX, "
+        "or s3://S3_BUCKET/RESULTS_PREFIX for downloads)")
+    add("--delete", action="store_true", help="remove what the source no longer has (inside the target only)")
+    add("--exclude", action="append", default=[], metavar="PATTERN",
+        help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
+    add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
+    add("--jobs", "-j", type=int, default=16, metavar="N", help="parallel transfers (1-64, default 16)")
+
+
+def _infra_flags(add, verb: str) -> None:
+    add("--prefix", metavar="PREFIX", help="name prefix (default: PROJECT_NAME-ENV)")
+    add("--compute-environment", metavar="FILE|NAME|ARN", help="compute environment file, name or ARN")
+    add("--job-queue", metavar="FILE|NAME|ARN", help="job queue file, name or ARN")
+    add("--job-definition", metavar="FILE|NAME|ARN", help="job definition file, name or ARN")
+    add("--bucket", metavar="NAME", help="S3 bucket name (default: PREFIX-bucket, lowercased)")
+    add("--ecr-repository", action="append", metavar="NAME",
+        help="ECR repository (repeatable; default: one per IMAGES name when AWS_REGISTRY is an ECR registry)")
+    add("--dry-run", action="store_true", help="show the plan, change nothing")
+    add("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    add("--timeout", type=int, metavar="SECONDS", help="longest wait for each resource to settle (default 600)")
+    if verb == "create":
+        add("--update", action="store_true", help="update what differs, where AWS allows an update")
+        add("--write-env", action="store_true", help="write the names used into .aws_env")
+    else:
+        add("--delete-bucket-contents", action="store_true", help="also empty and delete a non-empty bucket")
+        add("--delete-images", action="store_true", help="also delete ECR repositories that hold images")
+
+
+# verb -> the function that adds its own flags (verbs with none are absent)
+_VERB_FLAGS = {
+    "images": _images_flags,
+    "update-jobs": _update_jobs_flags,
+    "run": _run_flags,
+    "status": _status_flags,
+    "logs": _logs_flags,
+    "cancel": _cancel_flags,
+    "sync-to-s3": _sync_flags,
+    "sync-from-s3": _sync_flags,
+    "create": _infra_flags,
+    "delete": _infra_flags,
+}
+
+
 def _verb_parser(verb: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=f"{PROG} {verb}",
-        description=VERBS[verb][1],
+        description=VERBS[verb].help,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _global_options(p, suppress=True)
-    add = p.add_argument
-    if verb == "images":
-        add("--force", action="store_true", help="rebuild without cache and push it as c-HASH-fTIME (content tags never move)")
-        add("--image", action="append", metavar="NAME", help="only this image (repeatable)")
-    elif verb == "update-jobs":
-        add("--dry-run", action="store_true", help="show what would change, register nothing")
-        add("--prune", type=int, metavar="KEEP", help="deregister ACTIVE revisions older than the newest KEEP")
-    elif verb == "run":
-        add("name", metavar="NAME", help="the job's name")
-        add("params", nargs="*", metavar="key=val", help="job parameters (also key=val,key2=val2)")
-        add("--job-definition", metavar="NAME[:REV]", help="job definition (default: the one -u recorded)")
-        add("--queue", metavar="QUEUE", help="job queue (overrides AWS_JOB_QUEUE)")
-        add("--vcpus", metavar="N", help="vCPUs for this run")
-        add("--memory", metavar="MiB", help="memory for this run, MiB")
-        add("--gpus", metavar="N", help="GPUs for this run")
-        add("--timeout", type=int, metavar="SECONDS", help="attempt timeout (at least 60)")
-        add("--retries", type=int, metavar="N", help="attempts (1-10)")
-        add("--tags", action="append", metavar="k=v", default=[], help="job tags (repeatable; also k=v,k2=v2)")
-        add("--depends-on", action="append", metavar="JOB_ID", default=[], help="job dependency (repeatable, <= 20)")
-        add("--array-size", type=int, metavar="N", help="submit an array job of N children (2-10000)")
-        add("--dry-run", action="store_true", help="print the SubmitJob request (secrets masked), submit nothing")
-        add("--wait", action="store_true", help="follow the job to its end: states, live logs, exit code")
-        add("--no-credentials", action="store_true", help="inject no credentials (right when the definition has a jobRoleArn)")
-        add("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C terminates the job")
-    elif verb == "status":
-        add("job", nargs="?", metavar="JOB_ID|NAME", help="one job (default: recent jobs of this project)")
-        add("--limit", type=int, default=20, metavar="N", help="how many recent jobs (default 20)")
-    elif verb == "logs":
-        add("job", metavar="JOB_ID", help="the job")
-        add("--follow", "-f", action="store_true", help="stream new lines until the job ends")
-    elif verb == "cancel":
-        add("job", metavar="JOB_ID", help="the job")
-        add("--reason", default="cancelled with batchdeploy", help="reason recorded on the job")
-    elif verb in ("sync-to-s3", "sync-from-s3"):
-        add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR, or RESULTS_DIR for downloads)")
-        add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX, "
-            "or s3://S3_BUCKET/RESULTS_PREFIX for downloads)")
-        add("--delete", action="store_true", help="remove what the source no longer has (inside the target only)")
-        add("--exclude", action="append", default=[], metavar="PATTERN",
-            help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
-        add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
-        add("--jobs", "-j", type=int, default=16, metavar="N", help="parallel transfers (1-64, default 16)")
-    elif verb in ("create", "delete"):
-        add("--prefix", metavar="PREFIX", help="name prefix (default: PROJECT_NAME-ENV)")
-        add("--compute-environment", metavar="FILE|NAME|ARN", help="compute environment file, name or ARN")
-        add("--job-queue", metavar="FILE|NAME|ARN", help="job queue file, name or ARN")
-        add("--job-definition", metavar="FILE|NAME|ARN", help="job definition file, name or ARN")
-        add("--bucket", metavar="NAME", help="S3 bucket name (default: PREFIX-bucket, lowercased)")
-        add("--ecr-repository", action="append", metavar="NAME",
-            help="ECR repository (repeatable; default: one per IMAGES name when AWS_REGISTRY is an ECR registry)")
-        add("--dry-run", action="store_true", help="show the plan, change nothing")
-        add("--yes", "-y", action="store_true", help="do not ask for confirmation")
-        add("--timeout", type=int, metavar="SECONDS", help="longest wait for each resource to settle (default 600)")
-        if verb == "create":
-            add("--update", action="store_true", help="update what differs, where AWS allows an update")
-            add("--write-env", action="store_true", help="write the names used into .aws_env")
-        else:
-            add("--delete-bucket-contents", action="store_true", help="also empty and delete a non-empty bucket")
-            add("--delete-images", action="store_true", help="also delete ECR repositories that hold images")
+    if verb in _VERB_FLAGS:
+        _VERB_FLAGS[verb](p.add_argument, verb)
     return p
 
 
@@ -218,13 +268,8 @@ def make_context(args: argparse.Namespace, environ=None) -> Context:
 
 
 def dispatch(ctx: Context, verb: str) -> int:
-    if not implemented(verb):
-        raise errors.UsageError(f"`{verb}` is not implemented yet", hint=f"see `{PROG} --help` for what works today")
-    module_name, _, func = VERBS[verb][0].partition(":")
-    module = importlib.import_module(module_name)
-    if not hasattr(module, func):
-        raise errors.UsageError(f"`{verb}` is not implemented yet", hint=f"see `{PROG} --help` for what works today")
-    return int(getattr(module, func)(ctx) or 0)
+    module_name, _, func = VERBS[verb].target.partition(":")
+    return int(getattr(importlib.import_module(module_name), func)(ctx) or 0)
 
 
 def run_all(ctx: Context) -> int:
@@ -277,7 +322,3 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         return fail(ours.line(), ours.exit_code)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -46,3 +46,58 @@ def test_botocore_debug_logging_is_never_switched_on():
         if re.search(r"set_stream_logger|logging\.DEBUG", p.read_text())
     ]
     assert offenders == []
+
+
+# ---- the verb list is written once (cli.VERBS); the front doors are checked against it ----------
+
+def _deploy_sh_cases() -> set[tuple[str, str]]:
+    text = (ROOT / "deploy.sh").read_text()
+    pairs = set()
+    for flags, verb in re.findall(r"^\s*([-\w| ]+)\)\s*verb=([a-z0-9-]+)\s*;;", text, re.M):
+        pairs |= {(flag.strip(), verb) for flag in flags.split("|")}
+    return pairs
+
+
+def _deploy_sh_usage() -> str:
+    text = (ROOT / "deploy.sh").read_text()
+    return text[text.index("usage() {") : text.index("\nEOF\n")]
+
+
+def test_deploy_sh_case_maps_exactly_the_verbs_flags():
+    from batchdeploy.cli import VERBS
+
+    wanted = {(flag, name) for name, verb in VERBS.items() for flag in verb.flags}
+    assert _deploy_sh_cases() == wanted
+
+
+def test_deploy_sh_usage_names_every_verb():
+    from batchdeploy.cli import VERBS
+
+    usage = _deploy_sh_usage()
+    missing = [verb.flags[0] for verb in VERBS.values() if not re.search(rf"(^|[\s|]){re.escape(verb.flags[0])}\b", usage, re.M)]
+    assert missing == []
+
+
+def test_make_help_lists_each_verbs_target_and_the_target_runs_that_verb():
+    import subprocess
+
+    from batchdeploy.cli import VERBS
+
+    makefile = (ROOT / "Makefile").read_text()
+    helped = subprocess.run(["make", "-s", "-C", str(ROOT), "help"], capture_output=True, text=True, check=True).stdout
+    for name, verb in VERBS.items():
+        if verb.make is None:
+            continue
+        assert re.search(rf"^\s*make {re.escape(verb.make)}\s", helped, re.M), f"make help lacks {verb.make}"
+        recipe = re.search(rf"^{re.escape(verb.make)}:.*\n((?:\t.*\n)+)", makefile, re.M)
+        assert recipe, f"Makefile has no recipe for {verb.make}"
+        called = re.findall(r"\$\(DEPLOY\) (\S+)", recipe.group(1))
+        assert called and called[-1] in verb.flags, f"make {verb.make} runs {called}, not {name}"
+
+
+def test_every_deploy_call_in_the_makefile_is_a_known_verb_flag():
+    from batchdeploy.cli import VERBS
+
+    flags = {flag for verb in VERBS.values() for flag in verb.flags}
+    called = re.findall(r"\$\(DEPLOY\) (\S+)", (ROOT / "Makefile").read_text())
+    assert called and set(called) <= flags
