@@ -5,7 +5,8 @@ SHELL := bash
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cksum < pyproject.toml | cut -d' ' -f1)
+UV_VERSION := 0.13.8
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 DEPLOY := ./deploy.sh
 NAME ?=
 PARAMS ?=
@@ -18,20 +19,33 @@ BENCH_ARGS ?=
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# The venv gets exactly the versions in constraints.txt (what CI tested), installed by uv.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -c constraints.txt -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
+.PHONY: setup-python
+setup-python: $(STAMP) ## .venv with the package and dev tools at the locked versions (idempotent)
+
 .PHONY: setup
-setup: $(STAMP) ## .venv with the package and dev tools, and the system tools the tests need (idempotent)
+setup: setup-python ## setup-python, and the system tools the tests need (idempotent)
 	@scripts/install-system-deps.sh
+
+.PHONY: lock
+lock: setup-python ## re-resolve constraints.txt from pyproject.toml (then commit it)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -q --no-header -o constraints.txt
+	sed -i '1i # Exact versions of every dependency, tested by CI; `make setup` installs with them. Regenerate with `make lock`.' constraints.txt
 
 .PHONY: test
 test: setup ## run the whole test suite (pytest, then bats)
 	$(PY) -m pytest $(PYTEST_ARGS)
 	bats tests/bats
+
+.PHONY: test-unit
+test-unit: setup-python ## the unit tests alone: pure functions, no AWS, no system tools (seconds)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: setup ## shellcheck the shell, ruff the Python
