@@ -39,8 +39,7 @@ EOF
 }
 
 die_usage() {
-  printf 'deploy.sh: %s\n' "$1" >&2
-  usage >&2
+  printf 'deploy.sh: error: %s; see ./deploy.sh -h\n' "$1" >&2
   exit 2
 }
 

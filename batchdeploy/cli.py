@@ -94,6 +94,7 @@ class Context:
         if self._aws is None:
             from batchdeploy.aws import Aws, AwsSettings
 
+            self.cfg.check_known()
             self._aws = Aws(AwsSettings.from_config(self.cfg))
         return self._aws
 
@@ -104,6 +105,17 @@ class Context:
 
             self._state = State(self.cfg.state_dir())
         return self._state
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the flag and where the usage is (exit 2),
+    instead of a usage block followed by the error."""
+
+    def error(self, message: str):
+        verb = self.prog[len(PROG) :].strip()
+        if "the following arguments are required: NAME" in message and verb == "run":
+            message = "the job's NAME is missing: run NAME [key=val ...]"
+        raise errors.UsageError(f"{verb}: {message}" if verb else message, hint=f"see `{self.prog} --help`")
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -119,7 +131,7 @@ def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 def _top_parser() -> argparse.ArgumentParser:
     lines = [f"  {name:<13} {verb.help}" for name, verb in VERBS.items()]
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=PROG,
         usage=f"{PROG} [global options] VERB [options]",
         description="Run experiments on AWS Batch.",
@@ -223,7 +235,7 @@ _VERB_FLAGS = {
 
 
 def _verb_parser(verb: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=f"{PROG} {verb}",
         description=VERBS[verb].help,
         epilog=EXIT_CODES,
@@ -264,6 +276,8 @@ def make_context(args: argparse.Namespace, environ=None) -> Context:
         if is_secret(key):
             register_secret(value)
     out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
+    for warning in cfg.warnings:
+        out.warn(warning)
     return Context(cfg=cfg, out=out, args=args)
 
 

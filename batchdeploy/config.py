@@ -63,7 +63,11 @@ KEYS: dict[str, Key] = {
     "IMAGES": Key("images as name=context-folder pairs, space-separated", r"([^\s=]+=[^\s]+\s*)+", "app=."),
     "BUILD_ARGS": Key("build arguments as KEY=value pairs, space-separated", r"([A-Za-z_][A-Za-z0-9_]*=\S*\s*)*"),
     "CONTAINER_CLI": Key("container engine CLI", r"docker|podman|\S+", "podman"),
-    "AWS_ENDPOINT_URL": Key("AWS endpoint (a local emulator)", r"https?://\S+", "http://127.0.0.1:5000"),
+    "AWS_ENDPOINT_URL": Key(
+        "AWS endpoint (a local emulator): http(s)://HOST[:PORT]",
+        r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?(/\S*)?",
+        "http://127.0.0.1:5000",
+    ),
     "AWS_RETRY_MODE": Key("botocore retry mode", r"standard|adaptive|legacy", "standard", "standard"),
     "AWS_MAX_ATTEMPTS": Key("botocore attempts per call", r"[1-9]\d?", "5", "5"),
     "ROLE_ARN": Key("role to assume for every AWS call (optional)", _ARN, "arn:aws:iam::123456789012:role/deployer"),
@@ -91,6 +95,7 @@ class Config:
     env_file: Path | None
     project_dir: Path
     extra: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # shown by the command layer, never fatal
 
     def get(self, key: str, default: str | None = None) -> str | None:
         value = self.values.get(key)
@@ -113,14 +118,29 @@ class Config:
                 spec = KEYS.get(key)
                 good = f" (e.g. {key}={spec.example})" if spec and spec.example else ""
                 problems.append(f"{key} is missing{good}")
-        for key in (*keys, *optional):
+        problems += self.malformed((*keys, *optional, *KEYS))
+        self._raise(problems)
+
+    def check_known(self) -> None:
+        """Every known key that is set must be well formed. Checked before the first AWS client is
+        made (and by every `require`), so `AWS_MAX_ATTEMPTS=abc` or `--region 'not a region!'` is
+        exit 2 with an example, not botocore's words (or a traceback) from deep inside a call."""
+        self._raise(self.malformed(KEYS))
+
+    def malformed(self, keys) -> list[str]:
+        problems = []
+        for key in dict.fromkeys(keys):
             value = self.get(key)
             spec = KEYS.get(key)
             if value is None or spec is None or spec.pattern is None:
                 continue
             if not re.fullmatch(spec.pattern, value):
                 shown = mask(value) if is_secret(key) else repr(value)
-                problems.append(f"{key}={shown} is malformed: expected {spec.help}, e.g. {key}={spec.example}")
+                source = {"flag": " (from a flag)", "environment": " (from the environment)"}.get(self.sources.get(key), "")
+                problems.append(f"{key}={shown} is malformed{source}: expected {spec.help}, e.g. {key}={spec.example}")
+        return problems
+
+    def _raise(self, problems: list[str]) -> None:
         if problems:
             hint = f"set them in {self.where()} or the environment (see .aws_env.example)"
             raise ConfigError(f"configuration in {self.where()}", problems, hint)
@@ -143,18 +163,23 @@ class Config:
         return {k: (mask(v) if is_secret(k) else v) for k, v in sorted(self.values.items())}
 
 
-def _read_env_file(path: Path) -> dict[str, str]:
-    """Parse `.aws_env` as data. A line python-dotenv cannot parse is an error, not a silent skip."""
+def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Parse `.aws_env` as data. A line python-dotenv cannot parse is an error, not a silent skip.
+    Returns the values and warnings (a key set twice, a key one letter away from a known one)."""
     from dotenv.main import DotEnv
     from dotenv.parser import parse_stream
 
     try:
         text = path.read_text(encoding="utf-8")
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory, not a configuration file",
+                          hint="name the .aws_env file itself (--env-file PATH/.aws_env)") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}", hint="check the path and its permissions") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
-    bad = [b.original.line for b in parse_stream(io.StringIO(text)) if b.error]
+    bindings = list(parse_stream(io.StringIO(text)))
+    bad = [b.original.line for b in bindings if b.error]
     if bad:
         lines = ", ".join(str(n) for n in bad)
         raise ConfigError(
@@ -162,7 +187,25 @@ def _read_env_file(path: Path) -> dict[str, str]:
         )
     # interpolate=False: the file is data; ${VAR} inside it is not expanded from the environment.
     values = DotEnv(path, interpolate=False).dict()
-    return {k: ("" if v is None else v) for k, v in values.items()}
+    return {k: ("" if v is None else v) for k, v in values.items()}, _file_warnings(path, bindings)
+
+
+def _file_warnings(path: Path, bindings) -> list[str]:
+    import difflib
+
+    warnings, lines = [], {}
+    for b in bindings:
+        if b.key:
+            lines.setdefault(b.key, []).append(b.original.line)
+    for key, at in lines.items():
+        if len(at) > 1:
+            shown = ", ".join(map(str, at))
+            warnings.append(f"{path}: {key} is set {len(at)} times (lines {shown}); the last one counts")
+        if key not in KEYS:
+            close = difflib.get_close_matches(key, KEYS, n=1, cutoff=0.85)
+            if close:
+                warnings.append(f"{path}: line {at[0]}: unknown key {key}; did you mean {close[0]}?")
+    return warnings
 
 
 def load(
@@ -180,8 +223,11 @@ def load(
     path = Path(named).expanduser() if named else cwd / DEFAULT_ENV_FILE
     if not path.is_absolute():
         path = cwd / path
+    warnings: list[str] = []
+    if path.is_dir():
+        _read_env_file(path)  # raises: a directory is named where the file belongs
     if path.is_file():
-        file_values = _read_env_file(path)
+        file_values, warnings = _read_env_file(path)
     elif named:
         raise ConfigError(f"configuration file {path} does not exist", hint="check --env-file / BATCHDEPLOY_ENV_FILE")
     else:
@@ -202,7 +248,7 @@ def load(
     overridable = set(KEYS) | set(file_values)
     layer(((k, environ[k]) for k in sorted(overridable) if k in environ), "environment")
     layer(flags.items(), "flag")
-    return Config(values, sources, path, path.parent if path else cwd)
+    return Config(values, sources, path, path.parent if path else cwd, warnings=warnings)
 
 
 def render(obj, variables: dict[str, str], filename: str, readable_by: str | None = None):

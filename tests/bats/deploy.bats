@@ -28,12 +28,31 @@ setup() {
   assert_success
 }
 
-@test "an unknown flag prints usage to stderr and exits 2" {
+@test "an unknown flag is one line on stderr naming it and where the usage is, exit 2" {
   run --separate-stderr "$DEPLOY" --bogus
   assert_failure 2
   [ -z "$output" ]
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
   [[ "$stderr" == *"unknown option: --bogus"* ]]
-  [[ "$stderr" == *"Usage: ./deploy.sh"* ]]
+  [[ "$stderr" == *"see ./deploy.sh -h"* ]]
+}
+
+@test "a verb's usage error is one line naming the flag, exit 2" {
+  run --separate-stderr "$DEPLOY" -r x --timeout abc
+  assert_failure 2
+  [ -z "$output" ]
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  [[ "$stderr" == *"argument --timeout: invalid int value: 'abc'"* ]]
+  [[ "$stderr" != *"usage:"* ]]
+}
+
+@test "-r without a NAME says the NAME is missing, not that key=val is required" {
+  run --separate-stderr "$DEPLOY" -r
+  assert_failure 2
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  [[ "$stderr" == *"the job's NAME is missing"* ]]
+  [[ "$stderr" != *"key=val is"* ]]
+  [[ "$stderr" != *"required: NAME, key=val"* ]]
 }
 
 @test "no verb at all is a usage error" {

@@ -73,3 +73,44 @@ def test_unknown_profile_is_a_configuration_error(monkeypatch, tmp_path):
 def test_settings_never_show_credentials():
     s = AwsSettings(region="us-east-1", access_key_id="AKIACANARY123", secret_access_key="CANARY-secret-xyz")
     assert "CANARY" not in repr(s) and "CANARY" not in repr(Aws(s))
+
+
+# ---- exceptions that carry no response (issue #13: they used to raise AttributeError here) ------
+
+NO_RESPONSE = [
+    bex.ConnectionClosedError(endpoint_url="http://127.0.0.1:9/"),
+    bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:9/"),
+    bex.ReadTimeoutError(endpoint_url="http://127.0.0.1:9/"),
+    bex.ConnectTimeoutError(endpoint_url="http://127.0.0.1:9/"),
+]
+
+
+@pytest.mark.parametrize("exc", NO_RESPONSE, ids=lambda e: type(e).__name__)
+def test_connection_failures_become_one_line_naming_the_endpoint(exc):
+    assert getattr(exc, "response", None) is None or isinstance(exc.response, dict)
+    e = convert(exc, "list s3://b", endpoint="http://127.0.0.1:9")
+    assert isinstance(e, OperationError) and e.exit_code == 1
+    line = e.line()
+    assert line.startswith(f"cannot list s3://b: {type(exc).__name__}: ")
+    assert "http://127.0.0.1:9" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("exc", NO_RESPONSE, ids=lambda e: type(e).__name__)
+def test_no_response_means_no_code_and_not_retryable_by_us(exc):
+    from batchdeploy.aws.errors import error_code, http_status
+
+    assert error_code(exc) == "" and http_status(exc) == 0 and not is_retryable(exc)
+
+
+def test_translate_raises_ours_for_a_connection_failure():
+    with pytest.raises(OperationError, match="ConnectionClosedError"):
+        with translate("list s3://b"):
+            raise bex.ConnectionClosedError(endpoint_url="http://127.0.0.1:9/")
+
+
+@pytest.mark.parametrize("response", [None, {}, {"Error": None}, {"Error": "x"}, {"ResponseMetadata": "x"}])
+def test_a_client_error_of_any_shape_still_translates(response):
+    exc = bex.ClientError({"Error": {"Code": "X"}}, "Op")
+    exc.response = response
+    e = convert(exc, "do it")
+    assert isinstance(e, OperationError) and e.line().startswith("cannot do it: ")

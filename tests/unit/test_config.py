@@ -127,3 +127,53 @@ def test_render_can_refuse_secrets_where_aws_shows_the_result():
     line = e.value.line()
     assert "${POSTGRES_PASSWORD} at tags.db is a secret, readable by anyone allowed batch:Describe" in line
     assert "CANARY-pw-123456" not in line
+
+
+# ---- bad input (issue #14) ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key,value", [
+    ("AWS_ENDPOINT_URL", "not a url"), ("AWS_ENDPOINT_URL", "notaurl"), ("AWS_ENDPOINT_URL", "ftp://h"),
+    ("AWS_MAX_ATTEMPTS", "abc"), ("AWS_MAX_ATTEMPTS", "0"), ("AWS_REGION", "not a region!"),
+    ("AWS_RETRY_MODE", "bogus"), ("RUNNABLE_WARN_S", "10m"), ("CREDENTIALS_DURATION", "-1"),
+])
+def test_every_known_key_is_checked_before_any_aws_call(tmp_path, key, value):
+    cfg = config.load(environ={key: value}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as e:
+        cfg.check_known()
+    assert e.value.exit_code == 2
+    line = e.value.line()
+    assert f"{key}=" in line and "malformed (from the environment)" in line and f"e.g. {key}=" in line
+
+
+def test_all_malformed_keys_are_reported_at_once_with_require(tmp_path):
+    write(tmp_path, "AWS_MAX_ATTEMPTS=abc\n")
+    cfg = config.load(environ={}, flags={"AWS_REGION": "nowhere"}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as e:
+        cfg.require("S3_BUCKET")
+    assert [p.split("=")[0].split(" ")[0] for p in e.value.problems] == ["S3_BUCKET", "AWS_REGION", "AWS_MAX_ATTEMPTS"]
+    assert "(from a flag)" in e.value.problems[1]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "https://batch.us-east-1.amazonaws.com", "http://[::1]:9/x"])
+def test_good_endpoints_pass(tmp_path, url):
+    config.load(environ={"AWS_ENDPOINT_URL": url}, cwd=tmp_path).check_known()
+
+
+def test_a_key_set_twice_warns_with_its_lines(tmp_path):
+    write(tmp_path, "S3_BUCKET=a-b-c\nPROJECT_NAME=p\nS3_BUCKET=a-b-d\n")
+    cfg = config.load(environ={}, cwd=tmp_path)
+    assert cfg["S3_BUCKET"] == "a-b-d"
+    assert cfg.warnings == [f"{tmp_path / '.aws_env'}: S3_BUCKET is set 2 times (lines 1, 3); the last one counts"]
+
+
+def test_a_key_close_to_a_known_one_warns_did_you_mean(tmp_path):
+    write(tmp_path, "PROJET_NAME=p\nPOSTGRES_HOST=db\n")
+    cfg = config.load(environ={}, cwd=tmp_path)
+    assert cfg.warnings == [f"{tmp_path / '.aws_env'}: line 1: unknown key PROJET_NAME; did you mean PROJECT_NAME?"]
+
+
+@pytest.mark.parametrize("how", ["flag", "default"])
+def test_a_directory_where_the_file_belongs_says_so(tmp_path, how):
+    (tmp_path / ".aws_env").mkdir()
+    with pytest.raises(ConfigError, match="is a directory, not a configuration file"):
+        config.load(env_file=str(tmp_path / ".aws_env") if how == "flag" else None, environ={}, cwd=tmp_path)
