@@ -289,17 +289,50 @@ def render(obj, variables: dict[str, str], filename: str, readable_by: str | Non
     return result
 
 
+MAX_JSON_DEPTH = 64  # far deeper than any AWS request; walkers below never recurse without bound
+_TOO_DEEP = object()
+
+
+def json_depth(value) -> int:
+    """How deeply `value` nests (a scalar is 0), found without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(text: str, shown: str, **kwargs):
+    """Parse JSON text a user wrote: a syntax error names the line and column; nesting beyond
+    MAX_JSON_DEPTH (which could exhaust the stack of any walker) is refused."""
+    try:
+        data = json.loads(text, **kwargs)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{shown}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint="fix the JSON syntax"
+        ) from None
+    except RecursionError:  # the decoder itself gave up: certainly too deep
+        data = _TOO_DEEP
+    if data is _TOO_DEEP or json_depth(data) > MAX_JSON_DEPTH:
+        raise ConfigError(f"{shown}: nested more than {MAX_JSON_DEPTH} levels deep",
+                          hint="no AWS request nests that deep; check the file") from None
+    return data
+
+
 def load_json(path: Path, what: str = "file"):
-    """Read a JSON file; a syntax error names the line and column."""
+    """Read a JSON file a user wrote (see parse_json)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{what} {path} does not exist", hint=f"copy {path.name}.example to {path.name}") from None
+        example = path.with_name(path.name + ".example")
+        hint = f"copy {example.name} to {path.name}" if example.exists() else "check the path"
+        raise ConfigError(f"{what} {path} does not exist", hint=hint) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory", hint="name the JSON file itself") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint="fix the JSON syntax"
-        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
+    return parse_json(text, str(path))

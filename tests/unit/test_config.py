@@ -177,3 +177,24 @@ def test_a_directory_where_the_file_belongs_says_so(tmp_path, how):
     (tmp_path / ".aws_env").mkdir()
     with pytest.raises(ConfigError, match="is a directory, not a configuration file"):
         config.load(env_file=str(tmp_path / ".aws_env") if how == "flag" else None, environ={}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, '{"a":' * 65 + "1" + "}" * 65])
+def test_json_nested_without_bound_is_refused_not_a_recursion_error(tmp_path, text):
+    path = write(tmp_path, text, "deep.json")
+    with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
+        config.load_json(path)
+
+
+def test_json_of_ordinary_depth_and_null_load(tmp_path):
+    assert config.load_json(write(tmp_path, '{"a": [{"b": 1}]}', "ok.json")) == {"a": [{"b": 1}]}
+    assert config.load_json(write(tmp_path, "null", "null.json")) is None
+
+
+def test_a_missing_json_file_suggests_its_example_only_when_there_is_one(tmp_path):
+    with pytest.raises(ConfigError) as e:
+        config.load_json(tmp_path / "ce.json", "compute environment file")
+    assert e.value.line().endswith("does not exist; check the path") and "example" not in e.value.line()
+    write(tmp_path, "{}", "job-queue.json.example")
+    with pytest.raises(ConfigError, match="copy job-queue.json.example to job-queue.json"):
+        config.load_json(tmp_path / "job-queue.json")
