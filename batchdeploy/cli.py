@@ -103,7 +103,7 @@ class Context:
         if self._state is None:
             from batchdeploy.state import State
 
-            self._state = State(self.cfg.state_dir())
+            self._state = State(self.cfg.state_dir(), warn=self.out.warn)
         return self._state
 
 

@@ -43,20 +43,32 @@ def atomic_write(path, text: str, *, mode: int | None = None, errors: str = "str
 
 
 class State:
-    def __init__(self, folder: Path):
+    """The state folder. Every file is read defensively: a damaged one is a one-line error naming it
+    and what to do (or, for jobs.jsonl, its damaged lines are skipped with one warning), never a
+    traceback."""
+
+    def __init__(self, folder: Path, warn=None):
         self.folder = Path(folder)
+        self.warn = warn or (lambda text: None)
 
     def _file(self, name: str) -> Path:
         return self.folder / name
 
-    def read(self, name: str, default=None):
+    def read(self, name: str, default=None) -> dict:
+        """A JSON object file; {} (or `default`) when it does not exist."""
         path = self._file(name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_bytes().decode("utf-8"))
         except FileNotFoundError:
             return {} if default is None else default
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"state file {path} is unreadable ({exc})", hint="delete it and run again") from None
+        except (OSError, ValueError, RecursionError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ConfigError(f"state file {path} is unreadable ({reason})",
+                              hint="move it away and run again; the verb that writes it will make a new one") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"state file {path} is damaged (it holds {type(data).__name__}, not an object)",
+                              hint="move it away and run again; the verb that writes it will make a new one")
+        return data
 
     def write(self, name: str, data) -> Path:
         return atomic_write(self._file(name), json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -76,14 +88,25 @@ class State:
             fh.write(line)
 
     def records(self, name: str) -> list[dict]:
+        """The JSON object lines of `name`. A line torn by a crash, not UTF-8, or not an object is
+        skipped (one warning says how many); the rest still count."""
+        path = self._file(name)
         try:
-            lines = self._file(name).read_text(encoding="utf-8").splitlines()
+            lines = path.read_bytes().splitlines()
         except FileNotFoundError:
             return []
-        out = []
+        except OSError as exc:
+            raise ConfigError(f"state file {path} is unreadable ({exc.strerror})", hint="check its permissions") from None
+        out, damaged = [], 0
         for line in lines:
             try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue  # a line torn by a crash is skipped, the rest still count
+                record = json.loads(line.decode("utf-8")) if line.strip() else None
+            except (ValueError, RecursionError):
+                record = False
+            if isinstance(record, dict):
+                out.append(record)
+            elif record is not None:
+                damaged += 1
+        if damaged:
+            self.warn(f"{path}: {damaged} damaged line(s) skipped (torn by a crash or edited by hand)")
         return out
