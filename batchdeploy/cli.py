@@ -23,7 +23,7 @@ PROG = "batchdeploy"
 # verb -> (module:function, one-line help). The module is imported only when the verb runs.
 VERBS: dict[str, tuple[str, str]] = {
     "info": ("batchdeploy.info:main", "show the resolved configuration, identity and tool versions"),
-    "images": ("batchdeploy.images:main", "build and push the images (content-addressed, skips what exists)"),
+    "images": ("batchdeploy.images.verb:main", "build and push the images (content-addressed, skips what exists)"),
     "update-jobs": ("batchdeploy.jobdefs:main", "register job definitions that changed; --prune old revisions"),
     "run": ("batchdeploy.run:main", "submit an experiment: NAME [key=val ...] [-- extra args]"),
     "status": ("batchdeploy.run:status", "recent jobs of this project as a table"),
