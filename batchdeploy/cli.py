@@ -41,7 +41,7 @@ class Verb:
 VERBS: dict[str, Verb] = {
     "info": Verb("batchdeploy.info:main", "show the resolved configuration, identity and tool versions",
                  ("-i", "--info"), "info"),
-    "images": Verb("batchdeploy.images:main", "build and push the images (content-addressed, skips what exists)",
+    "images": Verb("batchdeploy.images.verb:main", "build and push the images (content-addressed, skips what exists)",
                    ("-b", "--update-images"), "images"),
     "update-jobs": Verb("batchdeploy.jobdefs:main", "register job definitions that changed; --prune old revisions",
                         ("-u", "--update-jobs"), "update-jobs"),

@@ -108,19 +108,7 @@ class Engine:
         progress = display == "progress" and not quiet and self.out.is_terminal()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.calls.append(args[0])
-        try:
-            proc = subprocess.Popen(
-                [self.cli, *args],
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                env={**self.environ, **(env or {})},
-                text=True,
-                errors="replace",
-                bufsize=1,
-            )
-        except OSError as exc:
-            raise OperationError(f"cannot {doing}: cannot run {self.cli}: {exc.strerror}") from None
+        proc = self._spawn(args, doing, stdin, env)
         try:
             if stdin is not None:
                 proc.stdin.write(stdin)
@@ -145,14 +133,32 @@ class Engine:
         if progress and last:
             self._progress("", end=False)
         if code != 0:
-            shown = display == "lines" and not quiet
-            if tail_on_failure and not shown and self.out is not None:
-                for line in tail:
-                    self.out.stderr.write(redact(f"  {line}") + "\n")
-                self.out.stderr.flush()
-            last_line = tail[-1] if tail else f"exit status {code}"
-            raise OperationError(f"cannot {doing}: {self.name} failed: {last_line}")
+            self._failed(doing, code, tail, shown=display == "lines" and not quiet, tail_on_failure=tail_on_failure)
         return list(tail)
+
+    def _spawn(self, args: list[str], doing: str, stdin: str | None, env: dict | None) -> subprocess.Popen:
+        try:
+            return subprocess.Popen(
+                [self.cli, *args],
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env={**self.environ, **(env or {})},
+                text=True,
+                errors="replace",
+                bufsize=1,
+            )
+        except OSError as exc:
+            raise OperationError(f"cannot {doing}: cannot run {self.cli}: {exc.strerror}") from None
+
+    def _failed(self, doing: str, code: int, tail, shown: bool, tail_on_failure: bool):
+        """A command failed: its last lines to stderr (unless already shown), then one error line."""
+        if tail_on_failure and not shown and self.out is not None:
+            for line in tail:
+                self.out.stderr.write(redact(f"  {line}") + "\n")
+            self.out.stderr.flush()
+        last_line = tail[-1] if tail else f"exit status {code}"
+        raise OperationError(f"cannot {doing}: {self.name} failed: {last_line}")
 
     # -- what -b needs -----------------------------------------------------------------------
 

@@ -14,3 +14,7 @@ CONTENT_TAG_FILTER = "c-*"  # tags that never move (IMMUTABLE_WITH_EXCLUSION / M
 
 def is_ecr_host(host: str) -> bool:
     return ECR_HOST.fullmatch(host) is not None
+
+
+# How long a GetAuthorizationToken password lets an engine log in: 12 hours, as ECR documents.
+TOKEN_LIFETIME_SECONDS = 12 * 60 * 60

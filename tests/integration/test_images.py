@@ -14,7 +14,7 @@ import pytest
 
 from batchdeploy import ui
 from batchdeploy.errors import OperationError
-from batchdeploy.registry import HttpRegistry, LookupUnavailable, Registry
+from batchdeploy.images.registry import HttpRegistry, LookupUnavailable, Registry
 from tests.images_support import FakeEngine, TokenRegistry, make_executable, tree_snapshot
 
 ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"

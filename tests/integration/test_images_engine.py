@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from batchdeploy.buildcontext import content_tag
 from batchdeploy.engine import choose
 from batchdeploy.errors import OperationError
+from batchdeploy.images.context import content_tag
 from tests.images_support import ExtraRegistry, RefusingRegistry, RegistryView, tree_snapshot
 
 pytestmark = pytest.mark.engine
@@ -197,7 +197,7 @@ def test_a_registry_that_refuses_the_push(app, engine_env, tmp_path):
 
 def test_the_engine_copies_exactly_what_the_content_tag_counts(project, engine_env, local_stack):
     """The .dockerignore rules against the engine itself: what COPY . puts in the image is what
-    buildcontext hashes."""
+    batchdeploy.images.context hashes."""
     project.write("Dockerfile", DOCKERFILE)
     ignore = "\n".join(
         [

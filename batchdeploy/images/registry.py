@@ -4,7 +4,7 @@ has anything to do.
 Two kinds of registry:
 - ECR (`<account>.dkr.ecr.<region>.amazonaws.com[/namespace]`): looked up with ECR's own API
   (DescribeImages), which needs no registry login; repositories are created on first use; the
-  engine logs in with a GetAuthorizationToken password.
+  engine logs in with a GetAuthorizationToken password. Those calls: `batchdeploy.images.ecr`.
 - any other (a private registry, the local stack's): looked up with the registry's HTTP API v2,
   one `HEAD /v2/<name>/manifests/<tag>`. Loopback hosts are spoken to over plain HTTP (as Docker
   treats them), every other host over HTTPS. A registry that wants a login gets the credentials the
@@ -15,7 +15,7 @@ Two kinds of registry:
 from __future__ import annotations
 
 import base64
-import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -25,13 +25,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchdeploy.aws import error_code, translate
+from batchdeploy.aws.ecr import ECR_HOST
 from batchdeploy.errors import ConfigError, OperationError
 from batchdeploy.secrets import register_secret
 
-ECR_HOST = re.compile(
-    r"(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2})\.amazonaws\.com(?:\.cn)?"
-)
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.oci.image.manifest.v1+json",
@@ -40,11 +37,6 @@ MANIFEST_TYPES = ", ".join(
         "application/vnd.docker.distribution.manifest.list.v2+json",
     ]
 )
-TOKEN_LIFETIME = dt.timedelta(hours=12)
-# A login is reused while more than this much of its token's life is left; a long push must not
-# outlive it.
-LOGIN_MARGIN = dt.timedelta(hours=1)
-CONTENT_TAG_FILTER = "c-*"
 
 
 @dataclass(frozen=True)
@@ -222,135 +214,5 @@ class HttpRegistry:
         if digest:
             return digest
         # A registry may leave the header out of HEAD; the manifest's own sha256 is the digest.
-        import hashlib
-
         status, _, body = self._request("GET", url, headers)
         return "sha256:" + hashlib.sha256(body).hexdigest() if status == 200 else None
-
-
-# ---------------------------------------------------------------------------------------------
-# ECR
-
-
-class RepositoryMissing(Exception):
-    pass
-
-
-def ecr_digest(ecr, registry: Registry, repository: str, tag: str) -> str | None:
-    """DescribeImages for one tag: its digest, None when absent; RepositoryMissing when the
-    repository does not exist yet."""
-    import botocore.exceptions
-
-    with translate(f"look up {registry.host}/{repository}:{tag} (ecr:DescribeImages)"):
-        try:
-            resp = ecr.describe_images(
-                registryId=registry.account, repositoryName=repository, imageIds=[{"imageTag": tag}]
-            )
-        except botocore.exceptions.ClientError as exc:
-            code = error_code(exc)
-            if code == "ImageNotFoundException":
-                return None
-            if code == "RepositoryNotFoundException":
-                raise RepositoryMissing(repository) from None
-            raise
-    details = resp.get("imageDetails") or []
-    return details[0].get("imageDigest") if details else None
-
-
-def mutability_settings(enum: list[str]) -> dict:
-    """Content tags immutable, VERSION and latest movable: MUTABLE_WITH_EXCLUSION with `c-*`
-    excluded (those tags are then immutable) where the API has it; else MUTABLE, and then nothing
-    but batchdeploy's own rule (a content tag is never pushed twice) keeps content tags fixed.
-    Plain IMMUTABLE would refuse the second push of `latest`."""
-    if "MUTABLE_WITH_EXCLUSION" in enum:
-        return {
-            "imageTagMutability": "MUTABLE_WITH_EXCLUSION",
-            "imageTagMutabilityExclusionFilters": [{"filterType": "WILDCARD", "filter": CONTENT_TAG_FILTER}],
-        }
-    return {"imageTagMutability": "MUTABLE"}
-
-
-def create_repository_request(repository: str, registry: Registry, project: str | None, enum: list[str]) -> dict:
-    request = {
-        "registryId": registry.account,
-        "repositoryName": repository,
-        "imageScanningConfiguration": {"scanOnPush": True},
-        **mutability_settings(enum),
-    }
-    if project:
-        request["tags"] = [{"Key": "batchdeploy:project", "Value": project}]
-    return request
-
-
-def mutability_enum() -> list[str]:
-    from batchdeploy.aws.shapes import input_shape
-
-    return list(input_shape("ecr", "CreateRepository").members["imageTagMutability"].enum)
-
-
-def create_repository(ecr, registry: Registry, repository: str, project: str | None) -> dict:
-    from batchdeploy.aws.shapes import request as validate_request
-
-    request = create_repository_request(repository, registry, project, mutability_enum())
-    problems = validate_request("ecr", "CreateRepository", request)
-    if problems:  # pragma: no cover - a bug of ours, not the user's
-        raise OperationError("CreateRepository request is invalid: " + "; ".join(problems))
-    import botocore.exceptions
-
-    with translate(f"create the ECR repository {repository} (ecr:CreateRepository)"):
-        try:
-            return ecr.create_repository(**request)["repository"]
-        except botocore.exceptions.ClientError as exc:
-            if error_code(exc) == "RepositoryAlreadyExistsException":  # made meanwhile by another run
-                return {"repositoryName": repository}
-            raise
-
-
-def authorization(ecr, now: dt.datetime) -> tuple[str, str, dt.datetime]:
-    """GetAuthorizationToken: (user, password, effective expiry). The password is registered as a
-    secret before anything else can print it."""
-    with translate("get an ECR login token (ecr:GetAuthorizationToken)"):
-        data = ecr.get_authorization_token()["authorizationData"][0]
-    token = data["authorizationToken"]
-    register_secret(token)
-    user, _, password = base64.b64decode(token).decode().partition(":")
-    register_secret(password)
-    return user, password, effective_expiry(data.get("expiresAt"), now)
-
-
-def effective_expiry(expires_at, now: dt.datetime) -> dt.datetime:
-    """When a fresh token stops working. A token is valid for 12 hours; an `expiresAt` already in
-    the past when the token was just issued is not believable (moto's is fixed in 2015), so it
-    counts as issued now, valid 12 hours. A later one is capped at 12 hours too."""
-    if isinstance(expires_at, str):
-        try:
-            expires_at = dt.datetime.fromisoformat(expires_at)
-        except ValueError:
-            expires_at = None
-    if isinstance(expires_at, (int, float)):
-        expires_at = dt.datetime.fromtimestamp(expires_at, dt.timezone.utc)
-    if isinstance(expires_at, dt.datetime) and expires_at.tzinfo is None:
-        expires_at = expires_at.replace(tzinfo=dt.timezone.utc)
-    if not isinstance(expires_at, dt.datetime) or expires_at <= now:
-        return now + TOKEN_LIFETIME
-    return min(expires_at, now + TOKEN_LIFETIME)
-
-
-def login_reusable(record: dict | None, engine_key: dict, now: dt.datetime) -> bool:
-    """A recorded login (no token, only who and until when) still good for this engine and auth file."""
-    if not record or any(record.get(k) != v for k, v in engine_key.items()):
-        return False
-    try:
-        expires = dt.datetime.fromisoformat(record["expires_at"])
-    except (KeyError, TypeError, ValueError):
-        return False
-    if expires.tzinfo is None:
-        expires = expires.replace(tzinfo=dt.timezone.utc)
-    return expires - now > LOGIN_MARGIN
-
-
-AUTH_FAILURE = re.compile(r"unauthori[sz]ed|authentication required|denied|no basic auth|401|403|expired", re.I)
-
-
-def looks_like_auth_failure(message: str) -> bool:
-    return bool(AUTH_FAILURE.search(message))

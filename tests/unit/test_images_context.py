@@ -7,15 +7,9 @@ import os
 
 import pytest
 
-from batchdeploy.buildcontext import (
-    Matcher,
-    compile_pattern,
-    content_tag,
-    find_ignore_file,
-    parse_ignore,
-    sent,
-)
 from batchdeploy.errors import ConfigError
+from batchdeploy.images.context import content_tag, sent
+from batchdeploy.images.ignore import Matcher, compile_pattern, find_ignore_file, parse_ignore
 
 # (pattern, path, matches)
 SINGLE = [

@@ -1,0 +1,100 @@
+"""The container engine: which one is chosen, and how its output is shown (batchdeploy.engine)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from batchdeploy import engine, ui
+from batchdeploy.errors import ConfigError, OperationError
+
+# -- engine choice (tiny scripts on a private PATH stand in for the CLIs) --------------------------
+
+
+def script(folder: Path, name: str, exit_code: int) -> Path:
+    p = folder / name
+    p.write_text(f"#!/bin/sh\nexit {exit_code}\n")
+    p.chmod(0o755)
+    return p
+
+
+def test_docker_when_its_engine_answers(tmp_path):
+    script(tmp_path, "docker", 0)
+    script(tmp_path, "podman", 0)
+    e = engine.choose(None, {"PATH": str(tmp_path)})
+    assert (e.name, e.flavor) == ("docker", "docker")
+
+
+def test_podman_when_docker_does_not_answer(tmp_path):
+    script(tmp_path, "docker", 1)
+    script(tmp_path, "podman", 0)
+    e = engine.choose(None, {"PATH": str(tmp_path)})
+    assert (e.name, e.flavor) == ("podman", "podman")
+
+
+def test_container_cli_chooses_and_names_its_flavor(tmp_path):
+    script(tmp_path, "docker", 0)
+    script(tmp_path, "podman-remote", 0)
+    assert engine.choose("podman-remote", {"PATH": str(tmp_path)}).flavor == "podman"
+    assert engine.choose(str(tmp_path / "docker"), {"PATH": ""}).flavor == "docker"
+    with pytest.raises(ConfigError, match="CONTAINER_CLI=nerdctl is not an executable"):
+        engine.choose("nerdctl", {"PATH": str(tmp_path)})
+
+
+def test_neither_engine(tmp_path):
+    with pytest.raises(ConfigError, match="no container engine") as err:
+        engine.choose(None, {"PATH": str(tmp_path)})
+    assert err.value.exit_code == 2 and "apt-get install podman" in err.value.line()
+
+
+# -- how the engine's output is shown (a shell stands in for the engine's CLI) ---------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def sh_engine(quiet=False, terminal=False):
+    out = ui.Output(quiet=quiet, stdout=io.StringIO(), stderr=Terminal() if terminal else io.StringIO())
+    return engine.Engine("/bin/sh", "docker", {"PATH": "/usr/bin:/bin"}, out), out
+
+
+def test_build_output_is_streamed_line_by_line():
+    e, out = sh_engine()
+    e.run(["-c", "echo step 1; echo step 2 >&2"], "build x")
+    assert out.stderr.getvalue() == "  step 1\n  step 2\n"
+    assert out.stdout.getvalue() == ""
+
+
+def test_push_progress_on_a_terminal_is_one_line_rewritten_in_place():
+    e, out = sh_engine(terminal=True)
+    e.run(["-c", r"printf 'layer 10%%\rlayer 50%%\rlayer 100%%\n'; echo done"], "push x", display="progress")
+    text = out.stderr.getvalue()
+    assert "\r\x1b[K  layer 100%" in text and "\r\x1b[K  done" in text
+    assert "\n  layer" not in text  # no scrolling log on a terminal
+
+
+def test_quiet_hides_everything_until_a_failure_then_shows_the_tail():
+    e, out = sh_engine(quiet=True)
+    e.run(["-c", "echo fine"], "build x")
+    assert out.stderr.getvalue() == ""
+    with pytest.raises(OperationError) as err:
+        e.run(["-c", "for i in $(seq 1 30); do echo line $i; done; echo boom; exit 3"], "build x")
+    shown = out.stderr.getvalue().splitlines()
+    assert shown[0] == "  line 12" and shown[-1] == "  boom" and len(shown) == engine.TAIL_LINES
+    assert err.value.line() == "cannot build x: sh failed: boom"
+
+
+def test_build_args_travel_in_the_environment_not_on_the_command_line(tmp_path):
+    log = tmp_path / "argv"
+    fake = tmp_path / "docker"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {log}\necho "A=$A" >> {log}\nprintf sha256:1 > "$7"\n')
+    fake.chmod(0o755)
+    e = engine.Engine(str(fake), "docker", {"PATH": "/usr/bin:/bin"})
+    assert e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {"A": "secret-value-1"}) == "sha256:1"
+    argv, env_line = log.read_text().splitlines()
+    assert "--build-arg A" in argv and "secret-value-1" not in argv
+    assert env_line == "A=secret-value-1"
