@@ -32,8 +32,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "sync-to-s3": ("batchdeploy.sync:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly"),
     "sync-from-s3": ("batchdeploy.sync:from_s3", "download results (or any prefix) exactly"),
     "all": ("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3"),
-    "create": ("batchdeploy.infra:create", "create compute environment, queue, job definition, bucket"),
-    "delete": ("batchdeploy.infra:delete", "tear down what --create made (this project's tags only)"),
+    "create": ("batchdeploy.infra.verbs:create", "create compute environment, queue, job definition, bucket"),
+    "delete": ("batchdeploy.infra.verbs:delete", "tear down what --create made (this project's tags only)"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
