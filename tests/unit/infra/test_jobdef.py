@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from batchdeploy import config
+from batchdeploy.aws.jobdef_compare import content_hash
+from batchdeploy.aws.tags import TAG_HASH
 from batchdeploy.infra import jobdef
 
 
 def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it(tmp_path):
-    from batchdeploy import jobdef_model
-
     (tmp_path / ".aws_env").write_text("PROJECT_NAME=demo\n")
     cfg = config.load(environ={}, cwd=tmp_path)
 
@@ -44,7 +44,7 @@ def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it(tmp_
         and tags["batchdeploy:project"] == "demo"
         and tags["batchdeploy:prefix"] == "demo-dev"
     )
-    assert tags[jobdef_model.HASH_TAG] == jobdef_model.content_hash(request)
+    assert tags[TAG_HASH] == content_hash(request)
 
 
 def test_the_prefix_tag_counts_towards_the_tag_limit(tmp_path):
