@@ -17,6 +17,7 @@ from batchdeploy.infra.execute import DisplayOnlyExecutor, Executor, Plan
 from batchdeploy.infra.inputs import gather_wanted, given
 from batchdeploy.infra.journal import Journal
 from batchdeploy.infra.model import (
+    CHANGES,
     DEFAULT_TIMEOUT,
     FLAG,
     PREFIX_RE,
@@ -102,17 +103,23 @@ def create(ctx) -> int:
     actions, problems = plan_create(wanted, observed, project, prefix, opts.update)
     if problems:
         raise ConfigError("cannot create", problems, hint="nothing was changed")
-    plan = Plan("create", prefix, project, f"plan for prefix {prefix} (project {project}):", actions, None)
-    plan.report = lambda journal: _create_report(ctx, opts, plan, journal)
-    costly = [a.label for a in plan.changes if a.kind == "compute-environment"]
-    if costly:
-        plan.confirm = (
-            f"create or update {', '.join(costly)} (compute environments cost money while they run)?",
-            f"creating or updating {', '.join(costly)}",
-        )
-    plan.warnings = [
-        f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
-    ]
+    costly = [a.label for a in actions if a.op in CHANGES and a.kind == "compute-environment"]
+    confirm = (
+        f"create or update {', '.join(costly)} (compute environments cost money while they run)?",
+        f"creating or updating {', '.join(costly)}",
+    )
+    plan = Plan(
+        "create",
+        prefix,
+        project,
+        f"plan for prefix {prefix} (project {project}):",
+        actions,
+        report=lambda journal: _create_report(ctx, opts, plan, journal),
+        confirm=confirm if costly else None,
+        warnings=[
+            f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
+        ],
+    )
     return _executor(ctx, opts, timeout).execute(plan)
 
 
@@ -151,10 +158,16 @@ def delete(ctx) -> int:
     found = observe_delete(ctx.aws, project, prefix, buckets, repos)
     actions = plan_delete(found, project, prefix, keep, opts.delete_bucket_contents, opts.delete_images)
     title = f"delete plan for prefix {prefix} (project {project}; only what carries its tags):"
-    plan = Plan("delete", prefix, project, title, actions, None)
-    plan.report = lambda journal: _delete_report(ctx.out, plan, journal)
-    n = len(plan.changes)
-    plan.confirm = (f"delete {n} resource(s) listed above?", f"deleting {n} resource(s)")
+    n = len([a for a in actions if a.op == "delete"])
+    plan = Plan(
+        "delete",
+        prefix,
+        project,
+        title,
+        actions,
+        report=lambda journal: _delete_report(ctx.out, plan, journal),
+        confirm=(f"delete {n} resource(s) listed above?", f"deleting {n} resource(s)"),
+    )
     return _executor(ctx, opts, timeout).execute(plan)
 
 
