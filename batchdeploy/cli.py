@@ -55,9 +55,9 @@ VERBS: dict[str, Verb] = {
     "sync-from-s3": Verb("batchdeploy.sync:from_s3", "download results (or any prefix) exactly",
                          ("--sync-from-s3", "--sync_from_s3"), "sync-from-s3"),
     "all": Verb("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3", ("-a", "--all")),
-    "create": Verb("batchdeploy.infra:create", "create compute environment, queue, job definition, bucket",
+    "create": Verb("batchdeploy.infra.verbs:create", "create compute environment, queue, job definition, bucket",
                    ("--create",), "create"),
-    "delete": Verb("batchdeploy.infra:delete", "tear down what --create made (this project's tags only)",
+    "delete": Verb("batchdeploy.infra.verbs:delete", "tear down what --create made (this project's tags only)",
                    ("--delete",), "delete"),
 }
 

@@ -91,7 +91,8 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     assert changing_requests(counter.since()) == []
     assert snapshot(aws) == before  # ECR's createdAt included: the repository was not made again
     assert "nothing to do" in again.stdout
-    assert all(line.split()[0] == "ok" for line in again.stdout.splitlines()[1:6]), again.stdout
+    assert all(line.split()[0] == "ok" for line in again.stderr.splitlines()[1:6]), again.stderr
+    assert "ok       " not in again.stdout  # the plan is progress (stderr); stdout holds the names alone
     as_json = infra.run(
         "create", "--job-definition", "jd.json", "--ecr-repository", "demo/app", "--output", "json"
     )
@@ -186,10 +187,10 @@ def test_dry_run_shows_the_plan_and_changes_nothing(infra, aws, moto):
     counter = RequestCounter(moto)
     r = infra.deploy("--create", "--job-definition", "jd.json", "--dry-run")
     assert r.returncode == 0, r.stderr
-    assert f"create   compute environment  {CE}" in r.stdout
-    assert f"create   job queue            {JQ}" in r.stdout
-    assert f"create   job definition       {JD}" in r.stdout
-    assert f"create   S3 bucket            {BUCKET}" in r.stdout
+    assert f"create   compute environment  {CE}" in r.stderr
+    assert f"create   job queue            {JQ}" in r.stderr
+    assert f"create   job definition       {JD}" in r.stderr
+    assert f"create   S3 bucket            {BUCKET}" in r.stderr
     j = infra.run("create", "--dry-run", "--output", "json")
     plan = json.loads(j.stdout)["plan"]
     queue = next(a for a in plan if a["kind"] == "job-queue")
@@ -202,8 +203,8 @@ def test_dry_run_shows_the_plan_and_changes_nothing(infra, aws, moto):
     counter = RequestCounter(moto)
     d = infra.deploy("--delete", "--dry-run")
     assert d.returncode == 0, d.stderr
-    assert f"delete   job queue            {JQ}" in d.stdout
-    assert f"delete   compute environment  {CE}" in d.stdout
+    assert f"delete   job queue            {JQ}" in d.stderr
+    assert f"delete   compute environment  {CE}" in d.stderr
     assert changing_requests(counter.since()) == []
     assert snapshot(aws) == made
 
@@ -290,7 +291,7 @@ def test_without_a_terminal_and_without_yes_nothing_is_created(infra, aws, moto)
     assert r.returncode == 2
     line = one_line_error(r)
     assert "needs confirmation and stdin is not a terminal; run with --yes" in line
-    assert f"create   compute environment  {CE}" in r.stdout  # the plan was shown
+    assert f"create   compute environment  {CE}" in r.stderr  # the plan was shown
     assert snapshot(aws) == before
     assert infra.deploy("--create", "--yes").returncode == 0
     made = snapshot(aws)
@@ -376,9 +377,9 @@ def test_existing_resources_given_by_name_are_used_and_never_deleted(infra, aws,
         "--yes",
     )
     assert r.returncode == 0, r.stderr
-    assert "use      job queue            shared-job-queue" in r.stdout
-    assert "use      compute environment  shared-compute-environment" in r.stdout
-    assert "use      S3 bucket            shared-things" in r.stdout
+    assert "use      job queue            shared-job-queue" in r.stderr
+    assert "use      compute environment  shared-compute-environment" in r.stderr
+    assert "use      S3 bucket            shared-things" in r.stderr
     assert f"AWS_JOB_QUEUE={queue_arn}" not in r.stdout and "AWS_JOB_QUEUE=shared-job-queue" in r.stdout
     assert snapshot(aws) == before
     d = infra.deploy("--delete", "--bucket", "shared-things", "--yes")
@@ -403,9 +404,9 @@ def test_differences_are_reported_and_applied_only_with_update(infra, aws, moto)
     before = snapshot(aws)
     r = infra.deploy("--create", "--yes", "--job-definition", "jd.json")
     assert r.returncode == 0, r.stderr
-    assert "differs  job queue" in r.stdout and "priority: file 7, AWS 1" in r.stdout
-    assert "computeResources.maxvCpus: file 8, AWS 4" in r.stdout
-    assert "parameters.word hello -> bye" in r.stdout
+    assert "differs  job queue" in r.stderr and "priority: file 7, AWS 1" in r.stderr
+    assert "computeResources.maxvCpus: file 8, AWS 4" in r.stderr
+    assert "parameters.word hello -> bye" in r.stderr
     assert "--update to apply" in r.stderr
     assert snapshot(aws) == before
     u = infra.deploy("--create", "--yes", "--update", "--job-definition", "jd.json")
@@ -417,7 +418,7 @@ def test_differences_are_reported_and_applied_only_with_update(infra, aws, moto)
     again = infra.deploy("--create", "--job-definition", "jd.json")
     # moto does not apply computeResources updates (its UpdateComputeEnvironment ignores them), so the
     # compute environment still differs there; everything else now matches.
-    assert "ok       job queue" in again.stdout and "ok       job definition" in again.stdout
+    assert "ok       job queue" in again.stderr and "ok       job definition" in again.stderr
     # A field AWS cannot update: reported, and --update refuses before changing anything.
     infra.write_json(
         "compute-environment.json", {**FARGATE_CE, "type": "UNMANAGED", "computeResources": None}
@@ -470,8 +471,8 @@ def test_an_invalid_compute_environment_stops_with_its_reason(infra, aws, proxy)
 def test_a_compute_environment_that_never_becomes_valid_times_out(infra, aws, proxy, monkeypatch, capsys):
     """In-process with a fake clock: the poller waits its whole timeout without sleeping for real."""
     from batchdeploy import cli
-    from batchdeploy import infra as infra_module
     from batchdeploy.errors import OperationError
+    from batchdeploy.infra import verbs as infra_module
 
     proxy.add(path="/v1/describecomputeenvironments", rewrite=ce_status("CREATING", "waiting for capacity"))
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)

@@ -1,0 +1,79 @@
+"""Compute environment and queue files: filled in and checked before any call."""
+
+from __future__ import annotations
+
+from batchdeploy import config
+from batchdeploy.infra import specs
+from tests.unit.infra.support import CE_NAME, OURS, ROOT, fargate
+
+# --- filling and checking --------------------------------------------------------------------
+
+
+def test_fill_names_tags_and_the_queues_compute_environment():
+    docs = specs.fill_specs(
+        {"compute-environment": {"type": "MANAGED", "tags": {"team": "ml"}}, "job-queue": {"priority": 1}},
+        "demo-dev",
+        "demo",
+    )
+    assert docs["compute-environment"]["computeEnvironmentName"] == CE_NAME
+    assert docs["compute-environment"]["tags"] == {"team": "ml", **OURS}
+    queue = specs.fill_queue_order(docs["job-queue"], CE_NAME)
+    assert queue["jobQueueName"] == "demo-dev-job-queue"
+    assert queue["state"] == "ENABLED"
+    assert queue["computeEnvironmentOrder"] == [{"order": 1, "computeEnvironment": CE_NAME}]
+    named = specs.fill_queue_order(
+        {"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "x"}]}, CE_NAME
+    )
+    assert named["computeEnvironmentOrder"][0]["computeEnvironment"] == "x"
+
+
+def test_the_example_files_are_valid_requests():
+    variables = {"SUBNET_ID": "subnet-1", "SECURITY_GROUP_ID": "sg-1", "PREFIX": "demo-dev"}
+    docs = {
+        "compute-environment": config.render(
+            config.load_json(ROOT / "compute-environment.json.example"), variables, "ce"
+        ),
+        "job-queue": config.render(config.load_json(ROOT / "job-queue.json.example"), variables, "q"),
+    }
+    docs = specs.fill_specs(docs, "demo-dev", "demo")
+    docs["job-queue"] = specs.fill_queue_order(docs["job-queue"], CE_NAME)
+    assert docs["compute-environment"]["computeResources"]["minvCpus"] == 0
+    for kind, doc in docs.items():
+        assert specs.spec_problems(kind, doc, "demo", "demo-dev") == [], kind
+
+
+def test_every_problem_of_a_compute_environment_at_once():
+    doc = fargate(minvCpus=0, instanceTypes=["optimal"], maxvCpus="4")
+    doc["computeEnvironmentName"] = "-bad"
+    doc["tags"]["aws:x"] = "1"
+    doc["tags"]["batchdeploy:project"] = "other"
+    problems = specs.spec_problems("compute-environment", doc, "demo", "demo-dev")
+    assert "computeResources.maxvCpus: expected an integer, got a string" in problems
+    assert any(p.startswith("computeEnvironmentName: '-bad' must be 2-128") for p in problems)
+    assert "computeResources.minvCpus: not applicable to FARGATE; remove it" in problems
+    assert "computeResources.instanceTypes: not applicable to FARGATE; remove it" in problems
+    assert "tags.aws:x: keys starting with aws: are reserved by AWS" in problems
+    assert "tags.batchdeploy:project: batchdeploy sets this tag; remove it from the file" in problems
+
+
+def test_ec2_compute_resources_limits():
+    doc = fargate(type="EC2", minvCpus=8, maxvCpus=4, desiredvCpus=9, bidPercentage=120)
+    problems = specs.spec_problems("compute-environment", doc, "demo", "demo-dev")
+    assert "computeResources.minvCpus: 8 is above maxvCpus 4" in problems
+    assert "computeResources.desiredvCpus: 9 is outside minvCpus..maxvCpus" in problems
+    assert "computeResources.instanceTypes: required for EC2 compute resources" in problems
+    assert "computeResources.bidPercentage: 120 is outside 0-100" in problems
+
+
+def test_queue_limits():
+    doc = {
+        "jobQueueName": "q1",
+        "priority": 1001,
+        "computeEnvironmentOrder": [{"order": i} for i in (1, 1, 2, 3)],
+        "tags": dict(OURS),
+    }
+    problems = specs.spec_problems("job-queue", doc, "demo", "demo-dev")
+    assert "priority: 1001 is outside 0-1000" in problems
+    assert "computeEnvironmentOrder: 4 compute environments; AWS allows 3" in problems
+    assert "computeEnvironmentOrder: each `order` must be different" in problems
+    assert any(p.startswith("computeEnvironmentOrder[0].computeEnvironment: missing") for p in problems)
