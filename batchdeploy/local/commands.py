@@ -124,7 +124,6 @@ def env(stack: Stack) -> int:
         ("DOCKER_HOST", engine.host),
         ("CONTAINER_CLI", engine.name),
         ("BATCHDEPLOY_BASE_IMAGE", base_image.NAME),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
         *engine.conf_env().items(),
     ]
     print(shell_exports(pairs), end="", flush=True)
