@@ -14,6 +14,8 @@ PYTEST_ARGS ?=
 KEEP ?= 5
 JOB ?=
 BENCH_ARGS ?=
+# The local stack needs only the standard library: the venv's python when there is one, else $(PYTHON).
+LOCAL_STACK = PYTHONPATH="$(CURDIR)" $(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m batchdeploy.local
 
 .PHONY: help
 help: ## list the targets
@@ -95,15 +97,15 @@ demo: setup ## the example experiment end to end on the local AWS Batch (no AWS 
 
 .PHONY: local-up
 local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1
-	scripts/local-stack.sh up
+	$(LOCAL_STACK) up
 
 .PHONY: local-down
 local-down: ## stop exactly what local-up started
-	scripts/local-stack.sh down
+	$(LOCAL_STACK) down
 
 .PHONY: local-status
 local-status: ## say what of the local stack runs
-	scripts/local-stack.sh status
+	$(LOCAL_STACK) status
 
 .PHONY: prune
 prune: ## ./deploy.sh -u --prune KEEP: deregister old job definition revisions (KEEP ?= 5)

@@ -12,26 +12,8 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-# werkzeug (moto) and the distribution registry both log `"METHOD /path HTTP/1.1" STATUS`.
-LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>\d{3})')
-
-
-@dataclass(frozen=True)
-class Request:
-    method: str
-    path: str
-    status: int
-
-
-def parse_requests(text: str, skip_prefixes: tuple[str, ...] = ("/moto-api",)) -> list[Request]:
-    """Every request line in a server log, in order; the harness's own (moto-api, markers) left out."""
-    out = []
-    for line in text.splitlines():
-        m = LOG_LINE.search(line)
-        if m and not m["path"].startswith(skip_prefixes):
-            out.append(Request(m["method"], m["path"], int(m["status"])))
-    return out
-
+# Reading a request log belongs to the moto start-up (tests count AWS calls the same way).
+from batchdeploy.local.moto import LOG_LINE, Request, parse_requests  # noqa: F401
 
 # Batch's REST paths are /v1/<operation in lower case>; the names users know, for the tables.
 BATCH_OPERATIONS = {

@@ -9,15 +9,19 @@ root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/quickstart}
 experiment=${DEMO_EXPERIMENT:-linear}
 deploy=("$root/deploy.sh")
-aws_cli=("$root/.venv/bin/aws")
+py="$root/.venv/bin/python"
+[[ -x "$py" ]] || py=python3
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=true
+# `python -m awscli`, not .venv/bin/aws: a shebang cannot name a python whose path has a space.
+aws_cli=("$py" -m awscli)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "local stack: moto server, registry, container engine"
-"$root/scripts/local-stack.sh" up
-# The stack's own export lines (endpoint, dummy credentials, registry, engine), %q-quoted by it.
+"$py" -m batchdeploy.local up
+# The stack's own export lines (endpoint, dummy credentials, registry, engine), quoted by it.
 # shellcheck source=/dev/null
-source <("$root/scripts/local-stack.sh" env)
+source <("$py" -m batchdeploy.local env)
 aws_cli+=(--endpoint-url "$AWS_ENDPOINT_URL")
 
 cd "$example"

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from bench.server import MotoServer as BenchMotoServer
+from batchdeploy.local.moto import MotoServer as LocalMotoServer
 from tests.fault_proxy import FaultProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 
 
-class MotoServer(BenchMotoServer):
-    """A moto server process on a loopback port, started as the benchmark starts its own
-    (bench/server.py); its request log is how tests count AWS calls."""
+class MotoServer(LocalMotoServer):
+    """A moto server process on a loopback port, started as the stack and the benchmark start theirs
+    (batchdeploy.local.moto); its request log is how tests count AWS calls."""
 
     def requests(self) -> list[tuple[str, str, int]]:
         """Every request so far as (method, path, status), the moto-api ones left out."""
-        return [(r.method, r.path, r.status) for r in self.counter.requests_since(0)]
+        return [(r.method, r.path, r.status) for r in super().requests()]
 
 
 class RequestCounter:

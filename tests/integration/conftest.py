@@ -1,12 +1,13 @@
-"""The local stack (scripts/local-stack.sh) as a fixture: a real moto server, registry and container
+"""The local stack (python -m batchdeploy.local) as a fixture: a real moto server, registry and container
 engine, started once per session in a temp state folder whose path has a space, and stopped at the
-end. Tests that need it are marked `engine`; they skip, with the script's own reason, only where no
-container engine can run."""
+end. Tests that need it are marked `engine`; they skip, with the stack's own reason, only where no
+container engine can run. (tests/bats/local_stack.bats runs it through scripts/local-stack.sh.)"""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "local-stack.sh"
+STACK = [sys.executable, "-m", "batchdeploy.local"]
 # The base image tarball takes about 30 s to build; one cache outside the temp folders means a
 # machine (or a CI cache) pays for it once.
 BASE_TAR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "batchdeploy" / "base-bookworm.tar"
@@ -35,21 +36,21 @@ def wait_for(check, timeout: float, interval: float = 0.2, what: str = "conditio
 def script_env(state: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCHDEPLOY_"))}
     env.pop("DOCKER_HOST", None)
-    env.update(BATCHDEPLOY_LOCAL_DIR=str(state), BATCHDEPLOY_BASE_TAR=str(BASE_TAR))
+    env.update(BATCHDEPLOY_LOCAL_DIR=str(state), BATCHDEPLOY_BASE_TAR=str(BASE_TAR), PYTHONPATH=str(ROOT))
     env.update(extra)
     return env
 
 
 def run_script(state: Path, *args, timeout=300, **extra) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(SCRIPT), *args], env=script_env(state, **extra), capture_output=True, text=True, timeout=timeout
+        [*STACK, *args], env=script_env(state, **extra), capture_output=True, text=True, timeout=timeout
     )
 
 
 @dataclass
 class LocalStack:
     state: Path
-    env: dict  # what `local-stack.sh env` exports
+    env: dict  # what the stack's `env` exports
 
     @property
     def endpoint(self) -> str:
@@ -60,7 +61,7 @@ class LocalStack:
         return self.env["AWS_REGISTRY"]
 
     def cli(self, *args, timeout=120, check=True) -> subprocess.CompletedProcess:
-        """The engine's CLI (podman or docker) as `local-stack.sh env` sets it up."""
+        """The engine's CLI (podman or docker) as the stack's `env` sets it up."""
         return subprocess.run(
             [self.env["CONTAINER_CLI"], *args],
             env={**os.environ, **self.env},
@@ -79,7 +80,7 @@ class LocalStack:
 def read_env(state: Path) -> dict:
     # `source <(... env)` is how a user takes it, so the quoting is tested the same way.
     done = subprocess.run(
-        ["bash", "-c", 'source <("$0" env) && env -0', str(SCRIPT)],
+        ["bash", "-c", 'source <("$@" env) && env -0', "bash", *STACK],
         env=script_env(state),
         capture_output=True,
         text=True,

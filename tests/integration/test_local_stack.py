@@ -20,7 +20,7 @@ import yaml
 
 from batchdeploy.aws import Aws, AwsSettings
 
-from .conftest import ROOT, SCRIPT, process_gone, run_script, script_env, start_stack, wait_for
+from .conftest import ROOT, STACK, process_gone, run_script, script_env, start_stack, wait_for
 
 pytestmark = pytest.mark.engine
 
@@ -256,7 +256,7 @@ def test_down_removes_its_own_running_job_containers_and_no_one_elses(local_stac
 def test_an_interrupted_up_stops_what_it_started_and_exits_130(tmp_path):
     state = tmp_path / "interrupted stack"
     proc = subprocess.Popen(
-        [str(SCRIPT), "up"],
+        [*STACK, "up"],
         env=script_env(state, BATCHDEPLOY_SKIP_BASE_IMAGE="1"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
