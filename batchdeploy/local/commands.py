@@ -120,6 +120,8 @@ def env(stack: Stack) -> int:
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_REGION", "us-east-1"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
+        # The instance metadata address is routable here; nothing pointed at the stack may try it.
+        ("AWS_EC2_METADATA_DISABLED", "true"),
         ("AWS_REGISTRY", stack.where("registry")),
         ("DOCKER_HOST", engine.host),
         ("CONTAINER_CLI", engine.name),

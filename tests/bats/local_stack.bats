@@ -148,9 +148,9 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
   run --separate-stderr "$STACK" env
   assert_success
   [ -z "$stderr" ]
-  [ "$(grep -cv '^export [A-Z_]*=' <<<"$output")" -eq 0 ]
+  [ "$(grep -cv '^export [A-Z0-9_]*=' <<<"$output")" -eq 0 ]
   for name in AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION \
-    DOCKER_HOST CONTAINER_CLI AWS_REGISTRY; do
+    AWS_EC2_METADATA_DISABLED DOCKER_HOST CONTAINER_CLI AWS_REGISTRY; do
     assert_line --regexp "^export $name="
   done
   # shellcheck disable=SC1090
