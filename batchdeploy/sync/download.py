@@ -89,11 +89,13 @@ def _write_body(t, body, tmp: str) -> tuple[int, str, str]:
 
 
 def download_large(t, client, manager, rel, r, target):
-    """Ranged GETs through the transfer manager; the first ranged GET's headers carry the object's
-    sha256 (no HEAD after)."""
+    """Ranged GETs through the transfer manager. The listing's size and ETag are handed to it (no HEAD
+    before), and the first ranged GET's headers carry the object's sha256 (no HEAD after)."""
+    from batchdeploy.sync.subscribers import KnownObject
+
     key = t.opts.key(rel)
     tmp = tmp_path(target)
-    subs = t.subscribers()
+    subs = [KnownObject(r.size, r.etag), *t.subscribers()]
     try:
         future = manager.download(t.opts.bucket, key, tmp, subscribers=subs)
         with aws_call(f"download {rel}", t.opts.bucket):
