@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,6 +39,7 @@ class Sample:
     counts: Counter
     server_errors: int = 0
     extra: dict = field(default_factory=dict)
+    cpu: float | None = None  # user + system seconds of the command's whole process tree
 
 
 @dataclass
@@ -59,6 +61,11 @@ class Side:
     def seconds(self) -> list[float]:
         factor = (self.scale_to / self.n) if (self.scale_to and self.n) else 1.0
         return [s.seconds * factor for s in self.samples]
+
+    def cpu_seconds(self) -> list[float]:
+        """Client CPU time per sample (scaled like seconds()); samples without one left out."""
+        factor = (self.scale_to / self.n) if (self.scale_to and self.n) else 1.0
+        return [s.cpu * factor for s in self.samples if s.cpu is not None]
 
     def mark(self, status: str) -> None:
         if self.ok:
@@ -128,6 +135,7 @@ class Runner:
         mark = count_with.mark()
         out_path = self.logs / (re.sub(r"[^A-Za-z0-9_.-]+", "_", label) + ".out")
         with open(out_path, "wb") as out:
+            before = _children_cpu()
             start = time.perf_counter()
             try:
                 done = subprocess.run(
@@ -137,6 +145,7 @@ class Runner:
             except subprocess.TimeoutExpired:
                 raise CommandFailed(f"timed out after {timeout} s") from None
             seconds = time.perf_counter() - start
+            cpu = _children_cpu() - before
             out.write(b"\n--- stderr ---\n" + done.stderr)
         stderr = done.stderr.decode("utf-8", errors="replace")
         if done.returncode != 0:
@@ -145,7 +154,16 @@ class Runner:
             last = [line for line in stderr.strip().splitlines() if line.strip()]
             raise CommandFailed(f"exit {done.returncode}: {last[-1][:300] if last else '(no message)'} (log: {out_path})")
         counts, server_errors = count_with.counts_since(mark)
-        return Sample(seconds, counts, server_errors, {"stdout_file": str(out_path)})
+        return Sample(seconds, counts, server_errors, {"stdout_file": str(out_path)}, cpu=cpu)
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every child process waited for so far, and of their own waited-for
+    children: the delta around one subprocess.run is that command's whole process tree (deploy.sh and
+    the Python it starts, aws and its workers). The moto server is a child too, but is only waited for
+    at the end, so it never counts; nothing else runs a child while a command is measured."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(runner: Runner, scenario: Scenario, side: Side, cmd: list[str], cwd: Path,

@@ -40,6 +40,13 @@ def median_seconds(side: Side | None) -> float | None:
     return summarize(side.seconds()).median
 
 
+def median_cpu(side: Side | None) -> float | None:
+    if side is None or not side.ok or not side.samples:
+        return None
+    cpu = side.cpu_seconds()
+    return summarize(cpu).median if cpu else None
+
+
 def median_count(side: Side | None, label: str) -> float | None:
     if side is None or not side.ok or not side.samples:
         return None
@@ -200,11 +207,12 @@ def side_rows(sc: Scenario) -> list[list[str]]:
     rows = []
     for side in sc.sides:
         if sc.status != "ok":
-            rows.append([side.name, side.command, "–", "–", "0", "–", "–", sc.status])
+            rows.append([side.name, side.command, "–", "–", "–", "0", "–", "–", sc.status])
             continue
         if side.samples and side.ok:
             summ = summarize(side.seconds())
             median, spread = fmt_seconds(summ.median), fmt_spread(summ)
+            cpu = fmt_seconds(median_cpu(side))
             peers = sc.peers()
             if len(peers) == 1:  # one peer: each of our rows against it
                 theirs = median_seconds(peers[0])
@@ -215,9 +223,9 @@ def side_rows(sc: Scenario) -> list[list[str]]:
             if side.scale_to:
                 counts += f" (for {side.n:,})"
         else:
-            median = spread = r = counts = "–"
+            median = spread = cpu = r = counts = "–"
         detail = side.status if not side.ok else _detail(side)
-        rows.append([side.name, f"`{side.command}`", median, spread, str(len(side.samples)), r, counts, detail])
+        rows.append([side.name, f"`{side.command}`", median, spread, cpu, str(len(side.samples)), r, counts, detail])
     return rows
 
 
@@ -264,7 +272,8 @@ def render(*, mode_name: str, quick: bool, started: str, seconds: float, machine
     not_run = sum(t.verdict == NOT_RUN for t in target_list)
     out += [f"{passed} passed, {missed} missed, {not_run} not run.", ""]
     out += ["## Scenarios", ""]
-    headers = ["side", "command", "median", "spread: min – max (IQR)", "runs", "ratio batchdeploy/peer",
+    headers = ["side", "command", "median", "spread: min – max (IQR)", "client CPU (median)", "runs",
+               "ratio batchdeploy/peer",
                "requests per run (median)", "status / detail"]
     for sc in scenarios:
         out += [f"### {sc.key}. {sc.title}", "", sc.what[:1].upper() + sc.what[1:] + ".", ""]

@@ -676,11 +676,13 @@ def _time_block(b: Bench, side: Side, cmd: list[str], runs: int, use_hyperfine: 
         )
         if done.returncode != 0:
             raise CommandFailed(f"hyperfine: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
-        times = json.loads(out.read_text())["results"][0]["times"]
+        result = json.loads(out.read_text())["results"][0]
         counts, errs = counter.counts_since(mark)
         per_run = {k: v / (runs + warmup) for k, v in counts.items()}
-        for t in times:
-            side.samples.append(Sample(t, per_run, errs))
+        # hyperfine reports the mean user and system time of the runs (children included).
+        cpu = result["user"] + result["system"] if "user" in result and "system" in result else None
+        for t in result["times"]:
+            side.samples.append(Sample(t, per_run, errs, cpu=cpu))
         return
     if warmup:
         b.runner.run(f"9-{side.name}-warm-up", cmd, b.project, side.ours)

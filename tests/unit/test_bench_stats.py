@@ -7,6 +7,7 @@ its bookkeeping from rotting unseen between runs.
 from __future__ import annotations
 
 import http.server
+import sys
 import threading
 from collections import Counter
 
@@ -299,3 +300,27 @@ import time:       900 |     not-a-number | broken
     assert total == pytest.approx(0.662599)
     assert top == [("botocore.config", 0.412599), ("boto3", 0.25)]
     assert import_profile("") == (0.0, [])
+
+
+def test_client_cpu_is_measured_over_the_whole_process_tree_and_shown(tmp_path):
+    class NoCounter:
+        def mark(self):
+            return 0
+
+        def counts_since(self, mark):
+            return Counter(), 0
+
+    runner = Runner({"PATH": "/usr/bin:/bin"}, tmp_path / "logs", {"aws": NoCounter()})
+    # The CPU is burnt by a grandchild (bash -> python), as deploy.sh -> python or aws -> workers do.
+    burn = ["bash", "-c", f"{sys.executable} -c 'sum(range(3_000_000))'"]
+    sample = runner.run("burn", burn, tmp_path, ours=False)
+    assert sample.cpu is not None and 0 < sample.cpu <= sample.seconds * 2 + 0.05
+    scaled = Side("loop", "loop.sh", n=5, scale_to=1000, samples=[Sample(2.0, Counter(), cpu=0.5), Sample(2.0, Counter())])
+    assert scaled.cpu_seconds() == [pytest.approx(100.0)]  # scaled like the seconds; a sample without CPU left out
+    sc = Scenario("1", "upload", "", [Side("batchdeploy", "bd", ours=True, samples=[Sample(1.0, Counter(), cpu=0.25)]),
+                                      Side("peer", "peer", samples=[Sample(2.0, Counter())])])
+    (ours, peer) = report.side_rows(sc)
+    assert ours[4] == "250 ms" and peer[4] == "–"
+    text = report.render(mode_name="quick", quick=True, started="now", seconds=1.0, machine={"cpu": "x"},
+                         versions={"python": "3"}, scenarios=[sc], target_list=[], notes=[], command="make bench-quick")
+    assert "client CPU (median)" in text

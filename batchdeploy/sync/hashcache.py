@@ -20,6 +20,7 @@ import json
 import os
 import time
 
+from batchdeploy.aws.s3 import MAX_PARTS
 from batchdeploy.state import atomic_write
 
 VERSION = 1
@@ -29,7 +30,6 @@ RACY_NS = 2_000_000_000
 # can be computed locally: MD5 for smaller files, MD5 of the 8 MiB part MD5s "-N" for larger ones.
 PART_SIZE = 8 * 1024 * 1024
 MULTIPART_THRESHOLD = PART_SIZE
-MAX_PARTS = 10_000
 
 
 def part_size(size: int) -> int:

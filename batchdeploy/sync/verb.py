@@ -1,0 +1,72 @@
+"""The verbs: sync-to-s3 and sync-from-s3, their options read once from flags and configuration."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from batchdeploy.aws.s3 import parse_s3_url, s3_url
+from batchdeploy.errors import UsageError
+from batchdeploy.sync.exclude import DEFAULT_EXCLUDES
+
+DEFAULT_JOBS = 16
+MAX_JOBS = 64
+
+
+@dataclass
+class SyncOptions:
+    upload: bool
+    local: str
+    bucket: str
+    prefix: str
+    delete: bool
+    excludes: list[str]
+    dry_run: bool
+    jobs: int
+
+    @property
+    def remote(self) -> str:
+        return s3_url(self.bucket, self.prefix)
+
+    def key(self, rel: str) -> str:
+        return f"{self.prefix}/{rel}" if self.prefix else rel
+
+    @classmethod
+    def from_ctx(cls, ctx, upload: bool) -> SyncOptions:
+        """Flags and configuration, every missing or malformed key reported at once."""
+        args = ctx.args
+        cfg = ctx.cfg
+        required = () if args.remote else ("S3_BUCKET",)
+        cfg.require(*required, optional=("S3_PREFIX", "RESULTS_PREFIX", "EXPERIMENTS_DIR", "RESULTS_DIR"))
+        if args.remote:
+            bucket, prefix = parse_s3_url(args.remote)
+        else:
+            # Results live beside the experiments (s3://BUCKET/results), not under them, so that
+            # `sync-to-s3 --delete` can never remove them.
+            key, default = ("S3_PREFIX", "experiments") if upload else ("RESULTS_PREFIX", "results")
+            bucket, prefix = parse_s3_url(f"s3://{cfg['S3_BUCKET']}/{cfg.get(key) or default}")
+        if args.local:  # a flag is relative to where the user is; configuration to the project folder
+            local = os.path.abspath(os.path.expanduser(args.local))
+        else:
+            key, default = ("EXPERIMENTS_DIR", "experiments") if upload else ("RESULTS_DIR", "results")
+            local = str(cfg.path(cfg.get(key) or default))
+        jobs = getattr(args, "jobs", None)
+        jobs = DEFAULT_JOBS if jobs is None else jobs
+        if not 1 <= jobs <= MAX_JOBS:
+            raise UsageError(f"--jobs {jobs} is out of range", hint=f"use 1 to {MAX_JOBS}")
+        excludes = [*DEFAULT_EXCLUDES, *args.exclude]
+        return cls(upload, local, bucket, prefix, bool(args.delete), excludes, bool(args.dry_run), jobs)
+
+
+def to_s3(ctx) -> int:
+    """sync-to-s3: EXPERIMENTS_DIR (or --local) -> s3://S3_BUCKET/S3_PREFIX/ (or --remote)."""
+    from batchdeploy.sync.run import SyncRun
+
+    return SyncRun(ctx, SyncOptions.from_ctx(ctx, upload=True)).run()
+
+
+def from_s3(ctx) -> int:
+    """sync-from-s3: s3://S3_BUCKET/RESULTS_PREFIX/ (or --remote) -> RESULTS_DIR (or --local)."""
+    from batchdeploy.sync.run import SyncRun
+
+    return SyncRun(ctx, SyncOptions.from_ctx(ctx, upload=False)).run()
