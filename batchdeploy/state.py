@@ -21,7 +21,7 @@ REGISTRY_LOGINS = "registry-logins.json"  # -b: when the engine last logged in, 
 JOB_DEFINITIONS = "job-definitions.json"  # -u: the revision in force per name, and the default
 JOBS = "jobs.jsonl"  # -r: one line per submitted job
 INFRA = "infra.json"  # --create/--delete: what was made, as a journal
-SYNC_CACHE_DIR = "sync"  # sync: hash caches, one file per (local, remote) pair
+SYNC_CACHE = "sync-{ident}.json"  # sync: a hash cache per (local folder, remote prefix) pair
 
 
 def atomic_write(path, text: str, *, mode: int | None = None, errors: str = "strict") -> Path:

@@ -21,7 +21,7 @@ import os
 import time
 
 from batchdeploy.aws.s3 import MAX_PARTS
-from batchdeploy.state import atomic_write
+from batchdeploy.state import SYNC_CACHE, atomic_write
 
 VERSION = 1
 RACY_NS = 2_000_000_000
@@ -115,7 +115,7 @@ class HashCache:
     @staticmethod
     def path_for(folder, local_root: str, remote_root: str) -> str:
         ident = hashlib.sha256(f"{local_root}\0{remote_root}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        return os.path.join(str(folder), f"sync-{ident}.json")
+        return os.path.join(str(folder), SYNC_CACHE.format(ident=ident))
 
     def lookup(self, rel: str, st: os.stat_result):
         """(sha256, etag) recorded for this exact file state, else None. Keeps hits for the next save."""
