@@ -393,10 +393,10 @@ def tag_differences(want: dict | None, have: dict | None) -> list[tuple[str, obj
 def jobdef_differences(want: dict, have: dict):
     """A job definition compared as -u compares it: normalized, so what AWS adds or reorders is no
     change. (diffs, lines shown as `path AWS -> file`)."""
-    from batchdeploy import jobdef_model
+    from batchdeploy.jobs import compare
 
-    found = jobdef_model.changes(have, want)
-    return [(c.path, c.after, c.before) for c in found], [jobdef_model.format_change(c) for c in found]
+    found = compare.changes(have, want)
+    return [(c.path, c.after, c.before) for c in found], [compare.format_change(c) for c in found]
 
 
 def format_difference(item) -> str:
@@ -762,13 +762,13 @@ def _given(ctx) -> tuple[dict, dict]:
 
 def jobdef_request(cfg, path: Path, shown: str, prefix: str, image_tag: str | None, image_tag_origin: str):
     """A job definition file as the RegisterJobDefinition request `create` sends: read, rendered and
-    checked by -u's own loading (jobdefs.load_file: named PREFIX-job-definition when the file leaves
+    checked by -u's own loading (jobs.files.load_file: named PREFIX-job-definition when the file leaves
     the name out, `${PREFIX}` beside the configuration), with the prefix tag beside -u's project and
     hash tags. Returns (request, problems, warnings), each line naming the file."""
-    from batchdeploy import jobdef_model, jobdefs
+    from batchdeploy.jobs import compare, definition, files
 
     project = cfg["PROJECT_NAME"]
-    src, problems, warnings = jobdefs.load_file(
+    src, problems, warnings = files.load_file(
         cfg,
         path,
         image_tag,
@@ -784,8 +784,8 @@ def jobdef_request(cfg, path: Path, shown: str, prefix: str, image_tag: str | No
         problems = [f"{shown}: tags: with batchdeploy's prefix tag, above AWS's limit of {MAX_TAGS}"]
         return None, problems, warnings
     doc = {**src.definition, "tags": {**tags, TAG_PREFIX: prefix}}
-    base = jobdef_model.build_request(doc, project)
-    return jobdef_model.build_request(doc, project, jobdef_model.content_hash(base)), [], warnings
+    base = definition.build_request(doc, project)
+    return definition.build_request(doc, project, compare.content_hash(base)), [], warnings
 
 
 DESCRIBE = {
@@ -796,13 +796,14 @@ DESCRIBE = {
 
 def gather_wanted(ctx, prefix: str, project: str) -> list[Wanted]:
     """Files read, rendered, filled and checked; every problem of every file at once (exit 2)."""
-    from batchdeploy import jobdefs
+    from batchdeploy.jobs.files import resolve_image_tag
+    from batchdeploy.state import IMAGES
 
     args = ctx.args
     existing, files = _given(ctx)
     sources = {kind: _display(path, ctx.cfg.project_dir) for kind, path in files.items()}
-    images = (ctx.state.read(jobdefs.IMAGES_FILE) or {}).get("images") or {}
-    image_tag, tag_origin = jobdefs.resolve_image_tag(ctx.cfg, images)
+    images = (ctx.state.read(IMAGES) or {}).get("images") or {}
+    image_tag, tag_origin = resolve_image_tag(ctx.cfg, images)
     # What `${VAR}` may name in the files: the configuration, PREFIX, and IMAGE_TAG as -u resolves it.
     variables = {**ctx.cfg.variables(), "PREFIX": prefix}
     if image_tag is not None:
@@ -913,14 +914,14 @@ def describe_batch(batch, kind: str, names: list[str] | None = None) -> list[dic
 
 def describe_job_definition(batch, ref: str) -> dict | None:
     """The newest ACTIVE revision of a name (read as -u reads it), or the revision `name:N` / ARN names."""
-    from batchdeploy import jobdefs
+    from batchdeploy.aws.batch import active_revisions
 
     if ":" in ref:
         with translate(f"describe job definition {ref} (batch:DescribeJobDefinitions)"):
             found = batch.describe_job_definitions(jobDefinitions=[ref])["jobDefinitions"]
         found = sorted((d for d in found if d.get("status") == "ACTIVE"), key=lambda d: -d.get("revision", 0))
     else:
-        found = jobdefs.active_revisions(batch, ref)
+        found = active_revisions(batch, ref)
     return _with(found[0], "jobDefinitionName", "jobDefinitionArn") if found else None
 
 
@@ -1186,28 +1187,31 @@ def _update_batch(batch, a: Action) -> None:
 def register_job_definition(ctx, a: Action) -> str:
     """Register as -u does, and record NAME:REVISION in job-definitions.json so `-r` can use it
     (it becomes -r's default only when -u has not set one)."""
-    from batchdeploy import jobdef_model, jobdefs
+    from batchdeploy.aws.tags import TAG_HASH
+    from batchdeploy.jobs import register
+    from batchdeploy.jobs.files import Source
+    from batchdeploy.state import JOB_DEFINITIONS
 
     file = a.details.get("file", "")
-    source = jobdefs.Source(
+    source = Source(
         Path(file),
         file,
         definition=a.request,
         request=a.request,
-        content_hash=a.request.get("tags", {}).get(jobdef_model.HASH_TAG, ""),
+        content_hash=a.request.get("tags", {}).get(TAG_HASH, ""),
     )
-    item = jobdefs.Item(source, status="register")
-    jobdefs.register(ctx.aws.client("batch"), item)
-    previous = ctx.state.read(jobdefs.STATE_FILE) or {}
-    jobdefs.record(ctx, previous, [item], previous.get("default") or item.name)
+    item = register.Item(source, status="register")
+    register.register(ctx.aws.client("batch"), item)
+    previous = ctx.state.read(JOB_DEFINITIONS) or {}
+    register.record(ctx, previous, [item], previous.get("default") or item.name)
     return item.arn
 
 
 def forget_job_definition(ctx, name: str, arns: list[str]) -> None:
     """Drop a deregistered definition from job-definitions.json, so `-r` does not submit to it."""
-    from batchdeploy import jobdefs
+    from batchdeploy.state import JOB_DEFINITIONS
 
-    data = ctx.state.read(jobdefs.STATE_FILE) or {}
+    data = ctx.state.read(JOB_DEFINITIONS) or {}
     definitions = data.get("definitions") or {}
     if (definitions.get(name) or {}).get("arn") not in arns:
         return
@@ -1216,7 +1220,7 @@ def forget_job_definition(ctx, name: str, arns: list[str]) -> None:
         data["default"] = next(iter(sorted(definitions)), None)
         if data["default"] is None:
             data.pop("default")
-    ctx.state.write(jobdefs.STATE_FILE, data)
+    ctx.state.write(JOB_DEFINITIONS, data)
 
 
 def execute_delete(ctx, actions: list[Action], journal: Journal, timeout: float) -> None:

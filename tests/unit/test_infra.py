@@ -148,7 +148,8 @@ def test_queue_limits():
 
 
 def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it(tmp_path):
-    from batchdeploy import jobdef_model
+    from batchdeploy.aws.tags import TAG_HASH
+    from batchdeploy.jobs import compare
 
     (tmp_path / ".aws_env").write_text("PROJECT_NAME=demo\n")
     cfg = config.load(environ={}, cwd=tmp_path)
@@ -183,7 +184,7 @@ def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it(tmp_
         and tags["batchdeploy:project"] == "demo"
         and tags["batchdeploy:prefix"] == "demo-dev"
     )
-    assert tags[jobdef_model.HASH_TAG] == jobdef_model.content_hash(request)
+    assert tags[TAG_HASH] == compare.content_hash(request)
 
 
 def test_the_prefix_tag_counts_towards_the_tag_limit(tmp_path):

@@ -1,45 +1,42 @@
-"""Job definitions as plain data: check, normalize, hash, diff, and plan a prune. No I/O, no AWS.
+"""A job definition as plain data: tidy it, check it, build its RegisterJobDefinition request. No I/O.
 
 A job definition file is AWS Batch's own RegisterJobDefinition request (what
-`aws batch register-job-definition --cli-input-json` takes). This module answers, from data alone:
+`aws batch register-job-definition --cli-input-json` takes). From data alone:
 
 - `check`: every problem AWS would reject it for (botocore's model plus the documented limits the
   model does not carry), each as `json.path: what is wrong`, and warnings for what AWS accepts but
   is probably a mistake;
 - `build_request`: the request batchdeploy sends (the user's tags plus the project and hash tags);
-- `normalize`: the form two definitions are compared in, so that what AWS adds, drops or reorders
-  (revision, ARN, status, default empty lists, environment order, ...) is not taken for a change;
-- `changes` / `format_change`: a readable diff (`containerProperties.resourceRequirements MEMORY
-  16000 -> 32000`);
-- `plan_prune`: which ACTIVE revisions `--prune KEEP` may deregister.
+- `ref_names`: the `Ref::` parameters its commands use (the one grammar, `aws.batch.REF`).
+
+Comparing two definitions is `jobs.compare`; which old revisions may go is `jobs.prune`.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
 import re
 from dataclasses import dataclass, field
 
 from batchdeploy.aws import shapes
+from batchdeploy.aws.batch import (
+    ATTEMPTS,
+    MAX_EVALUATE_ON_EXIT,
+    MAX_JOB_DEFINITION_BYTES,
+    MAX_SCHEDULING_PRIORITY,
+    MAX_TAGS,
+    MIN_TIMEOUT_S,
+    NAME,
+    REF,
+)
+from batchdeploy.aws.batch import ref_names as _refs_in
+from batchdeploy.aws.tags import TAG_HASH, TAG_NAMESPACE, TAG_PROJECT
+from batchdeploy.secrets import is_secret
 
-PROJECT_TAG = "batchdeploy:project"
-HASH_TAG = "batchdeploy:hash"
-OUR_TAG_PREFIX = "batchdeploy:"
-OUR_TAGS = 2
+OUR_TAGS = 2  # TAG_PROJECT and TAG_HASH, on every definition -u registers
 
-# AWS Batch's documented limits (service quotas page and the RegisterJobDefinition reference).
-MAX_REQUEST_BYTES = 24 * 1024
-MAX_TAGS = 50
-MIN_TIMEOUT_S = 60
-MAX_ATTEMPTS = 10
-MAX_EVALUATE_ON_EXIT = 5
-MAX_SCHEDULING_PRIORITY = 9999
-ACTIVE_JOB_STATUSES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
-
-_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 # "Up to 255 letters (uppercase and lowercase), numbers, hyphens, underscores, colons, periods,
 # forward slashes, and number signs"; `@` for `repository@sha256:digest` references.
 _IMAGE = re.compile(r"[A-Za-z0-9_.:/#@-]{1,255}")
@@ -47,7 +44,6 @@ _REASON = re.compile(r"[A-Za-z0-9.: \t]*\*?")  # onStatusReason / onReason
 _EXIT_CODE = re.compile(r"[0-9]*\*?")
 _TAG_TEXT = re.compile(r"[\w\s+\-=.:/@]*", re.UNICODE)
 _ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
-_REF = re.compile(r"Ref::([A-Za-z0-9_-]*)")
 
 # Fargate's valid VCPU -> MEMORY (MiB) pairs, from the ResourceRequirement reference.
 _FARGATE_MEMORY = {
@@ -129,9 +125,9 @@ def check(defn, project: str = "") -> Findings:
     _check_parameters(defn, f)
     if not f.problems:
         size = request_size(build_request(defn, project or "x" * 64, "0" * 64))
-        if size > MAX_REQUEST_BYTES:
+        if size > MAX_JOB_DEFINITION_BYTES:
             f.problems.append(
-                f"(top): the request is {size} bytes, above AWS Batch's limit of {MAX_REQUEST_BYTES} (24 KiB)"
+                f"(top): the request is {size} bytes, above AWS Batch's limit of {MAX_JOB_DEFINITION_BYTES} (24 KiB)"
             )
     return f
 
@@ -160,7 +156,7 @@ def _explain_model_problem(problem: str) -> str:
 
 def _check_name(defn, f):
     name = defn.get("jobDefinitionName")
-    if isinstance(name, str) and not _NAME.fullmatch(name):
+    if isinstance(name, str) and not NAME.fullmatch(name):
         f.problems.append(
             f"jobDefinitionName: {name!r} must be 1 to 128 letters, digits, hyphens and underscores"
         )
@@ -188,8 +184,8 @@ def _check_retry(defn, f):
     if not isinstance(strategy, dict):
         return
     attempts = strategy.get("attempts")
-    if _is_int(attempts) and not 1 <= attempts <= MAX_ATTEMPTS:
-        f.problems.append(f"retryStrategy.attempts: {attempts} is outside 1..{MAX_ATTEMPTS}")
+    if _is_int(attempts) and not 1 <= attempts <= ATTEMPTS[1]:
+        f.problems.append(f"retryStrategy.attempts: {attempts} is outside 1..{ATTEMPTS[1]}")
     rules = strategy.get("evaluateOnExit")
     if not isinstance(rules, list):
         return
@@ -229,14 +225,14 @@ def _check_tags(defn, f):
         return
     if len(tags) + OUR_TAGS > MAX_TAGS:
         f.problems.append(
-            f"tags: {len(tags)} tags plus batchdeploy's {OUR_TAGS} ({PROJECT_TAG}, {HASH_TAG}) exceed "
+            f"tags: {len(tags)} tags plus batchdeploy's {OUR_TAGS} ({TAG_PROJECT}, {TAG_HASH}) exceed "
             f"AWS's limit of {MAX_TAGS}"
         )
     for key, value in tags.items():
         if key.lower().startswith("aws:"):
             f.problems.append(f"tags key {key!r}: the aws: prefix is reserved for AWS")
-        elif key.startswith(OUR_TAG_PREFIX):
-            f.problems.append(f"tags key {key!r}: the {OUR_TAG_PREFIX} prefix is batchdeploy's own")
+        elif key.startswith(TAG_NAMESPACE):
+            f.problems.append(f"tags key {key!r}: the {TAG_NAMESPACE} prefix is batchdeploy's own")
         elif not _TAG_TEXT.fullmatch(key):
             f.problems.append(f"tags key {key!r}: only letters, digits, spaces and + - = . _ : / @")
         if isinstance(value, str) and not _TAG_TEXT.fullmatch(value):
@@ -340,8 +336,6 @@ def _check_environments(node, path, f):
 
 
 def _check_env_list(items, where, secrets, f):
-    from batchdeploy.secrets import is_secret
-
     names: set[str] = set()
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
@@ -366,7 +360,7 @@ def _check_env_list(items, where, secrets, f):
                     f"{at} {name}: looks like a secret; environment values are readable by anyone allowed "
                     "batch:DescribeJobDefinitions: use containerProperties.secrets (Secrets Manager or SSM)"
                 )
-            if _REF.search(value):
+            if REF.search(value):
                 f.warnings.append(f"{at} {name}: AWS Batch fills Ref:: placeholders only in command, not here")
 
 
@@ -392,8 +386,8 @@ def ref_names(defn) -> list[str]:
             for item in node:
                 walk(item, in_command)
         elif isinstance(node, str) and in_command:
-            for name in _REF.findall(node):
-                if name and name not in names:
+            for name in _refs_in(node):
+                if name not in names:
                     names.append(name)
 
     walk(defn, False)
@@ -404,9 +398,9 @@ def build_request(defn, project: str, content_hash: str | None = None) -> dict:
     """The RegisterJobDefinition request: `defn` with the project tag (and the hash tag) merged in."""
     request = copy.deepcopy(defn)
     tags = dict(request.get("tags") or {})
-    tags[PROJECT_TAG] = project
+    tags[TAG_PROJECT] = project
     if content_hash is not None:
-        tags[HASH_TAG] = content_hash
+        tags[TAG_HASH] = content_hash
     request["tags"] = tags
     return request
 
@@ -414,326 +408,3 @@ def build_request(defn, project: str, content_hash: str | None = None) -> dict:
 def request_size(request) -> int:
     """Bytes on the wire (compact JSON, UTF-8), which is what the 24 KiB limit counts."""
     return len(json.dumps(request, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
-
-
-# ---------------------------------------------------------------------------------------------
-# Normalization: what counts as "the same definition"
-# ---------------------------------------------------------------------------------------------
-
-# Lists whose order means nothing to AWS Batch, and the key that identifies an item. Order that
-# does mean something is left alone: command (argv), evaluateOnExit (first match wins),
-# nodeRangeProperties, EKS containers.
-_KEYED_LISTS = {
-    "environment": ("name",),
-    "env": ("name",),
-    "secrets": ("name",),
-    "secretOptions": ("name",),
-    "resourceRequirements": ("type",),
-    "ulimits": ("name",),
-    "volumes": ("name",),
-    "mountPoints": ("sourceVolume", "containerPath"),
-    "devices": ("hostPath", "containerPath"),
-    "tmpfs": ("containerPath",),
-}
-_SETS = {"platformCapabilities", "permissions"}
-
-# Values that mean the same as leaving the field out (AWS's documented defaults, some of which
-# DescribeJobDefinitions fills in).
-_DEFAULTS = {
-    "propagateTags": False,
-    "privileged": False,
-    "readonlyRootFilesystem": False,
-    "enableExecuteCommand": False,
-    "initProcessEnabled": False,
-    "readOnly": False,
-    "platformCapabilities": ["EC2"],
-    "fargatePlatformConfiguration": {"platformVersion": "LATEST"},
-    "networkConfiguration": {"assignPublicIp": "DISABLED"},
-    "runtimePlatform": {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"},
-    "hostNetwork": True,  # EKS pods
-}
-
-
-def _input_members(shape, value):
-    """Keep only what RegisterJobDefinition can set: drops revision, ARN, status, and whatever else
-    DescribeJobDefinitions (or moto) adds that is not input."""
-    if value is None:
-        return None
-    t = shape.type_name
-    if t == "structure" and isinstance(value, dict):
-        return {k: _input_members(shape.members[k], v) for k, v in value.items() if k in shape.members}
-    if t == "list" and isinstance(value, list):
-        return [_input_members(shape.member, v) for v in value]
-    if t == "map" and isinstance(value, dict):
-        return {k: _input_members(shape.value, v) for k, v in value.items()}
-    return value
-
-
-def _prune_empty(value):
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            v = _prune_empty(v)
-            if v is None or v == [] or v == {}:
-                continue
-            if k in _DEFAULTS and v == _DEFAULTS[k]:
-                continue
-            out[k] = v
-        return out
-    if isinstance(value, list):
-        return [_prune_empty(v) for v in value]
-    return value
-
-
-def _sort_key(item, keys):
-    if isinstance(item, dict):
-        return tuple(str(item.get(k, "")) for k in keys) + (json.dumps(item, sort_keys=True),)
-    return ("", json.dumps(item, sort_keys=True))
-
-
-def _order(value, key=None):
-    if isinstance(value, dict):
-        return {k: _order(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        items = [_order(v) for v in value]
-        if key in _KEYED_LISTS:
-            return sorted(items, key=lambda item: _sort_key(item, _KEYED_LISTS[key]))
-        if key in _SETS:
-            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
-        return items
-    return value
-
-
-def _undeprecate(container):
-    """`vcpus`/`memory` (deprecated) as the resourceRequirements AWS treats them as."""
-    if not isinstance(container, dict):
-        return
-    reqs = [r for r in container.get("resourceRequirements") or [] if isinstance(r, dict)]
-    have = {r.get("type") for r in reqs}
-    for old, kind in (("vcpus", "VCPU"), ("memory", "MEMORY")):
-        if old in container:
-            value = container.pop(old)
-            if kind not in have and value is not None:
-                reqs.append({"type": kind, "value": _plain_number(value)})
-    if reqs:
-        container["resourceRequirements"] = reqs
-
-
-def _plain_number(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _containers(defn):
-    if isinstance(defn.get("containerProperties"), dict):
-        yield defn["containerProperties"]
-    nodes = defn.get("nodeProperties")
-    if isinstance(nodes, dict):
-        for rng in nodes.get("nodeRangeProperties") or []:
-            if isinstance(rng, dict) and isinstance(rng.get("container"), dict):
-                yield rng["container"]
-
-
-def _drop_empty_env(node):
-    """AWS Batch ignores environment variables whose value is empty (never stored, never returned)."""
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k in ("environment", "env") and isinstance(v, list):
-                node[k] = [e for e in v if not (isinstance(e, dict) and e.get("value") in ("", None))]
-            else:
-                _drop_empty_env(v)
-    elif isinstance(node, list):
-        for item in node:
-            _drop_empty_env(item)
-
-
-def normalize(defn) -> dict:
-    """The comparable form of a job definition: a file's request or a DescribeJobDefinitions entry.
-
-    Two definitions that AWS Batch would run the same way normalize to equal dicts: output-only
-    fields, our hash tag, empty lists/maps, documented defaults, empty environment values, the
-    deprecated vcpus/memory spelling and the order of order-free lists are all taken out.
-    """
-    shape = shapes.input_shape("batch", "RegisterJobDefinition")
-    d = _input_members(shape, copy.deepcopy(defn)) or {}
-    d = tidy(d)
-    tags = d.get("tags")
-    if isinstance(tags, dict):
-        tags.pop(HASH_TAG, None)
-    for container in _containers(d):
-        _undeprecate(container)
-    strategy = d.get("retryStrategy")
-    if isinstance(strategy, dict) and not strategy.get("evaluateOnExit") and strategy.get("attempts") in (1, None):
-        d.pop("retryStrategy")  # one attempt, no rules: the default
-    _drop_empty_env(d)
-    d = _prune_empty(d)
-    return _order(d)
-
-
-def canonical_json(value) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def content_hash(defn) -> str:
-    """sha256 of the normalized definition (our hash tag excluded): the same for any two
-    definitions batchdeploy treats as unchanged."""
-    return hashlib.sha256(canonical_json(normalize(defn)).encode("utf-8")).hexdigest()
-
-
-def same(a, b) -> bool:
-    return normalize(a) == normalize(b)
-
-
-# ---------------------------------------------------------------------------------------------
-# Diff
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Change:
-    path: str
-    before: object  # _ABSENT when added
-    after: object  # _ABSENT when removed
-
-    def as_json(self) -> dict:
-        out = {"path": self.path}
-        if self.before is not ABSENT:
-            out["before"] = self.before
-        if self.after is not ABSENT:
-            out["after"] = self.after
-        return out
-
-
-class _Absent:
-    def __repr__(self):
-        return "(none)"
-
-
-ABSENT = _Absent()
-
-
-def _item_key(item, keys) -> str:
-    return ":".join(str(item.get(k, "")) for k in keys if item.get(k) is not None)
-
-
-def _flatten(value, path, out, key=None):
-    if isinstance(value, dict):
-        if not value:
-            out[path] = value
-        for k, v in value.items():
-            _flatten(v, f"{path}.{k}" if path else k, out, k)
-        return
-    if isinstance(value, list):
-        if key in _KEYED_LISTS and all(isinstance(v, dict) for v in value):
-            keys = _KEYED_LISTS[key]
-            for item in value:
-                rest = {k: v for k, v in item.items() if k not in keys}
-                label = f"{path} {_item_key(item, keys)}"
-                if set(rest) == {"value"}:
-                    out[label] = rest["value"]
-                elif set(rest) == {"valueFrom"}:
-                    out[label] = rest["valueFrom"]
-                else:
-                    _flatten(rest, label, out)
-            return
-        if value and all(isinstance(v, dict) for v in value):
-            for i, item in enumerate(value):
-                _flatten(item, f"{path}[{i}]", out)
-            return
-        out[path] = value
-        return
-    out[path] = value
-
-
-def changes(before, after) -> list[Change]:
-    """What differs between two definitions, field by field, after normalization.
-
-    `before` may be None (nothing registered yet): every field is then an addition.
-    """
-    old: dict = {}
-    new: dict = {}
-    if before is not None:
-        _flatten(normalize(before), "", old)
-    _flatten(normalize(after), "", new)
-    out = []
-    for path in sorted(set(old) | set(new)):
-        a, b = old.get(path, ABSENT), new.get(path, ABSENT)
-        if a != b:
-            out.append(Change(path, a, b))
-    return out
-
-
-def _show(value) -> str:
-    if value is ABSENT:
-        return "(none)"
-    if isinstance(value, str):
-        return value if value and not re.search(r"\s", value) and value != "(none)" else json.dumps(value)
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
-
-
-def _secret_path(path: str) -> bool:
-    from batchdeploy.secrets import is_secret
-
-    m = re.search(r"(?:^|\.)(?:environment|env) (\S+)$", path)
-    return bool(m and is_secret(m.group(1)))
-
-
-def format_change(change: Change) -> str:
-    """`containerProperties.resourceRequirements MEMORY 16000 -> 32000`; secret-looking
-    environment values are masked."""
-    before, after = change.before, change.after
-    if _secret_path(change.path):
-        before = before if before is ABSENT else "****"
-        after = after if after is ABSENT else "****"
-    return f"{change.path} {_show(before)} -> {_show(after)}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Prune
-# ---------------------------------------------------------------------------------------------
-
-
-def parse_ref(text: str):
-    """`NAME:REV` or a job definition ARN -> (NAME, REV); None for anything else."""
-    if not isinstance(text, str):
-        return None
-    if text.startswith("arn:"):
-        _, _, text = text.partition(":job-definition/")
-    name, sep, rev = text.rpartition(":")
-    if not sep or not rev.isdigit() or not _NAME.fullmatch(name):
-        return None
-    return name, int(rev)
-
-
-@dataclass
-class PrunePlan:
-    deregister: list[dict] = field(default_factory=list)  # the revisions (DescribeJobDefinitions entries)
-    kept_in_use: list[tuple[dict, list[str]]] = field(default_factory=list)  # revision, jobs using it
-    foreign: list[dict] = field(default_factory=list)  # tagged with another project: never touched
-
-
-def prune_candidates(revisions: list[dict], keep: int, planned_new: bool = False, protect=()) -> list[dict]:
-    """ACTIVE revisions of one name older than the newest `keep` (a registration still to come
-    counts as the newest), minus the ones in `protect` (revision numbers)."""
-    active = sorted((r for r in revisions if r.get("status", "ACTIVE") == "ACTIVE"), key=lambda r: -r["revision"])
-    kept = keep - 1 if planned_new else keep
-    return [r for r in active[max(kept, 0):] if r["revision"] not in set(protect)]
-
-
-def plan_prune(revisions: list[dict], keep: int, project: str, in_use: dict, planned_new=False, protect=()):
-    """Split the candidates of one name into deregister / in use / another project's.
-
-    `in_use` maps (name, revision) to the ids of active jobs using that revision.
-    """
-    plan = PrunePlan()
-    for rev in prune_candidates(revisions, keep, planned_new, protect):
-        owner = (rev.get("tags") or {}).get(PROJECT_TAG)
-        users = in_use.get((rev["jobDefinitionName"], rev["revision"]))
-        if owner not in (None, project):
-            plan.foreign.append(rev)
-        elif users:
-            plan.kept_in_use.append((rev, users))
-        else:
-            plan.deregister.append(rev)
-    return plan
