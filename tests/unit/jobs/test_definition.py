@@ -235,6 +235,13 @@ def test_ref_names_in_order():
     assert model.ref_names(definition()) == ["experiment_file"]
 
 
+def test_a_hyphen_belongs_to_the_parameter_name():
+    d = with_container(command=["run", "--in", "Ref::in-file", "--out=Ref::out_dir"])
+    d["parameters"] = {"in-file": "a.yaml", "out_dir": "o"}
+    assert model.ref_names(d) == ["in-file", "out_dir"]
+    assert not [w for w in model.check(d, "demo").warnings if "parameters." in w]
+
+
 # ---------------------------------------------------------------------------------------------
 # normalization
 # ---------------------------------------------------------------------------------------------

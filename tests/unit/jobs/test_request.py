@@ -77,6 +77,18 @@ def test_placeholders_in_order_once_even_inside_words():
     assert request.placeholders(JD) == ["experiment_file", "output_path", "replace"]
 
 
+def test_ref_in_file_is_the_parameter_in_file_as_update_jobs_reads_it():
+    # One Ref:: grammar (aws.batch.REF) for -u and -r: a hyphen belongs to the name.
+    from batchdeploy.jobs import definition
+
+    jd = {"jobDefinitionName": "demo", "revision": 1, "containerProperties": {"command": ["run", "Ref::in-file"]}}
+    assert request.placeholders(jd) == ["in-file"] == definition.ref_names(jd)
+    assert request.check_parameters({"in-file": "a"}, jd) == {"in-file": "a"}
+    with pytest.raises(UsageError) as e:
+        request.check_parameters({}, jd)
+    assert e.value.line().startswith("demo:1 needs a value for in-file (Ref:: placeholder with no default)")
+
+
 def test_parameters_are_checked_against_placeholders_and_defaults():
     got = request.check_parameters({"experiment_file": "f", "output_path": "o"}, JD)
     assert got == {"replace": "--no-replace", "extra_default": "x", "experiment_file": "f", "output_path": "o"}
