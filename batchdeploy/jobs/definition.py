@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -33,28 +32,14 @@ from batchdeploy.aws.batch import (
 )
 from batchdeploy.aws.batch import ref_names as _refs_in
 from batchdeploy.aws.tags import TAG_HASH, TAG_NAMESPACE, TAG_PROJECT
+from batchdeploy.jobs.container import check_container
 from batchdeploy.secrets import is_secret
 
 OUR_TAGS = 2  # TAG_PROJECT and TAG_HASH, on every definition -u registers
 
-# "Up to 255 letters (uppercase and lowercase), numbers, hyphens, underscores, colons, periods,
-# forward slashes, and number signs"; `@` for `repository@sha256:digest` references.
-_IMAGE = re.compile(r"[A-Za-z0-9_.:/#@-]{1,255}")
 _REASON = re.compile(r"[A-Za-z0-9.: \t]*\*?")  # onStatusReason / onReason
 _EXIT_CODE = re.compile(r"[0-9]*\*?")
 _TAG_TEXT = re.compile(r"[\w\s+\-=.:/@]*", re.UNICODE)
-_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
-
-# Fargate's valid VCPU -> MEMORY (MiB) pairs, from the ResourceRequirement reference.
-_FARGATE_MEMORY = {
-    0.25: (512, 1024, 2048),
-    0.5: tuple(range(1024, 4097, 1024)),
-    1.0: tuple(range(2048, 8193, 1024)),
-    2.0: tuple(range(4096, 16385, 1024)),
-    4.0: tuple(range(8192, 30721, 1024)),
-    8.0: tuple(range(16384, 61441, 4096)),
-    16.0: tuple(range(32768, 122881, 8192)),
-}
 
 # Fields that are output of DescribeJobDefinitions, never input: a file copied from
 # `aws batch describe-job-definitions` has them, and the hint says so.
@@ -114,13 +99,13 @@ def check(defn, project: str = "") -> Findings:
     fargate = "FARGATE" in (defn.get("platformCapabilities") or [])
     container = defn.get("containerProperties")
     if isinstance(container, dict):
-        _check_container(container, "containerProperties", fargate, f, required_resources=True)
+        check_container(container, "containerProperties", fargate, f, required_resources=True)
     nodes = defn.get("nodeProperties")
     if isinstance(nodes, dict):
         for i, rng in enumerate(nodes.get("nodeRangeProperties") or []):
             if isinstance(rng, dict) and isinstance(rng.get("container"), dict):
                 where = f"nodeProperties.nodeRangeProperties[{i}].container"
-                _check_container(rng["container"], where, False, f, required_resources=False)
+                check_container(rng["container"], where, False, f, required_resources=False)
     _check_environments(defn, "", f)
     _check_parameters(defn, f)
     if not f.problems:
@@ -237,89 +222,6 @@ def _check_tags(defn, f):
             f.problems.append(f"tags key {key!r}: only letters, digits, spaces and + - = . _ : / @")
         if isinstance(value, str) and not _TAG_TEXT.fullmatch(value):
             f.problems.append(f"tags.{key}: {value!r}: only letters, digits, spaces and + - = . _ : / @")
-
-
-def _number(text):
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _check_container(c, where, fargate, f, required_resources):
-    image = c.get("image")
-    if isinstance(image, str) and not _IMAGE.fullmatch(image):
-        f.problems.append(
-            f"{where}.image: {image!r} must be 1 to 255 letters, digits and - _ : . / # @ (no spaces)"
-        )
-    for key in ("jobRoleArn", "executionRoleArn"):
-        value = c.get(key)
-        if isinstance(value, str):
-            if not value.strip():
-                f.problems.append(f"{where}.{key}: empty (is its placeholder set in .aws_env?)")
-            elif not _ROLE_ARN.fullmatch(value):
-                f.warnings.append(f"{where}.{key}: {value!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
-    if fargate and not c.get("executionRoleArn"):
-        f.problems.append(f"{where}.executionRoleArn: required for jobs that run on Fargate")
-
-    # Resources: each type at most once, well-formed numbers, and not also in the deprecated fields.
-    reqs = c.get("resourceRequirements")
-    seen: dict[str, str] = {}
-    if isinstance(reqs, list):
-        for i, req in enumerate(reqs):
-            if not isinstance(req, dict) or not isinstance(req.get("type"), str):
-                continue
-            kind, value = req["type"], req.get("value")
-            if kind in seen:
-                f.problems.append(f"{where}.resourceRequirements[{i}]: {kind} is given twice")
-                continue
-            seen[kind] = value
-            if not isinstance(value, str):
-                continue
-            number = _number(value)
-            at = f"{where}.resourceRequirements[{i}].value"
-            if kind == "VCPU" and (number is None or number <= 0):
-                f.problems.append(f"{at}: VCPU {value!r} must be a positive number")
-            elif kind == "MEMORY" and (number is None or number != int(number) or number < 4):
-                f.problems.append(f"{at}: MEMORY {value!r} must be a whole number of MiB, at least 4")
-            elif kind == "GPU":
-                if number is None or number != int(number) or number < 1:
-                    f.problems.append(f"{at}: GPU {value!r} must be a whole number, at least 1")
-                if fargate:
-                    f.problems.append(f"{at}: GPUs are not available on Fargate")
-    for old, kind in (("vcpus", "VCPU"), ("memory", "MEMORY")):
-        if old not in c:
-            continue
-        if kind in seen:
-            f.problems.append(f"{where}.{old}: give {kind} only once, in resourceRequirements (not also {old})")
-        elif fargate:
-            f.problems.append(f"{where}.{old}: not supported on Fargate; use resourceRequirements {kind}")
-        else:
-            f.warnings.append(
-                f"{where}.{old} is deprecated; use resourceRequirements "
-                f'[{{"type": "{kind}", "value": "{c[old]}"}}] instead'
-            )
-            seen[kind] = str(c[old])
-    if required_resources:
-        for kind in ("VCPU", "MEMORY"):
-            if kind not in seen:
-                f.problems.append(f"{where}.resourceRequirements: {kind} is required by AWS Batch")
-    if fargate and isinstance(seen.get("VCPU"), str) and isinstance(seen.get("MEMORY"), str):
-        vcpu, memory = _number(seen["VCPU"]), _number(seen["MEMORY"])
-        if vcpu is not None and memory is not None:
-            allowed = _FARGATE_MEMORY.get(vcpu)
-            if allowed is None:
-                f.problems.append(
-                    f"{where}.resourceRequirements: Fargate VCPU must be one of 0.25, 0.5, 1, 2, 4, 8, 16 "
-                    f"(got {seen['VCPU']})"
-                )
-            elif int(memory) not in allowed or memory != int(memory):
-                f.problems.append(
-                    f"{where}.resourceRequirements: Fargate with VCPU {seen['VCPU']} takes MEMORY "
-                    f"{allowed[0]}..{allowed[-1]} in the documented steps (got {seen['MEMORY']})"
-                )
-
 
 def _check_environments(node, path, f):
     """Every environment-like list anywhere (container, node ranges, ECS/EKS containers)."""

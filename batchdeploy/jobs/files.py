@@ -167,6 +167,28 @@ def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str 
     return sources, warnings
 
 
+def _refuse_placeholders(src: Source, data, image_tag: str | None, image_tag_origin: str):
+    """({name: stand-in}, problems) for the ${VAR}s a file may not use: in a key, a secret's, or
+    ${IMAGE_TAG} when it cannot be told. Notes on `src` whether the file uses ${IMAGE_TAG}."""
+    problems: list[str] = []
+    stand_ins: dict[str, str] = {}
+    for name, where, in_key in _placeholders(data):
+        if in_key:
+            problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
+        elif is_secret(name):
+            problems.append(
+                f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
+                "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
+            )
+            stand_ins[name] = ""
+        elif name == "IMAGE_TAG":
+            src.uses_image_tag = True
+            if image_tag is None:
+                problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
+                stand_ins[name] = ""
+    return stand_ins, problems
+
+
 def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, shown: str | None = None,
               variables: dict | None = None,
               default_name: str | None = None) -> tuple[Source | None, list[str], list[str]]:
@@ -193,25 +215,8 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
     if image_tag is not None:
         values["IMAGE_TAG"] = image_tag
     values.update(variables or {})
-    bad = False
-    stand_ins = {}
-    for name, where, in_key in _placeholders(data):
-        if in_key:
-            problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
-            bad = True
-        elif is_secret(name):
-            problems.append(
-                f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
-                "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
-            )
-            stand_ins[name] = ""
-            bad = True
-        elif name == "IMAGE_TAG":
-            src.uses_image_tag = True
-            if image_tag is None:
-                problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
-                stand_ins[name] = ""
-                bad = True
+    stand_ins, refused = _refuse_placeholders(src, data, image_tag, image_tag_origin)
+    problems += refused
     try:
         rendered = config.render(data, {**values, **stand_ins}, src.shown)
     except ConfigError as exc:
@@ -219,7 +224,7 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
             var = unknown.split("}", 1)[0].lstrip("${")
             problems.append(f"{src.shown}: unknown placeholder {unknown} (define {var} in .aws_env)")
         return None, problems, []
-    if bad:
+    if refused:
         return None, problems, []
     defn = definition.tidy(rendered)
     if default_name and isinstance(defn, dict):

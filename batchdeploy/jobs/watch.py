@@ -199,6 +199,48 @@ class Followed:
     describe_calls: int
 
 
+class AttemptLogs:
+    """The log streams of one job's attempts, each read once from its head, in order: an earlier
+    attempt's stream is read to its end (it gets nothing new once the next began), then left."""
+
+    def __init__(self, logs, on_line: Callable[[dict], None], warn: Callable[[str], None], page_size: int | None):
+        self.logs = logs
+        self.on_line = on_line
+        self.warn = warn
+        self.page_size = page_size
+        self.followers: dict[tuple[str, str], LogFollower] = {}
+        self.drained: set[tuple[str, str]] = set()
+        self.reported: set[tuple[str, str]] = set()
+
+    def read(self, job: dict, final: bool) -> int:
+        """New lines of `job`'s streams passed to `on_line`; how many. `final`: the job has ended."""
+        count = 0
+        targets = log_targets(job)
+        for i, target in enumerate(targets):
+            if target in self.drained:
+                continue
+            follower = self.followers.get(target)
+            if follower is None:
+                follower = self.followers[target] = LogFollower(self.logs, *target, self.page_size)
+            for event in follower.poll():
+                self.on_line(event)
+                count += 1
+            if follower.broken and target not in self.reported:
+                self.reported.add(target)
+                self.warn(f"cannot follow the log: {follower.broken}")
+            if i < len(targets) - 1 or final:
+                self.drained.add(target)
+        return count
+
+    @property
+    def seen(self) -> bool:
+        return any(f.exists for f in self.followers.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(f.calls for f in self.followers.values())
+
+
 def follow(
     batch,
     logs,
@@ -226,42 +268,21 @@ def follow(
     watcher = JobWatcher(
         batch, [job_id], sleep=sleep, clock=clock, runnable_warn_s=runnable_warn_s, warn=slow, backoff=pace
     )
-    followers: dict[tuple[str, str], LogFollower] = {}
-    drained: set[tuple[str, str]] = set()
-    reported: set[tuple[str, str]] = set()
+    streams = AttemptLogs(logs, on_line, warn, log_page_size)
     lines = 0
-
-    def read_logs(job: dict, final: bool) -> int:
-        count = 0
-        targets = log_targets(job)
-        for i, target in enumerate(targets):
-            if target in drained:
-                continue
-            follower = followers.get(target) or followers.setdefault(target, LogFollower(logs, *target, log_page_size))
-            for event in follower.poll():
-                on_line(event)
-                count += 1
-            if follower.broken and target not in reported:
-                reported.add(target)
-                warn(f"cannot follow the log: {follower.broken}")
-            if i < len(targets) - 1 or final:
-                drained.add(target)  # an earlier attempt's stream gets nothing new once the next began
-        return count
-
     while True:
         changes = watcher.poll()
         for change in changes:
             on_change(change)
         job = watcher.jobs.get(job_id)
-        got = read_logs(job, final=False) if job else 0
+        got = streams.read(job, final=False) if job else 0
         lines += got
         if watcher.done():
-            if any(f.exists for f in followers.values()):
-                # CloudWatch may still be taking in the last lines when Batch reports the end.
-                sleep(final_grace_s)
-            lines += read_logs(job, final=True)
+            if streams.seen:
+                sleep(final_grace_s)  # CloudWatch may still be taking in the last lines when Batch reports the end
+            lines += streams.read(job, final=True)
             break
         if changes or got:
             pace.reset()
         sleep(pace.next())
-    return Followed(job, lines, sum(f.calls for f in followers.values()), watcher.describe_calls)
+    return Followed(job, lines, streams.calls, watcher.describe_calls)
