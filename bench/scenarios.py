@@ -410,7 +410,7 @@ def watching(b: Bench) -> list[Scenario]:
     sc = Scenario("7", f"Watching {n:,} jobs to completion",
                   f"{n:,} separate jobs submitted first (not measured); moto's API-only Batch ends them at once, "
                   "so one poll sees them all ended", count_order=("DescribeJobs",))
-    watcher = Side("batchdeploy JobWatcher", "python bench/peers/watch_jobs.py IDS (batchdeploy.watch.JobWatcher.run)",
+    watcher = Side("batchdeploy JobWatcher", "python bench/peers/watch_jobs.py IDS (batchdeploy.jobs.watch.JobWatcher.run)",
                    ours=True)
     status = Side("batchdeploy --status", f"./deploy.sh --status --limit {n}", ours=True)
     loop = Side("shell loop: describe-jobs per job", f"bash bench/peers/describe_loop.sh ... 1 (over {m.watch_loop_n} ids)",

@@ -99,11 +99,19 @@ def newest_active(batch, name: str) -> dict | None:
 def job_definition(batch, ref: str) -> dict | None:
     """The job definition `ref` names: `NAME` (its newest ACTIVE revision), `NAME:REV` or an ARN (that
     revision, whatever its status). None when AWS has no such definition."""
-    if ref.startswith("arn:") or ":" in ref:
-        with translate(f"describe job definition {ref} (batch:DescribeJobDefinitions)"):
+    doing = f"describe job definition {ref} (batch:DescribeJobDefinitions)"
+    if ref.startswith("arn:"):
+        with translate(doing):
             found = batch.describe_job_definitions(jobDefinitions=[ref]).get("jobDefinitions") or []
         return max(found, key=lambda d: d.get("revision", 0)) if found else None
-    return newest_active(batch, ref)
+    name, _, rev = ref.partition(":")
+    if not rev:
+        return newest_active(batch, ref)
+    # NAME:REV is read through jobDefinitionName: AWS also takes it in jobDefinitions, moto does not.
+    with translate(doing):
+        pages = batch.get_paginator("describe_job_definitions").paginate(jobDefinitionName=name)
+        found = [d for page in pages for d in page.get("jobDefinitions") or [] if str(d.get("revision")) == rev]
+    return found[0] if found else None
 
 
 def list_jobs(batch, queue: str, *, states: Iterable[str] = ACTIVE_JOB_STATES, name: str | None = None,

@@ -1,4 +1,4 @@
-"""Scenario 7's batchdeploy side at library level: batchdeploy.watch.JobWatcher (what `-r --wait` and
+"""Scenario 7's batchdeploy side at library level: batchdeploy.jobs.watch.JobWatcher (what `-r --wait` and
 any many-job wait are built on) following the jobs in IDS_FILE to completion, with real time.
 
 Usage: python bench/peers/watch_jobs.py IDS_FILE
@@ -20,9 +20,9 @@ from batchdeploy.aws import Aws, AwsSettings  # noqa: E402
 
 def main() -> int:
     try:
-        from batchdeploy.watch import JobWatcher
+        from batchdeploy.jobs.watch import JobWatcher
     except ImportError:
-        print("batchdeploy: error: the job watcher (batchdeploy.watch) is not implemented yet", file=sys.stderr)
+        print("batchdeploy: error: the job watcher (batchdeploy.jobs.watch) is not implemented yet", file=sys.stderr)
         return 2
     ids = [line.strip() for line in Path(sys.argv[1]).read_text().splitlines() if line.strip()]
     aws = Aws(AwsSettings(region=os.environ.get("AWS_REGION"), endpoint_url=os.environ.get("AWS_ENDPOINT_URL")))

@@ -234,3 +234,23 @@ def test_a_job_definition_chosen_by_flag_and_revision(moto, run_project, aws, ba
     # By name alone, the revision -u recorded (1) is the one in force, not the newest.
     r = run_project.deploy("-r", "exp1", "only=1", "--job-definition", "demo-experiment", "--no-credentials")
     assert r.returncode == 2 and "unknown parameter only for demo-experiment:1" in r.stderr
+
+
+def test_ref_in_file_is_one_parameter_for_update_jobs_and_run(moto, run_project, aws, batch_env):
+    # -u and -r read `Ref::in-file` with the one grammar (aws.batch.REF): the parameter `in-file`.
+    run_project.write_json("job-definition.json", {
+        "jobDefinitionName": "demo-infile", "type": "container", "parameters": {"in-file": "default.yaml"},
+        "containerProperties": {"image": "x:1", "command": ["python", "run.py", "--in", "Ref::in-file"],
+                                "resourceRequirements": [{"type": "VCPU", "value": "1"},
+                                                         {"type": "MEMORY", "value": "128"}]},
+    })
+    r = run_project.deploy("-u")
+    assert r.returncode == 0, r.stderr
+    assert "registered: demo-infile:1 (new)" in r.stdout and "in-file" not in r.stderr  # no unused-parameter warning
+    r = run_project.deploy("-r", "x", "in-file=a", "--no-credentials", "-q")
+    assert r.returncode == 0, r.stderr
+    job = aws.client("batch").describe_jobs(jobs=[r.stdout.strip()])["jobs"][0]
+    assert job["jobDefinition"].endswith("demo-infile:1")
+    assert job["parameters"] == {"in-file": "a"}
+    r = run_project.deploy("-r", "x", "in=a", "--no-credentials")
+    assert r.returncode == 2 and "unknown parameter in for demo-infile:1; valid parameters: in-file" in r.stderr

@@ -10,7 +10,8 @@ from unittest import mock
 
 import pytest
 
-from batchdeploy.watch import Backoff, JobWatcher, follow
+from batchdeploy.jobs.watch import JobWatcher, follow
+from batchdeploy.polling import Backoff
 from tests import run_support
 from tests.conftest import REGION, MotoServer, RequestCounter
 from tests.run_support import (

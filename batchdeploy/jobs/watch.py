@@ -7,8 +7,9 @@ CloudWatch log stream from its head, following `nextForwardToken` until the toke
 is never lost or read twice; a stream that does not exist yet is simply empty. `follow` joins the two
 for one job: state changes and log lines as they come, until the job ends.
 
-Only throttling and 5xx are retried (`aws.is_retryable`); `sleep` and `clock` are arguments so tests
-never wait for real.
+No call is retried here: botocore's own policy (standard or adaptive, AWS_MAX_ATTEMPTS) retries
+throttling and 5xx inside each call. A log read that still fails that way is simply read again on the
+next poll. `sleep` and `clock` are arguments so tests never wait for real.
 """
 
 from __future__ import annotations
@@ -16,36 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from batchdeploy.aws import error_code, is_retryable, translate
+from batchdeploy.aws import batch as aws_batch
+from batchdeploy.aws import convert, error_code, is_retryable
+from batchdeploy.aws.batch import TERMINAL, array_summary, chunks
 from batchdeploy.errors import OperationError
+from batchdeploy.jobs.job import log_targets
 from batchdeploy.polling import Backoff
-
-STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING", "SUCCEEDED", "FAILED")
-TERMINAL = frozenset({"SUCCEEDED", "FAILED"})
-QUEUED = frozenset({"SUBMITTED", "PENDING", "RUNNABLE"})
-DESCRIBE_MAX = 100  # DescribeJobs takes at most 100 ids (moto takes more; AWS does not)
-DEFAULT_LOG_GROUP = "/aws/batch/job"
-
-
-def chunks(items: list, size: int = DESCRIBE_MAX):
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def with_retries(call: Callable, doing: str, sleep, attempts: int = 8, first: float = 1.0, cap: float = 20.0):
-    """`call()`, retried after throttling and 5xx only; anything else (or the last failure) is one line."""
-    delay = first
-    for attempt in range(attempts):
-        try:
-            return call()
-        except Exception as exc:  # noqa: BLE001 - botocore's errors are sorted below; ours pass through
-            if attempt + 1 < attempts and is_retryable(exc):
-                sleep(delay)
-                delay = min(cap, delay * 2)
-                continue
-            with translate(doing):
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass
@@ -59,11 +36,6 @@ class Change:
     @property
     def progress_only(self) -> bool:
         return self.before == self.after
-
-
-def array_summary(job: dict) -> dict[str, int]:
-    summary = (job.get("arrayProperties") or {}).get("statusSummary") or {}
-    return {k: v for k, v in summary.items() if v}
 
 
 class JobWatcher:
@@ -108,10 +80,9 @@ class JobWatcher:
     def done(self) -> bool:
         return not self.pending
 
-    def _describe(self, ids: list[str]) -> list[dict]:
-        self.describe_calls += 1
-        answer = with_retries(lambda: self.batch.describe_jobs(jobs=ids), "describe jobs (batch:DescribeJobs)", self.sleep)
-        return answer.get("jobs") or []
+    def _describe(self, ids: list[str]) -> dict[str, dict]:
+        self.describe_calls += 1  # ids are at most 100: one DescribeJobs call
+        return aws_batch.describe_jobs(self.batch, ids)
 
     def poll(self) -> list[Change]:
         """One round: describe every job not yet ended; return what changed."""
@@ -119,7 +90,7 @@ class JobWatcher:
         changes: list[Change] = []
         for batch_ids in chunks(self.pending):
             wanted = set(batch_ids)
-            found = {j["jobId"]: j for j in self._describe(batch_ids) if j.get("jobId") in wanted}
+            found = {k: j for k, j in self._describe(batch_ids).items() if k in wanted}
             now = self.elapsed()
             for job_id in batch_ids:
                 job = found.get(job_id)
@@ -206,8 +177,6 @@ class LogFollower:
                     return events  # no stream (or group) yet: the job has not written anything
                 if is_retryable(exc):
                     return events  # the token is unchanged: the next poll starts where this one stopped
-                from batchdeploy.aws import convert
-
                 converted = convert(exc, f"read log stream {self.stream} (logs:GetLogEvents)")
                 if converted is None:
                     raise
@@ -222,24 +191,54 @@ class LogFollower:
         return events
 
 
-def log_targets(job: dict) -> list[tuple[str, str]]:
-    """(group, stream) of each attempt's log, oldest first, the current one last."""
-    container = job.get("container") or {}
-    config = container.get("logConfiguration") or {}
-    group = DEFAULT_LOG_GROUP
-    if config.get("logDriver") == "awslogs":
-        group = (config.get("options") or {}).get("awslogs-group") or DEFAULT_LOG_GROUP
-    streams = [(a.get("container") or {}).get("logStreamName") for a in job.get("attempts") or []]
-    streams.append(container.get("logStreamName"))
-    return [(group, s) for s in dict.fromkeys(s for s in streams if s)]
-
-
 @dataclass
 class Followed:
     job: dict
     lines: int
     log_calls: int
     describe_calls: int
+
+
+class AttemptLogs:
+    """The log streams of one job's attempts, each read once from its head, in order: an earlier
+    attempt's stream is read to its end (it gets nothing new once the next began), then left."""
+
+    def __init__(self, logs, on_line: Callable[[dict], None], warn: Callable[[str], None], page_size: int | None):
+        self.logs = logs
+        self.on_line = on_line
+        self.warn = warn
+        self.page_size = page_size
+        self.followers: dict[tuple[str, str], LogFollower] = {}
+        self.drained: set[tuple[str, str]] = set()
+        self.reported: set[tuple[str, str]] = set()
+
+    def read(self, job: dict, final: bool) -> int:
+        """New lines of `job`'s streams passed to `on_line`; how many. `final`: the job has ended."""
+        count = 0
+        targets = log_targets(job)
+        for i, target in enumerate(targets):
+            if target in self.drained:
+                continue
+            follower = self.followers.get(target)
+            if follower is None:
+                follower = self.followers[target] = LogFollower(self.logs, *target, self.page_size)
+            for event in follower.poll():
+                self.on_line(event)
+                count += 1
+            if follower.broken and target not in self.reported:
+                self.reported.add(target)
+                self.warn(f"cannot follow the log: {follower.broken}")
+            if i < len(targets) - 1 or final:
+                self.drained.add(target)
+        return count
+
+    @property
+    def seen(self) -> bool:
+        return any(f.exists for f in self.followers.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(f.calls for f in self.followers.values())
 
 
 def follow(
@@ -269,63 +268,21 @@ def follow(
     watcher = JobWatcher(
         batch, [job_id], sleep=sleep, clock=clock, runnable_warn_s=runnable_warn_s, warn=slow, backoff=pace
     )
-    followers: dict[tuple[str, str], LogFollower] = {}
-    drained: set[tuple[str, str]] = set()
-    reported: set[tuple[str, str]] = set()
+    streams = AttemptLogs(logs, on_line, warn, log_page_size)
     lines = 0
-
-    def read_logs(job: dict, final: bool) -> int:
-        count = 0
-        targets = log_targets(job)
-        for i, target in enumerate(targets):
-            if target in drained:
-                continue
-            follower = followers.get(target) or followers.setdefault(target, LogFollower(logs, *target, log_page_size))
-            for event in follower.poll():
-                on_line(event)
-                count += 1
-            if follower.broken and target not in reported:
-                reported.add(target)
-                warn(f"cannot follow the log: {follower.broken}")
-            if i < len(targets) - 1 or final:
-                drained.add(target)  # an earlier attempt's stream gets nothing new once the next began
-        return count
-
     while True:
         changes = watcher.poll()
         for change in changes:
             on_change(change)
         job = watcher.jobs.get(job_id)
-        got = read_logs(job, final=False) if job else 0
+        got = streams.read(job, final=False) if job else 0
         lines += got
         if watcher.done():
-            if any(f.exists for f in followers.values()):
-                # CloudWatch may still be taking in the last lines when Batch reports the end.
-                sleep(final_grace_s)
-            lines += read_logs(job, final=True)
+            if streams.seen:
+                sleep(final_grace_s)  # CloudWatch may still be taking in the last lines when Batch reports the end
+            lines += streams.read(job, final=True)
             break
         if changes or got:
             pace.reset()
         sleep(pace.next())
-    return Followed(job, lines, sum(f.calls for f in followers.values()), watcher.describe_calls)
-
-
-def outcome(job: dict) -> tuple[bool, str]:
-    """(succeeded, one line about how the job ended)."""
-    status = job.get("status")
-    reason = job.get("statusReason")
-    container = job.get("container") or {}
-    attempts = job.get("attempts") or []
-    last = (attempts[-1].get("container") or {}) if attempts else {}
-    code = container.get("exitCode", last.get("exitCode"))
-    detail = container.get("reason") or last.get("reason")
-    parts = [status or "?"]
-    if reason:
-        parts.append(reason)
-    if detail and detail != reason:
-        parts.append(detail)
-    summary = array_summary(job)
-    if summary:
-        parts.append("children: " + ", ".join(f"{n} {s}" for s, n in sorted(summary.items())))
-    parts.append(f"exit code {code}" if code is not None else "no container exit code")
-    return status == "SUCCEEDED", "; ".join(parts)
+    return Followed(job, lines, streams.calls, watcher.describe_calls)

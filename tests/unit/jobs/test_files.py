@@ -7,11 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from batchdeploy import config, jobdef_model, jobdefs
+from batchdeploy import config
 from batchdeploy.aws import shapes
+from batchdeploy.aws.batch import MAX_JOB_DEFINITION_BYTES
+from batchdeploy.aws.tags import TAG_HASH, TAG_PROJECT
 from batchdeploy.errors import ConfigError
+from batchdeploy.jobs import definition
+from batchdeploy.jobs import files as jobfiles
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -45,7 +49,7 @@ def good(name="demo-run", **over):
 
 def error_of(cfg, tag="1.0", origin="VERSION"):
     with pytest.raises(ConfigError) as exc:
-        jobdefs.load_sources(cfg, tag, origin)
+        jobfiles.load_sources(cfg, tag, origin)
     return exc.value
 
 
@@ -53,28 +57,28 @@ def test_the_example_renders_with_the_example_configuration_alone_and_validates(
     shutil.copy(ROOT / ".aws_env.example", folder / ".aws_env")
     shutil.copy(ROOT / "job-definition.json.example", folder / "job-definition.json")
     cfg = config.load(environ={}, cwd=folder)
-    tag, origin = jobdefs.resolve_image_tag(cfg, {})
+    tag, origin = jobfiles.resolve_image_tag(cfg, {})
     assert (tag, origin) == ("1.0.0", "VERSION (no image pushed yet by ./deploy.sh -b)")
-    (src,), warnings = jobdefs.load_sources(cfg, tag, origin)
+    (src,), warnings = jobfiles.load_sources(cfg, tag, origin)
     assert warnings == []
     assert src.name == "dirtyduck-development-experiment"
     c = src.request["containerProperties"]
     assert c["image"] == "123456789012.dkr.ecr.us-west-2.amazonaws.com/dirtyduck:1.0.0"
     assert c["jobRoleArn"] == "arn:aws:iam::123456789012:role/dirtyduckBatchJobRole"
     assert "vcpus" not in c and "memory" not in c
-    assert src.request["tags"][jobdef_model.PROJECT_TAG] == "dirtyduck"
-    assert src.request["tags"][jobdef_model.HASH_TAG] == src.content_hash
+    assert src.request["tags"][TAG_PROJECT] == "dirtyduck"
+    assert src.request["tags"][TAG_HASH] == src.content_hash
     # What is sent passes botocore's model, and the user's part (our tags aside) every AWS limit.
     assert shapes.request("batch", "RegisterJobDefinition", src.request) == []
-    assert jobdef_model.check(src.definition, "dirtyduck").problems == []
-    assert jobdef_model.request_size(src.request) < jobdef_model.MAX_REQUEST_BYTES
+    assert definition.check(src.definition, "dirtyduck").problems == []
+    assert definition.request_size(src.request) < MAX_JOB_DEFINITION_BYTES
     assert "${" not in json.dumps(src.request)
-    assert src.request["parameters"].keys() == set(jobdef_model.ref_names(src.request))
+    assert src.request["parameters"].keys() == set(definition.ref_names(src.request))
 
 
 def test_the_example_is_a_register_job_definition_request_as_the_aws_cli_takes_it():
     data = json.loads((ROOT / "job-definition.json.example").read_text())
-    assert jobdef_model.check(jobdef_model.tidy(config.render(data, {k: "x1" for k in (
+    assert definition.check(definition.tidy(config.render(data, {k: "x1" for k in (
         "PROJECT_NAME", "ENV", "S3_BUCKET", "S3_PREFIX", "AWS_REGISTRY", "IMAGE_TAG", "AWS_REGION")} | {
         "JOB_ROLE_ARN": "arn:aws:iam::123456789012:role/r"}, "example")), "p").problems == []
 
@@ -82,7 +86,7 @@ def test_the_example_is_a_register_job_definition_request_as_the_aws_cli_takes_i
 def test_several_files_and_a_folder(folder):
     cfg = load(folder, env="PROJECT_NAME=demo\nJOB_DEFINITIONS=a.json jobs\n",
                **{"a.json": good("a"), "jobs__b.json": good("b"), "jobs__c.json": good("c"), "jobs__notes.txt": "x"})
-    sources, _ = jobdefs.load_sources(cfg, "t1", "VERSION")
+    sources, _ = jobfiles.load_sources(cfg, "t1", "VERSION")
     assert [(s.shown, s.name) for s in sources] == [("a.json", "a"), ("jobs/b.json", "b"), ("jobs/c.json", "c")]
     assert all(s.request["containerProperties"]["image"] == "registry/demo:t1" for s in sources)
 
@@ -155,14 +159,14 @@ def test_the_same_name_in_two_files(folder):
 def test_image_tag_comes_from_images_json_then_version(folder):
     cfg = load(folder, env="PROJECT_NAME=demo\nVERSION=2.0\n")
     pushed = {"repository": "r/demo", "tag": "c0ffee", "digest": "sha256:1", "version": "2.0", "pushed_at": "2026-01-01T00:00:00Z"}
-    assert jobdefs.resolve_image_tag(cfg, {"demo": pushed, "other": {**pushed, "tag": "bad"}})[0] == "c0ffee"
-    assert jobdefs.resolve_image_tag(cfg, {"only": pushed}) == (
+    assert jobfiles.resolve_image_tag(cfg, {"demo": pushed, "other": {**pushed, "tag": "bad"}})[0] == "c0ffee"
+    assert jobfiles.resolve_image_tag(cfg, {"only": pushed}) == (
         "c0ffee", "image only in .batchdeploy/images.json, pushed 2026-01-01T00:00:00Z")
-    assert jobdefs.resolve_image_tag(cfg, {})[0] == "2.0"
-    tag, why = jobdefs.resolve_image_tag(cfg, {"a": pushed, "b": pushed})
+    assert jobfiles.resolve_image_tag(cfg, {})[0] == "2.0"
+    tag, why = jobfiles.resolve_image_tag(cfg, {"a": pushed, "b": pushed})
     assert tag is None and why == "images.json records several images (a, b) and none is named demo"
     cfg = load(folder, env="PROJECT_NAME=demo\nIMAGE_TAG=pinned\n")
-    assert jobdefs.resolve_image_tag(cfg, {"demo": pushed})[0] == "pinned"
+    assert jobfiles.resolve_image_tag(cfg, {"demo": pushed})[0] == "pinned"
 
 
 def test_ambiguous_image_tag_is_an_error_only_where_used(folder):
@@ -173,7 +177,7 @@ def test_ambiguous_image_tag_is_an_error_only_where_used(folder):
     d = good()
     d["containerProperties"]["image"] = "registry/fixed:1"
     cfg = load(folder, **{"job-definition.json": d})
-    (src,), _ = jobdefs.load_sources(cfg, None, "ambiguous")
+    (src,), _ = jobfiles.load_sources(cfg, None, "ambiguous")
     assert not src.uses_image_tag
 
 
@@ -183,20 +187,20 @@ def test_one_file_with_a_default_name_and_more_variables(folder):
     del d["jobDefinitionName"]
     d["containerProperties"]["command"] = ["echo", "${PREFIX}"]
     cfg = load(folder, env="PROJECT_NAME=demo\nPOSTGRES_PASSWORD=CANARY-pw-123456\n", **{"jd.json": d})
-    src, problems, warnings = jobdefs.load_file(
+    src, problems, warnings = jobfiles.load_file(
         cfg, folder / "jd.json", "t1", "VERSION", variables={"PREFIX": "demo-dev"}, default_name="demo-dev-jd")
     assert (problems, warnings, src.shown, src.name) == ([], [], "jd.json", "demo-dev-jd")
     assert src.request["containerProperties"]["command"] == ["echo", "demo-dev"]
-    assert src.request["tags"][jobdef_model.HASH_TAG] == src.content_hash
-    src, _, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
+    assert src.request["tags"][TAG_HASH] == src.content_hash
+    src, _, _ = jobfiles.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
                                   variables={"PREFIX": "p"}, shown="given/jd.json")
     assert src.shown == "given/jd.json"
     (folder / "jd.json").write_text(json.dumps(good("named")))
-    src, _, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="demo-dev-jd")
+    src, _, _ = jobfiles.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="demo-dev-jd")
     assert src.name == "named"  # the file's own name wins
     d["containerProperties"]["environment"] = [{"name": "PW", "value": "${POSTGRES_PASSWORD}"}]
     (folder / "jd.json").write_text(json.dumps(d))
-    src, problems, _ = jobdefs.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
+    src, problems, _ = jobfiles.load_file(cfg, folder / "jd.json", "t1", "VERSION", default_name="x",
                                          variables={"PREFIX": "p"})
     assert src is None and problems == [
         "jd.json: ${POSTGRES_PASSWORD} at containerProperties.environment[0].value is a secret; a job definition "

@@ -13,21 +13,23 @@ import re
 from dataclasses import dataclass, field
 
 from batchdeploy.aws import shapes
+from batchdeploy.aws.batch import (
+    ARRAY_SIZE,
+    ATTEMPTS,
+    JOB_NAME,
+    MAX_DEPENDS_ON,
+    MAX_SUBMIT_PAYLOAD,
+    MAX_TAGS,
+    MIN_TIMEOUT_S,
+    ref_names,
+)
+from batchdeploy.aws.tags import TAG_CLIENT_TOKEN, TAG_NAMESPACE
 from batchdeploy.errors import UsageError
+from batchdeploy.secrets import is_secret
 
-# AWS Batch limits (SubmitJob and the Batch user guide). moto accepts requests that break most of them.
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
-MAX_DEPENDS_ON = 20
-MAX_TAGS = 50
-ARRAY_SIZE = (2, 10_000)
-RETRIES = (1, 10)
-MIN_TIMEOUT = 60
-MAX_PAYLOAD = 30 * 1024
-TOKEN_TAG = "batchdeploy:client-token"
-
+# The AWS limits are aws.batch's; moto accepts requests that break most of them, so they are checked here.
 _KEY = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 _TAG_KEY = r"[A-Za-z0-9_.:/+@-][A-Za-z0-9_.:/+@ -]*"  # what AWS allows in a tag key, but `=`
-_PLACEHOLDER = re.compile(r"Ref::([A-Za-z0-9_]+)")
 
 
 @dataclass
@@ -52,7 +54,7 @@ class RunSpec:
 
 
 def check_name(name: str) -> str:
-    if NAME_RE.fullmatch(name):
+    if JOB_NAME.fullmatch(name):
         return name
     if "=" in name:
         raise UsageError(
@@ -90,12 +92,8 @@ def parse_pairs(words: list[str], what: str = "parameter") -> dict[str, str]:
 
 def placeholders(job_definition: dict) -> list[str]:
     """The `Ref::name` placeholders of a container job definition's command, in order of appearance."""
-    seen: list[str] = []
-    for part in (job_definition.get("containerProperties") or {}).get("command") or []:
-        for name in _PLACEHOLDER.findall(part):
-            if name not in seen:
-                seen.append(name)
-    return seen
+    command = (job_definition.get("containerProperties") or {}).get("command") or []
+    return list(dict.fromkeys(name for part in command for name in ref_names(part)))
 
 
 def check_parameters(given: dict[str, str], job_definition: dict) -> dict[str, str]:
@@ -140,10 +138,10 @@ def check_options(spec: RunSpec) -> None:
     spec.vcpus = _positive(spec.vcpus, "--vcpus", integer=False)
     spec.memory = _positive(spec.memory, "--memory", integer=True)
     spec.gpus = _positive(spec.gpus, "--gpus", integer=True)
-    if spec.timeout is not None and spec.timeout < MIN_TIMEOUT:
-        raise UsageError(f"--timeout {spec.timeout} is too short", hint=f"AWS Batch needs at least {MIN_TIMEOUT} seconds")
-    if spec.retries is not None and not RETRIES[0] <= spec.retries <= RETRIES[1]:
-        raise UsageError(f"--retries {spec.retries} is out of range", hint="attempts must be 1 to 10")
+    if spec.timeout is not None and spec.timeout < MIN_TIMEOUT_S:
+        raise UsageError(f"--timeout {spec.timeout} is too short", hint=f"AWS Batch needs at least {MIN_TIMEOUT_S} seconds")
+    if spec.retries is not None and not ATTEMPTS[0] <= spec.retries <= ATTEMPTS[1]:
+        raise UsageError(f"--retries {spec.retries} is out of range", hint=f"attempts must be {ATTEMPTS[0]} to {ATTEMPTS[1]}")
     if spec.array_size is not None and not ARRAY_SIZE[0] <= spec.array_size <= ARRAY_SIZE[1]:
         raise UsageError(f"--array-size {spec.array_size} is out of range", hint="an array job has 2 to 10,000 children")
     if len(spec.depends_on) > MAX_DEPENDS_ON:
@@ -152,7 +150,7 @@ def check_options(spec: RunSpec) -> None:
         if not re.fullmatch(r"[A-Za-z0-9:_/-]{1,300}", job_id):
             raise UsageError(f"--depends-on {job_id!r} is not a job id")
     for key, value in spec.tags.items():
-        if key.lower().startswith("aws:") or key.startswith("batchdeploy:"):
+        if key.lower().startswith("aws:") or key.startswith(TAG_NAMESPACE):
             raise UsageError(f"tag key {key!r} is reserved", hint="tag keys may not start with aws: or batchdeploy:")
         if len(key) > 128 or len(value) > 256:
             raise UsageError(f"tag {key!r} is too long", hint="keys up to 128 characters, values up to 256")
@@ -198,7 +196,7 @@ def build(spec: RunSpec) -> dict:
         request["arrayProperties"] = {"size": spec.array_size}
     tags = dict(spec.tags)
     if spec.client_token:
-        tags[TOKEN_TAG] = spec.client_token
+        tags[TAG_CLIENT_TOKEN] = spec.client_token
     if tags:
         request["tags"] = tags
     return request
@@ -210,9 +208,9 @@ def check(request: dict) -> None:
     if problems:
         raise UsageError("the SubmitJob request is not valid: " + "; ".join(problems))
     size = len(json.dumps(request, separators=(",", ":")).encode())
-    if size > MAX_PAYLOAD:
+    if size > MAX_SUBMIT_PAYLOAD:
         raise UsageError(
-            f"the SubmitJob request is {size:,} bytes, above AWS's {MAX_PAYLOAD:,}",
+            f"the SubmitJob request is {size:,} bytes, above AWS's {MAX_SUBMIT_PAYLOAD:,}",
             hint="shorten env-overrides.json, the parameters or the extra arguments",
         )
 
@@ -227,8 +225,6 @@ def effective_timeout(spec: RunSpec) -> tuple[int | None, int]:
 
 def masked(request: dict, secret_names: set[str]) -> dict:
     """A copy for printing: values of the named environment variables (and secret-looking ones) masked."""
-    from batchdeploy.secrets import is_secret
-
     out = json.loads(json.dumps(request))
     for entry in (out.get("containerOverrides") or {}).get("environment") or []:
         if entry.get("name") in secret_names or is_secret(entry.get("name", "")):

@@ -3,11 +3,16 @@ type, no batchdeploy module replaced)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
+from batchdeploy.aws.batch import chunks
 from batchdeploy.errors import OperationError
-from batchdeploy.watch import Backoff, JobWatcher, LogFollower, chunks, follow, log_targets, outcome
+from batchdeploy.jobs.job import log_targets, outcome
+from batchdeploy.jobs.watch import JobWatcher, LogFollower, follow
+from batchdeploy.polling import Backoff
 from tests.run_support import FakeClock
 
 
@@ -84,16 +89,73 @@ def test_while_nothing_changes_a_round_is_at_most_one_per_cap_seconds():
     assert w.describe_calls == 51
 
 
-def test_throttling_and_5xx_are_retried_other_errors_are_one_line():
-    batch = Batch({"a": ["SUCCEEDED"]}, failures=[client_error("ThrottlingException"), client_error("InternalError", 500)])
+class Raw:
+    def __init__(self, body: bytes):
+        self.body = body
+
+    def stream(self, **_):
+        yield self.body
+
+
+class Scripted:
+    """HTTP answers, in order, for a real botocore client: botocore's own retry policy sees each one."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.sent = 0
+
+    def __call__(self, request, **_):
+        from botocore.awsrequest import AWSResponse
+
+        self.sent += 1
+        status, body = self.answers.pop(0)
+        error = {"x-amzn-ErrorType": body["__type"]} if "__type" in body else {}
+        return AWSResponse(request.url, status, {"Content-Type": "application/json", **error},
+                           Raw(json.dumps(body).encode()))
+
+
+def real_batch(monkeypatch, *answers, attempts=5):
+    """A botocore Batch client (made by aws.Aws, retries as configured) whose HTTP answers are scripted;
+    botocore's back-off between attempts is recorded instead of slept."""
+    from batchdeploy.aws import Aws, AwsSettings
+
+    slept = []
+    monkeypatch.setattr("botocore.endpoint.time.sleep", slept.append)
+    aws = Aws(AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:9", max_attempts=attempts,
+                          access_key_id="AKIDEXAMPLE", secret_access_key="not-a-secret"))
+    batch = aws.client("batch")
+    scripted = Scripted(*answers)
+    batch.meta.events.register("before-send.batch.DescribeJobs", scripted)
+    return batch, scripted, slept
+
+
+DONE = (200, {"jobs": [{"jobId": "a", "jobName": "a", "status": "SUCCEEDED"}]})
+THROTTLED = (429, {"__type": "TooManyRequestsException", "message": "slow down"})
+BROKEN = (500, {"__type": "ServerException", "message": "oops"})
+DENIED = (403, {"__type": "AccessDeniedException", "message": "m"})
+
+
+def test_throttling_and_5xx_are_retried_by_botocore_other_errors_are_one_line(monkeypatch):
+    # One retry policy: botocore's (AWS_RETRY_MODE / AWS_MAX_ATTEMPTS). The watcher adds no loop and no sleep.
+    batch, scripted, slept = real_batch(monkeypatch, THROTTLED, BROKEN, DONE)
     t = FakeClock()
-    JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
-    assert len(batch.calls) == 3 and t.sleeps == [1.0, 2.0]
-    batch = Batch({"a": ["SUCCEEDED"]}, failures=[client_error("AccessDeniedException")])
+    final = JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
+    assert final["a"]["status"] == "SUCCEEDED"
+    assert scripted.sent == 3 and len(slept) == 2 and t.sleeps == []
+    batch, scripted, slept = real_batch(monkeypatch, DENIED)
     with pytest.raises(OperationError) as e:
         JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
     assert e.value.line().startswith("cannot describe jobs (batch:DescribeJobs): AccessDeniedException: m")
-    assert len(batch.calls) == 1
+    assert scripted.sent == 1 and slept == []
+
+
+def test_throttling_past_botocores_attempts_is_one_line_not_more_tries(monkeypatch):
+    batch, scripted, slept = real_batch(monkeypatch, THROTTLED, THROTTLED, DONE, attempts=2)
+    t = FakeClock()
+    with pytest.raises(OperationError) as e:
+        JobWatcher(batch, ["a"], sleep=t.sleep, clock=t.clock).run()
+    assert "TooManyRequestsException" in e.value.line() and "throttling" in e.value.line()
+    assert scripted.sent == 2 and t.sleeps == []
 
 
 def test_a_job_not_yet_visible_is_waited_for_then_reported():

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from batchdeploy import credentials
 from batchdeploy.errors import ConfigError
+from batchdeploy.jobs import credentials_filter as credentials
 from tests.conftest import ROOT
 
 SECRET = "CANARY-secret-access-key-9f8e7d6c5b4a3928"

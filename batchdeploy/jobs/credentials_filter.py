@@ -1,4 +1,4 @@
-"""Temporary credentials for a job, reshaped by the project's jq filter (`credentials-filter`).
+"""Temporary credentials for a job (STS), reshaped by the project's jq filter (`credentials-filter`).
 
 Three paths, chosen by the caller's own credentials:
 - long-term keys: STS GetSessionToken for the job's lifetime (the triage path);
@@ -160,26 +160,31 @@ def obtain(aws, *, seconds: int, role_arn: str | None, session_name: str, span: 
         creds["Expiration"] = _iso(creds.get("Expiration"))
         return Obtained({"Credentials": creds}, "GetSessionToken", float(seconds))
     if role_arn:
-        asked = min(seconds, ASSUME_MAX_S)
-        with translate(f"assume CREDENTIALS_ROLE_ARN for the job ({asked} s)"):
-            try:
-                answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=asked)
-            except Exception as exc:  # noqa: BLE001 - add the one hint that matters, then translate
-                if "DurationSeconds" in str(exc):
-                    raise ConfigError(
-                        f"cannot assume CREDENTIALS_ROLE_ARN for {asked} s: the role's maximum session is shorter",
-                        hint="set CREDENTIALS_DURATION to at most the role's maximum (3600 when chaining roles)",
-                    ) from None
-                raise
-        creds = _hold(dict(answer["Credentials"]))
-        creds["Expiration"] = _iso(creds.get("Expiration"))
-        got = Obtained({"Credentials": creds}, "AssumeRole", float(asked))
-        got.notes.append("your credentials are temporary, so the job gets a session of CREDENTIALS_ROLE_ARN")
-        if span is not None and asked < span:
-            got.warnings.append(
-                f"the role session lasts {human(asked)}, less than the job's timeout ({human(span)})"
-            )
-        return got
+        return _assume(sts, role_arn, session_name, min(seconds, ASSUME_MAX_S), span)
+    return _pass_through(live, frozen, span)
+
+
+def _assume(sts, role_arn: str, session_name: str, asked: int, span: int | None) -> Obtained:
+    with translate(f"assume CREDENTIALS_ROLE_ARN for the job ({asked} s)"):
+        try:
+            answer = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name[:64], DurationSeconds=asked)
+        except Exception as exc:  # noqa: BLE001 - add the one hint that matters, then translate
+            if "DurationSeconds" in str(exc):
+                raise ConfigError(
+                    f"cannot assume CREDENTIALS_ROLE_ARN for {asked} s: the role's maximum session is shorter",
+                    hint="set CREDENTIALS_DURATION to at most the role's maximum (3600 when chaining roles)",
+                ) from None
+            raise
+    creds = _hold(dict(answer["Credentials"]))
+    creds["Expiration"] = _iso(creds.get("Expiration"))
+    got = Obtained({"Credentials": creds}, "AssumeRole", float(asked))
+    got.notes.append("your credentials are temporary, so the job gets a session of CREDENTIALS_ROLE_ARN")
+    if span is not None and asked < span:
+        got.warnings.append(f"the role session lasts {human(asked)}, less than the job's timeout ({human(span)})")
+    return got
+
+
+def _pass_through(live, frozen, span: int | None) -> Obtained:
     expiry = getattr(live, "_expiry_time", None)  # botocore keeps it only for refreshable credentials
     left = _remaining(expiry)
     creds = {
@@ -200,6 +205,22 @@ def obtain(aws, *, seconds: int, role_arn: str | None, session_name: str, span: 
             f"your temporary credentials expire in {human(max(left, 0))}, before the job's timeout ({human(span)})"
         )
     return got
+
+
+def describe(got: Obtained, seconds: int, why: str, warnings: list[str]) -> list[tuple[str, str]]:
+    """What to tell the user about `got`, as ("note" | "warn", text), in order. `seconds`, `why` and
+    `warnings` are `duration`'s answer (its warnings matter only when GetSessionToken used it)."""
+    if got.path == "GetSessionToken":
+        told = [("note", f"credentials: STS GetSessionToken for {human(seconds)} ({why})")]
+    elif got.path == "AssumeRole":
+        told = [("note", f"credentials: AssumeRole of CREDENTIALS_ROLE_ARN for {human(got.lifetime_s)}")]
+    else:
+        left = "unknown" if got.lifetime_s is None else human(max(got.lifetime_s, 0))
+        told = [("note", f"credentials: your own temporary credentials passed through (lifetime left: {left})")]
+    told += [("note", f"note: {text}") for text in got.notes]
+    if got.path == "GetSessionToken":
+        told += [("warn", text) for text in warnings]
+    return told + [("warn", text) for text in got.warnings]
 
 
 # ---- the jq filter ---------------------------------------------------------------------------------

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from batchdeploy import submit
 from batchdeploy.errors import UsageError
+from batchdeploy.jobs import request
 
 JD = {
     "jobDefinitionName": "demo",
@@ -26,7 +26,7 @@ JD = {
 
 def spec(**kw):
     base = {"name": "exp1", "queue": "q", "job_definition": JD, "client_token": "t" * 32}
-    return submit.RunSpec(**{**base, **kw})
+    return request.RunSpec(**{**base, **kw})
 
 
 @pytest.mark.parametrize(
@@ -43,50 +43,62 @@ def spec(**kw):
     ],
 )
 def test_parse_pairs(words, expected):
-    assert submit.parse_pairs(words) == expected
+    assert request.parse_pairs(words) == expected
 
 
 @pytest.mark.parametrize("word", ["novalue", "=v", "bad key=v", "-x=1", ""])
 def test_malformed_pairs_are_usage_errors(word):
     with pytest.raises(UsageError, match="malformed parameter"):
-        submit.parse_pairs([word])
+        request.parse_pairs([word])
 
 
 def test_a_key_given_twice_with_different_values_is_an_error():
     with pytest.raises(UsageError, match="'a' is given twice"):
-        submit.parse_pairs(["a=1", "a=2"])
+        request.parse_pairs(["a=1", "a=2"])
 
 
 def test_tag_keys_may_hold_what_aws_allows():
-    assert submit.parse_pairs(["team:ml/owner@x=me,cost=1"], "tag") == {"team:ml/owner@x": "me", "cost": "1"}
+    assert request.parse_pairs(["team:ml/owner@x=me,cost=1"], "tag") == {"team:ml/owner@x": "me", "cost": "1"}
 
 
 @pytest.mark.parametrize("name", ["a", "exp1", "A-b_c", "1" + "x" * 127])
 def test_good_names(name):
-    assert submit.check_name(name) == name
+    assert request.check_name(name) == name
 
 
 @pytest.mark.parametrize("name, text", [("", "not one AWS"), ("-x", "not one AWS"), ("a b", "not one AWS"),
                                         ("x" * 129, "not one AWS"), ("é", "not one AWS"), ("k=v", "looks like a parameter")])
 def test_bad_names(name, text):
     with pytest.raises(UsageError, match=text):
-        submit.check_name(name)
+        request.check_name(name)
 
 
 def test_placeholders_in_order_once_even_inside_words():
-    assert submit.placeholders(JD) == ["experiment_file", "output_path", "replace"]
+    assert request.placeholders(JD) == ["experiment_file", "output_path", "replace"]
+
+
+def test_ref_in_file_is_the_parameter_in_file_as_update_jobs_reads_it():
+    # One Ref:: grammar (aws.batch.REF) for -u and -r: a hyphen belongs to the name.
+    from batchdeploy.jobs import definition
+
+    jd = {"jobDefinitionName": "demo", "revision": 1, "containerProperties": {"command": ["run", "Ref::in-file"]}}
+    assert request.placeholders(jd) == ["in-file"] == definition.ref_names(jd)
+    assert request.check_parameters({"in-file": "a"}, jd) == {"in-file": "a"}
+    with pytest.raises(UsageError) as e:
+        request.check_parameters({}, jd)
+    assert e.value.line().startswith("demo:1 needs a value for in-file (Ref:: placeholder with no default)")
 
 
 def test_parameters_are_checked_against_placeholders_and_defaults():
-    got = submit.check_parameters({"experiment_file": "f", "output_path": "o"}, JD)
+    got = request.check_parameters({"experiment_file": "f", "output_path": "o"}, JD)
     assert got == {"replace": "--no-replace", "extra_default": "x", "experiment_file": "f", "output_path": "o"}
     with pytest.raises(UsageError) as e:
-        submit.check_parameters({"experiment_file": "f", "output_path": "o", "bogus": "1", "nope": "2"}, JD)
+        request.check_parameters({"experiment_file": "f", "output_path": "o", "bogus": "1", "nope": "2"}, JD)
     assert e.value.line() == (
         "unknown parameter bogus, nope for demo:3; valid parameters: experiment_file, output_path, replace, extra_default"
     )
     with pytest.raises(UsageError) as e:
-        submit.check_parameters({"replace": "--replace"}, JD)
+        request.check_parameters({"replace": "--replace"}, JD)
     assert e.value.line() == (
         "demo:3 needs a value for experiment_file, output_path (Ref:: placeholder with no default); "
         "pass experiment_file=... output_path=..."
@@ -96,12 +108,12 @@ def test_parameters_are_checked_against_placeholders_and_defaults():
 def test_a_definition_without_parameters_says_so():
     bare = {"jobDefinitionName": "bare", "containerProperties": {"command": ["echo"]}}
     with pytest.raises(UsageError) as e:
-        submit.check_parameters({"a": "1"}, bare)
+        request.check_parameters({"a": "1"}, bare)
     assert e.value.line().endswith("valid parameters: none: it takes no parameters")
 
 
 def test_build_minimal():
-    assert submit.build(spec()) == {
+    assert request.build(spec()) == {
         "jobName": "exp1",
         "jobQueue": "q",
         "jobDefinition": JD["jobDefinitionArn"],
@@ -117,7 +129,7 @@ def test_build_everything():
         vcpus="2", memory="4096", gpus="1", timeout=600, retries=3, tags={"team": "ds"},
         depends_on=["a", "b"], array_size=10,
     )
-    r = submit.build(s)
+    r = request.build(s)
     assert r["parameters"] == {"experiment_file": "f"}
     # the definition's command with its Ref:: placeholders kept (Batch substitutes them in an override), then the extras
     assert r["containerOverrides"]["command"] == [*JD["containerProperties"]["command"], "--flag", "v"]
@@ -131,19 +143,19 @@ def test_build_everything():
     assert r["arrayProperties"] == {"size": 10}
     assert r["tags"] == {"team": "ds", "batchdeploy:client-token": "t" * 32}
     assert s.overrides["resourceRequirements"] == [{"type": "VCPU", "value": "8"}]  # the caller's copy untouched
-    submit.check(r)
+    request.check(r)
 
 
 def test_check_reports_the_models_problems_and_the_size_limit():
-    r = submit.build(spec())
+    r = request.build(spec())
     r["containerOverrides"] = {"environment": [{"name": "A", "value": 1}], "bogus": True}
     with pytest.raises(UsageError) as e:
-        submit.check(r)
+        request.check(r)
     assert "containerOverrides.environment[0].value: expected a string" in e.value.line()
     assert "containerOverrides.bogus: unknown field" in e.value.line()
-    big = submit.build(spec(extra_args=["x" * 31_000]))
+    big = request.build(spec(extra_args=["x" * 31_000]))
     with pytest.raises(UsageError, match="above AWS's 30,720"):
-        submit.check(big)
+        request.check(big)
 
 
 @pytest.mark.parametrize(
@@ -168,34 +180,34 @@ def test_check_reports_the_models_problems_and_the_size_limit():
 )
 def test_limits_aws_has_and_moto_does_not_enforce(kw, text):
     with pytest.raises(UsageError, match=text.replace("(", r"\(").replace(")", r"\)")):
-        submit.check_options(spec(**kw))
+        request.check_options(spec(**kw))
 
 
 def test_limits_at_their_edges_pass():
     s = spec(timeout=60, retries=10, array_size=10_000, depends_on=[f"j{i}" for i in range(20)],
              tags={f"k{i}": "v" for i in range(49)}, vcpus="0.25", memory="512", gpus="1")
-    submit.check_options(s)
-    submit.check(submit.build(s))
+    request.check_options(s)
+    request.check(request.build(s))
     assert s.vcpus == "0.25"
 
 
 def test_masked_hides_credential_and_secret_looking_values_only():
-    r = submit.build(spec(overrides={"environment": [
+    r = request.build(spec(overrides={"environment": [
         {"name": "AWS_SECRET_ACCESS_KEY", "value": "s"}, {"name": "DB_PASSWORD", "value": "p"},
         {"name": "HOST", "value": "h"}, {"name": "K", "value": "k"}]}))
-    m = submit.masked(r, {"K", "AWS_SECRET_ACCESS_KEY"})
+    m = request.masked(r, {"K", "AWS_SECRET_ACCESS_KEY"})
     assert [e["value"] for e in m["containerOverrides"]["environment"]] == ["****", "****", "h", "****"]
     assert r["containerOverrides"]["environment"][0]["value"] == "s"  # the request itself is untouched
     json.dumps(m)
 
 
 def test_effective_timeout_image_tag_and_console_url():
-    assert submit.effective_timeout(spec()) == (7200, 2)
-    assert submit.effective_timeout(spec(timeout=60, retries=1)) == (60, 1)
-    assert submit.effective_timeout(spec(job_definition={"jobDefinitionArn": "x"})) == (None, 1)
-    assert submit.image_tag(JD) == "abc123"
-    assert submit.image_tag({"containerProperties": {"image": "host:5000/repo@sha256:ab"}}) == "sha256:ab"
-    assert submit.image_tag({"containerProperties": {"image": "host:5000/repo"}}) is None
-    assert submit.console_url("eu-west-1", "J") == (
+    assert request.effective_timeout(spec()) == (7200, 2)
+    assert request.effective_timeout(spec(timeout=60, retries=1)) == (60, 1)
+    assert request.effective_timeout(spec(job_definition={"jobDefinitionArn": "x"})) == (None, 1)
+    assert request.image_tag(JD) == "abc123"
+    assert request.image_tag({"containerProperties": {"image": "host:5000/repo@sha256:ab"}}) == "sha256:ab"
+    assert request.image_tag({"containerProperties": {"image": "host:5000/repo"}}) is None
+    assert request.console_url("eu-west-1", "J") == (
         "https://eu-west-1.console.aws.amazon.com/batch/home?region=eu-west-1#jobs/detail/J"
     )

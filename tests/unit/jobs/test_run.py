@@ -1,4 +1,4 @@
-from batchdeploy.run import with_emulator_endpoint
+from batchdeploy.jobs.run import with_emulator_endpoint
 
 
 class Notes:

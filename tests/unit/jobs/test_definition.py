@@ -5,7 +5,10 @@ import json
 
 import pytest
 
-from batchdeploy import jobdef_model as m
+from batchdeploy.aws.batch import MAX_JOB_DEFINITION_BYTES
+from batchdeploy.aws.tags import TAG_PROJECT
+from batchdeploy.jobs import compare, prune
+from batchdeploy.jobs import definition as model
 
 ARN = "arn:aws:batch:us-east-1:123456789012:job-definition/demo-run:{}"
 
@@ -35,12 +38,12 @@ def definition(**over):
 
 
 def request(**over):
-    d = m.build_request(definition(**over), "demo")
-    return m.build_request(d, "demo", m.content_hash(d))
+    d = model.build_request(definition(**over), "demo")
+    return model.build_request(d, "demo", compare.content_hash(d))
 
 
 def problems(defn, project="demo"):
-    return m.check(m.tidy(defn), project).problems
+    return model.check(model.tidy(defn), project).problems
 
 
 def with_container(**over):
@@ -55,7 +58,7 @@ def with_container(**over):
 
 
 def test_a_good_definition_has_no_problem_and_no_warning():
-    found = m.check(m.tidy(definition()), "demo")
+    found = model.check(model.tidy(definition()), "demo")
     assert found.problems == [] and found.warnings == []
 
 
@@ -108,7 +111,7 @@ def test_retry_rules_at_most_5_need_attempts_and_well_formed_patterns():
 def test_retry_action_is_case_insensitive_as_for_aws():
     d = definition(retryStrategy={"attempts": 2, "evaluateOnExit": [{"onReason": "*", "action": "exit"}]})
     assert problems(d) == []
-    assert m.tidy(d)["retryStrategy"]["evaluateOnExit"][0]["action"] == "EXIT"
+    assert model.tidy(d)["retryStrategy"]["evaluateOnExit"][0]["action"] == "EXIT"
     assert d["retryStrategy"]["evaluateOnExit"][0]["action"] == "exit"  # tidy copies
 
 
@@ -135,13 +138,13 @@ def test_request_larger_than_24_kib_is_refused():
 
 def test_request_size_counts_our_tags():
     d = definition()
-    base = m.request_size(m.build_request(d, "demo", "0" * 64))
+    base = model.request_size(model.build_request(d, "demo", "0" * 64))
     # Swap the command for one string that brings the request to exactly 24 KiB.
-    d["containerProperties"]["command"] = ["y" * (m.MAX_REQUEST_BYTES - base + len('"run","Ref::experiment_file"') - 2)]
-    assert m.request_size(m.build_request(d, "demo", "0" * 64)) == m.MAX_REQUEST_BYTES
-    assert m.check(d, "demo").problems == []
+    d["containerProperties"]["command"] = ["y" * (MAX_JOB_DEFINITION_BYTES - base + len('"run","Ref::experiment_file"') - 2)]
+    assert model.request_size(model.build_request(d, "demo", "0" * 64)) == MAX_JOB_DEFINITION_BYTES
+    assert model.check(d, "demo").problems == []
     d["containerProperties"]["command"][0] += "y"
-    assert len(m.check(d, "demo").problems) == 1
+    assert len(model.check(d, "demo").problems) == 1
 
 
 def test_environment_names_reserved_and_unique_everywhere():
@@ -164,7 +167,7 @@ def test_resources_are_required_and_well_formed():
 def test_deprecated_vcpus_memory_warn_but_pass_and_conflict_with_resource_requirements():
     d = with_container(vcpus=1, memory=16000)
     d["containerProperties"].pop("resourceRequirements")
-    found = m.check(d, "demo")
+    found = model.check(d, "demo")
     assert found.problems == []
     assert found.warnings == [
         'containerProperties.vcpus is deprecated; use resourceRequirements [{"type": "VCPU", "value": "1"}] instead',
@@ -215,7 +218,7 @@ def test_warnings_for_what_aws_accepts_but_is_likely_wrong():
     d = with_container(environment=[{"name": "DB_PASSWORD", "value": "hunter22"}, {"name": "EMPTY", "value": ""},
                                     {"name": "F", "value": "Ref::experiment_file"}])
     d["parameters"]["unused"] = "1"
-    found = m.check(d, "demo")
+    found = model.check(d, "demo")
     assert found.problems == []
     text = "\n".join(found.warnings)
     assert "DB_PASSWORD: looks like a secret" in text and "hunter22" not in text
@@ -225,11 +228,18 @@ def test_warnings_for_what_aws_accepts_but_is_likely_wrong():
 
 
 def test_not_an_object_at_all():
-    assert m.check([1], "demo").problems == ["(top): expected a JSON object, got an array"]
+    assert model.check([1], "demo").problems == ["(top): expected a JSON object, got an array"]
 
 
 def test_ref_names_in_order():
-    assert m.ref_names(definition()) == ["experiment_file"]
+    assert model.ref_names(definition()) == ["experiment_file"]
+
+
+def test_a_hyphen_belongs_to_the_parameter_name():
+    d = with_container(command=["run", "--in", "Ref::in-file", "--out=Ref::out_dir"])
+    d["parameters"] = {"in-file": "a.yaml", "out_dir": "o"}
+    assert model.ref_names(d) == ["in-file", "out_dir"]
+    assert not [w for w in model.check(d, "demo").warnings if "parameters." in w]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,56 +287,56 @@ def aws_described():
 
 
 def test_what_moto_returns_is_the_same_definition():
-    assert m.same(moto_described(), request())
-    assert m.changes(moto_described(), request()) == []
+    assert compare.same(moto_described(), request())
+    assert compare.changes(moto_described(), request()) == []
 
 
 def test_what_aws_returns_is_the_same_definition():
-    assert m.same(aws_described(), request())
+    assert compare.same(aws_described(), request())
 
 
 def test_normalize_does_not_touch_its_input():
     d = moto_described()
     before = json.dumps(d, sort_keys=True)
-    m.normalize(d)
+    compare.normalize(d)
     assert json.dumps(d, sort_keys=True) == before
 
 
 def test_environment_order_does_not_matter_command_order_does():
     a = with_container(environment=[{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
     b = with_container(environment=[{"name": "B", "value": "2"}, {"name": "A", "value": "1"}])
-    assert m.same(a, b)
-    assert not m.same(with_container(command=["a", "b"]), with_container(command=["b", "a"]))
+    assert compare.same(a, b)
+    assert not compare.same(with_container(command=["a", "b"]), with_container(command=["b", "a"]))
 
 
 def test_retry_rule_order_matters_first_match_wins():
     rules = [{"onReason": "*", "action": "EXIT"}, {"onStatusReason": "Host EC2*", "action": "RETRY"}]
-    assert not m.same(definition(), definition(retryStrategy={"attempts": 2, "evaluateOnExit": rules}))
+    assert not compare.same(definition(), definition(retryStrategy={"attempts": 2, "evaluateOnExit": rules}))
 
 
 def test_defaults_mean_the_same_as_absent():
-    assert m.same(definition(retryStrategy={"attempts": 1}), definition(retryStrategy={}))
-    assert m.same(definition(propagateTags=False, parameters={}, tags={}), {
+    assert compare.same(definition(retryStrategy={"attempts": 1}), definition(retryStrategy={}))
+    assert compare.same(definition(propagateTags=False, parameters={}, tags={}), {
         k: v for k, v in definition().items() if k not in ("propagateTags", "parameters", "tags")})
-    assert not m.same(definition(retryStrategy={"attempts": 1}), definition())
+    assert not compare.same(definition(retryStrategy={"attempts": 1}), definition())
 
 
 def test_empty_environment_values_are_dropped_as_aws_does():
     a = with_container(environment=[{"name": "A", "value": "1"}, {"name": "E", "value": ""}])
-    assert m.same(a, with_container(environment=[{"name": "A", "value": "1"}]))
+    assert compare.same(a, with_container(environment=[{"name": "A", "value": "1"}]))
 
 
 def test_deprecated_vcpus_memory_equal_resource_requirements():
     old = with_container(vcpus=1, memory=16000)
     old["containerProperties"].pop("resourceRequirements")
-    assert m.same(old, definition())
-    assert not m.same(old, with_container(resourceRequirements=[{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "8000"}]))
+    assert compare.same(old, definition())
+    assert not compare.same(old, with_container(resourceRequirements=[{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "8000"}]))
 
 
 def test_hash_tag_is_ignored_other_tags_count():
-    assert m.same(request(), m.build_request(request(), "demo", "something else"))
-    assert not m.same(request(), request(tags={"team": "data"}))
-    assert not m.same(request(), m.build_request(definition(), "another-project"))
+    assert compare.same(request(), model.build_request(request(), "demo", "something else"))
+    assert not compare.same(request(), request(tags={"team": "data"}))
+    assert not compare.same(request(), model.build_request(definition(), "another-project"))
 
 
 def test_fargate_defaults_aws_fills_in():
@@ -335,15 +345,15 @@ def test_fargate_defaults_aws_fills_in():
     filled["containerProperties"].update(
         fargatePlatformConfiguration={"platformVersion": "LATEST"}, networkConfiguration={"assignPublicIp": "DISABLED"},
         runtimePlatform={"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"})
-    assert m.same(d, filled)
+    assert compare.same(d, filled)
     filled["containerProperties"]["networkConfiguration"] = {"assignPublicIp": "ENABLED"}
-    assert not m.same(d, filled)
+    assert not compare.same(d, filled)
 
 
 def test_content_hash_is_stable_for_equivalent_definitions():
-    assert m.content_hash(request()) == m.content_hash(aws_described()) == m.content_hash(moto_described())
-    assert m.content_hash(request()) != m.content_hash(request(timeout={"attemptDurationSeconds": 7200}))
-    assert len(m.content_hash(request())) == 64
+    assert compare.content_hash(request()) == compare.content_hash(aws_described()) == compare.content_hash(moto_described())
+    assert compare.content_hash(request()) != compare.content_hash(request(timeout={"attemptDurationSeconds": 7200}))
+    assert len(compare.content_hash(request())) == 64
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,8 +364,8 @@ def test_content_hash_is_stable_for_equivalent_definitions():
 def test_memory_change_reads_as_one_line():
     after = request()
     after["containerProperties"]["resourceRequirements"][1]["value"] = "32000"
-    (change,) = m.changes(moto_described(), after)
-    assert m.format_change(change) == "containerProperties.resourceRequirements MEMORY 16000 -> 32000"
+    (change,) = compare.changes(moto_described(), after)
+    assert compare.format_change(change) == "containerProperties.resourceRequirements MEMORY 16000 -> 32000"
     assert change.as_json() == {"path": "containerProperties.resourceRequirements MEMORY", "before": "16000", "after": "32000"}
 
 
@@ -364,7 +374,7 @@ def test_added_removed_and_list_changes():
     c = after["containerProperties"]
     c["environment"] = [{"name": "A", "value": "1"}, {"name": "DEBUG", "value": "yes please"}]
     c["command"] = ["run", "--fast", "Ref::experiment_file"]
-    lines = [m.format_change(x) for x in m.changes(moto_described(), after)]
+    lines = [compare.format_change(x) for x in compare.changes(moto_described(), after)]
     assert lines == [
         'containerProperties.command ["run", "Ref::experiment_file"] -> ["run", "--fast", "Ref::experiment_file"]',
         "containerProperties.environment B 2 -> (none)",
@@ -376,12 +386,12 @@ def test_added_removed_and_list_changes():
 def test_secret_looking_environment_values_are_masked_in_the_diff():
     before = with_container(environment=[{"name": "DB_PASSWORD", "value": "old-secret-1"}])
     after = with_container(environment=[{"name": "DB_PASSWORD", "value": "new-secret-2"}])
-    (change,) = m.changes(before, after)
-    assert m.format_change(change) == "containerProperties.environment DB_PASSWORD **** -> ****"
+    (change,) = compare.changes(before, after)
+    assert compare.format_change(change) == "containerProperties.environment DB_PASSWORD **** -> ****"
 
 
 def test_a_new_definition_is_all_additions():
-    lines = [m.format_change(x) for x in m.changes(None, request())]
+    lines = [compare.format_change(x) for x in compare.changes(None, request())]
     assert "jobDefinitionName (none) -> demo-run" in lines
     assert "tags.batchdeploy:project (none) -> demo" in lines
     assert not any("batchdeploy:hash" in x for x in lines)
@@ -394,22 +404,22 @@ def test_a_new_definition_is_all_additions():
 
 def revs(*numbers, project="demo"):
     return [{"jobDefinitionName": "demo-run", "revision": n, "status": "ACTIVE", "jobDefinitionArn": ARN.format(n),
-             "tags": {m.PROJECT_TAG: project} if project else {}} for n in numbers]
+             "tags": {TAG_PROJECT: project} if project else {}} for n in numbers]
 
 
 def test_keep_the_newest_n():
-    plan = m.plan_prune(revs(1, 2, 3, 4, 5), 2, "demo", {})
+    plan = prune.plan_prune(revs(1, 2, 3, 4, 5), 2, "demo", {})
     assert [r["revision"] for r in plan.deregister] == [3, 2, 1]
 
 
 def test_a_registration_to_come_counts_among_the_kept():
-    assert [r["revision"] for r in m.prune_candidates(revs(1, 2, 3), 2, planned_new=True)] == [2, 1]
-    assert [r["revision"] for r in m.prune_candidates(revs(1, 2, 3), 1, planned_new=True)] == [3, 2, 1]
+    assert [r["revision"] for r in prune.prune_candidates(revs(1, 2, 3), 2, planned_new=True)] == [2, 1]
+    assert [r["revision"] for r in prune.prune_candidates(revs(1, 2, 3), 1, planned_new=True)] == [3, 2, 1]
 
 
 def test_in_use_foreign_and_protected_revisions_are_kept():
     rows = revs(5, 4) + revs(3, project="other") + revs(2, 1, project=None)
-    plan = m.plan_prune(rows, 1, "demo", {("demo-run", 2): ["job-1 (RUNNING)"]}, protect=[4])
+    plan = prune.plan_prune(rows, 1, "demo", {("demo-run", 2): ["job-1 (RUNNING)"]}, protect=[4])
     assert [r["revision"] for r in plan.deregister] == [1]
     assert [(r["revision"], users) for r, users in plan.kept_in_use] == [(2, ["job-1 (RUNNING)"])]
     assert [r["revision"] for r in plan.foreign] == [3]
@@ -418,7 +428,7 @@ def test_in_use_foreign_and_protected_revisions_are_kept():
 def test_inactive_revisions_are_not_candidates():
     rows = revs(1, 2, 3)
     rows[0]["status"] = "INACTIVE"
-    assert [r["revision"] for r in m.prune_candidates(rows, 1)] == [2]
+    assert [r["revision"] for r in prune.prune_candidates(rows, 1)] == [2]
 
 
 @pytest.mark.parametrize(
@@ -426,4 +436,4 @@ def test_inactive_revisions_are_not_candidates():
     [("demo-run:3", ("demo-run", 3)), (ARN.format(12), ("demo-run", 12)), ("demo-run", None), ("a:b", None), ("", None)],
 )
 def test_parse_ref(text, parsed):
-    assert m.parse_ref(text) == parsed
+    assert prune.parse_ref(text) == parsed

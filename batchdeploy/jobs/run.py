@@ -1,0 +1,296 @@
+"""`-r` / `run`: submit an experiment, and with `--wait` follow it to its end.
+
+The order is the point: every check that needs no AWS comes first (words, flags, configuration,
+files, the jq filter), then the reads (queue, job definition, parameters against its placeholders),
+then credentials, then one SubmitJob (`jobs.submit`, exactly once). Anything wrong before that last
+step submits nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from dataclasses import dataclass, field
+
+from batchdeploy import config, errors
+from batchdeploy.aws import batch as aws_batch
+from batchdeploy.aws import translate
+from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
+from batchdeploy.errors import ConfigError, UsageError
+from batchdeploy.jobs import credentials_filter as credentials
+from batchdeploy.jobs import request as req
+from batchdeploy.jobs.commands import wait
+from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.state import JOB_DEFINITIONS, JOBS
+
+OVERRIDES_FILE = "env-overrides.json"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The flags of `run`, read once."""
+
+    name: str
+    params: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)  # after `--`: appended to the job's command
+    job_definition: str | None = None
+    vcpus: str | None = None
+    memory: str | None = None
+    gpus: str | None = None
+    timeout: int | None = None
+    retries: int | None = None
+    tags: list[str] = field(default_factory=list)
+    depends_on: list[str] = field(default_factory=list)
+    array_size: int | None = None
+    dry_run: bool = False
+    wait: bool = False
+    no_credentials: bool = False
+    cancel_on_interrupt: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> RunOptions:
+        return cls(
+            name=args.name, params=list(args.params or []), extra=list(getattr(args, "extra", []) or []),
+            job_definition=args.job_definition, vcpus=args.vcpus, memory=args.memory, gpus=args.gpus,
+            timeout=args.timeout, retries=args.retries, tags=list(args.tags or []),
+            depends_on=list(args.depends_on or []), array_size=args.array_size, dry_run=bool(args.dry_run),
+            wait=bool(args.wait), no_credentials=bool(args.no_credentials),
+            cancel_on_interrupt=bool(args.cancel_on_interrupt),
+        )
+
+    def spec(self) -> req.RunSpec:
+        """The request's plain data so far (queue and job definition come later), checked."""
+        spec = req.RunSpec(
+            name=self.name, queue="", job_definition={}, parameters=req.parse_pairs(self.params),
+            extra_args=list(self.extra), vcpus=self.vcpus, memory=self.memory, gpus=self.gpus,
+            timeout=self.timeout, retries=self.retries, tags=req.parse_pairs(self.tags, "tag"),
+            depends_on=list(self.depends_on), array_size=self.array_size, client_token=uuid.uuid4().hex,
+        )
+        req.check_options(spec)
+        return spec
+
+
+def main(ctx) -> int:
+    opts = RunOptions.from_args(ctx.args)
+    spec = opts.spec()
+    if opts.cancel_on_interrupt and not opts.wait:
+        raise UsageError("--cancel-on-interrupt needs --wait")
+    ctx.cfg.require("AWS_JOB_QUEUE", optional=("CREDENTIALS_DURATION", "CREDENTIALS_ROLE_ARN", "RUNNABLE_WARN_S"))
+    spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
+    # Progress is held back until the request has passed every check: a mistake is then one line alone.
+    later = Later(ctx.out)
+    request, secret_names = _prepare(ctx, opts, spec, later)
+    later.flush()
+    if opts.dry_run:
+        ctx.out.emit_json(req.masked(request, secret_names))
+        ctx.out.note("dry run: nothing submitted")
+        return errors.OK
+    try:
+        answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
+    except KeyboardInterrupt:
+        ctx.out.warn(
+            f"interrupted while submitting: a job may have been made; `./deploy.sh --status {spec.name}` "
+            f"finds it (tag {TAG_CLIENT_TOKEN}={spec.client_token})"
+        )
+        return errors.INTERRUPTED
+    record(ctx, spec, answer["jobId"])
+    submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
+    if not opts.wait:
+        return errors.OK
+    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt)
+
+
+def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
+    """The SubmitJob request, checked, and the names of the environment entries that hold credentials."""
+    overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
+    compiled = label = None
+    if not opts.no_credentials:
+        program, label = credentials.filter_text(ctx.cfg.project_dir)
+        compiled = credentials.compile_filter(program, label)
+
+    batch = ctx.aws.client("batch")
+    check_queue(batch, spec.queue)
+    spec.job_definition = resolve_definition(ctx, batch, opts.job_definition)
+    if spec.job_definition.get("type") != "container" or "containerProperties" not in spec.job_definition:
+        raise UsageError(f"{req.definition_label(spec.job_definition)} is not a single-container job definition")
+    req.check_parameters(spec.parameters, spec.job_definition)
+
+    secret_names: set[str] = set()
+    if opts.no_credentials:
+        later.note("credentials: none injected (--no-credentials)")
+        if not (spec.job_definition.get("containerProperties") or {}).get("jobRoleArn"):
+            later.note("note: the job definition has no jobRoleArn, so the job gets no AWS credentials of its own")
+    else:
+        env = inject(ctx, spec, compiled, label, later)
+        secret_names = {e["name"] for e in env}
+        overrides = credentials.merge(overrides, env)
+    spec.overrides = overrides
+    request = req.build(spec)
+    req.check(request)
+    return request, secret_names
+
+
+class Later:
+    """notes and warnings held until `flush`."""
+
+    def __init__(self, out):
+        self.out = out
+        self.held: list[tuple[str, str]] = []
+
+    def note(self, text: str) -> None:
+        self.held.append(("note", text))
+
+    def warn(self, text: str) -> None:
+        self.held.append(("warn", text))
+
+    def flush(self) -> None:
+        for kind, text in self.held:
+            getattr(self.out, kind)(text)
+        self.held.clear()
+
+
+def load_overrides(ctx, out) -> dict:
+    """env-overrides.json (a containerOverrides object) with ${VAR} filled; absent means none."""
+    path = ctx.cfg.path(OVERRIDES_FILE)
+    if not path.exists():
+        out.note(f"no {OVERRIDES_FILE} in the project: no environment overrides")
+        return {}
+    data = config.render(config.load_json(path, OVERRIDES_FILE), ctx.cfg.variables(), OVERRIDES_FILE)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{OVERRIDES_FILE} must be a JSON object", hint='e.g. {"environment": [{"name": "X", "value": "1"}]}')
+    from batchdeploy.aws import shapes
+
+    shape = shapes.input_shape("batch", "SubmitJob").members["containerOverrides"]
+    problems = shapes.check(shape, data)
+    if problems:
+        raise ConfigError(f"{OVERRIDES_FILE} is not a valid containerOverrides object", problems)
+    return data
+
+
+def with_emulator_endpoint(overrides: dict, endpoint: str | None, out) -> dict:
+    """When batchdeploy talks to an emulator (AWS_ENDPOINT_URL), the job must reach the same one, or its
+    S3 calls would go to real AWS. On AWS the key is unset and nothing is added."""
+    environment = list(overrides.get("environment") or [])
+    if not endpoint or any(e.get("name") == "AWS_ENDPOINT_URL" for e in environment):
+        return overrides
+    out.note(f"AWS_ENDPOINT_URL={endpoint} passed to the job (batchdeploy itself talks to that endpoint)")
+    return {**overrides, "environment": environment + [{"name": "AWS_ENDPOINT_URL", "value": endpoint}]}
+
+
+def check_queue(batch, queue: str) -> dict:
+    with translate(f"describe job queue {queue} (batch:DescribeJobQueues)"):
+        found = batch.describe_job_queues(jobQueues=[queue]).get("jobQueues") or []
+    if not found:
+        raise ConfigError(
+            f"job queue {queue!r} does not exist",
+            hint="check AWS_JOB_QUEUE (or --queue) and the region; ./deploy.sh --create makes one",
+        )
+    q = found[0]
+    if q.get("state") != "ENABLED":
+        raise ConfigError(
+            f"job queue {queue!r} is {q.get('state')} and accepts no jobs",
+            hint=f"enable it (aws batch update-job-queue --job-queue {queue} --state ENABLED) or choose another with --queue",
+        )
+    return q
+
+
+def resolve_definition(ctx, batch, wanted: str | None) -> dict:
+    """The job definition in force: --job-definition NAME[:REV]|ARN, else the one -u recorded."""
+    recorded = ctx.state.read(JOB_DEFINITIONS)
+    known = recorded.get("definitions") or {}
+    if not wanted:
+        default = recorded.get("default")
+        if not default:
+            raise UsageError("no job definition registered yet", hint="run ./deploy.sh -u")
+        entry = known.get(default) or {}
+        ref = entry.get("arn") or (f"{default}:{entry['revision']}" if entry.get("revision") else default)
+        return _describe_definition(batch, ref, recorded_by_u=True)
+    if not wanted.startswith("arn:") and ":" not in wanted and (known.get(wanted) or {}).get("arn"):
+        return _describe_definition(batch, known[wanted]["arn"], recorded_by_u=True)
+    return _describe_definition(batch, wanted, recorded_by_u=False)
+
+
+def _describe_definition(batch, ref: str, recorded_by_u: bool) -> dict:
+    """`ref` as AWS has it (aws.batch.job_definition), refused unless it is registered and ACTIVE."""
+    where = " (the revision -u recorded)" if recorded_by_u else ""
+    if not ref.startswith("arn:"):
+        _, _, rev = ref.partition(":")
+        if rev and not rev.isdigit():
+            raise UsageError(f"--job-definition {ref!r}: the revision must be a number", hint="write NAME or NAME:REV")
+    jd = aws_batch.job_definition(batch, ref)
+    if jd is None:
+        raise UsageError(f"job definition {ref}{where} is not registered", hint="run ./deploy.sh -u")
+    if jd.get("status") != "ACTIVE":
+        raise UsageError(
+            f"job definition {req.definition_label(jd)}{where} is {jd.get('status')} (deregistered)",
+            hint="run ./deploy.sh -u",
+        )
+    return jd
+
+
+def inject(ctx, spec: req.RunSpec, compiled, label: str, out) -> list[dict]:
+    """Temporary credentials as environment entries, by the path the caller's credentials allow."""
+    timeout, attempts = req.effective_timeout(spec)
+    seconds, why, warnings = credentials.duration(ctx.cfg.get("CREDENTIALS_DURATION"), timeout, attempts)
+    got = credentials.obtain(
+        ctx.aws,
+        seconds=seconds,
+        role_arn=ctx.cfg.get("CREDENTIALS_ROLE_ARN"),
+        session_name=f"batchdeploy-{spec.name}",
+        span=timeout * attempts if timeout else None,
+    )
+    for kind, text in credentials.describe(got, seconds, why, warnings):
+        getattr(out, kind)(text)
+    if (spec.job_definition.get("containerProperties") or {}).get("jobRoleArn"):
+        out.note(
+            "note: the job definition has a jobRoleArn; --no-credentials would keep credentials out of the "
+            "job's environment, which anyone allowed batch:DescribeJobs can read"
+        )
+    return credentials.reshape(compiled, got.document, label)
+
+
+def record(ctx, spec: req.RunSpec, job_id: str) -> None:
+    """One line of jobs.jsonl: what `--status`, `--logs` and `-u --prune` know of this job."""
+    ctx.state.append(
+        JOBS,
+        {
+            "job_id": job_id,
+            "name": spec.name,
+            "queue": spec.queue,
+            "job_definition": spec.job_definition["jobDefinitionArn"],
+            "parameters": spec.parameters,
+            "image_tag": req.image_tag(spec.job_definition),
+            "submitted_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "client_token": spec.client_token,
+            **({"array_size": spec.array_size} if spec.array_size else {}),
+        },
+    )
+
+
+def report_submitted(ctx, spec: req.RunSpec, answer: dict, print_json: bool = True) -> dict:
+    """Print what was submitted; return it as data (with --wait, --output json prints it at the end)."""
+    out = ctx.out
+    job_id = answer["jobId"]
+    url = req.console_url(ctx.aws.region, job_id)
+    follow_cmd = f"./deploy.sh --logs {job_id} --follow"
+    data = {
+        "job_id": job_id,
+        "job_name": spec.name,
+        "job_arn": answer.get("jobArn"),
+        "queue": spec.queue,
+        "job_definition": spec.job_definition["jobDefinitionArn"],
+        "console_url": url,
+        "follow": follow_cmd,
+    }
+    if out.json:
+        if print_json:
+            out.emit_json(data)
+    elif out.quiet:
+        out.result(job_id)
+    else:
+        kind = f"array job of {spec.array_size}" if spec.array_size else "job"
+        out.result(f"submitted {kind} {spec.name}: {job_id}")
+        out.result(f"  definition: {req.definition_label(spec.job_definition)}   queue: {spec.queue}")
+        out.result(f"  console:    {url}")
+        out.result(f"  follow:     {follow_cmd}   (status: ./deploy.sh --status {job_id})")
+    return data
