@@ -1,17 +1,18 @@
 """A job definition for `create`/`delete`, done as `-u` does it: the file read, rendered and checked
-by the shared loader (batchdeploy.jobdef_files, aws.jobdef_check), compared normalized
-(aws.jobdef_compare), registered and recorded in job-definitions.json so `-r` can use it."""
+by the shared job definition model (batchdeploy.jobdef: files, check, compare), registered and
+recorded in job-definitions.json (jobdef.record) so `-r` can use it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from batchdeploy import jobdef_files
 from batchdeploy.aws.batch import MAX_TAGS
-from batchdeploy.aws.jobdef_check import build_request
-from batchdeploy.aws.jobdef_compare import changes, content_hash, format_change
 from batchdeploy.aws.tags import TAG_HASH, TAG_PREFIX, our_tags
 from batchdeploy.infra.model import default_name
+from batchdeploy.jobdef import files as jobdef_files
+from batchdeploy.jobdef import record
+from batchdeploy.jobdef.check import build_request
+from batchdeploy.jobdef.compare import changes, content_hash, format_change
 from batchdeploy.state import IMAGES, JOB_DEFINITIONS
 
 
@@ -64,18 +65,11 @@ def register_job_definition(batch, state, request: dict, file: str) -> str:
         request=request,
         content_hash=request.get("tags", {}).get(TAG_HASH, ""),
     )
-    item = jobdef_files.Item(source, status="register")
-    jobdef_files.register(batch, item)
+    item = record.Item(source, status="register")
+    record.register(batch, item)
     previous = state.read(JOB_DEFINITIONS) or {}
-    jobdef_files.record(_StateOnly(state), previous, [item], previous.get("default") or item.name)
+    record.record(state, previous, [item], previous.get("default") or item.name)
     return item.arn
-
-
-class _StateOnly:
-    """What `record` reads of a verb's context: its state folder."""
-
-    def __init__(self, state):
-        self.state = state
 
 
 def forget_job_definition(state, name: str, arns: list[str]) -> None:

@@ -124,7 +124,7 @@ def _active_on(ctx, batch, queue: str) -> list[dict]:
 
 
 def prune(ctx, batch, items: list, previous: dict, keep: int, dry_run: bool) -> dict:
-    """Deregister (or, dry, list) the revisions `keep` allows, for the names of `items` (register.Item)
+    """Deregister (or, dry, list) the revisions `keep` allows, for the names of `items` (jobdef.record.Item)
     and those job-definitions.json records."""
     out = ctx.out
     project = ctx.cfg["PROJECT_NAME"]

@@ -17,16 +17,15 @@ The run is planned before anything is changed, in three steps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from dataclasses import dataclass
 
 from batchdeploy.aws import batch as aws_batch
-from batchdeploy.aws import translate
 from batchdeploy.aws.session import resolve_region
 from batchdeploy.aws.tags import TAG_PROJECT
 from batchdeploy.errors import ConfigError, UsageError
-from batchdeploy.jobs import compare
-from batchdeploy.jobs.files import Source, load_sources, resolve_image_tag
+from batchdeploy.jobdef import compare
+from batchdeploy.jobdef.files import Source, load_sources, resolve_image_tag
+from batchdeploy.jobdef.record import Item, record, register
 from batchdeploy.jobs.prune import prune, say
 from batchdeploy.state import IMAGES, JOB_DEFINITIONS
 
@@ -44,23 +43,6 @@ class UpdateJobsOptions:
         if keep is not None and keep < 1:
             raise UsageError(f"--prune KEEP must be at least 1 (got {keep})", hint="the newest revision is always kept")
         return cls(dry_run=bool(getattr(args, "dry_run", False)), prune=keep)
-
-
-@dataclass
-class Item:
-    """One definition's plan and, once applied, its result."""
-
-    source: Source
-    revisions: list[dict] = field(default_factory=list)  # ACTIVE revisions, newest first
-    latest: dict | None = None
-    changes: list = field(default_factory=list)
-    status: str = ""  # unchanged | register | registered
-    arn: str = ""
-    revision: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.source.name
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,45 +78,6 @@ def plan(batch, sources: list[Source], project: str) -> list[Item]:
             hint="nothing was registered; give jobDefinitionName a name of this project's own",
         )
     return items
-
-
-def register(batch, item: Item) -> None:
-    src = item.source
-    with translate(f"register job definition {src.name} from {src.shown} (batch:RegisterJobDefinition)"):
-        answer = batch.register_job_definition(**src.request)
-    item.status = "registered"
-    item.arn, item.revision = answer["jobDefinitionArn"], answer["revision"]
-
-
-# ---------------------------------------------------------------------------------------------
-# State for -r
-# ---------------------------------------------------------------------------------------------
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def record(ctx, previous: dict, items: list[Item], default: str) -> None:
-    """job-definitions.json: the NAME:REVISION in force per name; written atomically, and only
-    for definitions that were registered or found unchanged."""
-    done = [i for i in items if i.status in ("registered", "unchanged")]
-    if not done:
-        return
-    definitions = dict(previous.get("definitions") or {})
-    for item in done:
-        before = definitions.get(item.name) or {}
-        when = before.get("registered_at") if before.get("arn") == item.arn and item.status == "unchanged" else None
-        definitions[item.name] = {
-            "arn": item.arn,
-            "revision": item.revision,
-            "hash": item.source.content_hash,
-            "file": item.source.shown,
-            "registered_at": when or _now(),
-        }
-    if default not in {i.name for i in done}:
-        default = previous.get("default") or done[0].name
-    ctx.state.write(JOB_DEFINITIONS, {**previous, "default": default, "definitions": definitions})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -206,7 +149,7 @@ def main(ctx) -> int:
             _report(out, item, opts.dry_run)
     finally:
         if not opts.dry_run:
-            record(ctx, previous, items, items[0].name)
+            record(ctx.state, previous, items, items[0].name)
     if not opts.dry_run:
         previous = _state_object(ctx, JOB_DEFINITIONS)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from batchdeploy import config
-from batchdeploy.aws.jobdef_compare import content_hash
 from batchdeploy.aws.tags import TAG_HASH
 from batchdeploy.infra import jobdef
+from batchdeploy.jobdef.compare import content_hash
 
 
 def test_job_definitions_are_checked_and_tagged_the_way_update_jobs_does_it(tmp_path):

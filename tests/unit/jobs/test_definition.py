@@ -7,8 +7,9 @@ import pytest
 
 from batchdeploy.aws.batch import MAX_JOB_DEFINITION_BYTES
 from batchdeploy.aws.tags import TAG_PROJECT
-from batchdeploy.jobs import compare, prune
-from batchdeploy.jobs import definition as model
+from batchdeploy.jobdef import check as model
+from batchdeploy.jobdef import compare
+from batchdeploy.jobs import prune
 
 ARN = "arn:aws:batch:us-east-1:123456789012:job-definition/demo-run:{}"
 

@@ -12,8 +12,8 @@ from batchdeploy.aws import shapes
 from batchdeploy.aws.batch import MAX_JOB_DEFINITION_BYTES
 from batchdeploy.aws.tags import TAG_HASH, TAG_PROJECT
 from batchdeploy.errors import ConfigError
-from batchdeploy.jobs import definition
-from batchdeploy.jobs import files as jobfiles
+from batchdeploy.jobdef import check as definition
+from batchdeploy.jobdef import files as jobfiles
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -79,7 +79,7 @@ def test_placeholders_in_order_once_even_inside_words():
 
 def test_ref_in_file_is_the_parameter_in_file_as_update_jobs_reads_it():
     # One Ref:: grammar (aws.batch.REF) for -u and -r: a hyphen belongs to the name.
-    from batchdeploy.jobs import definition
+    from batchdeploy.jobdef import check as definition
 
     jd = {"jobDefinitionName": "demo", "revision": 1, "containerProperties": {"command": ["run", "Ref::in-file"]}}
     assert request.placeholders(jd) == ["in-file"] == definition.ref_names(jd)

@@ -1,27 +1,25 @@
-"""A job definition file as both `-u` (jobs) and `--create` (infra) take it: read, `${VAR}` filled from
-the configuration, tidied and checked (aws.jobdef_check), hashed (aws.jobdef_compare); registered, and
-recorded in `.batchdeploy/job-definitions.json` (the NAME:REVISION `-r` submits to).
+"""Job definition files: found (JOB_DEFINITIONS), read, rendered (`${VAR}`) and checked, all before any
+AWS call. Any problem in any file is reported with the others and nothing is registered.
 
-Moved here from jobdefs.py (same names and signatures) so the two capabilities share it instead of
-importing each other.
+`${IMAGE_TAG}` is the tag `-b` recorded (`.batchdeploy/images.json`), else IMAGE_TAG, else VERSION.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 from batchdeploy import config
-from batchdeploy.aws import translate
-from batchdeploy.aws.jobdef_check import build_request, check, tidy
-from batchdeploy.aws.jobdef_compare import content_hash
 from batchdeploy.errors import ConfigError
+from batchdeploy.jobdef import check as definition
+from batchdeploy.jobdef import compare
 from batchdeploy.secrets import is_secret
-from batchdeploy.state import IMAGES, JOB_DEFINITIONS
+from batchdeploy.state import IMAGES
 
+DEFAULT_FILE = "job-definition.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -41,29 +39,44 @@ class Source:
         return self.definition["jobDefinitionName"]
 
 
-@dataclass
-class Item:
-    """One definition's plan and, once applied, its result."""
-
-    source: Source
-    revisions: list[dict] = field(default_factory=list)  # ACTIVE revisions, newest first
-    latest: dict | None = None
-    changes: list = field(default_factory=list)
-    status: str = ""  # unchanged | register | registered
-    arn: str = ""
-    revision: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.source.name
-
-
-
 def _shown(cfg, path: Path) -> str:
     try:
         return str(path.relative_to(cfg.project_dir))
     except ValueError:
         return str(path)
+
+
+def find_files(cfg) -> tuple[list[Path], list[str]]:
+    """The files JOB_DEFINITIONS names, folders expanded to their *.json files (sorted)."""
+    raw = cfg.get("JOB_DEFINITIONS") or DEFAULT_FILE
+    try:
+        entries = shlex.split(raw)
+    except ValueError as exc:
+        raise ConfigError(f"JOB_DEFINITIONS={raw!r} cannot be split into paths: {exc}") from None
+    files: list[Path] = []
+    problems: list[str] = []
+    for entry in entries:
+        path = cfg.path(entry)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix == ".json" and p.is_file() and not p.name.startswith("."))
+            if not found:
+                problems.append(f"{entry}: the folder holds no .json file")
+            files.extend(found)
+        elif path.is_file():
+            files.append(path)
+        else:
+            example = path.with_name(path.name + ".example")
+            hint = (
+                f"copy {_shown(cfg, example)} to {entry} and adapt it"
+                if example.is_file()
+                else "check JOB_DEFINITIONS in .aws_env"
+            )
+            problems.append(f"{entry}: no such file ({hint})")
+    unique: list[Path] = []
+    for p in files:
+        if p.resolve() not in {u.resolve() for u in unique}:
+            unique.append(p)
+    return unique, problems
 
 
 def _parse_json(text: str, shown: str, problems: list[str]):
@@ -124,6 +137,59 @@ def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     return entry["tag"], f"image {chosen} in .batchdeploy/{IMAGES}{when}"
 
 
+def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str | None = None):
+    """Read, render and check every file. Returns (sources, warnings), or raises ConfigError with
+    every problem of every file."""
+    paths, problems = find_files(cfg)
+    # A region from the profile: ${AWS_REGION} works either way.
+    extra = {"AWS_REGION": region} if region and not cfg.variables().get("AWS_REGION") else None
+    warnings: list[str] = []
+    sources: list[Source] = []
+    for path in paths:
+        src, found, warned = load_file(cfg, path, image_tag, image_tag_origin, variables=extra)
+        problems += found
+        warnings += warned
+        if src is not None:
+            sources.append(src)
+    by_name: dict[str, str] = {}
+    for src in sources:
+        if src.name in by_name:
+            problems.append(f"{src.shown}: jobDefinitionName {src.name!r} is also defined in {by_name[src.name]}")
+        by_name.setdefault(src.name, src.shown)
+    if problems:
+        n = len(problems)
+        raise ConfigError(
+            f"{n} problem{'s' if n > 1 else ''} in the job definitions",
+            problems,
+            hint="nothing was registered; fix them and run again",
+        )
+    if not sources:
+        raise ConfigError("JOB_DEFINITIONS names no job definition file", hint="list files or folders in .aws_env")
+    return sources, warnings
+
+
+def _refuse_placeholders(src: Source, data, image_tag: str | None, image_tag_origin: str):
+    """({name: stand-in}, problems) for the ${VAR}s a file may not use: in a key, a secret's, or
+    ${IMAGE_TAG} when it cannot be told. Notes on `src` whether the file uses ${IMAGE_TAG}."""
+    problems: list[str] = []
+    stand_ins: dict[str, str] = {}
+    for name, where, in_key in _placeholders(data):
+        if in_key:
+            problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
+        elif is_secret(name):
+            problems.append(
+                f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
+                "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
+            )
+            stand_ins[name] = ""
+        elif name == "IMAGE_TAG":
+            src.uses_image_tag = True
+            if image_tag is None:
+                problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
+                stand_ins[name] = ""
+    return stand_ins, problems
+
+
 def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, shown: str | None = None,
               variables: dict | None = None,
               default_name: str | None = None) -> tuple[Source | None, list[str], list[str]]:
@@ -150,7 +216,8 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
     if image_tag is not None:
         values["IMAGE_TAG"] = image_tag
     values.update(variables or {})
-    stand_ins, bad = _refused_placeholders(src, data, image_tag, image_tag_origin, problems)
+    stand_ins, refused = _refuse_placeholders(src, data, image_tag, image_tag_origin)
+    problems += refused
     try:
         rendered = config.render(data, {**values, **stand_ins}, src.shown)
     except ConfigError as exc:
@@ -158,77 +225,18 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
             var = unknown.split("}", 1)[0].lstrip("${")
             problems.append(f"{src.shown}: unknown placeholder {unknown} (define {var} in .aws_env)")
         return None, problems, []
-    if bad:
+    if refused:
         return None, problems, []
-    defn = tidy(rendered)
+    defn = definition.tidy(rendered)
     if default_name and isinstance(defn, dict):
         defn.setdefault("jobDefinitionName", default_name)
-    found = check(defn, project)
+    found = definition.check(defn, project)
     problems += [f"{src.shown}: {p}" for p in found.problems]
     warnings = [f"{src.shown}: {w}" for w in found.warnings]
     if found.problems:
         return None, problems, warnings
     src.definition = defn
-    base = build_request(defn, project)
-    src.content_hash = content_hash(base)
-    src.request = build_request(defn, project, src.content_hash)
+    base = definition.build_request(defn, project)
+    src.content_hash = compare.content_hash(base)
+    src.request = definition.build_request(defn, project, src.content_hash)
     return src, problems, warnings
-
-
-def _refused_placeholders(src: Source, data, image_tag: str | None, image_tag_origin: str, problems: list[str]):
-    """The `${VAR}`s of `data` that cannot be filled (in a key, a secret, an IMAGE_TAG that cannot be
-    resolved), each a problem; returns (empty stand-ins for them, whether any was found)."""
-    bad = False
-    stand_ins = {}
-    for name, where, in_key in _placeholders(data):
-        if in_key:
-            problems.append(f"{src.shown}: ${{{name}}} in the key {where}: placeholders are filled in values only")
-            bad = True
-        elif is_secret(name):
-            problems.append(
-                f"{src.shown}: ${{{name}}} at {where} is a secret; a job definition is readable by anyone "
-                "allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"
-            )
-            stand_ins[name] = ""
-            bad = True
-        elif name == "IMAGE_TAG":
-            src.uses_image_tag = True
-            if image_tag is None:
-                problems.append(f"{src.shown}: ${{IMAGE_TAG}} at {where}: {image_tag_origin}; set IMAGE_TAG in .aws_env")
-                stand_ins[name] = ""
-                bad = True
-    return stand_ins, bad
-
-
-def register(batch, item: Item) -> None:
-    src = item.source
-    with translate(f"register job definition {src.name} from {src.shown} (batch:RegisterJobDefinition)"):
-        answer = batch.register_job_definition(**src.request)
-    item.status = "registered"
-    item.arn, item.revision = answer["jobDefinitionArn"], answer["revision"]
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def record(ctx, previous: dict, items: list[Item], default: str) -> None:
-    """job-definitions.json: the NAME:REVISION in force per name; written atomically, and only
-    for definitions that were registered or found unchanged."""
-    done = [i for i in items if i.status in ("registered", "unchanged")]
-    if not done:
-        return
-    definitions = dict(previous.get("definitions") or {})
-    for item in done:
-        before = definitions.get(item.name) or {}
-        when = before.get("registered_at") if before.get("arn") == item.arn and item.status == "unchanged" else None
-        definitions[item.name] = {
-            "arn": item.arn,
-            "revision": item.revision,
-            "hash": item.source.content_hash,
-            "file": item.source.shown,
-            "registered_at": when or _now(),
-        }
-    if default not in {i.name for i in done}:
-        default = previous.get("default") or done[0].name
-    ctx.state.write(JOB_DEFINITIONS, {**previous, "default": default, "definitions": definitions})

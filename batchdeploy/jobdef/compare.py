@@ -1,9 +1,9 @@
-"""Job definitions compared as AWS Batch runs them: `normalize` (what AWS adds, drops or reorders is
-no change), the content hash batchdeploy tags a revision with, and a readable field-by-field diff.
-Pure: no I/O, no AWS call.
+"""When two job definitions are the same: normalize, content hash, field-by-field changes. No I/O.
 
-Moved here from jobdef_model.py (same names and signatures) so both the jobs capability (-u) and
-infra (--create) compare job definitions one way without importing each other.
+`normalize` gives the form two definitions are compared in, so that what AWS adds, drops or reorders
+(revision, ARN, status, default empty lists, environment order, ...) is not taken for a change;
+`changes` / `format_change` give a readable diff (`containerProperties.resourceRequirements MEMORY
+16000 -> 32000`), secret-looking environment values masked.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import re
 from dataclasses import dataclass
 
 from batchdeploy.aws import shapes
-from batchdeploy.aws.jobdef_check import HASH_TAG, tidy
-
-# ---------------------------------------------------------------------------------------------
-# Normalization: what counts as "the same definition"
-# ---------------------------------------------------------------------------------------------
+from batchdeploy.aws.tags import TAG_HASH
+from batchdeploy.jobdef.check import tidy
+from batchdeploy.secrets import is_secret
 
 # Lists whose order means nothing to AWS Batch, and the key that identifies an item. Order that
 # does mean something is left alone: command (argv), evaluateOnExit (first match wins),
@@ -161,7 +159,7 @@ def normalize(defn) -> dict:
     d = tidy(d)
     tags = d.get("tags")
     if isinstance(tags, dict):
-        tags.pop(HASH_TAG, None)
+        tags.pop(TAG_HASH, None)
     for container in _containers(d):
         _undeprecate(container)
     strategy = d.get("retryStrategy")
@@ -274,8 +272,6 @@ def _show(value) -> str:
 
 
 def _secret_path(path: str) -> bool:
-    from batchdeploy.secrets import is_secret
-
     m = re.search(r"(?:^|\.)(?:environment|env) (\S+)$", path)
     return bool(m and is_secret(m.group(1)))
 
@@ -288,3 +284,4 @@ def format_change(change: Change) -> str:
         before = before if before is ABSENT else "****"
         after = after if after is ABSENT else "****"
     return f"{change.path} {_show(before)} -> {_show(after)}"
+

@@ -32,7 +32,7 @@ from batchdeploy.aws.batch import (
 )
 from batchdeploy.aws.batch import ref_names as _refs_in
 from batchdeploy.aws.tags import TAG_HASH, TAG_NAMESPACE, TAG_PROJECT
-from batchdeploy.jobs.container import check_container
+from batchdeploy.jobdef.container import check_container
 from batchdeploy.secrets import is_secret
 
 OUR_TAGS = 2  # TAG_PROJECT and TAG_HASH, on every definition -u registers
