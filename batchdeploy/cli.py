@@ -4,6 +4,25 @@
 flags (which may also carry the global ones, before or after). Each verb's code lives in its own
 module and is imported only when that verb runs, so `--help` stays fast. Every failure a user can
 meet leaves here as one line on stderr and an exit code from `batchdeploy.errors`.
+
+Where each verb lives (a test checks this table against VERBS):
+
+    verb          deploy.sh         module
+    info          -i                batchdeploy.info
+    images        -b                batchdeploy.images.verb
+    update-jobs   -u                batchdeploy.jobs.register
+    run           -r                batchdeploy.jobs.run
+    status        --status          batchdeploy.jobs.commands
+    logs          --logs            batchdeploy.jobs.commands
+    cancel        --cancel          batchdeploy.jobs.commands
+    sync-to-s3    --sync-to-s3      batchdeploy.sync.verb
+    sync-from-s3  --sync-from-s3    batchdeploy.sync.verb
+    all           -a                batchdeploy.cli
+    create        --create          batchdeploy.infra.verbs
+    delete        --delete          batchdeploy.infra.verbs
+
+Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
+share), config, secrets, state, polling, ui, engine. The local stack is `python -m batchdeploy.local`.
 """
 
 from __future__ import annotations

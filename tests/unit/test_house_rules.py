@@ -101,3 +101,12 @@ def test_every_deploy_call_in_the_makefile_is_a_known_verb_flag():
     flags = {flag for verb in VERBS.values() for flag in verb.flags}
     called = re.findall(r"\$\(DEPLOY\) (\S+)", (ROOT / "Makefile").read_text())
     assert called and set(called) <= flags
+
+
+def test_cli_docstring_table_matches_verbs():
+    import batchdeploy.cli as cli
+
+    rows = re.findall(r"^    ([a-z0-9-]+)\s+(-\S+)\s+(batchdeploy[\w.]*)$", cli.__doc__, re.M)
+    table = {verb: (flag, module) for verb, flag, module in rows}
+    wanted = {name: (verb.flags[0], verb.target.partition(":")[0]) for name, verb in cli.VERBS.items()}
+    assert table == wanted
