@@ -22,8 +22,8 @@ def _version(cmd: list[str]) -> str | None:
 
 
 def tool_versions() -> dict[str, str | None]:
-    import boto3
     import botocore
+    import s3transfer
 
     try:
         import jq
@@ -34,8 +34,8 @@ def tool_versions() -> dict[str, str | None]:
     awscli = _version(["aws", "--version"])
     return {
         "python": platform.python_version(),
-        "boto3": boto3.__version__,
         "botocore": botocore.__version__,
+        "s3transfer": s3transfer.__version__,
         "jq (bindings)": jq_bindings,
         "jq (cli)": _version(["jq", "--version"]),
         "awscli": re.split(r"\s", awscli)[0] if awscli else None,

@@ -235,8 +235,8 @@ def machine() -> dict[str, str]:
 
 
 def versions() -> dict[str, str | None]:
-    import boto3
     import botocore
+    import s3transfer
 
     try:
         from importlib.metadata import version
@@ -248,8 +248,8 @@ def versions() -> dict[str, str | None]:
     dirty = _git(["status", "--porcelain", "--", "batchdeploy", "deploy.sh"])
     return {
         "python": platform.python_version(),
-        "boto3": boto3.__version__,
         "botocore": botocore.__version__,
+        "s3transfer": s3transfer.__version__,
         "awscli": _first_line(["aws", "--version"], r"aws-cli/(\S+)"),
         "s5cmd": _first_line(["s5cmd", "version"]),
         "moto": moto_version,

@@ -142,7 +142,7 @@ def _quiet_botocore() -> None:
 def obtain(aws, *, seconds: int, role_arn: str | None, session_name: str, span: int | None) -> Obtained:
     """Temporary credentials for the job by the path the caller's own credentials allow."""
     _quiet_botocore()
-    live = aws.session.get_credentials()
+    live = aws.live_credentials()
     if live is None:
         raise ConfigError(
             "cannot get credentials for the job: no AWS credentials found",

@@ -34,10 +34,10 @@ def s3_client(aws, jobs: int, for_manager: bool = False):
         # (whose outcome the ETag check verifies). Over https botocore then leaves the payload
         # unsigned by itself; over http (the local stack, MinIO) it would hash every part a
         # second time for the signature: 0.3 s of CPU per 256 MiB, 13% of an upload on moto.
-        return aws.client("s3", lean=True, s3={"payload_signing_enabled": False}, **extra)
+        return aws.client("s3", s3={"payload_signing_enabled": False}, **extra)
     # A plain botocore client: boto3 (and the s3transfer it imports) would cost a no-change sync
     # 60-80 ms of start-up; the transfer manager is made from s3transfer itself when needed.
-    client = aws.client("s3", lean=True, **extra)
+    client = aws.client("s3", **extra)
     # The listing's <Contents> read by ElementTree instead of botocore's parser (remote.lean_listing).
     client.meta.events.register_first("before-parse.s3.ListObjectsV2", lean_listing, unique_id="batchdeploy-lean")
     # Small PUTs without the 100-continue round trip.

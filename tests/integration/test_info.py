@@ -11,7 +11,7 @@ def test_info_prints_identity_region_endpoint_and_versions(moto, project):
     assert "region:    us-east-1" in r.stdout
     assert f"endpoint:  {moto.url}" in r.stdout
     assert "PROJECT_NAME" in r.stdout and "demo" in r.stdout
-    assert "boto3" in r.stdout and "awscli" in r.stdout
+    assert "botocore" in r.stdout and "s3transfer" in r.stdout and "awscli" in r.stdout
     assert r.stderr == ""
 
 

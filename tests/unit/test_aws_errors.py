@@ -67,7 +67,7 @@ def test_unknown_profile_is_a_configuration_error(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     with pytest.raises(ConfigError, match="AWS profile 'nope' is not configured"):
-        Aws(AwsSettings(region="us-east-1", profile="nope")).session  # noqa: B018
+        Aws(AwsSettings(region="us-east-1", profile="nope")).core  # noqa: B018
 
 
 def test_settings_never_show_credentials():
