@@ -1,7 +1,9 @@
 """Which ACTIVE revisions `--prune KEEP` may deregister: the plan (pure) and its application.
 
-A revision is kept when it is among the newest KEEP, is the one in force, belongs to another project
-or is used by a job still active (SUBMITTED..RUNNING) on a queue this project uses.
+A revision is kept when it is among the newest KEEP, is the one in force, is not this project's
+(the ownership rule: only revisions tagged batchdeploy:project=PROJECT_NAME are ever deregistered, so
+one registered by hand or by another project is left alone, with a line saying why) or is used by a
+job still active (SUBMITTED..RUNNING) on a queue this project uses.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def parse_ref(text: str):
 class PrunePlan:
     deregister: list[dict] = field(default_factory=list)  # the revisions (DescribeJobDefinitions entries)
     kept_in_use: list[tuple[dict, list[str]]] = field(default_factory=list)  # revision, jobs using it
-    foreign: list[dict] = field(default_factory=list)  # tagged with another project: never touched
+    foreign: list[dict] = field(default_factory=list)  # not tagged with this project: never touched
 
 
 def prune_candidates(revisions: list[dict], keep: int, planned_new: bool = False, protect=()) -> list[dict]:
@@ -52,7 +54,7 @@ def plan_prune(revisions: list[dict], keep: int, project: str, in_use: dict, pla
     for rev in prune_candidates(revisions, keep, planned_new, protect):
         owner = (rev.get("tags") or {}).get(TAG_PROJECT)
         users = in_use.get((rev["jobDefinitionName"], rev["revision"]))
-        if owner not in (None, project):
+        if owner != project:
             plan.foreign.append(rev)
         elif users:
             plan.kept_in_use.append((rev, users))
@@ -70,6 +72,14 @@ def _queues(ctx, jobs: list[dict]) -> list[str]:
         if isinstance(q, str) and q and q not in queues:
             queues.append(q)
     return queues
+
+
+def not_ours(rev: dict) -> str:
+    """Why a revision is left alone: who it belongs to, as its tags say."""
+    owner = (rev.get("tags") or {}).get(TAG_PROJECT)
+    if owner is None:
+        return f"not registered by batchdeploy (no {TAG_PROJECT} tag)"
+    return f"tagged {TAG_PROJECT}={owner}"
 
 
 def say(out, text: str) -> None:
@@ -129,7 +139,7 @@ def prune(ctx, batch, items: list, previous: dict, keep: int, dry_run: bool) -> 
     out = ctx.out
     project = ctx.cfg["PROJECT_NAME"]
     gone = "would_deregister" if dry_run else "deregistered"
-    result = {gone: [], "kept_in_use": [], "skipped": []}
+    result = {gone: [], "kept_in_use": [], "left_alone": [], "skipped": []}
     names = [i.name for i in items] + [n for n in (previous.get("definitions") or {}) if n not in {i.name for i in items}]
     by_name = {i.name: i for i in items}
     per_name = {}
@@ -166,7 +176,8 @@ def prune(ctx, batch, items: list, previous: dict, keep: int, dry_run: bool) -> 
             say(out, f"kept: {ref} (used by {', '.join(users)})")
             result["kept_in_use"].append({"name": name, "revision": rev["revision"], "jobs": users})
         for rev in p.foreign:
-            out.note(f"left alone: {name}:{rev['revision']} (tagged {TAG_PROJECT}={rev['tags'][TAG_PROJECT]})")
+            out.note(f"left alone: {name}:{rev['revision']} ({not_ours(rev)})")
+            result["left_alone"].append({"name": name, "revision": rev["revision"], "reason": not_ours(rev)})
         for rev in sorted(p.deregister, key=lambda r: r["revision"]):
             ref = f"{name}:{rev['revision']}"
             if not dry_run:

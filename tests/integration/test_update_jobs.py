@@ -270,19 +270,26 @@ def test_prune_keeps_revisions_that_active_jobs_use(jobs_project, moto, aws):
             batch.terminate_job(jobId=job_id, reason="test over")
 
 
-def test_prune_adopts_untagged_revisions_of_the_name(jobs_project, moto, aws):
-    """Revisions the triage script made (no tags) are this name's sprawl: pruned like ours."""
+def test_prune_leaves_hand_made_and_foreign_revisions_alone(jobs_project, moto, aws):
+    """The ownership rule (issue #26): a revision registered by hand (console, CLI, triage's script: no
+    batchdeploy tags) or tagged for another project is never deregistered, and a line says why."""
     batch = aws.client("batch")
-    for mib in ("100", "200"):
-        batch.register_job_definition(jobDefinitionName=NAME, type="container", containerProperties={
-            "image": "x", "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": mib}]})
+    for mib, tags in (("100", {"batchdeploy:project": "someone-else"}), ("200", None)):
+        batch.register_job_definition(jobDefinitionName=NAME, type="container", **({"tags": tags} if tags else {}),
+                                      containerProperties={"image": "x", "resourceRequirements": [
+                                          {"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": mib}]})
+    jobs_project.run("update-jobs")  # 3, ours
+    set_memory(jobs_project, 32000)
     r = jobs_project.run("update-jobs", "--prune", "1")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == [
-        f"{NAME}: job-definition.json differs from {NAME}:2:",
-        *[x for x in r.stdout.splitlines() if x.startswith("  ")],
-        f"registered: {NAME}:3", f"deregistered: {NAME}:1", f"deregistered: {NAME}:2"]
-    assert [d["revision"] for d in active(moto)] == [3]
+    assert f"registered: {NAME}:4" in r.stdout and f"deregistered: {NAME}:3" in r.stdout
+    assert "deregistered: " + f"{NAME}:1" not in r.stdout and f"{NAME}:2" not in r.stdout
+    assert f"left alone: {NAME}:2 (not registered by batchdeploy (no batchdeploy:project tag))" in r.stderr
+    assert f"left alone: {NAME}:1 (tagged batchdeploy:project=someone-else)" in r.stderr
+    assert [d["revision"] for d in active(moto)] == [1, 2, 4]
+    data = json.loads(jobs_project.run("update-jobs", "--prune", "1", "--output", "json").stdout)
+    assert [(x["revision"], x["reason"]) for x in data["prune"]["left_alone"]] == [
+        (2, "not registered by batchdeploy (no batchdeploy:project tag)"), (1, "tagged batchdeploy:project=someone-else")]
 
 
 # ---------------------------------------------------------------------------------------------

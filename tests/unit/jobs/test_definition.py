@@ -421,9 +421,20 @@ def test_a_registration_to_come_counts_among_the_kept():
 def test_in_use_foreign_and_protected_revisions_are_kept():
     rows = revs(5, 4) + revs(3, project="other") + revs(2, 1, project=None)
     plan = prune.plan_prune(rows, 1, "demo", {("demo-run", 2): ["job-1 (RUNNING)"]}, protect=[4])
-    assert [r["revision"] for r in plan.deregister] == [1]
+    assert plan.deregister == []
+    assert [(r["revision"], users) for r, users in plan.kept_in_use] == []  # 2 is not ours: left alone first
+    assert [r["revision"] for r in plan.foreign] == [3, 2, 1]
+    assert [prune.not_ours(r) for r in plan.foreign] == [
+        "tagged batchdeploy:project=other", "not registered by batchdeploy (no batchdeploy:project tag)",
+        "not registered by batchdeploy (no batchdeploy:project tag)"]
+
+
+def test_only_this_projects_revisions_are_deregistered_and_in_use_ones_kept():
+    rows = revs(5, 4, 3, 2, 1)
+    plan = prune.plan_prune(rows, 1, "demo", {("demo-run", 2): ["job-1 (RUNNING)"]}, protect=[4])
+    assert [r["revision"] for r in plan.deregister] == [3, 1]
     assert [(r["revision"], users) for r, users in plan.kept_in_use] == [(2, ["job-1 (RUNNING)"])]
-    assert [r["revision"] for r in plan.foreign] == [3]
+    assert plan.foreign == []
 
 
 def test_inactive_revisions_are_not_candidates():
