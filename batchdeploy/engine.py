@@ -169,14 +169,17 @@ class Engine:
         tag: str,
         build_args: dict[str, str],
         no_cache: bool = False,
+        secrets: dict[str, str] | None = None,
     ) -> str:
         """Build and tag; the image id. Build argument values travel in the environment
-        (`--build-arg KEY` reads KEY from it), so none appears in the process list."""
+        (`--build-arg KEY` reads KEY from it), so none appears in the process list. `secrets` are
+        build secrets (`RUN --mount=type=secret,id=NAME`): see `secret_args`."""
         with tempfile.TemporaryDirectory(prefix="batchdeploy-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "-f", str(dockerfile), "-t", tag, "--iidfile", str(iidfile)]
             if no_cache:
                 args.append("--no-cache")
+            args += secret_args(Path(tmp), secrets or {})
             for key in sorted(build_args):
                 args += ["--build-arg", key]
             args.append(str(context))
@@ -228,3 +231,26 @@ class Engine:
         if self.flavor == "podman":
             return self.environ.get("REGISTRY_AUTH_FILE", "") or "podman-default"
         return self.environ.get("DOCKER_CONFIG", "") or "docker-default"
+
+
+# -- build secrets ---------------------------------------------------------------------------------
+
+
+def secret_args(folder: Path, secrets: dict[str, str]) -> list[str]:
+    """`--secret id=NAME,src=FILE` for each build secret, each value in its own file in `folder` (a
+    private temporary folder the caller removes): created 0600, so only this user can read it. The
+    value never reaches a command line (only the file's path does) nor the image: podman build and
+    docker buildx mount it at /run/secrets/NAME for the `RUN` steps that ask for it."""
+    args = []
+    for index, name in enumerate(sorted(secrets)):
+        path = folder / f"secret-{index}"
+        if any(c in str(path) for c in ',"'):
+            raise OperationError(
+                f"cannot pass build secret {name}: the temporary folder {folder} has a comma or quote in its path",
+                hint="set TMPDIR to a plain folder",
+            )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets[name])
+        args += ["--secret", f"id={name},src={path}"]
+    return args

@@ -79,7 +79,14 @@ class Images:
                 f"the build context of {spec.name} includes {env_rel}, which may hold credentials: "
                 f"add `{env_rel}` to {spec.label}/.dockerignore"
             )
-        return context.content_tag(spec.context, spec.dockerfile, self.options.build_args, flavor, tuple(leave_out))
+        return context.content_tag(
+            spec.context,
+            spec.dockerfile,
+            self.options.build_args,
+            flavor,
+            tuple(leave_out),
+            secret_names=tuple(self.options.build_secrets),
+        )
 
     def find(self, spec: ImageSpec, tag: str, previous: dict) -> tuple[str, str] | None:
         """(tag, digest) of this content in the registry. A forced build recorded for the same
@@ -117,7 +124,14 @@ class Images:
 
     def build_and_push(self, spec: ImageSpec, ref: str, tag: str) -> Outcome:
         self.out.note(f"building {ref}:{tag}" + (" without cache" if self.force else ""))
-        self.engine.build(spec.context, spec.dockerfile, f"{ref}:{tag}", self.options.build_args, no_cache=self.force)
+        self.engine.build(
+            spec.context,
+            spec.dockerfile,
+            f"{ref}:{tag}",
+            self.options.build_args,
+            no_cache=self.force,
+            secrets=self.options.build_secrets,
+        )
         digest = self.remote.push(f"{ref}:{tag}")
         self.push_extra_tags(ref, f"{ref}:{tag}", digest)
         return Outcome(spec.name, ref, tag, digest, "pushed", (tag, *self.extra_tags()))

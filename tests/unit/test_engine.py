@@ -98,3 +98,42 @@ def test_build_args_travel_in_the_environment_not_on_the_command_line(tmp_path):
     argv, env_line = log.read_text().splitlines()
     assert "--build-arg A" in argv and "secret-value-1" not in argv
     assert env_line == "A=secret-value-1"
+
+
+def test_build_secrets_go_in_private_files_removed_afterwards(tmp_path):
+    log = tmp_path / "log"
+    fake = tmp_path / "podman"
+    # The stand-in reads each --secret's file while the build runs: its mode and its content.
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {log}\n'
+        'while [ $# -gt 0 ]; do\n'
+        '  case "$1" in\n'
+        f'    --secret) src="${{2#*src=}}"; stat -c %a "$src" >> {log}; cat "$src" >> {log}; echo >> {log};;\n'
+        '    --iidfile) printf sha256:2 > "$2";;\n'
+        '  esac\n'
+        '  shift\n'
+        'done\n'
+    )
+    fake.chmod(0o755)
+    e = engine.Engine(str(fake), "podman", {"PATH": "/usr/bin:/bin"})
+    secrets = {"NPM_TOKEN": "canary-npm-0123456789", "A_KEY": "canary-key-9876543210"}
+    assert e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {}, secrets=secrets) == "sha256:2"
+    argv, *rest = log.read_text().splitlines()
+    assert "canary" not in argv
+    srcs = [a.split("src=", 1)[1] for a in argv.split() if a.startswith("id=")]
+    assert [a for a in argv.split() if a.startswith("id=")][0].startswith("id=A_KEY,src=")
+    assert rest == ["600", "canary-key-9876543210", "600", "canary-npm-0123456789"]
+    assert srcs and not any(Path(s).exists() for s in srcs) and not Path(srcs[0]).parent.exists()
+
+
+def test_build_secrets_are_removed_when_the_build_fails(tmp_path):
+    seen = tmp_path / "seen"
+    fake = tmp_path / "podman"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {seen}\necho "Error: boom"\nexit 1\n')
+    fake.chmod(0o755)
+    e = engine.Engine(str(fake), "podman", {"PATH": "/usr/bin:/bin"})
+    with pytest.raises(OperationError):
+        e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {}, secrets={"T": "canary-t-123456789"})
+    src = seen.read_text().split("src=", 1)[1].split()[0]
+    assert not Path(src).exists()
