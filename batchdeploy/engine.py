@@ -102,9 +102,11 @@ class Engine:
         tail_on_failure: bool = True,
     ) -> list[str]:
         """Run `cli ARGS`; its output shown per `display` ("lines", "progress" or "none") unless
-        quiet. On failure: the last lines (when they were not shown already) and an OperationError
-        whose one line ends with the engine's last line."""
+        quiet, each line through `useful_line` (as written with BATCHDEPLOY_DEBUG=1). On failure: the
+        last lines (when they were not shown already) and an OperationError whose one line ends with
+        the engine's last line."""
         quiet = self.out is None or self.out.quiet
+        full = self.environ.get("BATCHDEPLOY_DEBUG") == "1"  # every line as the engine wrote it
         progress = display == "progress" and not quiet and self.out.is_terminal()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.calls.append(args[0])
@@ -117,6 +119,8 @@ class Engine:
             for raw in proc.stdout:
                 # Progress bars redraw with \r; the last state of the line is what counts.
                 line = raw.rstrip("\n").split("\r")[-1].rstrip()
+                if not full:
+                    line = useful_line(line)
                 if not line:
                     continue
                 tail.append(line)
@@ -254,3 +258,24 @@ def secret_args(folder: Path, secrets: dict[str, str]) -> list[str]:
             fh.write(secrets[name])
         args += ["--secret", f"id={name},src={path}"]
     return args
+
+
+# -- the useful part of an engine's line -------------------------------------------------------------
+
+# A Go value printed with %#v: `&imagebuilder.Step{Env:[]string{"PATH=..."}, Command:"form", ...}`,
+# hundreds of characters podman appends to a Dockerfile error; everything from it to the end goes.
+_GO_VALUE = re.compile(r"\s*&?[A-Za-z_]\w*\.[A-Z]\w*\{.*$")
+# What is left of a log line that only carried such a value.
+_EMPTY_LOG = re.compile(r'time="[^"]*" level=\w+ msg="(\+\(UNHANDLED LOGLEVEL\))?\s*"?')
+
+
+def useful_line(line: str) -> str | None:
+    """An engine's line as worth showing: a Go value dump cut off its end, and a line left with
+    nothing to say (podman's `msg="+(UNHANDLED LOGLEVEL) &imagebuilder.Step{...}"`) dropped (None).
+    Any other line is returned as it is."""
+    cut = _GO_VALUE.sub("", line)
+    if cut == line:
+        return line
+    if not cut.strip() or _EMPTY_LOG.fullmatch(cut.strip()):
+        return None
+    return cut
