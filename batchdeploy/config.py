@@ -169,7 +169,9 @@ class Config:
         return merged
 
     def masked(self) -> dict[str, str]:
-        return {k: (mask(v) if is_secret(k) else v) for k, v in sorted(self.values.items())}
+        """The values with every secret masked: secret-looking keys and the keys BUILD_SECRETS names."""
+        named = set((self.get("BUILD_SECRETS") or "").split())
+        return {k: (mask(v) if is_secret(k) or k in named else v) for k, v in sorted(self.values.items())}
 
 
 def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
