@@ -24,6 +24,8 @@ from batchdeploy.secrets import is_secret, register_secret
 # Docker's grammar for one path component of a repository name.
 NAME = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 BUILD_ARG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A password inside a URL (`https://user:password@host/...`, a pip or npm index with credentials).
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ def parse_build_args(value: str | None) -> dict[str, str]:
         if not sep or not BUILD_ARG_KEY.fullmatch(key):
             raise ConfigError(f"BUILD_ARGS: {pair!r} is not KEY=value", hint="e.g. BUILD_ARGS=BASE_IMAGE=python:3.12-slim")
         args[key] = val
-        if is_secret(key):
+        if is_secret(key) or URL_PASSWORD.search(val):
             register_secret(val)
     return args
 
@@ -90,8 +92,9 @@ def parse_build_secrets(value: str | None, lookup: Callable[[str], str | None]) 
 
 
 def check_build_args(build_args: dict[str, str], secret_names, public: str | None) -> None:
-    """Refuse a build argument that would store a secret in the image: one whose name looks secret
-    (unless BUILD_ARGS_PUBLIC lists it), or one BUILD_SECRETS also names."""
+    """Refuse a build argument that would store a secret in the image: one whose name looks secret or
+    whose value holds a password in a URL (unless BUILD_ARGS_PUBLIC lists it), or one BUILD_SECRETS
+    also names."""
     both = sorted(k for k in build_args if k in secret_names)
     if both:
         raise ConfigError(
@@ -99,15 +102,15 @@ def check_build_args(build_args: dict[str, str], secret_names, public: str | Non
             hint=f"remove {both[0]} from BUILD_ARGS and read it with RUN --mount=type=secret,id={both[0]}",
         )
     allowed = set((public or "").split())
-    secret = sorted(k for k in build_args if is_secret(k) and k not in allowed)
+    secret = sorted(k for k, v in build_args.items() if (is_secret(k) or URL_PASSWORD.search(v)) and k not in allowed)
     if secret:
         names = " ".join(secret)
         raise ConfigError(
             f"BUILD_ARGS: {', '.join(secret)} {'looks like a secret' if len(secret) == 1 else 'look like secrets'}, "
-            f"and a build argument is stored in the image "
-            f"(history and config) for anyone who can pull it",
-            hint=f"pass it as a build secret: BUILD_SECRETS={names} (the value stays in {secret[0]}=...) and "
-            f"RUN --mount=type=secret,id={secret[0]} in the Dockerfile; if it is no secret, BUILD_ARGS_PUBLIC={names}",
+            f"and a build argument is stored in the image (history and config) for anyone who can pull it",
+            hint=f"pass it as a build secret: BUILD_SECRETS={names}, the value on a line of its own ({secret[0]}=...) "
+            f"and RUN --mount=type=secret,id={secret[0]} in the Dockerfile; "
+            f"if it is no secret, BUILD_ARGS_PUBLIC={names}",
         )
 
 

@@ -137,3 +137,18 @@ def test_build_secrets_are_removed_when_the_build_fails(tmp_path):
         e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {}, secrets={"T": "canary-t-123456789"})
     src = seen.read_text().split("src=", 1)[1].split()[0]
     assert not Path(src).exists()
+
+
+def test_a_go_value_dump_is_cut_from_what_is_shown_unless_debugging():
+    dump = 'Error: bad step &imagebuilder.Step{Env:[]string{"PATH=/bin"}, Original:"FORM x"}'
+    script = f"echo '{dump}'; echo 'time=\"t\" level=error msg=\"+(UNHANDLED LOGLEVEL) &a.B{{x}}\"'; exit 1"
+    for environ, shown in [
+        ({}, ["  Error: bad step"]),
+        ({"BATCHDEPLOY_DEBUG": "1"}, [f"  {dump}", '  time="t" level=error msg="+(UNHANDLED LOGLEVEL) &a.B{x}"']),
+    ]:
+        out = ui.Output(stdout=io.StringIO(), stderr=io.StringIO())
+        e = engine.Engine("/bin/sh", "podman", {"PATH": "/usr/bin:/bin", **environ}, out)
+        with pytest.raises(OperationError) as err:
+            e.run(["-c", script], "build x")
+        assert out.stderr.getvalue().splitlines() == shown
+        assert err.value.line() == "cannot build x: sh failed: " + shown[-1].strip()

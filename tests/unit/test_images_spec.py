@@ -70,6 +70,15 @@ def test_a_secret_looking_build_argument_is_refused_with_the_fix():
         check_build_args({"CACHE_KEY": "v2"}, {}, "OTHER")
 
 
+def test_a_password_in_a_url_is_a_secret_whatever_the_name():
+    value = "https://user:canary-url-pw-123@pypi.example/simple"
+    args = parse_build_args(f"PIP_INDEX_URL={value} MIRROR=https://pypi.example/simple HOST=a:b@c")
+    assert ui.redact(value) == "****"
+    with pytest.raises(ConfigError, match=r"^BUILD_ARGS: PIP_INDEX_URL looks like a secret"):
+        check_build_args(args, {}, None)
+    check_build_args(args, {}, "PIP_INDEX_URL")
+
+
 def test_a_name_both_a_build_argument_and_a_build_secret_is_refused():
     with pytest.raises(ConfigError, match="API_URL is also in BUILD_SECRETS") as err:
         check_build_args({"API_URL": "u"}, {"API_URL": "https://user:pw@host"}, "API_URL")
