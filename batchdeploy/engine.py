@@ -279,3 +279,22 @@ def useful_line(line: str) -> str | None:
     if not cut.strip() or _EMPTY_LOG.fullmatch(cut.strip()):
         return None
     return cut
+
+
+def build_secrets_supported(engine: Engine) -> bool:
+    """Whether `--secret` reaches the build: podman (buildah) always; docker only with BuildKit, that
+    is with its buildx component (the classic builder answers `unknown flag: --secret`)."""
+    if engine.flavor == "podman":
+        return True
+    try:
+        done = subprocess.run(
+            [engine.cli, "buildx", "version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            env=engine.environ,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0

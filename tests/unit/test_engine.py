@@ -152,3 +152,12 @@ def test_a_go_value_dump_is_cut_from_what_is_shown_unless_debugging():
             e.run(["-c", script], "build x")
         assert out.stderr.getvalue().splitlines() == shown
         assert err.value.line() == "cannot build x: sh failed: " + shown[-1].strip()
+
+
+def test_build_secrets_need_buildkit_on_docker(tmp_path):
+    with_buildx = script(tmp_path, "docker", 0)
+    assert engine.build_secrets_supported(engine.Engine(str(with_buildx), "docker", {"PATH": ""}))
+    (tmp_path / "old").mkdir()
+    classic = script(tmp_path / "old", "docker", 1)  # `docker buildx version`: unknown command
+    assert not engine.build_secrets_supported(engine.Engine(str(classic), "docker", {"PATH": ""}))
+    assert engine.build_secrets_supported(engine.Engine(str(classic), "podman", {"PATH": ""}))
