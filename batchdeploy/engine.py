@@ -177,17 +177,18 @@ class Engine:
     ) -> str:
         """Build and tag; the image id. Build argument values travel in the environment
         (`--build-arg KEY` reads KEY from it), so none appears in the process list. `secrets` are
-        build secrets (`RUN --mount=type=secret,id=NAME`): see `secret_args`."""
+        build secrets (`RUN --mount=type=secret,id=NAME`), passed as `secret_args` says."""
         with tempfile.TemporaryDirectory(prefix="batchdeploy-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "-f", str(dockerfile), "-t", tag, "--iidfile", str(iidfile)]
             if no_cache:
                 args.append("--no-cache")
-            args += secret_args(Path(tmp), secrets or {})
+            secret_flags, secret_env = secret_args(secrets or {})
+            args += secret_flags
             for key in sorted(build_args):
                 args += ["--build-arg", key]
             args.append(str(context))
-            self.run(args, f"build {tag}", display="lines", env=build_args)
+            self.run(args, f"build {tag}", display="lines", env={**build_args, **secret_env})
             try:
                 return iidfile.read_text().strip()
             except OSError:
@@ -240,24 +241,25 @@ class Engine:
 # -- build secrets ---------------------------------------------------------------------------------
 
 
-def secret_args(folder: Path, secrets: dict[str, str]) -> list[str]:
-    """`--secret id=NAME,src=FILE` for each build secret, each value in its own file in `folder` (a
-    private temporary folder the caller removes): created 0600, so only this user can read it. The
-    value never reaches a command line (only the file's path does) nor the image: podman build and
-    docker buildx mount it at /run/secrets/NAME for the `RUN` steps that ask for it."""
-    args = []
+SECRET_ENV = "BATCHDEPLOY_BUILD_SECRET_"
+
+
+def secret_args(secrets: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """`--secret id=NAME,env=VAR` for each build secret, and VAR=value for the engine's environment.
+
+    The value travels in the environment of the engine's process (as build argument values do),
+    under a name of batchdeploy's own (`BATCHDEPLOY_BUILD_SECRET_<n>`, so a secret named like a
+    setting the engine reads, DOCKER_HOST or HTTP_PROXY, cannot change what the engine does): never
+    on a command line, never in a file of ours, so nothing is left behind even when -b is killed.
+    podman build (4.0 and later) and docker buildx mount it at /run/secrets/NAME for the `RUN` steps
+    that ask for it, and keep it out of the image."""
+    args: list[str] = []
+    env: dict[str, str] = {}
     for index, name in enumerate(sorted(secrets)):
-        path = folder / f"secret-{index}"
-        if any(c in str(path) for c in ',"'):
-            raise OperationError(
-                f"cannot pass build secret {name}: the temporary folder {folder} has a comma or quote in its path",
-                hint="set TMPDIR to a plain folder",
-            )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets[name])
-        args += ["--secret", f"id={name},src={path}"]
-    return args
+        var = f"{SECRET_ENV}{index}"
+        env[var] = secrets[name]
+        args += ["--secret", f"id={name},env={var}"]
+    return args, env
 
 
 # -- the useful part of an engine's line -------------------------------------------------------------

@@ -100,43 +100,31 @@ def test_build_args_travel_in_the_environment_not_on_the_command_line(tmp_path):
     assert env_line == "A=secret-value-1"
 
 
-def test_build_secrets_go_in_private_files_removed_afterwards(tmp_path):
+def test_build_secrets_travel_in_the_environment_under_names_of_our_own(tmp_path):
     log = tmp_path / "log"
     fake = tmp_path / "podman"
-    # The stand-in reads each --secret's file while the build runs: its mode and its content.
+    # The stand-in looks up each --secret's env= variable while the build runs.
     fake.write_text(
         "#!/bin/sh\n"
         f'echo "$@" > {log}\n'
         'while [ $# -gt 0 ]; do\n'
         '  case "$1" in\n'
-        f'    --secret) src="${{2#*src=}}"; stat -c %a "$src" >> {log}; cat "$src" >> {log}; echo >> {log};;\n'
+        f'    --secret) var="${{2#*env=}}"; printenv "$var" >> {log};;\n'
         '    --iidfile) printf sha256:2 > "$2";;\n'
         '  esac\n'
         '  shift\n'
         'done\n'
+        f'printenv NPM_TOKEN >> {log} || echo "no NPM_TOKEN" >> {log}\n'
     )
     fake.chmod(0o755)
     e = engine.Engine(str(fake), "podman", {"PATH": "/usr/bin:/bin"})
     secrets = {"NPM_TOKEN": "canary-npm-0123456789", "A_KEY": "canary-key-9876543210"}
-    assert e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {}, secrets=secrets) == "sha256:2"
+    assert e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {"B": "1"}, secrets=secrets) == "sha256:2"
     argv, *rest = log.read_text().splitlines()
     assert "canary" not in argv
-    srcs = [a.split("src=", 1)[1] for a in argv.split() if a.startswith("id=")]
-    assert [a for a in argv.split() if a.startswith("id=")][0].startswith("id=A_KEY,src=")
-    assert rest == ["600", "canary-key-9876543210", "600", "canary-npm-0123456789"]
-    assert srcs and not any(Path(s).exists() for s in srcs) and not Path(srcs[0]).parent.exists()
-
-
-def test_build_secrets_are_removed_when_the_build_fails(tmp_path):
-    seen = tmp_path / "seen"
-    fake = tmp_path / "podman"
-    fake.write_text(f'#!/bin/sh\necho "$@" > {seen}\necho "Error: boom"\nexit 1\n')
-    fake.chmod(0o755)
-    e = engine.Engine(str(fake), "podman", {"PATH": "/usr/bin:/bin"})
-    with pytest.raises(OperationError):
-        e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {}, secrets={"T": "canary-t-123456789"})
-    src = seen.read_text().split("src=", 1)[1].split()[0]
-    assert not Path(src).exists()
+    assert "--secret id=A_KEY,env=BATCHDEPLOY_BUILD_SECRET_0 --secret id=NPM_TOKEN,env=BATCHDEPLOY_BUILD_SECRET_1" in argv
+    assert rest == ["canary-key-9876543210", "canary-npm-0123456789", "no NPM_TOKEN"]
+    assert e.environ == {"PATH": "/usr/bin:/bin"}  # only that one process had them
 
 
 def test_a_go_value_dump_is_cut_from_what_is_shown_unless_debugging():
