@@ -30,6 +30,7 @@ class Key:
 
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}"
+_NAMES = r"\s*([A-Za-z_][A-Za-z0-9_]*(\s+[A-Za-z_][A-Za-z0-9_]*)*)?\s*"  # space-separated variable names
 _ARN = r"arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:\S+"
 
 KEYS: dict[str, Key] = {
@@ -62,6 +63,14 @@ KEYS: dict[str, Key] = {
     ),
     "IMAGES": Key("images as name=context-folder pairs, space-separated", r"([^\s=]+=[^\s]+\s*)+", "app=."),
     "BUILD_ARGS": Key("build arguments as KEY=value pairs, space-separated", r"([A-Za-z_][A-Za-z0-9_]*=\S*\s*)*"),
+    "BUILD_SECRETS": Key(
+        "names of build secrets (values from this configuration or the environment), space-separated",
+        _NAMES,
+        "NPM_TOKEN",
+    ),
+    "BUILD_ARGS_PUBLIC": Key(
+        "build arguments that look secret but are not, space-separated", _NAMES, "CACHE_KEY"
+    ),
     "CONTAINER_CLI": Key("container engine CLI", r"docker|podman|\S+", "podman"),
     "AWS_ENDPOINT_URL": Key(
         "AWS endpoint (a local emulator): http(s)://HOST[:PORT]",
@@ -160,7 +169,9 @@ class Config:
         return merged
 
     def masked(self) -> dict[str, str]:
-        return {k: (mask(v) if is_secret(k) else v) for k, v in sorted(self.values.items())}
+        """The values with every secret masked: secret-looking keys and the keys BUILD_SECRETS names."""
+        named = set((self.get("BUILD_SECRETS") or "").split())
+        return {k: (mask(v) if is_secret(k) or k in named else v) for k, v in sorted(self.values.items())}
 
 
 def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:

@@ -102,9 +102,11 @@ class Engine:
         tail_on_failure: bool = True,
     ) -> list[str]:
         """Run `cli ARGS`; its output shown per `display` ("lines", "progress" or "none") unless
-        quiet. On failure: the last lines (when they were not shown already) and an OperationError
-        whose one line ends with the engine's last line."""
+        quiet, each line through `useful_line` (as written with BATCHDEPLOY_DEBUG=1). On failure: the
+        last lines (when they were not shown already) and an OperationError whose one line ends with
+        the engine's last line."""
         quiet = self.out is None or self.out.quiet
+        full = self.environ.get("BATCHDEPLOY_DEBUG") == "1"  # every line as the engine wrote it
         progress = display == "progress" and not quiet and self.out.is_terminal()
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.calls.append(args[0])
@@ -117,6 +119,8 @@ class Engine:
             for raw in proc.stdout:
                 # Progress bars redraw with \r; the last state of the line is what counts.
                 line = raw.rstrip("\n").split("\r")[-1].rstrip()
+                if not full:
+                    line = useful_line(line)
                 if not line:
                     continue
                 tail.append(line)
@@ -169,18 +173,22 @@ class Engine:
         tag: str,
         build_args: dict[str, str],
         no_cache: bool = False,
+        secrets: dict[str, str] | None = None,
     ) -> str:
         """Build and tag; the image id. Build argument values travel in the environment
-        (`--build-arg KEY` reads KEY from it), so none appears in the process list."""
+        (`--build-arg KEY` reads KEY from it), so none appears in the process list. `secrets` are
+        build secrets (`RUN --mount=type=secret,id=NAME`), passed as `secret_args` says."""
         with tempfile.TemporaryDirectory(prefix="batchdeploy-") as tmp:
             iidfile = Path(tmp) / "iid"
             args = ["build", "-f", str(dockerfile), "-t", tag, "--iidfile", str(iidfile)]
             if no_cache:
                 args.append("--no-cache")
+            secret_flags, secret_env = secret_args(secrets or {})
+            args += secret_flags
             for key in sorted(build_args):
                 args += ["--build-arg", key]
             args.append(str(context))
-            self.run(args, f"build {tag}", display="lines", env=build_args)
+            self.run(args, f"build {tag}", display="lines", env={**build_args, **secret_env})
             try:
                 return iidfile.read_text().strip()
             except OSError:
@@ -228,3 +236,67 @@ class Engine:
         if self.flavor == "podman":
             return self.environ.get("REGISTRY_AUTH_FILE", "") or "podman-default"
         return self.environ.get("DOCKER_CONFIG", "") or "docker-default"
+
+
+# -- build secrets ---------------------------------------------------------------------------------
+
+
+SECRET_ENV = "BATCHDEPLOY_BUILD_SECRET_"
+
+
+def secret_args(secrets: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+    """`--secret id=NAME,env=VAR` for each build secret, and VAR=value for the engine's environment.
+
+    The value travels in the environment of the engine's process (as build argument values do),
+    under a name of batchdeploy's own (`BATCHDEPLOY_BUILD_SECRET_<n>`, so a secret named like a
+    setting the engine reads, DOCKER_HOST or HTTP_PROXY, cannot change what the engine does): never
+    on a command line, never in a file of ours, so nothing is left behind even when -b is killed.
+    podman build (4.0 and later) and docker buildx mount it at /run/secrets/NAME for the `RUN` steps
+    that ask for it, and keep it out of the image."""
+    args: list[str] = []
+    env: dict[str, str] = {}
+    for index, name in enumerate(sorted(secrets)):
+        var = f"{SECRET_ENV}{index}"
+        env[var] = secrets[name]
+        args += ["--secret", f"id={name},env={var}"]
+    return args, env
+
+
+# -- the useful part of an engine's line -------------------------------------------------------------
+
+# A Go value printed with %#v: `&imagebuilder.Step{Env:[]string{"PATH=..."}, Command:"form", ...}`,
+# hundreds of characters podman appends to a Dockerfile error; everything from it to the end goes.
+_GO_VALUE = re.compile(r"\s*&?[A-Za-z_]\w*\.[A-Z]\w*\{.*$")
+# What is left of a log line that only carried such a value.
+_EMPTY_LOG = re.compile(r'time="[^"]*" level=\w+ msg="(\+\(UNHANDLED LOGLEVEL\))?\s*"?')
+
+
+def useful_line(line: str) -> str | None:
+    """An engine's line as worth showing: a Go value dump cut off its end, and a line left with
+    nothing to say (podman's `msg="+(UNHANDLED LOGLEVEL) &imagebuilder.Step{...}"`) dropped (None).
+    Any other line is returned as it is."""
+    cut = _GO_VALUE.sub("", line)
+    if cut == line:
+        return line
+    if not cut.strip() or _EMPTY_LOG.fullmatch(cut.strip()):
+        return None
+    return cut
+
+
+def build_secrets_supported(engine: Engine) -> bool:
+    """Whether `--secret` reaches the build: podman (buildah) always; docker only with BuildKit, that
+    is with its buildx component (the classic builder answers `unknown flag: --secret`)."""
+    if engine.flavor == "podman":
+        return True
+    try:
+        done = subprocess.run(
+            [engine.cli, "buildx", "version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+            env=engine.environ,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0

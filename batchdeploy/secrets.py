@@ -13,10 +13,14 @@ MASK = "****"
 # Key names that hold secrets: the configuration's own secret keys, and any name with these words.
 _SECRET_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 _SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^AWS_ACCESS_KEY_ID$")
+# Keys whose values are names of secrets, not secrets (BUILD_SECRETS=NPM_TOKEN lists what -b passes).
+_NAMES_OF_SECRETS = frozenset({"BUILD_SECRETS"})
 _SECRETS: set[str] = set()
 
 
 def is_secret(key: str) -> bool:
+    if key in _NAMES_OF_SECRETS:
+        return False
     return key in _SECRET_KEYS or bool(_SECRET_WORDS.search(key))
 
 

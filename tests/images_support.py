@@ -334,3 +334,19 @@ class TokenRegistry(LoopbackServer):
             do_GET = do_HEAD = _handle
 
         super().__init__(Handler)
+
+
+def pushed_image(host: str, name: str, tag: str) -> dict[str, bytes]:
+    """What the registry serves for name:tag, as anyone who can pull it reads it: the manifest, the
+    image config and every layer (decompressed), by digest."""
+    import gzip
+
+    status, _, body = http_status(f"http://{host}/v2/{name}/manifests/{tag}", headers={"Accept": RegistryView.ACCEPT})
+    assert status == 200, f"{name}:{tag}: HTTP {status}"
+    manifest = json.loads(body)
+    out = {"manifest": body}
+    for blob in [manifest["config"], *manifest["layers"]]:
+        status, _, data = http_status(f"http://{host}/v2/{name}/blobs/{blob['digest']}")
+        assert status == 200, f"{blob['digest']}: HTTP {status}"
+        out[blob["digest"]] = gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    return out

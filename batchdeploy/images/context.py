@@ -18,6 +18,14 @@ The same inputs with a newer upstream base keep their tag; `--force` is for that
 What the engine receives follows its ignore file (Docker's rules, in `batchdeploy.images.ignore`).
 The Dockerfile and the ignore file always count, whatever the patterns say: the engine always
 receives them.
+
+Special files: a FIFO or a device file the ignore file lets through is refused (one line naming it),
+because the engines copy it into the image as a FIFO or device node, which no content hash can
+describe, and one in a build context is almost always a mistake. A socket is left out, as both
+engines leave it out (tar cannot hold one).
+
+Build secrets (BUILD_SECRETS) count by name only: a value never enters the tag (a tag is public),
+and a changed value does not change it (a rotated token does not make a new image; `--force` does).
 """
 
 from __future__ import annotations
@@ -73,10 +81,25 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def _refuse_special(path: str, st_mode: int, context: Path) -> None:
+    """A FIFO or device file the engine would copy: one line naming it. Sockets pass (left out)."""
+    kind = None
+    if stat.S_ISFIFO(st_mode):
+        kind = "FIFO"
+    elif stat.S_ISCHR(st_mode) or stat.S_ISBLK(st_mode):
+        kind = "device file"
+    if kind:
+        raise ConfigError(
+            f"{context / path} is a {kind}: the engine would copy it into the image as one, and the content "
+            f"tag cannot describe it",
+            hint=f"remove it or add `{path}` to the ignore file (.dockerignore)",
+        )
+
+
 def walk(context: Path, matcher: Matcher) -> list[Entry]:
-    """Every entry the engine would send, sorted by path. Special files (sockets, fifos) are left
-    out. An excluded directory is not entered unless an exception (`!`) could bring back a path
-    inside it, as the engines do."""
+    """Every entry the engine would send, sorted by path. A FIFO or device file is refused
+    (`_refuse_special`), a socket left out. An excluded directory is not entered unless an exception
+    (`!`) could bring back a path inside it, as the engines do."""
     entries: list[Entry] = []
 
     def visit(folder: Path, rel: str) -> None:
@@ -112,6 +135,8 @@ def walk(context: Path, matcher: Matcher) -> list[Entry]:
                         hint="make it readable or exclude it in .dockerignore",
                     ) from None
                 entries.append(Entry(path, "f", mode, digest, st.st_size))
+            else:
+                _refuse_special(path, st.st_mode, context)
 
     visit(context, "")
     entries.sort(key=lambda e: os.fsencode(e.path))
@@ -139,11 +164,13 @@ def content_tag(
     build_args: dict[str, str] | None = None,
     flavor: str = "docker",
     leave_out: tuple[str, ...] = (),
+    secret_names: tuple[str, ...] = (),
 ) -> ContentTag:
     """The content tag of building `context` with `dockerfile` and `build_args` on a `flavor` engine.
 
     `leave_out`: relative paths not counted even though the engine receives them (batchdeploy's own
-    state folder, which changes on every run; counting it would make every -b a rebuild)."""
+    state folder, which changes on every run; counting it would make every -b a rebuild).
+    `secret_names`: the build secrets offered to the build, by name; their values never count."""
     context = Path(context)
     dockerfile = Path(dockerfile)
     ignore_path = find_ignore_file(context, dockerfile, flavor)
@@ -161,6 +188,8 @@ def content_tag(
     args = build_args or {}
     for key in sorted(args):
         h.update(b"arg\0" + key.encode() + b"=" + args[key].encode() + b"\n")
+    for name in sorted(set(secret_names)):
+        h.update(b"secret\0" + name.encode() + b"\n")
     digest = h.hexdigest()
     return ContentTag(
         tag=TAG_PREFIX + digest[:TAG_HEX],

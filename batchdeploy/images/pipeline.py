@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchdeploy.images import context
+from batchdeploy.errors import OperationError
+from batchdeploy.images import context, failure
 from batchdeploy.images.clock import now
 from batchdeploy.images.remote import Remote
 from batchdeploy.images.spec import ImagesOptions, ImageSpec
@@ -44,6 +45,17 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} GiB"
+
+
+def _where_it_failed(exc: OperationError, spec: ImageSpec, ref: str) -> OperationError:
+    """The build's error naming the Dockerfile line when the engine said which (images.failure)."""
+    engine_line = exc.message.partition(" failed: ")[2]
+    try:
+        text = spec.dockerfile.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return exc
+    said = failure.explain(engine_line, text, (Path(spec.label) / spec.dockerfile.name).as_posix())
+    return OperationError(f"cannot build {ref}: {said}", exc.hint) if said else exc
 
 
 class Images:
@@ -79,7 +91,14 @@ class Images:
                 f"the build context of {spec.name} includes {env_rel}, which may hold credentials: "
                 f"add `{env_rel}` to {spec.label}/.dockerignore"
             )
-        return context.content_tag(spec.context, spec.dockerfile, self.options.build_args, flavor, tuple(leave_out))
+        return context.content_tag(
+            spec.context,
+            spec.dockerfile,
+            self.options.build_args,
+            flavor,
+            tuple(leave_out),
+            secret_names=tuple(self.options.build_secrets),
+        )
 
     def find(self, spec: ImageSpec, tag: str, previous: dict) -> tuple[str, str] | None:
         """(tag, digest) of this content in the registry. A forced build recorded for the same
@@ -117,7 +136,17 @@ class Images:
 
     def build_and_push(self, spec: ImageSpec, ref: str, tag: str) -> Outcome:
         self.out.note(f"building {ref}:{tag}" + (" without cache" if self.force else ""))
-        self.engine.build(spec.context, spec.dockerfile, f"{ref}:{tag}", self.options.build_args, no_cache=self.force)
+        try:
+            self.engine.build(
+                spec.context,
+                spec.dockerfile,
+                f"{ref}:{tag}",
+                self.options.build_args,
+                no_cache=self.force,
+                secrets=self.options.build_secrets,
+            )
+        except OperationError as exc:
+            raise _where_it_failed(exc, spec, f"{ref}:{tag}") from None
         digest = self.remote.push(f"{ref}:{tag}")
         self.push_extra_tags(ref, f"{ref}:{tag}", digest)
         return Outcome(spec.name, ref, tag, digest, "pushed", (tag, *self.extra_tags()))

@@ -7,7 +7,8 @@ turn. What was pushed (tag and digest) is recorded in the state's IMAGES file af
 
 from __future__ import annotations
 
-from batchdeploy.engine import choose
+from batchdeploy.engine import build_secrets_supported, choose
+from batchdeploy.errors import ConfigError
 from batchdeploy.images.clock import iso, now
 from batchdeploy.images.pipeline import Images, Outcome
 from batchdeploy.images.remote import Remote
@@ -64,6 +65,11 @@ def main(ctx) -> int:
     options = ImagesOptions.from_config(ctx.cfg, ctx.args)
     engine = choose(options.container_cli)
     engine.out = ctx.out
+    if options.build_secrets and not build_secrets_supported(engine):
+        raise ConfigError(
+            f"BUILD_SECRETS needs BuildKit, and {engine.name} has no buildx component",
+            hint="install docker buildx (https://docs.docker.com/go/buildx/) or set CONTAINER_CLI=podman",
+        )
     reg = options.registry
     remote = Remote(
         engine, reg, options.project, ctx.out, ctx.state, lambda: ctx.aws.client("ecr", region_name=reg.region)

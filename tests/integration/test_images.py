@@ -294,6 +294,24 @@ def test_malformed_build_args(project, moto, fake):
     assert "BUILD_ARGS" in one_error_line(done)
 
 
+def test_build_secrets_with_a_docker_that_has_no_buildkit_stop_before_the_build(project, moto, tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "calls"
+    # Docker's classic CLI: `docker buildx` is an unknown command, `build --secret` an unknown flag.
+    make_executable(bin_dir / "docker", f'#!/bin/sh\necho "$1" >> {calls}\n[ "$1" = info ] || exit 1\n')
+    project.write("Dockerfile", "FROM scratch\n")
+    project.env_file(PROJECT_NAME="demo", AWS_REGISTRY="127.0.0.1:1", BUILD_SECRETS="NPM_TOKEN")
+    done = project.run("images", env={"PATH": str(bin_dir), "CONTAINER_CLI": "docker", "NPM_TOKEN": "canary-n-123456"})
+    assert done.returncode == 2
+    assert one_error_line(done) == (
+        "batchdeploy: error: BUILD_SECRETS needs BuildKit, and docker has no buildx component; "
+        "install docker buildx (https://docs.docker.com/go/buildx/) or set CONTAINER_CLI=podman"
+    )
+    assert calls.read_text().split() == ["buildx"]  # nothing built
+    assert "canary-n-123456" not in done.stdout + done.stderr
+
+
 def test_no_engine_at_all_says_what_to_install(project, moto, tmp_path):
     empty = tmp_path / "empty-bin"
     empty.mkdir()

@@ -20,7 +20,7 @@ import pytest
 from batchdeploy.engine import choose
 from batchdeploy.errors import OperationError
 from batchdeploy.images.context import content_tag
-from tests.images_support import ExtraRegistry, RefusingRegistry, RegistryView, tree_snapshot
+from tests.images_support import ExtraRegistry, RefusingRegistry, RegistryView, pushed_image, tree_snapshot
 
 pytestmark = pytest.mark.engine
 
@@ -323,3 +323,122 @@ def test_several_images_and_one_at_a_time(app, local_stack, view):
     assert done.stdout.splitlines()[1].startswith(f"up to date: {local_stack.registry}/{worker}:c-")
     recorded = app.state("images.json")["images"]
     assert set(recorded) == {app.name, worker} and recorded[app.name]["tag"] != recorded[worker]["tag"]
+
+
+# -- issue #26: secrets stay out of the image, special files, the useful line of a failed build ------
+
+
+def exported(local_stack, ref: str) -> bytes:
+    """The file system of image `ref`, as a tar."""
+    container = local_stack.cli("create", ref, "none").stdout.strip().splitlines()[-1]
+    try:
+        cli = local_stack.env["CONTAINER_CLI"]
+        env = {**os.environ, **local_stack.env}
+        return subprocess.run([cli, "export", container], env=env, capture_output=True, check=True, timeout=300).stdout
+    finally:
+        local_stack.cli("rm", container, check=False)
+
+
+def files_holding(folder: Path, needle: str) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*") if p.is_file() and needle.encode() in p.read_bytes())
+
+
+def test_a_secret_build_argument_is_refused_and_nothing_is_built(app, local_stack, view):
+    canary = f"canary-arg-{uuid.uuid4().hex}"
+    app.env_file(PROJECT_NAME=app.name, VERSION="1.0", BUILD_ARGS=f"BASE=x NPM_TOKEN={canary}")
+    done = run_b(app)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [done.stderr.rstrip("\n")]  # one line
+    assert done.stderr.startswith("batchdeploy: error: BUILD_ARGS: NPM_TOKEN looks like a secret")
+    assert "BUILD_SECRETS=NPM_TOKEN" in done.stderr and "RUN --mount=type=secret,id=NPM_TOKEN" in done.stderr
+    assert canary not in done.stdout + done.stderr and done.stdout == ""
+    assert view.tags(app.name) == set()
+    assert local_ids(local_stack, f"{local_stack.registry}/{app.name}") == {}
+    assert not (app.path / ".batchdeploy" / "images.json").exists()
+
+
+def test_a_build_secret_reaches_the_build_and_never_the_image(app, local_stack, view, tmp_path):
+    """The secret is read by a RUN step (its sha256 checked against one given as a plain build
+    argument), and the canary is then nowhere: not in any output, the state folder, the temporary
+    folder, `history --no-trunc`, `inspect`, nor anything the registry serves (config and layers).
+    The plain build argument is found in history and config: the search would see a leak."""
+    import hashlib
+
+    canary = f"canary-secret-{uuid.uuid4().hex}"
+    expected = hashlib.sha256(canary.encode()).hexdigest()
+    base = local_stack.env["BATCHDEPLOY_BASE_IMAGE"]
+    app.write(
+        "Dockerfile",
+        f"FROM {base}\nARG EXPECTED\nCOPY app.txt /app/\n"
+        "RUN --mount=type=secret,id=NPM_TOKEN echo \"$EXPECTED  /run/secrets/NPM_TOKEN\" | sha256sum -c - "
+        "&& wc -c < /run/secrets/NPM_TOKEN > /app/secret-length\n",
+    )
+    app.env_file(PROJECT_NAME=app.name, VERSION="1.0", BUILD_ARGS=f"EXPECTED={expected}",
+                 BUILD_SECRETS="NPM_TOKEN", NPM_TOKEN=canary)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    done = run_b(app, TMPDIR=str(temp))
+    assert done.returncode == 0, done.stderr
+    assert "/run/secrets/NPM_TOKEN: OK" in done.stderr  # the RUN step read the right value
+    e = entry(app)
+    ref = f"{local_stack.registry}/{app.name}:{e['tag']}"
+
+    history = local_stack.cli("history", "--no-trunc", ref).stdout
+    inspect = local_stack.cli("inspect", ref).stdout
+    served = pushed_image(local_stack.registry, app.name, e["tag"])
+    assert expected in history and any(expected.encode() in blob for blob in served.values())  # the control
+    assert "--mount=type=secret,id=NPM_TOKEN" in history
+    for where, text in [("output", done.stdout + done.stderr), ("history", history), ("inspect", inspect)]:
+        assert canary not in text, where
+    assert [d for d, blob in served.items() if canary.encode() in blob] == []
+    assert files_holding(app.path / ".batchdeploy", canary) == []
+    assert files_holding(temp, canary) == [] and not list(temp.glob("batchdeploy-*"))
+    tar = exported(local_stack, ref)
+    assert canary.encode() not in tar and b"run/secrets/NPM_TOKEN" not in tar
+
+    # A changed secret value is no new content: up to date, nothing built.
+    app.env_file(PROJECT_NAME=app.name, VERSION="1.0", BUILD_ARGS=f"EXPECTED={expected}",
+                 BUILD_SECRETS="NPM_TOKEN", NPM_TOKEN=canary + "-rotated")
+    assert run_b(app).stdout == f"up to date: {local_stack.registry}/{app.name}:{e['tag']}@{e['digest']}\n"
+
+
+def test_a_fifo_in_the_context_is_refused_until_ignored_and_a_socket_is_left_out(app, local_stack, view):
+    import socket
+
+    os.mkfifo(app.path / "pipe")
+    done = run_b(app)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"batchdeploy: error: {app.path / 'pipe'} is a FIFO: the engine would copy it into the image as one, and "
+        "the content tag cannot describe it; remove it or add `pipe` to the ignore file (.dockerignore)\n"
+    )
+    assert view.tags(app.name) == set()
+
+    app.write(".dockerignore", ".aws_env\n.batchdeploy/\ndata/\npipe\n")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(app.path / "s.sock"))
+        done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    ref = f"{local_stack.registry}/{app.name}:{entry(app)['tag']}"
+    with tarfile.open(fileobj=io.BytesIO(exported(local_stack, ref))) as tf:
+        copied = {m.name.removeprefix("./") for m in tf.getmembers() if m.name.removeprefix("./").startswith("app/")}
+    assert "app/app.txt" in copied and not any(n.endswith(("pipe", "s.sock")) for n in copied), copied
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_dockerfile_syntax_error_is_one_short_line_naming_its_line(app, view, quiet):
+    app.write("Dockerfile", f"FROM {SCRATCH}\nCOPY app.txt /app/\nFORM x\n")
+    flags = ["--quiet"] if quiet else []
+    done = run_b(app, *flags)
+    assert done.returncode == 1
+    last = done.stderr.rstrip("\n").splitlines()[-1]
+    assert last.startswith(f"batchdeploy: error: cannot build {app.env['AWS_REGISTRY']}/{app.name}:c-")
+    assert last.endswith(": Dockerfile:3: unknown instruction: FORM"), last
+    assert len(last) < 120 + len(app.name)
+    assert "imagebuilder.Step" not in done.stderr and max(map(len, done.stderr.splitlines())) < 200
+    assert view.tags(app.name) == set()
+
+    debug = run_b(app, *flags, BATCHDEPLOY_DEBUG="1")
+    assert debug.returncode == 1
+    assert debug.stderr.rstrip("\n").splitlines()[-1] == last
+    assert 'Original:"FORM x"}' in debug.stderr  # the engine's full text, above

@@ -83,6 +83,15 @@ def test_secret_values_are_masked_in_errors_and_listings(tmp_path):
     assert config.is_secret("POSTGRES_PASSWORD") and not config.is_secret("PROJECT_NAME")
 
 
+def test_build_secrets_names_secrets_and_is_none_itself(tmp_path):
+    write(tmp_path, "BUILD_SECRETS=NPM_TOKEN PIP_INDEX_URL\nNPM_TOKEN=t-0123456789\nPIP_INDEX_URL=https://u:pw@x\n")
+    cfg = config.load(environ={}, cwd=tmp_path)
+    masked = cfg.masked()
+    assert masked["BUILD_SECRETS"] == "NPM_TOKEN PIP_INDEX_URL"  # names, shown (and never redacted)
+    assert masked["NPM_TOKEN"] == masked["PIP_INDEX_URL"] == "****"
+    assert not config.is_secret("BUILD_SECRETS") and config.is_secret("NPM_TOKEN")
+
+
 def test_paths_are_relative_to_the_env_file(tmp_path):
     (tmp_path / "proj").mkdir()
     write(tmp_path / "proj", "EXPERIMENTS_DIR=exps\n")

@@ -98,3 +98,54 @@ def test_build_args_travel_in_the_environment_not_on_the_command_line(tmp_path):
     argv, env_line = log.read_text().splitlines()
     assert "--build-arg A" in argv and "secret-value-1" not in argv
     assert env_line == "A=secret-value-1"
+
+
+def test_build_secrets_travel_in_the_environment_under_names_of_our_own(tmp_path):
+    log = tmp_path / "log"
+    fake = tmp_path / "podman"
+    # The stand-in looks up each --secret's env= variable while the build runs.
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" > {log}\n'
+        'while [ $# -gt 0 ]; do\n'
+        '  case "$1" in\n'
+        f'    --secret) var="${{2#*env=}}"; printenv "$var" >> {log};;\n'
+        '    --iidfile) printf sha256:2 > "$2";;\n'
+        '  esac\n'
+        '  shift\n'
+        'done\n'
+        f'printenv NPM_TOKEN >> {log} || echo "no NPM_TOKEN" >> {log}\n'
+    )
+    fake.chmod(0o755)
+    e = engine.Engine(str(fake), "podman", {"PATH": "/usr/bin:/bin"})
+    secrets = {"NPM_TOKEN": "canary-npm-0123456789", "A_KEY": "canary-key-9876543210"}
+    assert e.build(tmp_path, tmp_path / "Dockerfile", "r/app:c-1", {"B": "1"}, secrets=secrets) == "sha256:2"
+    argv, *rest = log.read_text().splitlines()
+    assert "canary" not in argv
+    assert "--secret id=A_KEY,env=BATCHDEPLOY_BUILD_SECRET_0 --secret id=NPM_TOKEN,env=BATCHDEPLOY_BUILD_SECRET_1" in argv
+    assert rest == ["canary-key-9876543210", "canary-npm-0123456789", "no NPM_TOKEN"]
+    assert e.environ == {"PATH": "/usr/bin:/bin"}  # only that one process had them
+
+
+def test_a_go_value_dump_is_cut_from_what_is_shown_unless_debugging():
+    dump = 'Error: bad step &imagebuilder.Step{Env:[]string{"PATH=/bin"}, Original:"FORM x"}'
+    script = f"echo '{dump}'; echo 'time=\"t\" level=error msg=\"+(UNHANDLED LOGLEVEL) &a.B{{x}}\"'; exit 1"
+    for environ, shown in [
+        ({}, ["  Error: bad step"]),
+        ({"BATCHDEPLOY_DEBUG": "1"}, [f"  {dump}", '  time="t" level=error msg="+(UNHANDLED LOGLEVEL) &a.B{x}"']),
+    ]:
+        out = ui.Output(stdout=io.StringIO(), stderr=io.StringIO())
+        e = engine.Engine("/bin/sh", "podman", {"PATH": "/usr/bin:/bin", **environ}, out)
+        with pytest.raises(OperationError) as err:
+            e.run(["-c", script], "build x")
+        assert out.stderr.getvalue().splitlines() == shown
+        assert err.value.line() == "cannot build x: sh failed: " + shown[-1].strip()
+
+
+def test_build_secrets_need_buildkit_on_docker(tmp_path):
+    with_buildx = script(tmp_path, "docker", 0)
+    assert engine.build_secrets_supported(engine.Engine(str(with_buildx), "docker", {"PATH": ""}))
+    (tmp_path / "old").mkdir()
+    classic = script(tmp_path / "old", "docker", 1)  # `docker buildx version`: unknown command
+    assert not engine.build_secrets_supported(engine.Engine(str(classic), "docker", {"PATH": ""}))
+    assert engine.build_secrets_supported(engine.Engine(str(classic), "podman", {"PATH": ""}))

@@ -197,3 +197,33 @@ def test_left_out_paths_do_not_count(tmp_path):
     (ctx / ".batchdeploy" / "images.json").write_text('{"images": {}}\n')
     assert content_tag(ctx, ctx / "Dockerfile", leave_out=(".batchdeploy",)).tag == before
     assert content_tag(ctx, ctx / "Dockerfile").tag != before
+
+
+def test_a_fifo_the_engine_would_copy_is_refused_by_name(tmp_path):
+    ctx = make_context(tmp_path, {"app.py": "1\n"})
+    os.mkfifo(ctx / "pipe")
+    with pytest.raises(ConfigError) as err:
+        tag_of(ctx)  # never opened: reading a FIFO would block
+    assert err.value.exit_code == 2
+    assert f"{ctx / 'pipe'} is a FIFO" in err.value.line() and "`pipe`" in err.value.line()
+    (ctx / ".dockerignore").write_text("pipe\n")
+    assert [e.path for e in content_tag(ctx, ctx / "Dockerfile").entries] == [".dockerignore", "Dockerfile", "app.py"]
+
+
+def test_a_socket_is_left_out_as_the_engines_leave_it_out(tmp_path):
+    import socket
+
+    ctx = make_context(tmp_path, {"app.py": "1\n"})
+    before = tag_of(ctx)
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(ctx / "s.sock"))
+        assert tag_of(ctx) == before
+
+
+def test_build_secrets_count_by_name_never_by_value(tmp_path):
+    ctx = make_context(tmp_path, {"app.py": "1\n"})
+    plain = tag_of(ctx)
+    with_secret = content_tag(ctx, ctx / "Dockerfile", secret_names=("NPM_TOKEN",))
+    assert with_secret.tag != plain
+    assert tag_of(ctx, secret_names=("NPM_TOKEN", "NPM_TOKEN")) == with_secret.tag
+    assert tag_of(ctx, secret_names=("A", "B")) == tag_of(ctx, secret_names=("B", "A"))
