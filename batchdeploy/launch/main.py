@@ -139,7 +139,7 @@ class Launch:
 
     def write_record(self, finished, error: LaunchError | None) -> LaunchError | None:
         if not self.records or self.client is None:
-            if self.client is not None:
+            if self.client is not None and error is None:  # a failure already said its one line
                 say("no records location (--records, BATCHDEPLOY_RECORDS or the manifest's): no task record written")
             return None
         try:
