@@ -153,12 +153,15 @@ def _size_problem(root: Path, sizes: dict, limit: int) -> str | None:
     if total <= limit:
         return None
     largest = sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
-    named = ", ".join(f"{name} ({_mib(size)})" for name, size in largest)
-    return f"the code bundle of {root} would hold {_mib(total)}, over the {_mib(limit)} limit; largest files: {named}"
+    named = ", ".join(f"{name} ({human(size)})" for name, size in largest)
+    return f"the code bundle of {root} would hold {human(total)}, over the {human(limit)} limit; largest files: {named}"
 
 
-def _mib(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MiB"
+def human(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} B"
 
 
 def pack(root, limit: int = DEFAULT_LIMIT) -> Bundle:
