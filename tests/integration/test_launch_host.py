@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -17,7 +18,7 @@ from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
 from batchdeploy.launch import EXIT_BUNDLE, EXIT_INPUT, EXIT_MANIFEST, EXIT_OUTPUT, EXIT_S3
 
-from .conftest import ROOT
+from .conftest import ROOT, wait_for
 
 BUCKET = "launch-bucket"
 CANARY = "canary-secret-value-0123456789"
@@ -173,3 +174,22 @@ def test_fetch_and_run_a_script_and_a_zip(moto, s3, tmp_path):
     assert done.returncode == 1 and "Did not find specified script './nothere.sh' in zip from" in done.stderr
     done = launch(moto.url, "s", env={"BATCH_FILE_TYPE": "script", "BATCH_FILE_S3_URL": f"s3://{BUCKET}/absent"})
     assert (done.returncode, done.stderr) == (1, "batchdeploy.launch - Failed to download S3 script.\n")
+
+
+def test_a_sigterm_to_the_launcher_reaches_the_command_and_the_record_is_still_written(moto, s3, tmp_path):
+    # AWS Batch ends a job with `docker stop`: SIGTERM to the launcher (PID 1), which passes it on.
+    marker = tmp_path / "started"
+    url = put_manifest(s3, [{"command": ["sh", "-c", f"touch '{marker}'; exec sleep 30"]}])
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCH"))}
+    env.update(PYTHONPATH=str(ROOT), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=moto.url)
+    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy.launch", "--manifest", url], env=env)
+    try:
+        wait_for(marker.exists, 30, what="the command to start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    rec = get_record(s3)
+    assert (rec["signal"], rec["exit_code"]) == ("SIGTERM", 143)
