@@ -79,6 +79,7 @@ class Launch:
     def __init__(self, opts: Options, environ: dict, ctx: dict):
         self.opts, self.environ, self.ctx = opts, environ, ctx
         self.client = None
+        self.bundle = None
         self.records = opts.records
         self.scratch = None
         self.copied = {"inputs": [], "outputs": [], "outputs_missing": []}
@@ -93,11 +94,9 @@ class Launch:
         got, promised = spec.sha256_hex(data), spec.manifest_sha_from_key(key)
         if promised and got != promised:
             raise LaunchError(EXIT_MANIFEST, f"manifest {url} has sha256 {got}, not the {promised} its name promises")
-        doc = spec.parse_manifest(data, url)
+        doc = spec.parse_manifest(data, url, self.opts.command)
         self.records = self.records or doc.get("records")
         self.ctx["manifest"] = {"url": url, "sha256": got}
-        if doc.get("command") is None and self.opts.command:
-            doc["command"] = self.opts.command
         task = spec.select_task(doc, self.ctx["task"], url)
         self.ctx["command"] = task.command
         self.bundle = doc.get("bundle")

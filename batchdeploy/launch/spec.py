@@ -148,11 +148,15 @@ def _env_problems(env, what: str) -> list:
     return [f"{what} has names that are not variable names: {', '.join(bad)}"] if bad else []
 
 
-def parse_manifest(data: bytes, url: str) -> dict:
+def parse_manifest(data: bytes, url: str, default_command: list | None = None) -> dict:
+    """The checked manifest; `default_command` (the launcher's words after `--`) is the command of a
+    manifest that names none."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise LaunchError(EXIT_MANIFEST, f"manifest {url} is not JSON: {exc}") from None
+    if isinstance(doc, dict) and doc.get("command") is None and default_command:
+        doc["command"] = list(default_command)
     problems = manifest_problems(doc)
     if problems:
         raise LaunchError(EXIT_MANIFEST, f"manifest {url} is malformed: {'; '.join(problems[:5])}")
@@ -166,7 +170,7 @@ def select_task(doc: dict, index: int, url: str = "the manifest") -> Task:
         raise LaunchError(EXIT_MANIFEST, f"{url} has {len(tasks)} task(s); there is no task {index}")
     raw = tasks[index]
     params = dict(raw.get("parameters") or {})
-    command = substitute(raw.get("command") or doc["command"], params)
+    command = substitute(raw.get("command") or doc.get("command"), params)
     env = {**(doc.get("environment") or {}), **(raw.get("environment") or {})}
     return Task(index, command, env, params, list(raw.get("inputs") or []), list(raw.get("outputs") or []))
 

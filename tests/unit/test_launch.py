@@ -104,6 +104,13 @@ def test_a_task_takes_the_defaults_fills_refs_and_merges_environment():
     assert own.command == ["x=1", "Ref::missing"]
 
 
+def test_the_words_after_dashes_are_the_command_of_a_manifest_without_one():
+    raw = b'{"format": "batchdeploy.manifest/1", "tasks": [{"parameters": {"a": "1"}}]}'
+    with pytest.raises(LaunchError, match="no command"):
+        spec.parse_manifest(raw, "s3://b/m")
+    assert spec.select_task(spec.parse_manifest(raw, "s3://b/m", ["echo", "Ref::a"]), 0).command == ["echo", "1"]
+
+
 def test_a_task_beyond_the_manifest_is_a_manifest_error():
     with pytest.raises(LaunchError) as err:
         spec.select_task(doc(), 1, "s3://b/m.json")
