@@ -89,6 +89,7 @@ class Launch:
         bucket, key = spec.parse_s3_url(url, "manifest")
         self.ctx["task"] = spec.task_index(self.environ, self.opts.task)
         self.client = s3.make_client(self.environ)
+        self.mark("client")
         with s3.s3_errors(f"read the manifest {url}", EXIT_MANIFEST, "no such object"):
             data = s3.get_bytes(self.client, bucket, key)
         got, promised = spec.sha256_hex(data), spec.manifest_sha_from_key(key)
@@ -98,6 +99,7 @@ class Launch:
         self.records = self.records or doc.get("records")
         self.ctx["manifest"] = {"url": url, "sha256": got}
         task = spec.select_task(doc, self.ctx["task"], url)
+        self.mark("manifest")
         self.ctx["command"] = task.command
         self.bundle = doc.get("bundle")
         return task
@@ -112,8 +114,14 @@ class Launch:
             workdir = os.path.join(self.scratch, "code")
             unpack(archive, workdir)
             os.unlink(archive)
+            self.mark("bundle")
         self.copied["inputs"] = copy_in(self.client, task.inputs, workdir)
+        self.mark("inputs")
         return workdir
+
+    def mark(self, phase: str) -> None:
+        """Seconds from the process's start to the end of `phase`, for the record's `phases_s`."""
+        self.ctx.setdefault("phases", {})[phase] = round(time.time() - self.ctx["started"], 3)
 
     def child_env(self, task: spec.Task, workdir: str) -> dict:
         env = {**self.ctx["base_env"], **task.environment}

@@ -96,6 +96,7 @@ def build_record(ctx: dict, finished=None, error=None, copied=None, ended: float
         "stderr_tail": tail_lines(finished.stderr_tail, secrets) if finished else [],
         "copied": {"bundle_bytes": (ctx.get("bundle") or {}).get("bytes", 0), **copied},
         "overhead_s": _overhead(ctx, finished, ended),
+        "phases_s": dict(ctx.get("phases") or {}),  # process start to the end of: client, manifest, bundle, inputs
     }
     return record
 

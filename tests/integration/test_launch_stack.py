@@ -18,8 +18,9 @@ import pytest
 
 from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
-from batchdeploy.launch import EXIT_MANIFEST
+from batchdeploy.launch import EXIT_MANIFEST, EXIT_S3
 from batchdeploy.launch.zipapp import write as write_launcher
+from tests.fault_proxy import FaultProxy
 
 from .test_local_stack import Batch, unique
 
@@ -45,9 +46,9 @@ def launcher_image(local_stack, tmp_path_factory):
     return image
 
 
-def job_definition(batch: Batch, image: str, command: list) -> str:
+def job_definition(batch: Batch, image: str, command: list, endpoint: str | None = None) -> str:
     env = {
-        "AWS_ENDPOINT_URL": batch.stack.endpoint,
+        "AWS_ENDPOINT_URL": endpoint or batch.stack.endpoint,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -115,7 +116,8 @@ def test_a_changed_code_bundle_changes_the_result_with_no_rebuild(batch, launche
     assert [r[0] for r in results] == [["answer 41"], ["answer 42"]]
     assert results[0][1] != results[1][1]
     before, after = results[1][2]["before_command"], results[1][2]["after_command"]
-    print(f"launcher overhead with a 10 MB bundle: start->command {before:.3f}s, command end->record {after:.3f}s")
+    phases = task_record(batch, "code1")["phases_s"]
+    print(f"launcher overhead with a 10 MB bundle: start->command {before:.3f}s, command end->record {after:.3f}s; {phases}")
     assert before < 10 and after < 5
 
 
@@ -138,6 +140,21 @@ def test_a_missing_manifest_fails_with_the_launchers_code_and_one_line(batch, la
     summaries = batch.batch.list_jobs(jobQueue=batch.queue, jobStatus="FAILED")["jobSummaryList"]
     assert [s["container"]["exitCode"] for s in summaries if s["jobId"] == job["jobId"]] == [EXIT_MANIFEST]
     assert task_record(batch, "missing")["exit_code"] == EXIT_MANIFEST
+
+
+def test_s3_denied_through_the_fault_proxy_is_the_launchers_code_and_one_line(batch, launcher_image):
+    proxy = FaultProxy(batch.stack.endpoint)
+    try:
+        proxy.add(method="GET", bucket=batch.bucket, key="manifests/", status=403, code="AccessDenied", message="Access Denied")
+        jd = job_definition(batch, launcher_image, LAUNCH, endpoint=proxy.url)
+        job_id, url = run_manifest(batch, jd, [{"command": ["true"]}], "denied")
+        job = batch.wait(job_id)
+    finally:
+        proxy.close()
+    assert job["status"] == "FAILED"
+    assert batch.log_lines(job) == [f"batchdeploy-launch: cannot read the manifest {url}: AccessDenied: Access Denied"]
+    summaries = batch.batch.list_jobs(jobQueue=batch.queue, jobStatus="FAILED")["jobSummaryList"]
+    assert [s["container"]["exitCode"] for s in summaries if s["jobId"] == job_id] == [EXIT_S3]
 
 
 def fetch_and_run(batch: Batch, jd: str, kind: str, url: str) -> dict:
