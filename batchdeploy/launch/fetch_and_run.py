@@ -16,6 +16,7 @@ original's exec does.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -93,6 +94,7 @@ def run(argv: list, environ=None, argv0: str = "") -> int:
     """Fetches and execs; returns only with the exit code of its own failure."""
     environ = os.environ if environ is None else environ
     name = program_name(argv0 or sys.argv[0])
+    script_env = dict(environ)  # the script's environment: without what the S3 client sets for itself
     try:
         kind, url = check(environ, name, argv)
         tmpdir = tempfile.mkdtemp(prefix="tmp.")
@@ -105,16 +107,16 @@ def run(argv: list, environ=None, argv0: str = "") -> int:
             if client is None or not _download(client, url, tmpfile):
                 error_exit(name, "Failed to download S3 script.")
             _make_executable(name, tmpfile)
-            _exec(name, tmpfile, argv[1:], "Failed to execute script.")
+            _exec(name, tmpfile, argv[1:], "Failed to execute script.", script_env)
         if client is None or not _download(client, url, tmpfile):
             error_exit(name, f"Failed to download S3 zip file from {url}")
-        _run_zip(name, url, tmpdir, tmpfile, argv)
+        _run_zip(name, url, tmpdir, tmpfile, argv, script_env)
     except Exit as done:
         return done.code
     return 1  # pragma: no cover - _exec never returns
 
 
-def _run_zip(name: str, url: str, tmpdir: str, tmpfile: str, argv: list) -> None:
+def _run_zip(name: str, url: str, tmpdir: str, tmpfile: str, argv: list, env: dict) -> None:
     try:
         os.chdir(tmpdir)
         with zipfile.ZipFile(tmpfile) as archive:
@@ -125,7 +127,7 @@ def _run_zip(name: str, url: str, tmpdir: str, tmpfile: str, argv: list) -> None
     if not os.access(script, os.R_OK):
         error_exit(name, f"Did not find specified script '{script}' in zip from {url}")
     _make_executable(name, script)
-    _exec(name, script, argv[1:], " Failed to execute script.")
+    _exec(name, script, argv[1:], " Failed to execute script.", env)
 
 
 def _make_executable(name: str, path: str) -> None:
@@ -135,15 +137,15 @@ def _make_executable(name: str, path: str) -> None:
         error_exit(name, "Failed to chmod script.")
 
 
-def _exec(name: str, path: str, args: list, failure: str) -> None:
+def _exec(name: str, path: str, args: list, failure: str, env: dict) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        os.execv(path, [path, *args])
+        os.execve(path, [path, *args], env)
     except OSError as exc:
-        if exc.errno == 8:  # ENOEXEC, no #! line: run it with sh, as a shell's exec does
+        if exc.errno == errno.ENOEXEC:  # no #! line: run it with sh, as a shell's exec does
             try:
-                os.execv("/bin/sh", ["/bin/sh", path, *args])
+                os.execve("/bin/sh", ["/bin/sh", path, *args], env)
             except OSError:
                 pass
     error_exit(name, failure)

@@ -193,3 +193,9 @@ def test_a_sigterm_to_the_launcher_reaches_the_command_and_the_record_is_still_w
             proc.kill()
     rec = get_record(s3)
     assert (rec["signal"], rec["exit_code"]) == ("SIGTERM", 143)
+
+
+def test_fetch_and_run_leaves_the_scripts_environment_as_the_job_had_it(moto, s3):
+    s3.put_object(Bucket=BUCKET, Key="env.sh", Body=b"echo metadata=${AWS_EC2_METADATA_DISABLED:-unset}\n")  # no #! line
+    done = launch(moto.url, "env.sh", env={"BATCH_FILE_TYPE": "script", "BATCH_FILE_S3_URL": f"s3://{BUCKET}/env.sh"})
+    assert (done.returncode, done.stdout) == (0, "metadata=unset\n")
