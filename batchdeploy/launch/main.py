@@ -201,6 +201,11 @@ def main(argv: list | None = None) -> int:
         "secrets": record.secret_values(environ),
         "base_env": dict(environ),  # the command's environment, before the launcher's S3 settings
     }
+    if argv[:1] in (["-h"], ["--help"]):
+        import batchdeploy.launch as package
+
+        print(__doc__.strip() + "\n\n" + package.__doc__.strip())
+        return 0
     try:
         opts = parse_args(argv, environ)
     except LaunchError as exc:

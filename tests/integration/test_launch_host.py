@@ -16,7 +16,7 @@ import pytest
 
 from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
-from batchdeploy.launch import EXIT_BUNDLE, EXIT_INPUT, EXIT_MANIFEST, EXIT_OUTPUT, EXIT_S3
+from batchdeploy.launch import EXIT_BUNDLE, EXIT_INPUT, EXIT_MANIFEST, EXIT_OUTPUT, EXIT_RECORD, EXIT_S3
 
 from .conftest import ROOT, wait_for
 
@@ -39,8 +39,8 @@ def launch(moto_url, *args, env=None, cwd=None, endpoint=None):
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
         AWS_ENDPOINT_URL=endpoint or moto_url,
-        **(env or {}),
     )
+    full.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "batchdeploy.launch", *args], env=full, cwd=cwd, capture_output=True, text=True, timeout=60
     )
@@ -116,11 +116,27 @@ def test_a_signal_ends_the_command_and_the_record_says_which(moto, s3):
 
 
 def test_secrets_in_the_environment_stay_out_of_the_record(moto, s3):
-    url = put_manifest(s3, [{"command": ["sh", "-c", 'echo "leak $MY_API_TOKEN" >&2; exit 1']}])
-    done = launch(moto.url, "--manifest", url, env={"MY_API_TOKEN": CANARY})
-    assert done.returncode == 1 and CANARY in done.stderr  # the job's own log is the user's
+    key_canary, token_canary = CANARY + "-key", CANARY + "-token"
+    command = ["sh", "-c", 'echo "leak $MY_API_TOKEN $AWS_SECRET_ACCESS_KEY $AWS_SESSION_TOKEN" >&2; exit 1']
+    url = put_manifest(s3, [{"command": command}])
+    env = {"MY_API_TOKEN": CANARY, "AWS_SECRET_ACCESS_KEY": key_canary, "AWS_SESSION_TOKEN": token_canary}
+    done = launch(moto.url, "--manifest", url, env=env)
+    # The job's log is the command's own output, untouched; the launcher adds no line of its own.
+    assert done.returncode == 1 and done.stderr == f"leak {CANARY} {key_canary} {token_canary}\n"
     raw = s3.get_object(Bucket=BUCKET, Key="runs/r1/tasks/0/attempt-1.json")["Body"].read().decode()
-    assert CANARY not in raw and "leak ****" in raw
+    assert CANARY not in raw and "leak **** **** ****" in raw
+
+
+def test_a_record_that_cannot_be_written_fails_a_successful_command(moto, s3):
+    m = manifests.build([{"command": ["true"]}], records="s3://no-such-records-bucket/runs/")
+    done = launch(moto.url, "--manifest", manifests.upload_manifest(s3, BUCKET, "bd", m))
+    assert done.returncode == EXIT_RECORD
+    assert done.stderr.startswith("batchdeploy-launch: cannot write the task record s3://no-such-records-bucket/runs/tasks/0/")
+
+
+def test_help_prints_the_launchers_documentation(moto):
+    done = launch(moto.url, "--help")
+    assert done.returncode == 0 and "Exit codes of the launcher's own failures" in done.stdout
 
 
 def test_a_missing_manifest_is_one_line_and_its_own_exit_code(moto, s3):
