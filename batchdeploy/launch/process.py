@@ -1,0 +1,124 @@
+"""The user's command as a child process: its output passed through live, the end of its stderr
+kept, signals to the launcher passed on to it, and what its processes used."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+from batchdeploy.launch import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND
+from batchdeploy.launch.spec import LaunchError
+
+TAIL_BYTES = 64 * 1024
+PIPE_GRACE_S = 5.0
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+@dataclass
+class Finished:
+    exit_code: int  # the command's, or 128+N when signal N ended it (as a shell reports it)
+    signal: str | None
+    started: float
+    ended: float
+    stderr_tail: bytes
+    max_rss_kib: int  # the largest peak resident size of any one of its processes
+    cpu_user_s: float
+    cpu_system_s: float
+
+
+class Tail:
+    """The last TAIL_BYTES of a stream."""
+
+    def __init__(self, limit: int = TAIL_BYTES):
+        self.limit = limit
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > 2 * self.limit:
+            del self.data[: len(self.data) - self.limit]
+
+    def value(self) -> bytes:
+        return bytes(self.data[-self.limit :])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            view = view[os.write(fd, view) :]
+        except OSError:  # the log reader went away: keep draining the child, drop the bytes
+            return
+
+
+def _pump(source, fd: int, tail: Tail | None) -> None:
+    with source:
+        while True:
+            chunk = os.read(source.fileno(), 65536)
+            if not chunk:
+                return
+            _write_all(fd, chunk)
+            if tail is not None:
+                tail.add(chunk)
+
+
+def start(command: list, env: dict, cwd: str) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(
+            command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
+    except FileNotFoundError:
+        raise LaunchError(EXIT_NOT_FOUND, f"command not found: {command[0]}") from None
+    except PermissionError:
+        raise LaunchError(EXIT_NOT_EXECUTABLE, f"command cannot be executed (permission denied): {command[0]}") from None
+    except OSError as exc:
+        raise LaunchError(EXIT_NOT_EXECUTABLE, f"command cannot be executed: {command[0]}: {exc.strerror}") from None
+
+
+def run(command: list, env: dict, cwd: str) -> Finished:
+    """Runs `command` to its end. Signals the launcher gets (SIGTERM from `docker stop` when AWS
+    Batch ends a job) go to the command's process group; the launcher then still writes its record."""
+    started = time.time()
+    proc = start(command, env, cwd)
+    tail = Tail()
+    pumps = [
+        threading.Thread(target=_pump, args=(proc.stdout, 1, None), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, 2, tail), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    previous = {}
+
+    def forward(signum, _frame):
+        try:
+            os.killpg(proc.pid, signum)
+        except OSError:
+            pass
+
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+    try:
+        returncode = proc.wait()
+        for pump in pumps:  # a background grandchild may hold a pipe open: do not wait for it forever
+            pump.join(timeout=PIPE_GRACE_S)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    ended = time.time()
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    name = signal.Signals(-returncode).name if returncode < 0 and -returncode in signal.valid_signals() else None
+    return Finished(
+        exit_code=returncode if returncode >= 0 else 128 - returncode,
+        signal=name,
+        started=started,
+        ended=ended,
+        stderr_tail=tail.value(),
+        max_rss_kib=int(usage.ru_maxrss),
+        cpu_user_s=round(usage.ru_utime, 3),
+        cpu_system_s=round(usage.ru_stime, 3),
+    )

@@ -1,0 +1,181 @@
+"""The manifest's format and the task it gives this container: pure, shared with the client side
+(`batchdeploy.manifest` builds what `parse_manifest` reads)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from batchdeploy.launch import EXIT_MANIFEST, EXIT_USAGE
+
+MANIFEST_FORMAT = "batchdeploy.manifest/1"
+RECORD_FORMAT = "batchdeploy.task-record/1"
+MAX_TASKS = 10_000  # AWS Batch's largest array
+SHA256 = re.compile(r"[0-9a-f]{64}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_REF = re.compile(r"Ref::([A-Za-z0-9_-]+)")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class LaunchError(Exception):
+    """A failure of the launcher itself: one line on stderr and `code` as the exit code."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse_s3_url(url: str, what: str = "URL", code: int = EXIT_USAGE) -> tuple[str, str]:
+    """`s3://bucket/key` -> ("bucket", "key"); the key keeps a trailing slash (a prefix)."""
+    if not isinstance(url, str) or not url.startswith("s3://"):
+        raise LaunchError(code, f"{what} {url!r} is not an s3:// URL")
+    bucket, _, key = url[5:].partition("/")
+    if not _BUCKET.fullmatch(bucket):
+        raise LaunchError(code, f"{what} {url!r} does not name a valid bucket")
+    if any(part in (".", "..") for part in key.split("/")):
+        raise LaunchError(code, f"{what} {url!r} has '.' or '..' parts")
+    return bucket, key
+
+
+def task_index(environ, explicit: str | None = None) -> int:
+    """This container's task: `--task`, else AWS_BATCH_JOB_ARRAY_INDEX (AWS sets it in an array
+    child), else the INDEX of AWS_BATCH_JOB_ID=PARENT:INDEX (moto sets only that), else 0."""
+    for source, value in (("--task", explicit), ("AWS_BATCH_JOB_ARRAY_INDEX", environ.get("AWS_BATCH_JOB_ARRAY_INDEX"))):
+        if value not in (None, ""):
+            if not str(value).isdigit():
+                raise LaunchError(EXIT_USAGE, f"{source} {value!r} is not a task index (0, 1, 2, ...)")
+            return int(value)
+    job_id = environ.get("AWS_BATCH_JOB_ID", "")
+    parent, sep, index = job_id.rpartition(":")
+    if sep and parent and index.isdigit():
+        return int(index)
+    return 0
+
+
+def attempt_number(environ) -> int:
+    value = environ.get("AWS_BATCH_JOB_ATTEMPT", "")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def manifest_sha_from_key(key: str) -> str | None:
+    """The sha256 a content-addressed key promises (`.../<sha256>.json`), or None."""
+    name = key.rsplit("/", 1)[-1]
+    stem = name[: -len(".json")] if name.endswith(".json") else ""
+    return stem if SHA256.fullmatch(stem) else None
+
+
+def canonical_json(obj) -> bytes:
+    """The bytes whose sha256 names a manifest: sorted keys, no spaces, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Task:
+    index: int
+    command: list
+    environment: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
+
+
+def manifest_problems(doc) -> list:
+    """Every way `doc` is not a manifest of this format; [] for a good one."""
+    if not isinstance(doc, dict):
+        return ["the manifest is not a JSON object"]
+    problems = []
+    if doc.get("format") != MANIFEST_FORMAT:
+        problems.append(f"format is {doc.get('format')!r}, not {MANIFEST_FORMAT!r}")
+    tasks = doc.get("tasks")
+    if not isinstance(tasks, list) or not 1 <= len(tasks) <= MAX_TASKS:
+        problems.append(f"tasks must be a list of 1 to {MAX_TASKS} tasks")
+        tasks = []
+    bundle = doc.get("bundle")
+    if bundle is not None and not (
+        isinstance(bundle, dict) and isinstance(bundle.get("url"), str) and SHA256.fullmatch(str(bundle.get("sha256")))
+    ):
+        problems.append("bundle must be null or {url, sha256 (64 hex digits), size}")
+    records = doc.get("records")
+    if records is not None and not (isinstance(records, str) and records.startswith("s3://")):
+        problems.append("records must be null or an s3:// URL")
+    problems += _command_problems(doc.get("command"), "command")
+    problems += _env_problems(doc.get("environment"), "environment")
+    for i, task in enumerate(tasks):
+        problems += [f"task {i}: {p}" for p in task_problems(task, has_default=doc.get("command") is not None)]
+    return problems
+
+
+def task_problems(task, has_default: bool) -> list:
+    if not isinstance(task, dict):
+        return ["not a JSON object"]
+    problems = _command_problems(task.get("command"), "command")
+    if task.get("command") is None and not has_default:
+        problems.append("no command (neither the task's nor the manifest's)")
+    problems += _env_problems(task.get("environment"), "environment")
+    params = task.get("parameters") or {}
+    if not isinstance(params, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in params.items()):
+        problems.append("parameters must map names to strings")
+    for kind, remote, local in (("inputs", "from", "to"), ("outputs", "to", "from")):
+        for n, item in enumerate(task.get(kind) or []):
+            if not isinstance(item, dict) or not isinstance(item.get(local), str) or not item.get(local):
+                problems.append(f"{kind}[{n}] needs {local!r}, a local path")
+            elif not str(item.get(remote, "")).startswith("s3://"):
+                problems.append(f"{kind}[{n}] needs {remote!r}, an s3:// URL")
+    return problems
+
+
+def _command_problems(command, what: str) -> list:
+    if command is None:
+        return []
+    if not isinstance(command, list) or not command or not all(isinstance(w, str) for w in command):
+        return [f"{what} must be a non-empty list of strings"]
+    return []
+
+
+def _env_problems(env, what: str) -> list:
+    if env is None:
+        return []
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        return [f"{what} must map names to strings"]
+    bad = sorted(k for k in env if not _NAME.fullmatch(str(k)))
+    return [f"{what} has names that are not variable names: {', '.join(bad)}"] if bad else []
+
+
+def parse_manifest(data: bytes, url: str, default_command: list | None = None) -> dict:
+    """The checked manifest; `default_command` (the launcher's words after `--`) is the command of a
+    manifest that names none."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise LaunchError(EXIT_MANIFEST, f"manifest {url} is not JSON: {exc}") from None
+    if isinstance(doc, dict) and doc.get("command") is None and default_command:
+        doc["command"] = list(default_command)
+    problems = manifest_problems(doc)
+    if problems:
+        raise LaunchError(EXIT_MANIFEST, f"manifest {url} is malformed: {'; '.join(problems[:5])}")
+    return doc
+
+
+def select_task(doc: dict, index: int, url: str = "the manifest") -> Task:
+    """Task `index` of a checked manifest, its command's Ref:: filled and its environment merged."""
+    tasks = doc["tasks"]
+    if index >= len(tasks):
+        raise LaunchError(EXIT_MANIFEST, f"{url} has {len(tasks)} task(s); there is no task {index}")
+    raw = tasks[index]
+    params = dict(raw.get("parameters") or {})
+    command = substitute(raw.get("command") or doc.get("command"), params)
+    env = {**(doc.get("environment") or {}), **(raw.get("environment") or {})}
+    return Task(index, command, env, params, list(raw.get("inputs") or []), list(raw.get("outputs") or []))
+
+
+def substitute(words: list, params: dict) -> list:
+    """`Ref::NAME` replaced by the parameter's value, inside any word (as AWS Batch does); a Ref
+    to a parameter the task does not have is left as it is, as AWS Batch leaves it."""
+    return [_REF.sub(lambda m: params.get(m.group(1), m.group(0)), word) for word in words]
