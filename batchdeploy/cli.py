@@ -286,7 +286,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def make_context(args: argparse.Namespace, environ=None) -> Context:
     from batchdeploy import config
-    from batchdeploy.secrets import is_secret, register_secret
+    from batchdeploy.secrets import is_secret, register_secret, url_passwords
     from batchdeploy.ui import Output
 
     flags = {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
@@ -294,6 +294,8 @@ def make_context(args: argparse.Namespace, environ=None) -> Context:
     for key, value in cfg.values.items():
         if is_secret(key):
             register_secret(value)
+        for password in url_passwords(value or ""):
+            register_secret(password)
     out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
     for warning in cfg.warnings:
         out.warn(warning)

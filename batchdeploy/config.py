@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchdeploy.errors import ConfigError
-from batchdeploy.secrets import is_secret, mask
+from batchdeploy.secrets import is_secret, mask, mask_url_passwords
 
 DEFAULT_ENV_FILE = ".aws_env"
 
@@ -169,9 +169,13 @@ class Config:
         return merged
 
     def masked(self) -> dict[str, str]:
-        """The values with every secret masked: secret-looking keys and the keys BUILD_SECRETS names."""
+        """The values with every secret masked: secret-looking keys, the keys BUILD_SECRETS names, and
+        any password inside a URL (POSTGRES_DB=postgresql://user:PASSWORD@host/db) whatever the key."""
         named = set((self.get("BUILD_SECRETS") or "").split())
-        return {k: (mask(v) if is_secret(k) or k in named else v) for k, v in sorted(self.values.items())}
+        return {
+            k: (mask(v) if is_secret(k) or k in named else mask_url_passwords(v))
+            for k, v in sorted(self.values.items())
+        }
 
 
 def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:

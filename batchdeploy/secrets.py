@@ -15,6 +15,8 @@ _SECRET_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SES
 _SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^AWS_ACCESS_KEY_ID$")
 # Keys whose values are names of secrets, not secrets (BUILD_SECRETS=NPM_TOKEN lists what -b passes).
 _NAMES_OF_SECRETS = frozenset({"BUILD_SECRETS"})
+# A password inside a URL: `postgresql://user:PASSWORD@host/db`, a pip or npm index with credentials.
+URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:(?P<password>[^/\s@]+)@")
 _SECRETS: set[str] = set()
 
 
@@ -26,6 +28,16 @@ def is_secret(key: str) -> bool:
 
 def mask(value: str) -> str:
     return MASK if value else ""
+
+
+def url_passwords(value: str) -> list[str]:
+    """The passwords inside URLs in `value` (a secret by value, whatever its key is called)."""
+    return [m.group("password") for m in URL_PASSWORD.finditer(value or "")]
+
+
+def mask_url_passwords(value: str) -> str:
+    """`value` with every URL password replaced by the mask; the user and host stay readable."""
+    return URL_PASSWORD.sub(lambda m: m.group(0).replace(f":{m.group('password')}@", f":{MASK}@"), value or "")
 
 
 def register_secret(value: str | None) -> None:

@@ -19,13 +19,11 @@ from typing import Callable
 
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.images.registry import Registry
-from batchdeploy.secrets import is_secret, register_secret
+from batchdeploy.secrets import is_secret, register_secret, url_passwords
 
 # Docker's grammar for one path component of a repository name.
 NAME = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 BUILD_ARG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# A password inside a URL (`https://user:password@host/...`, a pip or npm index with credentials).
-URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ def parse_build_args(value: str | None) -> dict[str, str]:
         if not sep or not BUILD_ARG_KEY.fullmatch(key):
             raise ConfigError(f"BUILD_ARGS: {pair!r} is not KEY=value", hint="e.g. BUILD_ARGS=BASE_IMAGE=python:3.12-slim")
         args[key] = val
-        if is_secret(key) or URL_PASSWORD.search(val):
+        if is_secret(key) or url_passwords(val):
             register_secret(val)
     return args
 
@@ -102,7 +100,7 @@ def check_build_args(build_args: dict[str, str], secret_names, public: str | Non
             hint=f"remove {both[0]} from BUILD_ARGS and read it with RUN --mount=type=secret,id={both[0]}",
         )
     allowed = set((public or "").split())
-    secret = sorted(k for k, v in build_args.items() if (is_secret(k) or URL_PASSWORD.search(v)) and k not in allowed)
+    secret = sorted(k for k, v in build_args.items() if (is_secret(k) or url_passwords(v)) and k not in allowed)
     if secret:
         names = " ".join(secret)
         raise ConfigError(

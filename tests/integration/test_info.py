@@ -27,6 +27,20 @@ def test_info_json_is_one_object_with_secrets_masked(moto, project):
     assert canary not in r.stdout + r.stderr
 
 
+def test_info_masks_a_password_inside_a_url_in_text_and_json(moto, project):
+    """Issue #20 item 4: masking looked only at key names; triage's POSTGRES_DB is a URL with a password."""
+    canary = "pgS3cret-canary-91ab"
+    project.env_file(PROJECT_NAME="demo", POSTGRES_DB=f"postgresql://user:{canary}@db.example/dirtyduck")
+    for args in (("-i",), ("--info",)):
+        r = project.deploy(*args)
+        assert r.returncode == 0, r.stderr
+        assert "postgresql://user:****@db.example/dirtyduck" in r.stdout
+        assert canary not in r.stdout + r.stderr
+    r = project.run("info", "--output", "json")
+    assert json.loads(r.stdout)["configuration"]["POSTGRES_DB"]["value"] == "postgresql://user:****@db.example/dirtyduck"
+    assert canary not in r.stdout + r.stderr
+
+
 def test_flags_override_environment(moto, project):
     r = project.run("info", "--output", "json", "--region", "eu-west-1")
     assert r.returncode == 0, r.stderr

@@ -208,3 +208,10 @@ def test_a_missing_json_file_suggests_its_example_only_when_there_is_one(tmp_pat
     with pytest.raises(ConfigError) as e:
         config.load_json(tmp_path / "job-queue.json")
     assert e.value.line().endswith("does not exist; copy job-queue.json.example to job-queue.json")
+
+
+def test_a_password_inside_a_url_is_masked_whatever_the_key(tmp_path):
+    write(tmp_path, "POSTGRES_DB=postgresql://user:pgS3cret-canary@db.example/dirtyduck\nS3_BUCKET=a-b-c\n")
+    shown = config.load(environ={}, cwd=tmp_path).masked()
+    assert shown["POSTGRES_DB"] == "postgresql://user:****@db.example/dirtyduck" and shown["S3_BUCKET"] == "a-b-c"
+    assert "pgS3cret-canary" not in repr(shown)

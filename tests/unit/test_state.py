@@ -51,3 +51,4 @@ def test_atomic_write_keeps_the_old_file_when_the_write_fails(tmp_path):
     with pytest.raises(UnicodeEncodeError):
         atomic_write(target, "\udcff")  # a lone surrogate cannot be encoded strictly
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
