@@ -6,7 +6,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: ./deploy.sh [--env-file PATH] VERB [options]
+Usage: ./deploy.sh [global options] VERB [options]
 
 VERBS:
    -h|--help                 Show this message
@@ -24,6 +24,10 @@ VERBS:
    --create | --delete       Create or tear down the project's Batch resources
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
+   --version                 Print batchdeploy's version
+
+   Global options (before or after the verb): --env-file PATH, --region R, --profile P,
+   --endpoint-url URL, --output text|json, -q|--quiet.
    Configuration: ./.aws_env (copy .aws_env.example), or --env-file PATH,
    or BATCHDEPLOY_ENV_FILE; the environment overrides the file, flags override both.
 
@@ -55,10 +59,11 @@ verb=""
 while (($#)); do
   case "$1" in
     -h | --help) usage; exit 0 ;;
-    --env-file)
-      (($# >= 2)) || die_usage "--env-file needs a path"
-      globals+=(--env-file "$2"); shift 2; continue ;;
-    --env-file=*) globals+=("$1") ;;
+    --version) exec "$python" -m batchdeploy --version ;;
+    --env-file | --region | --profile | --endpoint-url | --output)
+      (($# >= 2)) || die_usage "$1 needs a value"
+      globals+=("$1" "$2"); shift 2; continue ;;
+    --env-file=* | --region=* | --profile=* | --endpoint-url=* | --output=* | -q | --quiet) globals+=("$1") ;;
     -i | --info) verb=info ;;
     -b | --update-images) verb=images ;;
     -u | --update-jobs) verb=update-jobs ;;

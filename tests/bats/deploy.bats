@@ -64,7 +64,7 @@ setup() {
 @test "--env-file without a path is a usage error" {
   run --separate-stderr "$DEPLOY" --env-file
   assert_failure 2
-  [[ "$stderr" == *"--env-file needs a path"* ]]
+  [[ "$stderr" == *"--env-file needs a value"* ]]
 }
 
 @test "-i with no .aws_env and no region: one line, exit 2" {
@@ -107,6 +107,22 @@ setup() {
   [ -z "$output" ]
   [[ "$stderr" == *"S3_BUCKET is missing"* ]]
   [[ "$stderr" == *"$PROJECT/.aws_env"* ]]
+}
+
+@test "global options may come before the verb, as in batchdeploy itself (issue #20)" {
+  printf 'AWS_REGION=us-east-1\n' > .aws_env
+  run --separate-stderr "$DEPLOY" --output json --region eu-west-1 --quiet -r --help
+  assert_success
+  assert_output --partial "usage: batchdeploy run"
+  run --separate-stderr "$DEPLOY" --region
+  assert_failure 2
+  [[ "$stderr" == *"--region needs a value; see ./deploy.sh -h"* ]]
+}
+
+@test "--version prints batchdeploy's version" {
+  run --separate-stderr "$DEPLOY" --version
+  assert_success
+  [[ "$output" =~ ^batchdeploy\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 }
 
 @test "-r passes NAME, key=val words and -- args through to the python core" {
