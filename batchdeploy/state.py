@@ -8,6 +8,7 @@ never half of a new one. Nothing secret is ever written here.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import tempfile
@@ -22,6 +23,16 @@ JOB_DEFINITIONS = "job-definitions.json"  # -u: the revision in force per name, 
 JOBS = "jobs.jsonl"  # -r: one line per submitted job
 INFRA = "infra.json"  # --create/--delete: what was made, as a journal
 SYNC_CACHE = "sync-{ident}.json"  # sync: a hash cache per (local folder, remote prefix) pair
+
+
+def now() -> datetime.datetime:
+    """The time state records are stamped with: aware, in UTC."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def iso(t: datetime.datetime | None = None) -> str:
+    """`t` (default: now) as state files write it: ISO 8601, UTC, to the second."""
+    return (t or now()).astimezone(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def atomic_write(path, text: str, *, mode: int | None = None, errors: str = "strict") -> Path:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from batchdeploy.errors import OperationError
 from batchdeploy.images import context, failure
-from batchdeploy.images.clock import now
 from batchdeploy.images.remote import Remote
 from batchdeploy.images.spec import ImagesOptions, ImageSpec
+from batchdeploy.state import now
 
 
 @dataclass

@@ -14,9 +14,8 @@ from typing import Callable
 
 from batchdeploy.errors import OperationError
 from batchdeploy.images import ecr
-from batchdeploy.images.clock import iso, now
 from batchdeploy.images.registry import HttpRegistry, LookupUnavailable, Registry
-from batchdeploy.state import REGISTRY_LOGINS
+from batchdeploy.state import REGISTRY_LOGINS, iso, now
 
 # A login is reused while more than this much of its token's life is left; a long push must not
 # outlive it.

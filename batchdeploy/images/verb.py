@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from batchdeploy.engine import build_secrets_supported, choose
 from batchdeploy.errors import ConfigError
-from batchdeploy.images.clock import iso, now
 from batchdeploy.images.pipeline import Images, Outcome
 from batchdeploy.images.remote import Remote
 from batchdeploy.images.spec import ImagesOptions
-from batchdeploy.state import IMAGES
+from batchdeploy.state import IMAGES, iso, now
 
 
 def record(state, outcome: Outcome, version: str) -> None:
