@@ -218,25 +218,33 @@ def gone_check(batch, kind: str, name: str):
 
 
 def empty_bucket(s3, name: str) -> int:
-    n = 0
+    """Every object version and delete marker deleted, 1,000 per DeleteObjects; returns how many.
+
+    The listing starts again from the top after each batch: paging on through what is being deleted
+    (KeyMarker/VersionIdMarker) stops half way on S3 and on moto. The loop ends when a listing is empty,
+    or fails when a batch deletes nothing (the same versions listed again)."""
+    n, last = 0, None
     with translate(
         f"empty S3 bucket {name} (s3:ListBucketVersions, s3:DeleteObject, s3:DeleteObjectVersion)"
     ):
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        while True:
+            page = s3.list_object_versions(Bucket=name, MaxKeys=MAX_DELETE_KEYS)
             items = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for i in range(0, len(items), MAX_DELETE_KEYS):
-                chunk = items[i : i + MAX_DELETE_KEYS]
-                answer = s3.delete_objects(Bucket=name, Delete={"Objects": chunk, "Quiet": True})
-                if answer.get("Errors"):
-                    err = answer["Errors"][0]
-                    raise OperationError(
-                        f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})"
-                    )
-                n += len(chunk)
-    return n
+            ][:MAX_DELETE_KEYS]
+            if not items:
+                return n
+            if items == last:
+                raise OperationError(f"cannot empty S3 bucket {name}: the versions deleted are listed again")
+            last = items
+            answer = s3.delete_objects(Bucket=name, Delete={"Objects": items, "Quiet": True})
+            if answer.get("Errors"):
+                err = answer["Errors"][0]
+                raise OperationError(
+                    f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})"
+                )
+            n += len(items)
 
 
 def stdin_is_terminal() -> bool:
