@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from batchdeploy.aws import translate
 from batchdeploy.aws.s3 import MAX_DELETE_KEYS
-from batchdeploy.aws.tags import our_tags
+from batchdeploy.aws.tags import TAG_PROJECT, our_tags
 from batchdeploy.errors import OperationError, UsageError
 from batchdeploy.infra.jobdef import forget_job_definition, register_job_definition
 from batchdeploy.infra.journal import Journal
@@ -97,8 +97,10 @@ class Executor:
         if a.kind == "bucket":
             self._create_bucket(a, journal, tag_list)
         elif a.kind == "ecr-repository":
+            # The project's, shared by its prefixes (-b pushes every prefix's images there): no prefix tag.
+            project_tag = [t for t in tag_list if t["Key"] == TAG_PROJECT]
             with translate(f"create ECR repository {a.name} (ecr:CreateRepository)"):
-                repo = self.aws.client("ecr").create_repository(repositoryName=a.name, tags=tag_list)["repository"]
+                repo = self.aws.client("ecr").create_repository(repositoryName=a.name, tags=project_tag)["repository"]
             a.arn = repo["repositoryArn"]
             a.details["uri"] = repo.get("repositoryUri")
             journal.record("created", a.kind, a.name, a.arn)
@@ -116,9 +118,15 @@ class Executor:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with translate(f"create S3 bucket {a.name} (s3:CreateBucket)"):
             s3.create_bucket(**kwargs)
+        try:
+            with translate(f"tag S3 bucket {a.name} (s3:PutBucketTagging)"):
+                s3.put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tag_list})
+        except OperationError:
+            # Untagged, delete would never remove it (not ours by its tags): take the empty bucket back.
+            with translate(f"delete S3 bucket {a.name} after its tagging failed (s3:DeleteBucket)"):
+                s3.delete_bucket(Bucket=a.name)
+            raise
         journal.record("created", a.kind, a.name, f"arn:aws:s3:::{a.name}")
-        with translate(f"tag S3 bucket {a.name} (s3:PutBucketTagging)"):
-            s3.put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tag_list})
 
     def _create_or_update_batch(self, a: Action, journal: Journal) -> None:
         batch, api = self.aws.client("batch"), BATCH_API[a.kind]

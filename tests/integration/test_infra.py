@@ -74,8 +74,9 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     bucket_tags = aws.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]
     assert {t["Key"]: t["Value"] for t in bucket_tags} == ours
     repo = aws.client("ecr").describe_repositories(repositoryNames=["demo/app"])["repositories"][0]
+    # The repository is the project's, shared by its prefixes (-b pushes every prefix's images to it).
     assert aws.client("ecr").list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [
-        {"Key": k, "Value": v} for k, v in ours.items()
+        {"Key": "batchdeploy:project", "Value": "demo"}
     ]
     state = infra.state("infra.json")["prefixes"][PREFIX]
     assert set(state) == {"bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition"}
@@ -447,9 +448,12 @@ def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
     assert r.returncode == 1
     line = one_line_error(r)
     assert f"cannot create job queue {JQ} (batch:CreateJobQueue): AccessDeniedException: User:" in line
-    assert f"(done before the failure: created S3 bucket {BUCKET}, created compute environment {CE})" in line
+    # The compute environment first, the bucket last: a failure leaves the least behind, and says how to
+    # remove it.
+    assert f"(done before the failure: created compute environment {CE})" in line
+    assert line.endswith(f"; or remove what it made: --delete --prefix {PREFIX}")
     state = infra.state("infra.json")["prefixes"][PREFIX]
-    assert set(state) == {"bucket", "compute-environment"}
+    assert set(state) == {"compute-environment"}
     # Once allowed, create finishes the job and delete removes everything.
     proxy.clear()
     assert infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}).returncode == 0
