@@ -679,3 +679,13 @@ def test_create_update_and_delete_leave_a_hand_made_and_a_foreign_resource_alone
                  "kept ECR repository demo: belongs to project 'other'"):
         assert kept in d.stderr, kept
     assert snapshot(aws) == before
+
+
+def test_a_pre_check_the_caller_may_not_read_is_a_warning_not_a_stop(infra, aws, proxy):
+    proxy.add(operation="GetRole", status=403, code="AccessDenied",
+              message="User: arn:aws:iam::123456789012:user/test is not authorized to perform: iam:GetRole")
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert "warning: cannot check serviceRole" in r.stderr
+    assert "(iam:GetRole is not allowed): AWS checks it at creation" in r.stderr
+    assert snapshot(aws)["compute_environments"]
