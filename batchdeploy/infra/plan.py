@@ -136,7 +136,7 @@ def plan_delete(
     actions += _delete_job_definitions(found, project, prefix, keep)
     gone = {arn for a in actions if a.op == "delete" for arn in a.details.get("revisions", [])}
     actions += _delete_repositories(found, project, prefix, delete_images, gone)
-    actions += _delete_storage(found, "bucket", "--delete-bucket-contents", delete_contents, project, prefix)
+    actions += _delete_bucket(found, delete_contents, project, prefix)
     return actions + _left_alone(found, project, prefix)
 
 
@@ -260,18 +260,18 @@ def _delete_repositories(found: dict, project: str, prefix: str, ok: bool, gone:
     return actions
 
 
-def _delete_storage(found: dict, kind: str, flag: str, ok: bool, project: str, prefix: str) -> list[Action]:
+def _delete_bucket(found: dict, ok: bool, project: str, prefix: str) -> list[Action]:
     actions = []
-    for item in found.get(kind, []):
+    for item in found.get("bucket", []):
         full = bool(item.get("not_empty"))
         if not is_ours(item["tags"], project, prefix):
-            actions.append(_on_found("keep", kind, item, note=f"{whose(item['tags'])}: left alone"))
+            actions.append(_on_found("keep", "bucket", item, note=f"{whose(item['tags'])}: left alone"))
         elif full and not ok:
-            what = "images" if kind == "ecr-repository" else "objects"
-            actions.append(_on_found("keep", kind, item, note=f"not empty ({flag} deletes it with its {what})"))
+            note = "not empty (--delete-bucket-contents deletes it with its objects)"
+            actions.append(_on_found("keep", "bucket", item, note=note))
         else:
             note = "empty it, then delete" if full else "delete"
-            actions.append(_on_found("delete", kind, item, note=note, details={"empty": full}))
+            actions.append(_on_found("delete", "bucket", item, note=note, details={"empty": full}))
     return actions
 
 

