@@ -687,3 +687,17 @@ def test_a_pre_check_the_caller_may_not_read_is_a_warning_not_a_stop(infra, aws,
     assert "warning: cannot check serviceRole" in r.stderr
     assert "(iam:GetRole is not allowed): AWS checks it at creation" in r.stderr
     assert snapshot(aws)["compute_environments"]
+
+
+def test_a_bucket_that_cannot_be_tagged_is_not_left_behind(infra, aws, proxy):
+    """Untagged, delete would never remove it (not ours by its tags): create takes it back."""
+    proxy.add(method="PUT", bucket=BUCKET, query={"tagging": ""}, status=403, code="AccessDenied",
+              message="not authorized to perform: s3:PutBucketTagging")
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert f"cannot tag S3 bucket {BUCKET} (s3:PutBucketTagging): AccessDenied" in line
+    assert line.endswith(f"; or remove what it made: --delete --prefix {PREFIX}")
+    assert BUCKET not in snapshot(aws)["buckets"]
+    assert infra.deploy("--delete", "--yes").returncode == 0
+    assert snapshot(aws)["compute_environments"] == [] and snapshot(aws)["job_queues"] == []
