@@ -28,8 +28,7 @@ def whose(tags: dict | None) -> str:
     if TAG_PROJECT not in tags:
         return f"was not created by batchdeploy (no {TAG_PROJECT} tag)"
     if TAG_PREFIX not in tags:
-        return (f"belongs to project {tags[TAG_PROJECT]!r} as a whole (update-jobs registered it; "
-                f"no {TAG_PREFIX} tag)")
+        return f"belongs to project {tags[TAG_PROJECT]!r} as a whole (no {TAG_PREFIX} tag)"
     return f"belongs to project {tags.get(TAG_PROJECT)!r}, prefix {tags.get(TAG_PREFIX)!r}"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from batchdeploy.aws import translate
 from batchdeploy.aws.s3 import MAX_DELETE_KEYS
-from batchdeploy.aws.tags import our_tags
+from batchdeploy.aws.tags import TAG_PROJECT, our_tags
 from batchdeploy.errors import OperationError, UsageError
 from batchdeploy.infra.jobdef import forget_job_definition, register_job_definition
 from batchdeploy.infra.journal import Journal
@@ -97,8 +97,10 @@ class Executor:
         if a.kind == "bucket":
             self._create_bucket(a, journal, tag_list)
         elif a.kind == "ecr-repository":
+            # The project's, shared by its prefixes (-b pushes every prefix's images there): no prefix tag.
+            project_tag = [t for t in tag_list if t["Key"] == TAG_PROJECT]
             with translate(f"create ECR repository {a.name} (ecr:CreateRepository)"):
-                repo = self.aws.client("ecr").create_repository(repositoryName=a.name, tags=tag_list)["repository"]
+                repo = self.aws.client("ecr").create_repository(repositoryName=a.name, tags=project_tag)["repository"]
             a.arn = repo["repositoryArn"]
             a.details["uri"] = repo.get("repositoryUri")
             journal.record("created", a.kind, a.name, a.arn)
@@ -116,9 +118,15 @@ class Executor:
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         with translate(f"create S3 bucket {a.name} (s3:CreateBucket)"):
             s3.create_bucket(**kwargs)
+        try:
+            with translate(f"tag S3 bucket {a.name} (s3:PutBucketTagging)"):
+                s3.put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tag_list})
+        except OperationError:
+            # Untagged, delete would never remove it (not ours by its tags): take the empty bucket back.
+            with translate(f"delete S3 bucket {a.name} after its tagging failed (s3:DeleteBucket)"):
+                s3.delete_bucket(Bucket=a.name)
+            raise
         journal.record("created", a.kind, a.name, f"arn:aws:s3:::{a.name}")
-        with translate(f"tag S3 bucket {a.name} (s3:PutBucketTagging)"):
-            s3.put_bucket_tagging(Bucket=a.name, Tagging={"TagSet": tag_list})
 
     def _create_or_update_batch(self, a: Action, journal: Journal) -> None:
         batch, api = self.aws.client("batch"), BATCH_API[a.kind]
@@ -218,25 +226,33 @@ def gone_check(batch, kind: str, name: str):
 
 
 def empty_bucket(s3, name: str) -> int:
-    n = 0
+    """Every object version and delete marker deleted, 1,000 per DeleteObjects; returns how many.
+
+    The listing starts again from the top after each batch: paging on through what is being deleted
+    (KeyMarker/VersionIdMarker) stops half way on S3 and on moto. The loop ends when a listing is empty,
+    or fails when a batch deletes nothing (the same versions listed again)."""
+    n, last = 0, None
     with translate(
         f"empty S3 bucket {name} (s3:ListBucketVersions, s3:DeleteObject, s3:DeleteObjectVersion)"
     ):
-        for page in s3.get_paginator("list_object_versions").paginate(Bucket=name):
+        while True:
+            page = s3.list_object_versions(Bucket=name, MaxKeys=MAX_DELETE_KEYS)
             items = [
                 {"Key": v["Key"], "VersionId": v["VersionId"]}
                 for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
-            ]
-            for i in range(0, len(items), MAX_DELETE_KEYS):
-                chunk = items[i : i + MAX_DELETE_KEYS]
-                answer = s3.delete_objects(Bucket=name, Delete={"Objects": chunk, "Quiet": True})
-                if answer.get("Errors"):
-                    err = answer["Errors"][0]
-                    raise OperationError(
-                        f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})"
-                    )
-                n += len(chunk)
-    return n
+            ][:MAX_DELETE_KEYS]
+            if not items:
+                return n
+            if items == last:
+                raise OperationError(f"cannot empty S3 bucket {name}: the versions deleted are listed again")
+            last = items
+            answer = s3.delete_objects(Bucket=name, Delete={"Objects": items, "Quiet": True})
+            if answer.get("Errors"):
+                err = answer["Errors"][0]
+                raise OperationError(
+                    f"cannot empty S3 bucket {name}: {err.get('Code')}: {err.get('Message')} ({err.get('Key')})"
+                )
+            n += len(items)
 
 
 def stdin_is_terminal() -> bool:

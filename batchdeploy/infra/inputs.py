@@ -23,6 +23,7 @@ from batchdeploy.infra.model import (
     repository_name_ok,
     repository_names,
 )
+from batchdeploy.infra.precheck import blank_problems
 from batchdeploy.infra.specs import fill_queue_order, fill_specs, spec_problems
 
 
@@ -60,7 +61,8 @@ def given(refs: dict, project_dir: Path) -> tuple[dict, dict]:
 
 
 def _read_specs(files: dict, sources: dict, variables: dict, tag_origin: str, problems: list) -> dict:
-    """The compute environment and queue files, read and rendered (kind -> document)."""
+    """The compute environment and queue files, read and rendered (kind -> document); an empty subnet,
+    security group or role of the compute environment is a problem here, named by its placeholder."""
     docs: dict = {}
     for kind in ("compute-environment", "job-queue"):
         if kind not in files:
@@ -68,6 +70,8 @@ def _read_specs(files: dict, sources: dict, variables: dict, tag_origin: str, pr
         try:
             raw = config.load_json(files[kind], f"{LABEL[kind]} file")
             docs[kind] = config.render(raw, variables, sources[kind], readable_by=f"anyone allowed {DESCRIBE[kind]}")
+            if kind == "compute-environment":
+                problems += [f"{sources[kind]}: {p}" for p in blank_problems(docs[kind], raw)]
         except ConfigError as exc:
             found = [f"{sources[kind]}: {p}" for p in exc.problems] if exc.problems else [exc.line()]
             problems += [f"{p} ({tag_origin})" if "${IMAGE_TAG}" in p else p for p in found]

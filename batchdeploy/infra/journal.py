@@ -48,10 +48,17 @@ class Journal:
         except OperationError as exc:
             raise self.failed(exc) from None
         except KeyboardInterrupt:
-            self.out.warn(f"interrupted; done so far: {'; '.join(self.done) or 'nothing'}")
+            self.out.warn(f"interrupted; done so far: {'; '.join(self.done) or 'nothing'}{self._undo()}")
             raise
+
+    def _undo(self) -> str:
+        """How to remove what a create made before it stopped, when it made anything."""
+        if self.verb != "create" or not any(i["op"] in ("created", "registered") for i in self.items):
+            return ""
+        return f"; or remove what it made: --delete --prefix {self.prefix}"
 
     def failed(self, exc: OperationError) -> OperationError:
         so_far = ", ".join(self.done) if self.done else "nothing"
         nxt = f"fix the cause and run {self.verb} again (it picks up where this stopped)"
-        return OperationError(f"{exc.message} (done before the failure: {so_far})", hint=exc.hint or nxt)
+        hint = (exc.hint or nxt) + self._undo()
+        return OperationError(f"{exc.message} (done before the failure: {so_far})", hint=hint)

@@ -9,9 +9,12 @@ from typing import NamedTuple
 
 from batchdeploy.aws.ecr import REPOSITORY_NAME, is_ecr_host
 
-# Dependency order for creating. Deleting (plan_delete) goes the other way for Batch (a queue before
-# its compute environment), and storage last, so results are not lost to a teardown that stops half-way.
-CREATE_ORDER = ("bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition")
+# The order of creating: what fails most (a compute environment AWS finds INVALID, a role it cannot
+# pass) first, so that a failure leaves the least behind; a queue after its compute environment; the
+# bucket and repositories, which nothing in Batch names, last. Deleting (plan_delete) goes the other way
+# for Batch (a queue before its compute environment), and storage last, so results are not lost to a
+# teardown that stops half-way.
+CREATE_ORDER = ("compute-environment", "job-queue", "job-definition", "ecr-repository", "bucket")
 LABEL = {
     "bucket": "S3 bucket",
     "ecr-repository": "ECR repository",

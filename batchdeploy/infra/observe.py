@@ -128,7 +128,9 @@ def observe_delete(aws, project: str, prefix: str, buckets: list[str], repos: li
     for q in found["job-queue"]:
         if is_ours(q["tags"], project, prefix):
             q["active_jobs"] = len(list_jobs(batch, q["name"]))
-    found["job-definition"] = _project_job_definitions(batch, project)
+    active = _active_job_definitions(batch)
+    found["job-definition"] = [d for d in active if d["tags"].get(TAG_PROJECT) == project]
+    found["images"] = [{"arn": d["arn"], "images": _images(d)} for d in active]
     found["bucket"] = []
     for name in dict.fromkeys(buckets):
         d = describe_bucket(aws.client("s3"), name)
@@ -140,15 +142,25 @@ def observe_delete(aws, project: str, prefix: str, buckets: list[str], repos: li
     for name in dict.fromkeys(repos):
         d = describe_repository(aws.client("ecr"), name)
         if d:
-            if is_ours(d["tags"], project, prefix):
+            if d["tags"].get(TAG_PROJECT) == project:  # the project's: shared by its prefixes
                 d["not_empty"] = repository_has_images(aws.client("ecr"), name)
             found["ecr-repository"].append(d)
     return found
 
 
-def _project_job_definitions(batch, project: str) -> list[dict]:
+def _images(doc) -> list[str]:
+    """Every `image` a job definition names (container, node ranges, ECS and EKS containers)."""
+    if isinstance(doc, dict):
+        own = [doc["image"]] if isinstance(doc.get("image"), str) else []
+        return own + [i for k, v in doc.items() if k != "tags" for i in _images(v)]
+    if isinstance(doc, list):
+        return [i for v in doc for i in _images(v)]
+    return []
+
+
+def _active_job_definitions(batch) -> list[dict]:
     found = []
     with translate("describe job definitions (batch:DescribeJobDefinitions)"):
         for page in batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
             found += [_with(d, "jobDefinitionName", "jobDefinitionArn") for d in page["jobDefinitions"]]
-    return [d for d in found if d.get("status") == "ACTIVE" and d["tags"].get(TAG_PROJECT) == project]
+    return [d for d in found if d.get("status") == "ACTIVE"]

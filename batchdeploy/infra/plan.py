@@ -12,7 +12,9 @@ from batchdeploy.infra.diff import (
     update_request,
 )
 from batchdeploy.infra.jobdef import jobdef_differences
-from batchdeploy.infra.model import CREATE_ORDER, LABEL, Action, Wanted, queue_ce_names
+from batchdeploy.infra.model import BATCH_API, CREATE_ORDER, LABEL, Action, Wanted, queue_ce_names
+
+SHARED_REPOSITORY = "the project's, shared by all its prefixes"
 
 
 def _on_existing(op: str, w: Wanted, have: dict, **more) -> Action:
@@ -63,6 +65,9 @@ def _plan_one(w: Wanted, have, project: str, prefix: str, update: bool, actions:
     if have is None:
         actions.append(Action("create", w.kind, w.name, request=w.request, note=f"from {w.source}", details=file))
         return
+    if w.kind == "ecr-repository" and (have.get("tags") or {}).get(TAG_PROJECT) == project:
+        actions.append(_on_existing("ok", w, have, note=f"exists ({SHARED_REPOSITORY})"))
+        return
     if not is_ours(have.get("tags"), project, prefix):
         if w.adopt:
             actions.append(_on_existing("use", w, have, note="exists (not made by batchdeploy): used as it is"))
@@ -75,11 +80,16 @@ def _plan_one(w: Wanted, have, project: str, prefix: str, update: bool, actions:
     if w.kind in ("bucket", "ecr-repository"):
         actions.append(_on_existing("ok", w, have, note="exists"))
         return
+    want = w.request
     if w.kind == "job-definition":
         diffs, shown = jobdef_differences(w.request, have)
     else:
-        diffs = differences(w.request, have) + tag_differences(w.request.get("tags"), have.get("tags"))
+        if have.get("state") == "DISABLED" and "state" not in w.request:
+            want = {**w.request, "state": "ENABLED"}  # AWS's default, which the file leaves to it
+        diffs = differences(want, have) + tag_differences(w.request.get("tags"), have.get("tags"))
         shown = [format_difference(d) for d in diffs]
+        if _disabled(w, want, have, update, problems):
+            return
     if not diffs:
         actions.append(_on_existing("ok", w, have, note="exists and matches"))
         return
@@ -89,12 +99,24 @@ def _plan_one(w: Wanted, have, project: str, prefix: str, update: bool, actions:
             f"{w.label}: AWS cannot update {', '.join(fixed)}; delete it (batchdeploy delete) and create it again"
         )
     elif update:
-        req = update_request(w.kind, w.name, w.request, diffs)
+        req = update_request(w.kind, w.name, want, diffs)
         tags = {p[len("tags.") :]: v for p, v, _ in diffs if p.startswith("tags.")}
         actions.append(_on_existing("update", w, have, request=req, diff=shown, details={"tags": tags, **file}))
     else:
         note = "--update to apply" if not fixed else f"AWS cannot update {', '.join(fixed)}: delete and create it again"
         actions.append(_on_existing("differs", w, have, diff=shown, note=note))
+
+
+def _disabled(w: Wanted, want: dict, have: dict, update: bool, problems: list) -> bool:
+    """A compute environment or queue of ours that is DISABLED while its file wants it ENABLED (what an
+    interrupted `delete` leaves): a problem without --update, since a queue on it runs nothing."""
+    if w.kind not in BATCH_API or have.get("state") != "DISABLED" or want.get("state") != "ENABLED" or update:
+        return False
+    problems.append(
+        f"{w.label} is ours but DISABLED (an interrupted delete leaves it so; it runs no jobs): "
+        "run create --update to enable it again, or delete to finish removing it"
+    )
+    return True
 
 
 def _on_found(op: str, kind: str, d: dict, **more) -> Action:
@@ -107,15 +129,24 @@ def plan_delete(
 ):
     """What `delete` does, in order. `found` holds everything described: `compute-environment` and
     `job-queue` (all of the account's), `job-definition` (this project's ACTIVE revisions), `bucket` and
-    `ecr-repository` (the candidates by name), each a list of descriptions with `name`, `arn`, `tags`."""
+    `ecr-repository` (the candidates by name), each a list of descriptions with `name`, `arn`, `tags`;
+    `images` (every ACTIVE job definition's ARN and the images it names)."""
     actions, gone_queues = _delete_queues(found, project, prefix, keep)
     actions += _delete_ces(found, project, prefix, keep, gone_queues)
     actions += _delete_job_definitions(found, project, prefix, keep)
-    for kind, flag, ok in (
-        ("ecr-repository", "--delete-images", delete_images),
-        ("bucket", "--delete-bucket-contents", delete_contents),
-    ):
-        actions += _delete_storage(found, kind, flag, ok, project, prefix)
+    gone = {arn for a in actions if a.op == "delete" for arn in a.details.get("revisions", [])}
+    actions += _delete_repositories(found, project, prefix, delete_images, gone)
+    actions += _delete_bucket(found, delete_contents, project, prefix)
+    return actions + _left_alone(found, project, prefix)
+
+
+def _left_alone(found: dict, project: str, prefix: str) -> list[Action]:
+    """Batch resources named like this prefix's (PREFIX-...) that do not carry its tags: kept, and why."""
+    actions = []
+    for kind in ("compute-environment", "job-queue"):
+        for d in found.get(kind, []):
+            if d["name"].startswith(f"{prefix}-") and not is_ours(d["tags"], project, prefix):
+                actions.append(_on_found("keep", kind, d, note=f"{whose(d['tags'])}: left alone"))
     return actions
 
 
@@ -185,18 +216,62 @@ def _delete_job_definitions(found: dict, project: str, prefix: str, keep: set) -
     return actions
 
 
-def _delete_storage(found: dict, kind: str, flag: str, ok: bool, project: str, prefix: str) -> list[Action]:
+def _other_prefixes(found: dict, project: str, prefix: str) -> list[str]:
+    """This project's other prefixes that still have a compute environment, queue or job definition."""
+    tags = [d["tags"] for kind in ("compute-environment", "job-queue", "job-definition") for d in found.get(kind, [])]
+    return sorted(
+        {t[TAG_PREFIX] for t in tags if t.get(TAG_PROJECT) == project and t.get(TAG_PREFIX, prefix) != prefix}
+    )
+
+
+def _image_users(found: dict, repo: dict, gone: set) -> list[str]:
+    """ACTIVE job definitions (those this run does not deregister) whose images are in `repo`."""
+    uri = repo.get("repositoryUri")
+    if not uri:
+        return []
+    return sorted(
+        jd["arn"].rsplit("/", 1)[-1]
+        for jd in found.get("images", [])
+        if jd["arn"] not in gone and any(i == uri or i.startswith((uri + ":", uri + "@")) for i in jd["images"])
+    )
+
+
+def _delete_repositories(found: dict, project: str, prefix: str, ok: bool, gone: set) -> list[Action]:
+    """ECR repositories are the project's, shared by its prefixes (-b pushes every prefix's images to one):
+    one goes with the last prefix's delete, once no job definition still names its images."""
+    actions, others = [], _other_prefixes(found, project, prefix)
+    for repo in found.get("ecr-repository", []):
+        users = _image_users(found, repo, gone)
+        note = None
+        if repo["tags"].get(TAG_PROJECT) != project:
+            note = f"{whose(repo['tags'])}: left alone"
+        elif others:
+            note = f"{SHARED_REPOSITORY}: prefix {', '.join(others)} still has resources; the last prefix's delete removes it"
+        elif users:
+            note = f"job definition {', '.join(users[:3])}{' ...' if len(users) > 3 else ''} still names its images"
+        elif repo.get("not_empty") and not ok:
+            note = "not empty (--delete-images deletes it with its images)"
+        if note:
+            actions.append(_on_found("keep", "ecr-repository", repo, note=note))
+        else:
+            full = bool(repo.get("not_empty"))
+            note = "empty it, then delete" if full else "delete"
+            actions.append(_on_found("delete", "ecr-repository", repo, note=note, details={"empty": full}))
+    return actions
+
+
+def _delete_bucket(found: dict, ok: bool, project: str, prefix: str) -> list[Action]:
     actions = []
-    for item in found.get(kind, []):
+    for item in found.get("bucket", []):
         full = bool(item.get("not_empty"))
         if not is_ours(item["tags"], project, prefix):
-            actions.append(_on_found("keep", kind, item, note=f"{whose(item['tags'])}: left alone"))
+            actions.append(_on_found("keep", "bucket", item, note=f"{whose(item['tags'])}: left alone"))
         elif full and not ok:
-            what = "images" if kind == "ecr-repository" else "objects"
-            actions.append(_on_found("keep", kind, item, note=f"not empty ({flag} deletes it with its {what})"))
+            note = "not empty (--delete-bucket-contents deletes it with its objects)"
+            actions.append(_on_found("keep", "bucket", item, note=note))
         else:
             note = "empty it, then delete" if full else "delete"
-            actions.append(_on_found("delete", kind, item, note=note, details={"empty": full}))
+            actions.append(_on_found("delete", "bucket", item, note=note, details={"empty": full}))
     return actions
 
 

@@ -28,6 +28,7 @@ from batchdeploy.infra.model import (
 )
 from batchdeploy.infra.observe import observe_create, observe_delete
 from batchdeploy.infra.plan import plan_create, plan_delete
+from batchdeploy.infra.precheck import check_compute_environment
 from batchdeploy.state import INFRA
 
 
@@ -101,6 +102,16 @@ def create(ctx) -> int:
     wanted = gather_wanted(ctx, opts, prefix, project)
     observed = observe_create(ctx.aws, wanted)
     actions, problems = plan_create(wanted, observed, project, prefix, opts.update)
+    warnings = [
+        f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
+    ]
+    # Before the first write: what the compute environment names, read (every problem at once, exit 2).
+    for a in actions:
+        if a.kind == "compute-environment" and a.op in ("create", "update"):
+            w = next(w for w in wanted if (w.kind, w.name) == (a.kind, a.name))
+            found, warned = check_compute_environment(ctx.aws, w.request, w.source)
+            problems += found
+            warnings += warned
     if problems:
         raise ConfigError("cannot create", problems, hint="nothing was changed")
     costly = [a.label for a in actions if a.op in CHANGES and a.kind == "compute-environment"]
@@ -116,16 +127,17 @@ def create(ctx) -> int:
         actions,
         report=lambda journal: _create_report(ctx, opts, plan, journal),
         confirm=confirm if costly else None,
-        warnings=[
-            f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
-        ],
+        warnings=warnings,
     )
     return _executor(ctx, opts, timeout).execute(plan)
 
 
 def _create_report(ctx, opts: CreateOptions, plan: Plan, journal: Journal) -> int:
     out = ctx.out
-    if not plan.changes:
+    differs = [a.label for a in plan.actions if a.op == "differs"]
+    if differs:  # the last line agrees with the plan: something differs, and was left as it is
+        out.info(f"left as it is, differing from its file: {', '.join(differs)} (create --update applies the changes)")
+    elif not plan.changes:
         out.info("nothing to do: everything exists and matches")
     names = names_used(plan.actions)
     env_values = {k: v for k, v in names.items() if k in ENV_KEYS.values()}  # what --write-env writes

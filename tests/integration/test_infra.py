@@ -74,8 +74,9 @@ def test_create_from_files_then_again_creates_nothing(infra, aws, moto):
     bucket_tags = aws.client("s3").get_bucket_tagging(Bucket=BUCKET)["TagSet"]
     assert {t["Key"]: t["Value"] for t in bucket_tags} == ours
     repo = aws.client("ecr").describe_repositories(repositoryNames=["demo/app"])["repositories"][0]
+    # The repository is the project's, shared by its prefixes (-b pushes every prefix's images to it).
     assert aws.client("ecr").list_tags_for_resource(resourceArn=repo["repositoryArn"])["tags"] == [
-        {"Key": k, "Value": v} for k, v in ours.items()
+        {"Key": "batchdeploy:project", "Value": "demo"}
     ]
     state = infra.state("infra.json")["prefixes"][PREFIX]
     assert set(state) == {"bucket", "ecr-repository", "compute-environment", "job-queue", "job-definition"}
@@ -447,9 +448,12 @@ def test_access_denied_half_way_reports_what_was_created(infra, aws, proxy):
     assert r.returncode == 1
     line = one_line_error(r)
     assert f"cannot create job queue {JQ} (batch:CreateJobQueue): AccessDeniedException: User:" in line
-    assert f"(done before the failure: created S3 bucket {BUCKET}, created compute environment {CE})" in line
+    # The compute environment first, the bucket last: a failure leaves the least behind, and says how to
+    # remove it.
+    assert f"(done before the failure: created compute environment {CE})" in line
+    assert line.endswith(f"; or remove what it made: --delete --prefix {PREFIX}")
     state = infra.state("infra.json")["prefixes"][PREFIX]
-    assert set(state) == {"bucket", "compute-environment"}
+    assert set(state) == {"compute-environment"}
     # Once allowed, create finishes the job and delete removes everything.
     proxy.clear()
     assert infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}).returncode == 0
@@ -497,3 +501,203 @@ def test_a_compute_environment_that_never_becomes_valid_times_out(infra, aws, pr
     assert sum(slept) == pytest.approx(120) and max(slept) <= 15 and len(slept) < 20
     describes = [r for r in proxy.requests if r.path == "/v1/describecomputeenvironments"]
     assert len(describes) == len(slept) + 2  # the plan's look, then one poll before each sleep and a last one
+
+
+def test_a_versioned_bucket_of_1500_versions_is_emptied_in_one_run(infra, aws, moto):
+    """DeleteObjects takes 1,000 keys; a listing that pages through what is being deleted stopped half
+    way (BucketNotEmpty). 750 keys twice over (1,500 versions) and a delete marker on 300 of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = aws.client("s3")  # the bucket alone, as --create makes it (the rest would only take time)
+    s3.create_bucket(Bucket=BUCKET)
+    ours = [{"Key": "batchdeploy:project", "Value": "demo"}, {"Key": "batchdeploy:prefix", "Value": PREFIX}]
+    s3.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": ours})
+    s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    keys = [f"results/{i:04d}.csv" for i in range(750)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=BUCKET, Key=k, Body=b"1"), keys * 2))
+    s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": k} for k in keys[:300]], "Quiet": True})
+    r = infra.deploy("--delete", "--yes", "--delete-bucket-contents")
+    assert r.returncode == 0, r.stderr
+    assert BUCKET not in snapshot(aws)["buckets"]
+
+
+def test_a_blank_subnet_is_caught_with_the_files_before_any_request(infra, moto):
+    """The shipped quickstart .aws_env leaves SUBNET_ID empty: `["${SUBNET_ID}"]` renders as `[""]`."""
+    env = (infra.path / ".aws_env").read_text()
+    infra.write(".aws_env", "".join(f"{line.split('=')[0]}=\n" if line.startswith(("SUBNET_ID=", "SERVICE_ROLE="))
+                                    else line + "\n" for line in env.splitlines()))
+    counter = RequestCounter(moto)
+    r = infra.deploy("--create", "--yes")
+    assert r.returncode == 2
+    line = one_line_error(r)
+    assert "compute-environment.json: computeResources.subnets[0]: empty (${SUBNET_ID} is empty" in line
+    assert "compute-environment.json: serviceRole: empty (${SERVICE_ROLE} is empty" in line
+    assert counter.since() == []
+
+
+def test_every_pre_checkable_problem_is_found_at_once_and_nothing_is_created(infra, aws, moto, proxy):
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    other_group = ec2.create_security_group(GroupName="elsewhere", Description="x", VpcId=vpc)["GroupId"]
+    aws.client("s3").create_bucket(Bucket=BUCKET)  # made by hand: the default name is taken
+    spot = {
+        "type": "MANAGED",
+        "computeResources": {
+            "type": "SPOT",
+            "minvCpus": 0,
+            "maxvCpus": 4,
+            "instanceTypes": ["optimal"],
+            "subnets": ["${SUBNET_ID}", "subnet-0123456789abcdef0"],
+            "securityGroupIds": [other_group],
+            "instanceRole": "no-such-profile",
+            "spotIamFleetRole": "arn:aws:iam::123456789012:role/no-such-fleet-role",
+        },
+        "serviceRole": "arn:aws:iam::999999999999:role/AWSBatchServiceRole",
+    }
+    infra.write_json("compute-environment.json", spot)
+    before = snapshot(aws)
+    r = infra.deploy("--create", "--yes", "--ecr-repository", "demo/app", "--job-definition", "jd.json",
+                     env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 2, r.stderr
+    line = one_line_error(r)
+    for expected in (
+        f"S3 bucket {BUCKET} exists but was not created by batchdeploy",
+        "computeResources.subnets: subnet-0123456789abcdef0 does not exist in this account and region",
+        "computeResources: the subnets and security groups must sit in one VPC (",
+        f"{vpc}: {other_group}",
+        "computeResources.instanceRole: the IAM instance profile no-such-profile does not exist",
+        "computeResources.spotIamFleetRole: the IAM role arn:aws:iam::123456789012:role/no-such-fleet-role does not exist",
+        "serviceRole: arn:aws:iam::999999999999:role/AWSBatchServiceRole is in account 999999999999, not this one "
+        "(123456789012)",
+        "nothing was changed",
+    ):
+        assert expected in line, expected
+    assert snapshot(aws) == before
+    # Without the taken name, the same file alone still stops the run before any write (it used to make
+    # the bucket, then a compute environment moto accepted and AWS would find INVALID).
+    aws.client("s3").delete_bucket(Bucket=BUCKET)
+    before = snapshot(aws)
+    again = infra.deploy("--create", "--yes", "--ecr-repository", "demo/app", "--job-definition", "jd.json",
+                         env={"AWS_ENDPOINT_URL": proxy.url})
+    assert again.returncode == 2 and "does not exist in this account and region" in one_line_error(again)
+    writes = [op for op in proxy.operations if op.lower().startswith(("create", "register", "put", "tag", "update"))]
+    assert writes == [] and not [q for q in proxy.requests if q.protocol == "s3" and q.method not in ("GET", "HEAD")]
+    assert snapshot(aws) == before
+
+
+def test_a_compute_environment_left_disabled_is_reported_or_enabled_with_update(infra, aws, moto):
+    """An interrupted delete disables the queue, deletes it, disables the compute environment: create
+    must not put a new queue on the disabled one and call it done."""
+    assert infra.deploy("--create", "--yes").returncode == 0
+    batch = aws.client("batch")
+    batch.update_job_queue(jobQueue=JQ, state="DISABLED")
+    batch.delete_job_queue(jobQueue=JQ)
+    batch.update_compute_environment(computeEnvironment=CE, state="DISABLED")
+    before = snapshot(aws)
+    r = infra.deploy("--create", "--yes")
+    assert r.returncode == 2
+    assert f"compute environment {CE} is ours but DISABLED" in one_line_error(r)
+    assert snapshot(aws) == before  # no queue on it
+    u = infra.deploy("--create", "--yes", "--update")
+    assert u.returncode == 0, u.stderr
+    ce = batch.describe_compute_environments(computeEnvironments=[CE])["computeEnvironments"][0]
+    assert ce["state"] == "ENABLED"
+    assert batch.describe_job_queues(jobQueues=[JQ])["jobQueues"][0]["state"] == "ENABLED"
+
+
+def test_a_difference_left_as_it_is_is_the_last_line(infra, aws, moto):
+    assert infra.deploy("--create", "--yes").returncode == 0
+    infra.write_json("job-queue.json", {**QUEUE, "priority": 7})
+    r = infra.deploy("--create", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "nothing to do" not in r.stdout + r.stderr
+    assert f"left as it is, differing from its file: job queue {JQ} (create --update applies" in r.stdout
+
+
+REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+
+def _push(aws, repo: str, tag: str) -> None:
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1,
+                           "digest": "sha256:" + "a" * 64}, "layers": []}
+    aws.client("ecr").put_image(repositoryName=repo, imageManifest=json.dumps(manifest), imageTag=tag)
+
+
+def test_two_prefixes_share_the_projects_repository_and_only_the_last_delete_removes_it(infra, aws, moto):
+    infra.write(".aws_env", (infra.path / ".aws_env").read_text() + f"AWS_REGISTRY={REGISTRY}\n")
+    a = infra.deploy("--create", "--prefix", "demo-a", "--yes")
+    assert a.returncode == 0, a.stderr
+    b = infra.deploy("--create", "--prefix", "demo-b", "--yes")  # was refused: "belongs to prefix demo-a"
+    assert b.returncode == 0, b.stderr
+    assert "ok       ECR repository       demo  (exists (the project's, shared by all its prefixes))" in b.stderr
+    _push(aws, "demo", "c-0123456789abcdef")
+    d = infra.deploy("--delete", "--prefix", "demo-b", "--delete-images", "--yes")
+    assert d.returncode == 0, d.stderr
+    assert "kept ECR repository demo: the project's, shared by all its prefixes: prefix demo-a still has" in d.stderr
+    assert aws.client("ecr").list_images(repositoryName="demo")["imageIds"]
+    last = infra.deploy("--delete", "--prefix", "demo-a", "--delete-images", "--yes")
+    assert last.returncode == 0, last.stderr
+    assert snapshot(aws)["repositories"] == [] and snapshot(aws)["compute_environments"] == []
+
+
+def test_create_update_and_delete_leave_a_hand_made_and_a_foreign_resource_alone(infra, aws, moto):
+    """The ownership rule: only what carries this project's tags and this prefix is changed or deleted."""
+    assert infra.deploy("--create", "--yes").returncode == 0
+    batch, s3, ecr = aws.client("batch"), aws.client("s3"), aws.client("ecr")
+    ce = batch.describe_compute_environments(computeEnvironments=[CE])["computeEnvironments"][0]
+    queue = batch.describe_job_queues(jobQueues=[JQ])["jobQueues"][0]
+    batch.untag_resource(resourceArn=ce["computeEnvironmentArn"], tagKeys=["batchdeploy:project", "batchdeploy:prefix"])
+    batch.tag_resource(resourceArn=queue["jobQueueArn"], tags={"batchdeploy:project": "other"})  # foreign
+    s3.delete_bucket_tagging(Bucket=BUCKET)  # hand-made, as far as tags tell
+    s3.put_object(Bucket=BUCKET, Key="theirs.csv", Body=b"1")
+    ecr.create_repository(repositoryName="demo", tags=[{"Key": "batchdeploy:project", "Value": "other"}])
+    _push(aws, "demo", "theirs")
+    infra.write(".aws_env", (infra.path / ".aws_env").read_text() + f"AWS_REGISTRY={REGISTRY}\n")
+    infra.write_json("job-queue.json", {**QUEUE, "priority": 9})  # a difference --update would apply
+    before = snapshot(aws)
+
+    u = infra.deploy("--create", "--update", "--yes")
+    assert u.returncode == 2
+    line = one_line_error(u)
+    assert f"compute environment {CE} exists but was not created by batchdeploy" in line
+    assert f"job queue {JQ} exists but belongs to project 'other'" in line
+    assert f"S3 bucket {BUCKET} exists but was not created by batchdeploy" in line
+    assert "ECR repository demo exists but belongs to project 'other'" in line
+    assert "it is left alone" in line
+    assert snapshot(aws) == before
+
+    d = infra.deploy("--delete", "--yes", "--delete-bucket-contents", "--delete-images")
+    assert d.returncode == 0, d.stderr
+    assert "nothing to delete for prefix demo-test; kept 4" in d.stdout
+    for kept in (f"kept compute environment {CE}: was not created by batchdeploy",
+                 f"kept job queue {JQ}: belongs to project 'other'",
+                 f"kept S3 bucket {BUCKET}: was not created by batchdeploy",
+                 "kept ECR repository demo: belongs to project 'other'"):
+        assert kept in d.stderr, kept
+    assert snapshot(aws) == before
+
+
+def test_a_pre_check_the_caller_may_not_read_is_a_warning_not_a_stop(infra, aws, proxy):
+    proxy.add(operation="GetRole", status=403, code="AccessDenied",
+              message="User: arn:aws:iam::123456789012:user/test is not authorized to perform: iam:GetRole")
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert "warning: cannot check serviceRole" in r.stderr
+    assert "(iam:GetRole is not allowed): AWS checks it at creation" in r.stderr
+    assert snapshot(aws)["compute_environments"]
+
+
+def test_a_bucket_that_cannot_be_tagged_is_not_left_behind(infra, aws, proxy):
+    """Untagged, delete would never remove it (not ours by its tags): create takes it back."""
+    proxy.add(method="PUT", bucket=BUCKET, query={"tagging": ""}, status=403, code="AccessDenied",
+              message="not authorized to perform: s3:PutBucketTagging")
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 1
+    line = one_line_error(r)
+    assert f"cannot tag S3 bucket {BUCKET} (s3:PutBucketTagging): AccessDenied" in line
+    assert line.endswith(f"; or remove what it made: --delete --prefix {PREFIX}")
+    assert BUCKET not in snapshot(aws)["buckets"]
+    assert infra.deploy("--delete", "--yes").returncode == 0
+    assert snapshot(aws)["compute_environments"] == [] and snapshot(aws)["job_queues"] == []

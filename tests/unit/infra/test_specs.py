@@ -77,3 +77,18 @@ def test_queue_limits():
     assert "computeEnvironmentOrder: 4 compute environments; AWS allows 3" in problems
     assert "computeEnvironmentOrder: each `order` must be different" in problems
     assert any(p.startswith("computeEnvironmentOrder[0].computeEnvironment: missing") for p in problems)
+
+
+def test_blank_subnets_groups_and_roles_are_named_by_their_placeholder():
+    from batchdeploy.infra.precheck import blank_problems
+
+    raw = {"serviceRole": "${SERVICE_ROLE_ARN}", "computeResources": {"subnets": ["${SUBNET_ID}"],
+           "securityGroupIds": ["sg-1", " "], "instanceRole": ""}}
+    doc = {"serviceRole": "", "computeResources": {"subnets": [""], "securityGroupIds": ["sg-1", " "], "instanceRole": ""}}
+    assert blank_problems(doc, raw) == [
+        "computeResources.subnets[0]: empty (${SUBNET_ID} is empty: set SUBNET_ID in .aws_env)",
+        "computeResources.securityGroupIds[1]: empty",
+        "serviceRole: empty (${SERVICE_ROLE_ARN} is empty: set SERVICE_ROLE_ARN in .aws_env)",
+        "computeResources.instanceRole: empty",
+    ]
+    assert blank_problems({"computeResources": {"subnets": ["subnet-1"]}}) == []
