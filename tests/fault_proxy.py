@@ -19,6 +19,7 @@ Which requests a rule is for (all given must hold): `method`; `path` (exact, no 
 What it does, in this order: `hold` (sets `proxy.held`, waits for `proxy.release`); `status` answers
 an AWS error (`code`, `message`) without forwarding, shaped for the protocol (JSON for Batch, ECR
 and the other JSON services, XML for query services such as STS, S3's XML otherwise);
+with `answer=BYTES` as well, that body is the answer (an answer moto cannot give);
 `edit_request(body)` changes the bytes moto gets; `drop` forwards, then closes the connection
 without an answer; `rewrite(answer)` edits a 200 JSON answer; `cut=N` sends the headers (the whole
 length) and N bytes of the body, then closes the connection. `rule.hits` counts what it took.
@@ -118,6 +119,7 @@ class Rule:
     drop: bool = False
     rewrite: Callable | None = None
     cut: int | None = None
+    answer: bytes | None = None  # with `status`: this body (text/xml) instead of an error document
     # what happened
     matched: int = 0
     hits: int = 0
@@ -258,6 +260,13 @@ class FaultProxy(LoopbackServer):
 
     @staticmethod
     def _error(h: BaseHTTPRequestHandler, request: Request, rule: Rule) -> None:
+        if rule.answer is not None:
+            h.send_response(rule.status)
+            h.send_header("Content-Type", "text/xml")
+            h.send_header("Content-Length", str(len(rule.answer)))
+            h.end_headers()
+            h.wfile.write(rule.answer)
+            return
         if request.protocol == "json":
             payload = json.dumps({"__type": rule.code, "message": rule.message}).encode()
             kind = "application/json"

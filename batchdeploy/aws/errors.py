@@ -127,6 +127,11 @@ def _convert(bex, exc, doing, not_found, endpoint):
         return OperationError(f"cannot {doing}: {type(exc).__name__}: {exc}", hint=_network_hint(endpoint))
     if isinstance(exc, bex.ParamValidationError):
         return OperationError(f"cannot {doing}: {exc}")
+    from botocore.parsers import ResponseParserError  # not a BotoCoreError: an answer that is not AWS's shape
+
+    if isinstance(exc, ResponseParserError):
+        return OperationError(f"cannot {doing}: the answer could not be read (ResponseParserError)",
+                              hint=_network_hint(endpoint))
     if isinstance(exc, bex.BotoCoreError):
         return OperationError(f"cannot {doing}: {type(exc).__name__}: {exc}")
     return None

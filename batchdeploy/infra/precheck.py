@@ -5,8 +5,10 @@ VPC or a role that is missing, and only then reports the compute environment INV
 bucket and the repositories used to be made. Here, read-only: the subnets and security groups exist
 and sit in one VPC (ec2:DescribeSubnets, ec2:DescribeSecurityGroups); the service role, the instance
 profile and the Spot fleet role exist (iam:GetRole, iam:GetInstanceProfile) and belong to this
-account (sts:GetCallerIdentity). A read the caller may not make is a warning, not a problem: AWS
-still checks at creation.
+account (sts:GetCallerIdentity), and the caller may pass each of them (iam:SimulatePrincipalPolicy for
+iam:PassRole, which CreateComputeEnvironment needs). A read the caller may not make, or an answer IAM
+cannot give (SimulatePrincipalPolicy for a federated caller, an emulator that lacks it), is a warning,
+not a problem: AWS still checks at creation.
 
 `blank_problems` is the pure part, run with the file checks: an empty subnet, security group or role
 (an empty SUBNET_ID in .aws_env renders `["${SUBNET_ID}"]` as `[""]`).
@@ -87,10 +89,58 @@ class Reads:
             with translate(f"check {what} ({service}:{action})"):
                 raise
 
+    def identity(self) -> dict:
+        if not hasattr(self, "_identity"):
+            sts = self.aws.client("sts")
+            self._identity = self.call("sts", "GetCallerIdentity", "the account of the roles", sts.get_caller_identity) or {}
+        return self._identity
+
     def account(self) -> str | None:
-        sts = self.aws.client("sts")
-        found = self.call("sts", "GetCallerIdentity", "the account of the roles", sts.get_caller_identity)
-        return (found or {}).get("Account")
+        return self.identity().get("Account")
+
+    def optional(self, service: str, action: str, what: str, fn, **kwargs):
+        """fn(**kwargs)'s answer, or None with a warning on any failure: for checks AWS repeats anyway."""
+        import botocore.exceptions
+        from botocore.parsers import ResponseParserError
+
+        try:
+            return fn(**kwargs)
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError, ResponseParserError) as exc:
+            cause = error_code(exc) or type(exc).__name__
+            line = f"cannot check {what} ({service}:{action} answered {cause}): AWS checks it at creation"
+            if not any(f"({service}:{action} answered" in w for w in self.warnings):  # once per action
+                self.warnings.append(line)
+            return None
+
+
+def principal_arn(caller: str | None) -> str | None:
+    """The IAM ARN SimulatePrincipalPolicy takes for the caller: a user's or a role's as it is; an
+    assumed role's session ARN (arn:aws:sts::A:assumed-role/ROLE/SESSION) as its role; else None."""
+    m = re.fullmatch(r"arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/.+", caller or "")
+    if m:
+        return f"arn:{m[1]}:iam::{m[2]}:role/{m[3]}"
+    # A user, as IAM names it (moto's GetCallerIdentity says arn:aws:sts::A:user/N for the same user).
+    m = re.fullmatch(r"arn:(aws[a-z-]*):(?:iam|sts)::(\d{12}):(user|role)/(.+)", caller or "")
+    return f"arn:{m[1]}:iam::{m[2]}:{m[3]}/{m[4]}" if m else None
+
+
+def _can_pass(reads: Reads, passed: list[tuple[str, str]]) -> list[str]:
+    """Problems for each (path, role ARN) the caller may not pass (iam:PassRole)."""
+    principal = principal_arn(reads.identity().get("Arn"))
+    if not passed or principal is None:
+        return []
+    # One try: the check only informs (AWS repeats it at creation), and an IAM that cannot simulate
+    # (an emulator) answers 500, which the standard retry policy would wait on five times.
+    iam, problems = reads.aws.client("iam", retries={"total_max_attempts": 1}), []
+    for path, role in passed:
+        answer = reads.optional("iam", "SimulatePrincipalPolicy", "that the roles can be passed",
+                                iam.simulate_principal_policy, PolicySourceArn=principal,
+                                ActionNames=["iam:PassRole"], ResourceArns=[role])
+        for result in (answer or {}).get("EvaluationResults") or []:
+            if result.get("EvalDecision") != "allowed":
+                problems.append(f"{path}: the caller ({principal}) may not pass {role} (iam:PassRole is "
+                                f"{result.get('EvalDecision')}); allow iam:PassRole on it")
+    return problems
 
 
 def _network(reads: Reads, res: dict) -> list[str]:
@@ -124,8 +174,8 @@ def _iam(reads: Reads, doc: dict) -> list[str]:
     refs = [(p, k, v) for p, k, v in refs if isinstance(v, str) and v.strip()]
     if not refs:
         return []
-    iam, problems = reads.aws.client("iam"), []
-    account = reads.account() if any(v.startswith("arn:") for _, _, v in refs) else None
+    iam, problems, passed = reads.aws.client("iam"), [], []
+    account = reads.account()
     for path, kind, value in refs:
         name = value
         if value.startswith("arn:"):
@@ -143,14 +193,17 @@ def _iam(reads: Reads, doc: dict) -> list[str]:
         name = name.rsplit("/", 1)[-1]
         if kind == "role":
             found = reads.call("iam", "GetRole", f"{path} {value}", iam.get_role, RoleName=name)
+            arns = [(found or {}).get("Role", {}).get("Arn")]
         else:
             found = reads.call(
                 "iam", "GetInstanceProfile", f"{path} {value}", iam.get_instance_profile, InstanceProfileName=name
             )
+            arns = [r.get("Arn") for r in (found or {}).get("InstanceProfile", {}).get("Roles") or []]
         if found == {}:
             what = "role" if kind == "role" else "instance profile"
             problems.append(f"{path}: the IAM {what} {value} does not exist")
-    return problems
+        passed += [(path, arn) for arn in arns if arn]
+    return problems + _can_pass(reads, passed)
 
 
 def check_compute_environment(aws, doc: dict, source: str) -> tuple[list[str], list[str]]:

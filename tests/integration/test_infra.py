@@ -701,3 +701,41 @@ def test_a_bucket_that_cannot_be_tagged_is_not_left_behind(infra, aws, proxy):
     assert BUCKET not in snapshot(aws)["buckets"]
     assert infra.deploy("--delete", "--yes").returncode == 0
     assert snapshot(aws)["compute_environments"] == [] and snapshot(aws)["job_queues"] == []
+
+
+def _simulated(decision: str) -> bytes:
+    """SimulatePrincipalPolicy's answer (moto has no such call): one result with `decision`."""
+    return (
+        '<SimulatePrincipalPolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">'
+        "<SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member>"
+        "<EvalActionName>iam:PassRole</EvalActionName><EvalResourceName>*</EvalResourceName>"
+        f"<EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/>"
+        "</member></EvaluationResults></SimulatePrincipalPolicyResult>"
+        "<ResponseMetadata><RequestId>proxy</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+    ).encode()
+
+
+def test_a_role_the_caller_may_not_pass_stops_create_before_any_write(infra, aws, proxy):
+    """CreateComputeEnvironment needs iam:PassRole on the service role: found before anything is made."""
+    proxy.add(operation="SimulatePrincipalPolicy", status=200, answer=_simulated("implicitDeny"))
+    before = snapshot(aws)
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 2, r.stderr
+    line = one_line_error(r)
+    assert ("serviceRole: the caller (arn:aws:iam::123456789012:user/moto) may not pass "
+            "arn:aws:iam::123456789012:role/batch-service (iam:PassRole is implicitDeny); allow iam:PassRole on it") in line
+    assert snapshot(aws) == before
+    sent = [b for b in proxy.requests if b.operation == "SimulatePrincipalPolicy"]
+    assert len(sent) == 1 and b"iam%3APassRole" in sent[0].body
+
+
+def test_a_role_the_caller_may_pass_is_quiet_and_one_iam_cannot_simulate_is_one_warning(infra, aws, proxy):
+    proxy.add(operation="SimulatePrincipalPolicy", status=200, answer=_simulated("allowed"))
+    r = infra.deploy("--create", "--yes", "--dry-run", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert "can be passed" not in r.stderr
+    proxy.clear()  # moto itself has no SimulatePrincipalPolicy: a warning, and the run goes on
+    r = infra.deploy("--create", "--yes", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("cannot check that the roles can be passed (iam:SimulatePrincipalPolicy answered") == 1
+    assert snapshot(aws)["compute_environments"]

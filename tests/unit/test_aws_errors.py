@@ -114,3 +114,13 @@ def test_a_client_error_of_any_shape_still_translates(response):
     exc.response = response
     e = convert(exc, "do it")
     assert isinstance(e, OperationError) and e.line().startswith("cannot do it: ")
+
+
+def test_an_answer_that_cannot_be_parsed_is_one_line_not_a_traceback():
+    from botocore.parsers import ResponseParserError
+
+    e = convert(ResponseParserError("Unable to parse response (syntax error), invalid XML received: b'<html>'"),
+                "check the roles", endpoint="http://127.0.0.1:9")
+    assert isinstance(e, OperationError)
+    assert e.line().startswith("cannot check the roles: the answer could not be read (ResponseParserError); ")
+    assert "<html>" not in e.line()

@@ -92,3 +92,11 @@ def test_blank_subnets_groups_and_roles_are_named_by_their_placeholder():
         "computeResources.instanceRole: empty",
     ]
     assert blank_problems({"computeResources": {"subnets": ["subnet-1"]}}) == []
+
+
+def test_the_principal_simulate_principal_policy_takes():
+    from batchdeploy.infra.precheck import principal_arn
+
+    assert principal_arn("arn:aws:iam::123456789012:user/alice") == "arn:aws:iam::123456789012:user/alice"
+    assert principal_arn("arn:aws:sts::123456789012:assumed-role/Deployer/s1") == "arn:aws:iam::123456789012:role/Deployer"
+    assert principal_arn("arn:aws:sts::123456789012:federated-user/bob") is None and principal_arn(None) is None
