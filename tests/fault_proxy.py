@@ -14,9 +14,11 @@ takes a request decides what happens to it:
 Which requests a rule is for (all given must hold): `method`; `path` (exact, no query); `operation`
 (case-insensitive: X-Amz-Target's, a query-protocol `Action=`, or Batch's `/v1/<operation>`);
 `bucket` and `key` (path-style S3; the key must contain the text); `query` (these values);
-`when(request)`. With `nth=N` the rule takes only the Nth request it matches.
+`when(request)`. With `nth=N` the rule takes only the Nth request it matches; with `times=N` only the
+first N (a listing that is late for N requests: `operation="listjobs", times=3, rewrite=hide`).
 
-What it does, in this order: `hold` (sets `proxy.held`, waits for `proxy.release`); `status` answers
+What it does, in this order: `before(request)` (a test's hook: SIGKILL the client at this request,
+deterministically); `hold` (sets `proxy.held`, waits for `proxy.release`); `status` answers
 an AWS error (`code`, `message`) without forwarding, shaped for the protocol (JSON for Batch, ECR
 and the other JSON services, XML for query services such as STS, S3's XML otherwise);
 `edit_request(body)` changes the bytes moto gets; `drop` forwards, then closes the connection
@@ -109,7 +111,9 @@ class Rule:
     query: dict[str, str] | None = None
     when: Callable[[Request], bool] | None = None
     nth: int | None = None
+    times: int | None = None
     # what to do
+    before: Callable[[Request], None] | None = None
     hold: bool = False
     status: int | None = None
     code: str = "ServerException"
@@ -194,7 +198,8 @@ class FaultProxy(LoopbackServer):
             for rule in self.rules:
                 if rule.matches(request):
                     rule.matched += 1
-                    if taken is None and rule.nth in (None, rule.matched):
+                    due = rule.nth in (None, rule.matched) and (rule.times is None or rule.hits < rule.times)
+                    if taken is None and due:
                         taken = rule
             if taken:
                 taken.hits += 1
@@ -205,6 +210,8 @@ class FaultProxy(LoopbackServer):
         body = h.rfile.read(length) if length else b""
         request = Request.parse(h.command, h.path, h.headers, body)
         rule = self._take(request) or Rule()
+        if rule.before:
+            rule.before(request)
         if rule.hold:
             self.held.set()
             self.release.wait(60)

@@ -142,7 +142,7 @@ def main(ctx) -> int:
     try:
         for item in items:
             if item.status == "register" and not opts.dry_run:
-                register(batch, item)
+                register(ctx.aws, item, note=out.warn, sleep=ctx.sleep)
             if item.status != "unchanged" and item.source.uses_image_tag and not told:
                 out.note(f"IMAGE_TAG={image_tag} from {origin}")
                 told = True
