@@ -67,14 +67,14 @@ def register_job_definition(aws, state, request: dict, file: str) -> str:
     )
     item = record.Item(source, status="register")
     record.register(aws, item)
-    previous = state.read(JOB_DEFINITIONS) or {}
+    previous = record.read_recorded(state)
     record.record(state, previous, [item], previous.get("default") or item.name)
     return item.arn
 
 
 def forget_job_definition(state, name: str, arns: list[str]) -> None:
     """Drop a deregistered definition from job-definitions.json, so `-r` does not submit to it."""
-    data = state.read(JOB_DEFINITIONS) or {}
+    data = record.read_recorded(state)
     definitions = data.get("definitions") or {}
     if (definitions.get(name) or {}).get("arn") not in arns:
         return

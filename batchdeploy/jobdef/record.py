@@ -10,6 +10,7 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.errors import failure_kind
 from batchdeploy.aws.tags import TAG_HASH
+from batchdeploy.errors import ConfigError
 from batchdeploy.jobdef.files import Source
 from batchdeploy.state import JOB_DEFINITIONS
 
@@ -90,6 +91,37 @@ def _keep_first(aws, src, floor: int, answer: dict, note) -> dict:
     note(f"RegisterJobDefinition's lost answer had made {src.name}:{keep['revision']} after all; "
          f"deregistered the duplicate {shown}")
     return keep
+
+
+_JSON_KIND = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+              bool: "a boolean", type(None): "null"}
+
+
+def read_recorded(state) -> dict:
+    """job-definitions.json, its shape checked: {"default": NAME, "definitions": {NAME: {"arn": ARN,
+    "revision": N, ...}}}. A damaged file (hand-edited, or a list where an object belongs) is one
+    ConfigError naming it and what to do, never a traceback further on."""
+    data = state.read(JOB_DEFINITIONS)
+    problem = _shape_problem(data)
+    if problem:
+        raise ConfigError(f"state file {state.folder / JOB_DEFINITIONS} is damaged ({problem})",
+                          hint="move it away and run ./deploy.sh -u, which records the revisions in force again")
+    return data
+
+
+def _shape_problem(data: dict) -> str | None:
+    defs = data.get("definitions", {})
+    if not isinstance(defs, dict):
+        return f'"definitions" is {_JSON_KIND.get(type(defs), "not an object")}, not an object'
+    default = data.get("default")
+    if default is not None and not isinstance(default, str):
+        return f'"default" is {_JSON_KIND.get(type(default), "not a string")}, not a name'
+    for name, entry in defs.items():
+        if not isinstance(entry, dict):
+            return f'the entry of {name!r} is {_JSON_KIND.get(type(entry), "not an object")}, not an object'
+        if not isinstance(entry.get("arn", ""), str) or type(entry.get("revision", 0)) is not int:
+            return f'the entry of {name!r} has an "arn" that is not a string or a "revision" that is not a number'
+    return None
 
 
 def _now() -> str:
