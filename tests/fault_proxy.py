@@ -26,7 +26,8 @@ without an answer; `rewrite(answer)` edits a 200 JSON answer; `cut=N` sends the 
 length) and N bytes of the body, then closes the connection. `rule.hits` counts what it took.
 
 Reading the record: `proxy.count(operation)`, `proxy.bodies(operation)` (parsed JSON),
-`proxy.operations` (every request's, in order), `proxy.requests`. `proxy.clear()` drops every rule.
+`proxy.operations` (every request's, in order), `proxy.requests`. `proxy.clear()` drops every rule;
+`proxy.wait_done(rule)` waits until a request the rule took has been handled to its end.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class Rule:
     # what happened
     matched: int = 0
     hits: int = 0
+    done: int = 0  # requests taken whose handling (forwarding included) has ended
 
     def matches(self, r: Request) -> bool:
         return (
@@ -146,6 +148,7 @@ class FaultProxy(LoopbackServer):
         self.held = threading.Event()  # set when a held request has arrived
         self.release = threading.Event()  # set by the test to let held requests through
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -168,6 +171,11 @@ class FaultProxy(LoopbackServer):
         with self._lock:
             self.rules.append(made)
         return made
+
+    def wait_done(self, rule: Rule, count: int = 1, timeout: float = 60) -> bool:
+        """Wait until `rule` has finished handling `count` requests (forwarded to moto, answered or not)."""
+        with self._done:
+            return self._done.wait_for(lambda: rule.done >= count, timeout)
 
     def clear(self) -> None:
         """No more faults: everything is forwarded."""
@@ -210,6 +218,14 @@ class FaultProxy(LoopbackServer):
         body = h.rfile.read(length) if length else b""
         request = Request.parse(h.command, h.path, h.headers, body)
         rule = self._take(request) or Rule()
+        try:
+            self._act(h, request, rule, body)
+        finally:
+            with self._done:
+                rule.done += 1
+                self._done.notify_all()
+
+    def _act(self, h: BaseHTTPRequestHandler, request: Request, rule: Rule, body: bytes) -> None:
         if rule.before:
             rule.before(request)
         if rule.hold:
