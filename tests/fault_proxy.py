@@ -14,7 +14,7 @@ takes a request decides what happens to it:
 Which requests a rule is for (all given must hold): `method`; `path` (exact, no query); `operation`
 (case-insensitive: X-Amz-Target's, a query-protocol `Action=`, or Batch's `/v1/<operation>`);
 `bucket` and `key` (path-style S3; the key must contain the text); `query` (these values);
-`when(request)`. With `nth=N` the rule takes only the Nth request it matches; with `times=N` only the
+`when(request)` (`request.headers` has the headers sent, names lower-cased). With `nth=N` the rule takes only the Nth request it matches; with `times=N` only the
 first N (a listing that is late for N requests: `operation="listjobs", times=3, rewrite=hide`).
 
 What it does, in this order: `before(request)` (a test's hook: SIGKILL the client at this request,
@@ -36,7 +36,7 @@ import http.client
 import json
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -69,6 +69,7 @@ class Request:
     operation: str  # as the request names it (DescribeImages, submitjob), else its path
     protocol: str  # "json", "query" or "s3": the shape of an error answer
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # as sent, names lower-cased
 
     @classmethod
     def parse(cls, method: str, target: str, headers, body: bytes) -> Request:
@@ -86,7 +87,8 @@ class Request:
         else:
             operation, protocol = url.path, "s3"
         query = parse_qs(url.query, keep_blank_values=True)
-        return cls(method, unquote(url.path), query, operation, protocol, body)
+        sent = {k.lower(): v for k, v in headers.items()}
+        return cls(method, unquote(url.path), query, operation, protocol, body, sent)
 
     @property
     def bucket(self) -> str:
