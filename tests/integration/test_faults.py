@@ -100,6 +100,25 @@ def test_downloads_cut_every_time_fail_file_by_file_with_one_line_each(proj, s3,
     assert sorted(p.name for p in res.iterdir()) == ["fine.txt"]  # nothing partial, no temporary file
 
 
+def test_uploads_whose_answers_are_all_lost_fail_file_by_file_with_one_line_each(proj, s3, proxy):
+    src = proj.path / "experiments"
+    src.mkdir()
+    (src / "big.bin").write_bytes(os.urandom(9 * MiB))
+    (src / "small.txt").write_text("small\n")
+    (src / "fine.txt").write_text("fine\n")
+    proxy.add(method="PUT", key="big.bin", query={"partNumber": "2"}, drop=True)
+    proxy.add(method="PUT", key="small.txt", drop=True)
+    r = proj.run("sync-to-s3", "-q", env={"AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"})
+    assert r.returncode == 1
+    lines = error_lines(r)
+    assert len(lines) == 3, r.stderr
+    assert any(line.startswith("warning: cannot upload big.bin: ConnectionClosedError") for line in lines), lines
+    assert any(line.startswith("warning: cannot upload small.txt: ConnectionClosedError") for line in lines), lines
+    assert lines[-1].startswith("batchdeploy: error: 2 of 3 transfers failed: ")
+    assert open_uploads(s3) == []
+    assert sorted(remote_shas(s3, "experiments")) in (["fine.txt"], ["fine.txt", "small.txt"])
+
+
 # ---- 2. no open multipart upload is left behind ----------------------------------------------------
 
 
