@@ -23,6 +23,7 @@ JOB_DEFINITIONS = "job-definitions.json"  # -u: the revision in force per name, 
 JOBS = "jobs.jsonl"  # -r: one line per submitted job
 INFRA = "infra.json"  # --create/--delete: what was made, as a journal
 SYNC_CACHE = "sync-{ident}.json"  # sync: a hash cache per (local folder, remote prefix) pair
+SYNC_UPLOADS = "sync-{ident}-uploads.json"  # sync-to-s3: keys of multipart uploads that may be open
 
 
 def now() -> datetime.datetime:

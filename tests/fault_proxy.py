@@ -14,9 +14,11 @@ takes a request decides what happens to it:
 Which requests a rule is for (all given must hold): `method`; `path` (exact, no query); `operation`
 (case-insensitive: X-Amz-Target's, a query-protocol `Action=`, or Batch's `/v1/<operation>`);
 `bucket` and `key` (path-style S3; the key must contain the text); `query` (these values);
-`when(request)`. With `nth=N` the rule takes only the Nth request it matches.
+`when(request)` (`request.headers` has the headers sent, names lower-cased). With `nth=N` the rule takes only the Nth request it matches; with `times=N` only the
+first N (a listing that is late for N requests: `operation="listjobs", times=3, rewrite=hide`).
 
-What it does, in this order: `hold` (sets `proxy.held`, waits for `proxy.release`); `status` answers
+What it does, in this order: `before(request)` (a test's hook: SIGKILL the client at this request,
+deterministically); `hold` (sets `proxy.held`, waits for `proxy.release`); `status` answers
 an AWS error (`code`, `message`) without forwarding, shaped for the protocol (JSON for Batch, ECR
 and the other JSON services, XML for query services such as STS, S3's XML otherwise);
 with `answer=BYTES` as well, that body is the answer (an answer moto cannot give);
@@ -25,7 +27,8 @@ without an answer; `rewrite(answer)` edits a 200 JSON answer; `cut=N` sends the 
 length) and N bytes of the body, then closes the connection. `rule.hits` counts what it took.
 
 Reading the record: `proxy.count(operation)`, `proxy.bodies(operation)` (parsed JSON),
-`proxy.operations` (every request's, in order), `proxy.requests`. `proxy.clear()` drops every rule.
+`proxy.operations` (every request's, in order), `proxy.requests`. `proxy.clear()` drops every rule;
+`proxy.wait_done(rule)` waits until a request the rule took has been handled to its end.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import http.client
 import json
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -67,6 +70,7 @@ class Request:
     operation: str  # as the request names it (DescribeImages, submitjob), else its path
     protocol: str  # "json", "query" or "s3": the shape of an error answer
     body: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # as sent, names lower-cased
 
     @classmethod
     def parse(cls, method: str, target: str, headers, body: bytes) -> Request:
@@ -84,7 +88,8 @@ class Request:
         else:
             operation, protocol = url.path, "s3"
         query = parse_qs(url.query, keep_blank_values=True)
-        return cls(method, unquote(url.path), query, operation, protocol, body)
+        sent = {k.lower(): v for k, v in headers.items()}
+        return cls(method, unquote(url.path), query, operation, protocol, body, sent)
 
     @property
     def bucket(self) -> str:
@@ -110,7 +115,9 @@ class Rule:
     query: dict[str, str] | None = None
     when: Callable[[Request], bool] | None = None
     nth: int | None = None
+    times: int | None = None
     # what to do
+    before: Callable[[Request], None] | None = None
     hold: bool = False
     status: int | None = None
     code: str = "ServerException"
@@ -123,6 +130,7 @@ class Rule:
     # what happened
     matched: int = 0
     hits: int = 0
+    done: int = 0  # requests taken whose handling (forwarding included) has ended
 
     def matches(self, r: Request) -> bool:
         return (
@@ -144,6 +152,7 @@ class FaultProxy(LoopbackServer):
         self.held = threading.Event()  # set when a held request has arrived
         self.release = threading.Event()  # set by the test to let held requests through
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -166,6 +175,11 @@ class FaultProxy(LoopbackServer):
         with self._lock:
             self.rules.append(made)
         return made
+
+    def wait_done(self, rule: Rule, count: int = 1, timeout: float = 60) -> bool:
+        """Wait until `rule` has finished handling `count` requests (forwarded to moto, answered or not)."""
+        with self._done:
+            return self._done.wait_for(lambda: rule.done >= count, timeout)
 
     def clear(self) -> None:
         """No more faults: everything is forwarded."""
@@ -196,7 +210,8 @@ class FaultProxy(LoopbackServer):
             for rule in self.rules:
                 if rule.matches(request):
                     rule.matched += 1
-                    if taken is None and rule.nth in (None, rule.matched):
+                    due = rule.nth in (None, rule.matched) and (rule.times is None or rule.hits < rule.times)
+                    if taken is None and due:
                         taken = rule
             if taken:
                 taken.hits += 1
@@ -207,6 +222,16 @@ class FaultProxy(LoopbackServer):
         body = h.rfile.read(length) if length else b""
         request = Request.parse(h.command, h.path, h.headers, body)
         rule = self._take(request) or Rule()
+        try:
+            self._act(h, request, rule, body)
+        finally:
+            with self._done:
+                rule.done += 1
+                self._done.notify_all()
+
+    def _act(self, h: BaseHTTPRequestHandler, request: Request, rule: Rule, body: bytes) -> None:
+        if rule.before:
+            rule.before(request)
         if rule.hold:
             self.held.set()
             self.release.wait(60)

@@ -135,3 +135,23 @@ def _convert(bex, exc, doing, not_found, endpoint):
     if isinstance(exc, bex.BotoCoreError):
         return OperationError(f"cannot {doing}: {type(exc).__name__}: {exc}")
     return None
+
+
+def failure_kind(exc) -> str | None:
+    """How a failed call that is not idempotent (SubmitJob, RegisterJobDefinition) may be retried:
+    'unsent' (AWS never acted: connection refused, throttled; send again), 'lost' (AWS may have acted:
+    the connection closed before the answer, a read time-out, a 5xx; look before sending again), or
+    None (a real refusal: not retryable)."""
+    try:
+        import botocore.exceptions as bex
+    except ImportError:  # pragma: no cover
+        return None
+    if isinstance(exc, (bex.ConnectTimeoutError, bex.EndpointConnectionError)):
+        return "unsent"
+    if isinstance(exc, bex.HTTPClientError):  # connection closed, read timeout: the answer was lost
+        return "lost"
+    if error_code(exc) in THROTTLING:
+        return "unsent"
+    if is_retryable(exc):  # 5xx: made or not, it cannot say
+        return "lost"
+    return None

@@ -107,8 +107,7 @@ class Executor:
         elif a.kind in BATCH_API:
             self._create_or_update_batch(a, journal)
         elif a.kind == "job-definition":
-            batch = self.aws.client("batch")
-            a.arn = register_job_definition(batch, self.ctx.state, a.request, a.details.get("file", ""))
+            a.arn = register_job_definition(self.aws, self.ctx.state, a.request, a.details.get("file", ""))
             journal.record("registered", a.kind, a.name, a.arn, text=f"registered job definition {a.arn}")
 
     def _create_bucket(self, a: Action, journal: Journal, tag_list: list[dict]) -> None:

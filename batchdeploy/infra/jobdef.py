@@ -55,7 +55,7 @@ def jobdef_differences(want: dict, have: dict):
     return [(c.path, c.after, c.before) for c in found], [format_change(c) for c in found]
 
 
-def register_job_definition(batch, state, request: dict, file: str) -> str:
+def register_job_definition(aws, state, request: dict, file: str) -> str:
     """Register as -u does, and record NAME:REVISION in job-definitions.json so `-r` can use it
     (it becomes -r's default only when -u has not set one). Returns the new revision's ARN."""
     source = jobdef_files.Source(
@@ -66,15 +66,15 @@ def register_job_definition(batch, state, request: dict, file: str) -> str:
         content_hash=request.get("tags", {}).get(TAG_HASH, ""),
     )
     item = record.Item(source, status="register")
-    record.register(batch, item)
-    previous = state.read(JOB_DEFINITIONS) or {}
+    record.register(aws, item)
+    previous = record.read_recorded(state)
     record.record(state, previous, [item], previous.get("default") or item.name)
     return item.arn
 
 
 def forget_job_definition(state, name: str, arns: list[str]) -> None:
     """Drop a deregistered definition from job-definitions.json, so `-r` does not submit to it."""
-    data = state.read(JOB_DEFINITIONS) or {}
+    data = record.read_recorded(state)
     definitions = data.get("definitions") or {}
     if (definitions.get(name) or {}).get("arn") not in arns:
         return

@@ -25,9 +25,9 @@ from batchdeploy.aws.tags import TAG_PROJECT
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef import compare
 from batchdeploy.jobdef.files import Source, load_sources, resolve_image_tag
-from batchdeploy.jobdef.record import Item, record, register
+from batchdeploy.jobdef.record import Item, read_recorded, record, register
 from batchdeploy.jobs.prune import prune, say
-from batchdeploy.state import IMAGES, JOB_DEFINITIONS
+from batchdeploy.state import IMAGES
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def main(ctx) -> int:
 
     # Step 1: everything local, every problem at once, before any AWS call.
     region = resolve_region(cfg.get("AWS_REGION"), cfg.get("AWS_PROFILE"))
-    previous = _state_object(ctx, JOB_DEFINITIONS)
+    previous = read_recorded(ctx.state)
     image_tag, origin = resolve_image_tag(cfg, _state_object(ctx, IMAGES).get("images") or {})
     sources, warnings = load_sources(cfg, image_tag, origin, region)
     for w in warnings:
@@ -142,7 +142,7 @@ def main(ctx) -> int:
     try:
         for item in items:
             if item.status == "register" and not opts.dry_run:
-                register(batch, item)
+                register(ctx.aws, item, note=out.warn, sleep=ctx.sleep)
             if item.status != "unchanged" and item.source.uses_image_tag and not told:
                 out.note(f"IMAGE_TAG={image_tag} from {origin}")
                 told = True
@@ -151,7 +151,7 @@ def main(ctx) -> int:
         if not opts.dry_run:
             record(ctx.state, previous, items, items[0].name)
     if not opts.dry_run:
-        previous = _state_object(ctx, JOB_DEFINITIONS)
+        previous = read_recorded(ctx.state)
 
     pruned = prune(ctx, batch, items, previous, opts.prune, opts.dry_run) if opts.prune is not None else None
     if out.json:

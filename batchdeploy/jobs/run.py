@@ -17,11 +17,12 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import ConfigError, UsageError
+from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import credentials_filter as credentials
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.commands import wait
 from batchdeploy.jobs.submit import submit_exactly_once
-from batchdeploy.state import JOB_DEFINITIONS, JOBS
+from batchdeploy.state import JOBS
 
 OVERRIDES_FILE = "env-overrides.json"
 
@@ -196,7 +197,7 @@ def check_queue(batch, queue: str) -> dict:
 
 def resolve_definition(ctx, batch, wanted: str | None) -> dict:
     """The job definition in force: --job-definition NAME[:REV]|ARN, else the one -u recorded."""
-    recorded = ctx.state.read(JOB_DEFINITIONS)
+    recorded = read_recorded(ctx.state)
     known = recorded.get("definitions") or {}
     if not wanted:
         default = recorded.get("default")

@@ -16,6 +16,7 @@ each part SHA256-checked by S3, an interrupted upload aborted). Every upload is 
 ChecksumSHA256, and the returned ETag must be the MD5 we computed); every download goes to a
 temporary file in the target folder, is checked against the sha256 (or MD5 ETag) and size, and only
 then renamed into place. Deletions (--delete) come last and only when every transfer succeeded.
+Nothing is left behind by a fault or a kill: see `multipart` (open uploads) and `scan` (temporary files).
 
 The modules, one concern each (the verbs' entry points are in `verb`):
 
@@ -27,6 +28,7 @@ The modules, one concern each (the verbs' entry points are in `verb`):
     transfer    the pool that runs uploads/downloads, and what a failure does to the run
     upload      one file up                         download    one file down
     delete      --delete on either side             verify      is what arrived what was meant
+    multipart   the journal and sweeps that leave no multipart upload open
     answers     what the transfer manager's own requests answered (no HEAD per large file)
     subscribers s3transfer subscribers (known size and ETag, progress)
     progress    the terminal's progress line        report      summary lines and --output json

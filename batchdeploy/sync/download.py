@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 
+from batchdeploy.errors import OperationError
 from batchdeploy.sync import hashcache
 from batchdeploy.sync.calls import aws_call
 from batchdeploy.sync.scan import TMP_SUFFIX
@@ -90,16 +91,21 @@ def _write_body(t, body, tmp: str) -> tuple[int, str, str]:
 
 def download_large(t, client, manager, rel, r, target):
     """Ranged GETs through the transfer manager. The listing's size and ETag are handed to it (no HEAD
-    before), and the first ranged GET's headers carry the object's sha256 (no HEAD after)."""
+    before), and the first ranged GET's headers carry the object's sha256 (no HEAD after).
+
+    The manager writes into a file we opened, never a file name: given a name, s3transfer writes to
+    a temporary name of its own (`NAME.RANDOM`), which a SIGKILL would leave behind under a name
+    only s3transfer knows. Ours is `.NAME.XXXXXXXX.bdpart`, which the next run removes first."""
     from batchdeploy.sync.subscribers import KnownObject
 
     key = t.opts.key(rel)
     tmp = tmp_path(target)
     subs = [KnownObject(r.size, r.etag), *t.subscribers()]
     try:
-        future = manager.download(t.opts.bucket, key, tmp, subscribers=subs)
-        with aws_call(f"download {rel}", t.opts.bucket):
-            future.result()
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
+            future = manager.download(t.opts.bucket, key, fh, subscribers=subs)
+            with aws_call(f"download {rel}", t.opts.bucket):
+                _result(future, rel)
         head = _object_headers(t, client, rel, key)
         st = os.stat(tmp)
         # The sha256 is the check; the MD5s of the upload ETag (60% of the hashing) are left
@@ -118,6 +124,21 @@ def download_large(t, client, manager, rel, r, target):
     finally:
         if os.path.lexists(tmp):
             os.unlink(tmp)
+
+
+def _result(future, rel: str) -> None:
+    """The transfer's outcome. s3transfer gives up on a body cut again and again with its own
+    RetriesExceededError ("Max Retries Exceeded"): said here as the connection failure it was."""
+    from s3transfer.exceptions import RetriesExceededError
+
+    try:
+        future.result()
+    except RetriesExceededError as exc:
+        last = exc.last_exception
+        raise OperationError(
+            f"cannot download {rel}: the connection failed on every try ({type(last).__name__}: {last})",
+            hint="check the network and the endpoint, then run again (what did copy is kept)",
+        ) from None
 
 
 def _object_headers(t, client, rel, key) -> dict:

@@ -88,6 +88,32 @@ def hash_file(path: str, size: int, etag: bool = True) -> tuple[str, str, list[i
     return sha.hexdigest(), tag, []
 
 
+def _load(path: str, local_root: str) -> tuple[dict, dict]:
+    """(local entries, ETag -> sha256) from the cache file. It is only a cache: a missing, unreadable
+    or damaged file, or any entry of the wrong shape (`"etags": [1]`, an entry that is not
+    [size, mtime, ctime, inode, sha256, etag]), is left out and rebuilt by this run, silently."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError, RecursionError):
+        return {}, {}
+    if not isinstance(data, dict) or data.get("version") != VERSION or data.get("local_root") != local_root:
+        return {}, {}
+    local, etags = data.get("local"), data.get("etags")
+    local = {rel: e for rel, e in local.items() if _entry_ok(e)} if isinstance(local, dict) else {}
+    etags = etags if isinstance(etags, dict) else {}
+    return local, {e: s for e, s in etags.items() if isinstance(s, str)}
+
+
+def _entry_ok(entry) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 6
+        and all(type(v) is int for v in entry[:4])
+        and all(isinstance(v, str) for v in entry[4:])
+    )
+
+
 class HashCache:
     """One small JSON file per (local folder, remote prefix) pair in the state folder: the local
     hashes and the ETags known under that prefix. Written compact and only when something changed
@@ -99,23 +125,15 @@ class HashCache:
         self.local_root = local_root
         self.remote_root = remote_root
         self.dirty = False
-        data = {}
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            if data.get("version") != VERSION or data.get("local_root") != local_root:
-                data = {}
-        except (OSError, ValueError, AttributeError):
-            data = {}
-        self.old_local: dict = data.get("local") or {}
-        self.old_remote: dict = data.get("etags") or {}
+        self.old_local, self.old_remote = _load(self.path, local_root)
         self.local: dict = {}
         self.etags: dict[str, str] = dict(self.old_remote)
 
     @staticmethod
-    def path_for(folder, local_root: str, remote_root: str) -> str:
+    def path_for(folder, local_root: str, remote_root: str, name: str = SYNC_CACHE) -> str:
+        """The cache's path (or, given `name`, another state file of this pair: SYNC_UPLOADS)."""
         ident = hashlib.sha256(f"{local_root}\0{remote_root}".encode("utf-8", "surrogateescape")).hexdigest()[:16]
-        return os.path.join(str(folder), SYNC_CACHE.format(ident=ident))
+        return os.path.join(str(folder), name.format(ident=ident))
 
     def lookup(self, rel: str, st: os.stat_result):
         """(sha256, etag) recorded for this exact file state, else None. Keeps hits for the next save."""

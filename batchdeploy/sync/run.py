@@ -9,11 +9,13 @@ import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
 from batchdeploy.errors import OperationError, UsageError
+from batchdeploy.state import SYNC_UPLOADS
 from batchdeploy.sync.calls import aws_call
 from batchdeploy.sync.client import s3_client
 from batchdeploy.sync.delete import delete_local, delete_remote
 from batchdeploy.sync.exclude import Excluder, safe_relkey
-from batchdeploy.sync.hashcache import HashCache
+from batchdeploy.sync.hashcache import MULTIPART_THRESHOLD, HashCache
+from batchdeploy.sync.multipart import Uploads
 from batchdeploy.sync.plan import Plan, make_plan
 from batchdeploy.sync.progress import Progress
 from batchdeploy.sync.remote import list_remote
@@ -29,6 +31,8 @@ class SyncRun:
         self.excluder = Excluder(opts.excludes)
         self.stop = threading.Event()
         self.transfers = None
+        self.uploads = None  # sync-to-s3's multipart journal (sync.multipart)
+        self.stale = None  # its start-of-run sweep
 
     def warn(self, text: str) -> None:
         if self.transfers is not None:
@@ -82,11 +86,16 @@ class SyncRun:
         o = self.opts
         cache_path = HashCache.path_for(self.ctx.state.folder, os.path.realpath(o.local), o.remote)
         first = o.upload and not os.path.exists(cache_path)
-        early = ThreadPoolExecutor(2, thread_name_prefix="sync-early")
+        early = ThreadPoolExecutor(3, thread_name_prefix="sync-early")
         try:
             local_side = early.submit(self.local_side) if first else None
             client = s3_client(self.ctx.aws, o.jobs)
             listing = early.submit(list_remote, client, o.bucket, o.prefix)
+            if o.upload and not o.dry_run:
+                journal = HashCache.path_for(self.ctx.state.folder, os.path.realpath(o.local), o.remote, SYNC_UPLOADS)
+                self.uploads = Uploads(journal, o, self.excluder)
+                if self.uploads.journal.exists():  # before this run starts any upload of its own
+                    self.stale = early.submit(self.uploads.stale, client)
             if local_side is None:
                 local_side = early.submit(self.local_side)
             # A failed listing (no such bucket, access denied) is reported without waiting for the hashing.
@@ -110,6 +119,9 @@ class SyncRun:
         self.check_local()
         client, scan, cache, unreadable, remote, pages = self.both_sides()
         local = scan.files
+        if not o.upload and not o.dry_run:
+            remove_stale(scan.stale_tmp)  # a killed download's temporary files, before anything else
+        self.report_stale()
         seen_etags = {r.etag for r in remote.values()}
         if not o.upload:
             need = [rel for rel, f in local.items() if rel in remote and remote[rel].size == f.st.st_size]
@@ -120,15 +132,20 @@ class SyncRun:
         plan = make_plan(source, target, o.upload, cache.etags, self.excluder, set(scan.skipped), o.delete)
         if plan.ask:
             self.ask(client, plan, local, remote, cache)
-        if not o.upload and not o.dry_run:
-            remove_stale(scan.stale_tmp)
         nbytes = sum((local[r].st.st_size if o.upload else remote[r].size) for r in plan.copy)
         if o.dry_run:
             return report_dry(self.out, o, plan, nbytes)
         if plan.copy or plan.delete:
             where = (o.local, o.remote) if o.upload else (o.remote, o.local)
             self.out.note(f"{'upload' if o.upload else 'download'} {where[0]} -> {where[1]}")
-        t = self.copy(client, plan, local, remote, cache, nbytes, seen_etags)
+        large = [o.key(r) for r in plan.copy if o.upload and local[r].st.st_size >= MULTIPART_THRESHOLD]
+        if self.uploads is not None:
+            self.uploads.begin(large)
+        try:
+            t = self.copy(client, plan, local, remote, cache, nbytes, seen_etags)
+        finally:
+            if self.uploads is not None:
+                self.sweep_parts(client, large)
         if plan.delete:
             deleted = (
                 delete_remote(client, o, plan.delete, self.out, self.warn)
@@ -141,6 +158,23 @@ class SyncRun:
         seconds = self.ctx.clock() - started
         report_done(self.out, o, t.copied, t.copied_bytes, deleted, plan.unchanged, pages, seconds)
         return 0
+
+    def report_stale(self) -> None:
+        """What the start-of-run sweep did: said once both sides are known (a missing bucket is the
+        listing's error alone)."""
+        if self.stale is None:
+            return
+        for line in self.uploads.problems:
+            self.warn(line)
+        aborted = self.stale.result()
+        if aborted:
+            self.out.note(f"aborted {aborted} multipart upload(s) an earlier run left open in {self.opts.remote}")
+
+    def sweep_parts(self, client, keys: list[str]) -> None:
+        """Abort what a lost CreateMultipartUpload answer left open (sync.multipart)."""
+        aborted = self.uploads.end(client, keys, self.warn)
+        if aborted:
+            self.out.note(f"aborted {aborted} multipart upload(s) left open by a lost CreateMultipartUpload answer")
 
     def comparable(self, remote: dict) -> dict:
         """The objects that take part: excluded keys never do; a download also leaves out keys that

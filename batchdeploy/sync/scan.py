@@ -14,8 +14,10 @@ from batchdeploy.sync import hashcache
 from batchdeploy.sync.exclude import Excluder
 
 # Temporary download files: `.NAME.XXXXXXXX.bdpart` beside the target; never uploaded, cleaned up.
+# Before issue #13 a large download let s3transfer write to its own `<that name>.RANDOM` (8 hex digits,
+# either case); those are recognised too, so the next run removes what a killed one left.
 TMP_SUFFIX = ".bdpart"
-_TMP_RE = re.compile(r"^\..+\.[0-9a-f]{8}\.bdpart$")
+_TMP_RE = re.compile(r"^\..+\.[0-9a-f]{8}\.bdpart(\.[0-9a-fA-F]{8})?$")
 
 # Files from this size up are hashed on several threads (hashlib lets go of the GIL while it hashes);
 # smaller ones cost mostly Python's own time, which threads do not share.

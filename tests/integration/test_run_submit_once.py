@@ -49,8 +49,11 @@ def test_a_5xx_before_the_job_was_made_is_looked_for_then_sent_again(moto, aws, 
     code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=t.sleep, clock=t.clock)
     assert code == 0, err
     assert proxy.count("submitjob") == 2
-    assert proxy.count("listjobs") == 3  # three looks (0 s, 1 s, 2 s after) found nothing: safe to send again
-    assert t.sleeps == [1.0, 2.0, 1.0]
+    # five looks over 15 s found nothing: sent again; one more look sees the new job and no other
+    assert proxy.count("listjobs") == 6
+    assert t.sleeps == [1.0, 2.0, 4.0, 8.0]
+    assert "no job was made" not in err  # it could not know that
+    assert "no job carries its token after 15 s; submitting again" in err
     assert len(all_jobs(aws, batch_env["queue"])) == 1
     assert len(records(run_project)) == 1
 
@@ -100,3 +103,43 @@ def test_three_lost_answers_and_no_job_is_exit_1(moto, aws, run_project, batch_e
     assert "cannot submit job exp1 (batch:SubmitJob, 3 attempts): BadGateway" in err.splitlines()[-1]
     assert proxy.count("submitjob") == 3
     assert all_jobs(aws, batch_env["queue"]) == [] and records(run_project) == []
+
+
+def hide_jobs(answer: dict) -> dict:
+    """ListJobs as AWS answers it before a new job is listed."""
+    return {**answer, "jobSummaryList": []}
+
+
+def test_a_lost_answer_and_a_late_listing_still_make_one_job(moto, aws, run_project, batch_env, proxy, monkeypatch):
+    """Issue #13: the answer lost and ListJobs late by three looks (7 s): the job is found, not made again."""
+    proxy.add(operation="submitjob", nth=1, drop=True)
+    proxy.add(operation="listjobs", times=3, rewrite=hide_jobs)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(run_project.path)
+    t = FakeClock()
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=t.sleep, clock=t.clock)
+    assert code == 0, err
+    assert proxy.count("submitjob") == 1 and t.sleeps == [1.0, 2.0, 4.0]
+    assert "no job was made" not in err
+    jobs = all_jobs(aws, batch_env["queue"])
+    assert len(jobs) == 1
+    assert [rec["job_id"] for rec in records(run_project)] == [jobs[0]["jobId"]]
+
+
+def test_a_listing_later_than_the_wait_ends_with_the_later_job_terminated(moto, aws, run_project, batch_env, proxy,
+                                                                        monkeypatch):
+    """Listed later than the whole wait: sent again, then both are seen; the later is terminated, said so,
+    and the first is the one recorded."""
+    proxy.add(operation="submitjob", nth=1, drop=True)
+    proxy.add(operation="listjobs", times=5, rewrite=hide_jobs)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.chdir(run_project.path)
+    code, out, err = inprocess(["run", "exp1", *PARAMS, "--no-credentials"], sleep=FakeClock().sleep)
+    assert code == 0, err
+    assert proxy.count("submitjob") == 2
+    jobs = aws.client("batch").describe_jobs(jobs=[j["jobId"] for j in all_jobs(aws, batch_env["queue"])])["jobs"]
+    first, later = sorted(jobs, key=lambda j: (j["createdAt"], j["jobId"]))
+    assert f"terminated the later one ({later['jobId']}); keeping {first['jobId']}, the first made" in err
+    assert [b["jobId"] for b in proxy.bodies("terminatejob")] == [later["jobId"]]
+    assert [rec["job_id"] for rec in records(run_project)] == [first["jobId"]]
+    assert out.startswith(f"submitted job exp1: {first['jobId']}")

@@ -457,3 +457,39 @@ def test_help_lists_the_flags(jobs_project):
     r = jobs_project.deploy("-u", "--help")
     assert r.returncode == 0 and "--dry-run" in r.stdout and "--prune KEEP" in r.stdout
 
+
+
+# --- lost answers: never two revisions of one hash (issue #13) --------------------------------
+
+
+def test_a_lost_register_answer_leaves_one_revision(jobs_project, moto, proxy):
+    """RegisterJobDefinition acted, its answer was lost: no SDK retry, the revision is found by its hash tag."""
+    proxy.add(operation="registerjobdefinition", nth=1, drop=True)
+    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == f"registered: {NAME}:1 (new)\n"
+    assert proxy.count("registerjobdefinition") == 1
+    assert [d["revision"] for d in active(moto)] == [1]
+    assert jobs_project.state("job-definitions.json")["definitions"][NAME]["revision"] == 1
+
+
+def test_a_5xx_before_registering_is_looked_for_then_sent_again(jobs_project, moto, proxy):
+    proxy.add(operation="registerjobdefinition", nth=1, status=500, code="ServerException")
+    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("registerjobdefinition") == 2
+    assert [d["revision"] for d in active(moto)] == [1]
+
+
+def test_a_lost_answer_listed_late_ends_with_the_duplicate_deregistered(jobs_project, moto, proxy):
+    """The lost call's revision is not listed at the first look (late), so the call is sent again; the
+    second look sees both: the later one goes, the first is recorded."""
+    proxy.add(operation="registerjobdefinition", nth=1, drop=True)
+    proxy.add(operation="describejobdefinitions", nth=2, rewrite=lambda a: {**a, "jobDefinitions": []})
+    r = jobs_project.run("update-jobs", env={"AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("registerjobdefinition") == 2
+    assert f"deregistered the duplicate {NAME}:2" in r.stderr
+    assert r.stdout == f"registered: {NAME}:1 (new)\n"
+    assert [d["revision"] for d in active(moto)] == [1]
+    assert jobs_project.state("job-definitions.json")["definitions"][NAME]["revision"] == 1

@@ -101,3 +101,38 @@ def test_corrupt_cache_is_ignored(tmp_path):
     written.write_text("{not json")
     c = hashcache.HashCache(tmp_path, "/r", "s3://b/")
     assert c.etags == {} and c.old_local == {}
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '"a string"',
+        "[1, 2]",
+        '{"version": 1, "local_root": "/r", "etags": [1]}',
+        '{"version": 1, "local_root": "/r", "etags": {"e": 1}, "local": []}',
+        '{"version": 1, "local_root": "/r", "local": {"f": 7, "g": [1, 2], "h": ["1", 2, 3, 4, "s", "e"]}}',
+        '{"version": 1, "local_root": "/r", "local": {"f": [1, 2, 3, 4, null, "e"]}, "etags": null}',
+        b"\xff\xfe{}",
+    ],
+)
+def test_a_cache_of_the_wrong_shape_is_rebuilt_silently(tmp_path, damage):
+    """Issue #13: the cache is only a cache; a damaged one (`"etags": [1]`) is dropped, never a traceback."""
+    path = hashcache.HashCache.path_for(tmp_path, "/r", "s3://b/")
+    with open(path, "wb") as fh:
+        fh.write(damage if isinstance(damage, bytes) else damage.encode())
+    c = hashcache.HashCache(tmp_path, "/r", "s3://b/")
+    assert c.etags == {} and c.old_local == {}
+    st = os.stat(path)
+    assert c.lookup("f", st) is None
+    c.learn("e", "s")
+    assert c.save({"e"})
+    assert hashcache.HashCache(tmp_path, "/r", "s3://b/").etags == {"e": "s"}
+
+
+def test_good_entries_of_a_partly_damaged_cache_are_kept(tmp_path):
+    path = hashcache.HashCache.path_for(tmp_path, "/r", "s3://b/")
+    good = [1, 2, 3, 4, "sha", "etag"]
+    with open(path, "w") as fh:
+        json.dump({"version": 1, "local_root": "/r", "local": {"ok": good, "bad": [1]}, "etags": {"e": "s", "x": 2}}, fh)
+    c = hashcache.HashCache(tmp_path, "/r", "s3://b/")
+    assert c.old_local == {"ok": good} and c.etags == {"e": "s"}
