@@ -77,6 +77,8 @@ KEYS: dict[str, Key] = {
         "arn:aws:iam::123456789012:role/experiment",
     ),
     "CREDENTIALS_DURATION": Key("lifetime of the job's temporary credentials, seconds", r"\d+", "43200"),
+    "FILTER_TIMEOUT_S": Key("longest a user's jq program (credentials-filter) may run, seconds",
+                            r"[1-9]\d{0,3}", "10", "10"),
     "RUNNABLE_WARN_S": Key("warn when a job stays RUNNABLE this long, seconds", r"\d+", "600", "600"),
     "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
