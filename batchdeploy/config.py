@@ -297,29 +297,66 @@ _TOO_DEEP = object()
 
 def json_depth(value) -> int:
     """How deeply `value` nests (a scalar is 0), found without recursion."""
-    deepest, stack = 0, [(value, 0)]
+    return _walk(value)[0]
+
+
+def _walk(value) -> tuple[int, bool]:
+    """(depth, whether a string holds a lone surrogate), found without recursion."""
+    deepest, surrogate, stack = 0, False, [(value, 0)]
     while stack:
         node, depth = stack.pop()
         deepest = max(deepest, depth)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values())
+            surrogate = surrogate or any(_lone_surrogate(k) for k in node)
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            surrogate = surrogate or _lone_surrogate(node)
+    return deepest, surrogate
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _no_constant(name: str):
+    raise ConfigError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{text} is too large for a number")
+    return value
 
 
 def parse_json(text: str, shown: str, **kwargs):
     """Parse JSON text a user wrote: a syntax error names the line and column; nesting beyond
-    MAX_JSON_DEPTH (which could exhaust the stack of any walker) is refused."""
+    MAX_JSON_DEPTH (which could exhaust the stack of any walker), NaN and Infinity (not JSON, and no
+    AWS API takes them), numbers too long for Python, and `\\ud800` escapes (no UTF-8 for them) are refused."""
+    hint = "fix the JSON syntax"
     try:
-        data = json.loads(text, **kwargs)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite, **kwargs)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"{shown}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint="fix the JSON syntax"
-        ) from None
+        raise ConfigError(f"{shown}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", hint=hint) from None
+    except ConfigError as exc:
+        raise ConfigError(f"{shown}: {exc.message}", hint="write a number or a string") from None
     except RecursionError:  # the decoder itself gave up: certainly too deep
         data = _TOO_DEEP
-    if data is _TOO_DEEP or json_depth(data) > MAX_JSON_DEPTH:
+    except ValueError:  # Python's limit on integer digits (4300): no AWS API takes such a number
+        raise ConfigError(f"{shown}: a number is too long (over 4300 digits)", hint="check the file") from None
+    depth, surrogate = (MAX_JSON_DEPTH + 1, False) if data is _TOO_DEEP else _walk(data)
+    if depth > MAX_JSON_DEPTH:
         raise ConfigError(f"{shown}: nested more than {MAX_JSON_DEPTH} levels deep",
                           hint="no AWS request nests that deep; check the file") from None
+    if surrogate:
+        raise ConfigError(f"{shown}: a string holds a lone \\uD800-\\uDFFF escape, which no UTF-8 text can",
+                          hint="write the character itself, or a surrogate pair") from None
     return data
 
 

@@ -203,8 +203,8 @@ def _parse(out: bytes) -> list[dict]:
     for raw in out.splitlines():
         try:
             lines.append(json.loads(raw))
-        except ValueError:
-            break  # a line cut short when the child was stopped
+        except (ValueError, RecursionError):
+            break  # a line cut short when the child was stopped (the child refuses deeper ones)
     return lines
 
 

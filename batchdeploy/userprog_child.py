@@ -55,6 +55,9 @@ def main() -> int:
     except MemoryError:
         _say({"memory": True})
         return 0
+    except RecursionError:  # json.dumps of an output nested beyond Python's stack
+        _say({"error": "an output is nested too deeply", "stage": "run"})
+        return 0
     except ValueError as exc:
         _say({"error": str(exc), "stage": "run"})
         return 0

@@ -199,3 +199,28 @@ def test_a_missing_json_file_suggests_its_example_only_when_there_is_one(tmp_pat
     with pytest.raises(ConfigError) as e:
         config.load_json(tmp_path / "job-queue.json")
     assert e.value.line().endswith("does not exist; copy job-queue.json.example to job-queue.json")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"vcpus": ' + "1" * 5000 + "}", "a number is too long (over 4300 digits)"),
+        ('{"vcpus": NaN}', "NaN is not a JSON value"),
+        ("[-Infinity]", "-Infinity is not a JSON value"),
+        ("[1e999]", "1e999 is too large for a number"),
+        ('{"name": "\\ud800"}', "a string holds a lone"),
+        ('{"\\udfff": 1}', "a string holds a lone"),
+    ],
+)
+def test_json_python_would_take_but_no_aws_api_can_is_one_line(tmp_path, text, words):
+    """Before: a 5,000-digit number was a ValueError traceback; NaN, 1e999 and lone surrogates were
+    accepted and failed (or were sent) later."""
+    path = write(tmp_path, text, "odd.json")
+    with pytest.raises(ConfigError) as e:
+        config.load_json(path)
+    assert words in e.value.line() and "\n" not in e.value.line()
+    assert e.value.line().startswith(f"{path}: ")
+
+
+def test_a_surrogate_pair_is_one_character_and_loads(tmp_path):
+    assert config.load_json(write(tmp_path, '["\\ud83d\\ude00"]', "ok.json")) == ["\U0001F600"]

@@ -109,3 +109,11 @@ def _children() -> list[int]:
             return [int(p) for p in fh.read().split()]
     except OSError:
         return []
+
+
+def test_an_output_nested_without_bound_is_a_program_error_not_a_crash():
+    with pytest.raises(ConfigError) as e:
+        run_filter("reduce range(100000) as $i (1; [.])")
+    line = e.value.line()
+    assert "nested too deeply" in line or "was stopped" in line, line
+    assert CANARY not in line and "\n" not in line
