@@ -323,9 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
     from batchdeploy.secrets import redact
+    from batchdeploy.ui import one_line
 
     def fail(line: str, code: int) -> int:
-        print(redact(f"{PROG}: error: {line}"), file=sys.stderr, flush=True)
+        print(one_line(redact(f"{PROG}: error: {line}")), file=sys.stderr, flush=True)
         return code
 
     try:
