@@ -300,6 +300,9 @@ def make_context(args: argparse.Namespace, environ=None) -> Context:
     out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
     for warning in cfg.warnings:
         out.warn(warning)
+    # Every verb, even one that may need no AWS call this time (status with nothing recorded): a
+    # malformed key is the same exit 2 whatever the verb, and `info` names it too.
+    cfg.check_known()
     return Context(cfg=cfg, out=out, args=args)
 
 

@@ -37,6 +37,12 @@ class Transfers:
         else:
             self.out.warn(text)
 
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.line(text)
+        else:
+            self.out.note(text)
+
     def failed(self, rel: str, exc: BaseException | str) -> None:
         from batchdeploy.aws import convert, error_code
 
@@ -95,8 +101,8 @@ class Transfers:
         except BaseException as exc:
             self.stop.set()
             self.interrupted = isinstance(exc, KeyboardInterrupt)
-            if self.interrupted and self.out.is_terminal():  # a person waits: say why it takes a moment
-                self.warn("interrupted: cancelling the transfers in flight (multipart uploads are aborted)")
+            if self.interrupted:  # progress (not with -q): the cancelling may take a moment
+                self.note("interrupted: cancelling the transfers in flight (multipart uploads are aborted)")
             if manager is not None:
                 # Cancel the manager's transfers first (their multipart uploads are aborted), so the
                 # pool's threads waiting on them return. TransferManager.shutdown(cancel=True) passes

@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -524,20 +523,24 @@ def test_sigterm_during_a_multipart_upload_aborts_it(proj, s3, proxy):
     try:
         assert proxy.held.wait(60), "the upload never reached part 2"
         proc.terminate()  # SIGTERM, as a CI timeout or `kill` sends
-        time.sleep(1)  # the handler runs at once (the main thread waits on futures); then let part 2 go
+        seen = []
+        for line in proc.stderr:  # wait until the CLI says it is cancelling, then let part 2 go
+            seen.append(line)
+            if line.startswith("interrupted: cancelling"):
+                break
         proxy.release.set()
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
+        rest = proc.stderr.read()
+        assert proc.wait(60) == 130, "".join(seen) + rest
     finally:
         proxy.release.set()
         if proc.poll() is None:
             proc.kill()
-    # One line after the progress note: before, each cancelled transfer added a line
-    # `warning: big.bin: KeyboardInterrupt()`, and a warning came before the error.
-    lines = err.splitlines()
-    assert lines[0].startswith("upload ") and len(lines) == 2, err
-    assert lines[1].startswith("batchdeploy: error: interrupted: 0 of 1 files copied"), err
-    assert "KeyboardInterrupt" not in err and "nothing was deleted" in err
+    # Progress notes, then one error line: before, a warning came first, and each cancelled transfer
+    # added `warning: big.bin: KeyboardInterrupt()`.
+    lines = [*seen, *rest.splitlines(True)]
+    assert [line for line in lines if not line.startswith(("upload ", "interrupted: cancelling"))] == [
+        "batchdeploy: error: interrupted: 0 of 1 files copied, the transfers in flight cancelled (multipart uploads "
+        "aborted); nothing was deleted; run again to finish\n"], lines
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="experiments/")
 
