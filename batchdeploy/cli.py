@@ -300,9 +300,6 @@ def make_context(args: argparse.Namespace, environ=None) -> Context:
     out = Output(quiet=bool(args.quiet), fmt=args.output or "text")
     for warning in cfg.warnings:
         out.warn(warning)
-    # Every verb, even one that may need no AWS call this time (status with nothing recorded): a
-    # malformed key is the same exit 2 whatever the verb, and `info` names it too.
-    cfg.check_known()
     return Context(cfg=cfg, out=out, args=args)
 
 
@@ -313,6 +310,7 @@ def dispatch(ctx: Context, verb: str) -> int:
 
 def run_all(ctx: Context) -> int:
     """-a: images, then job definitions (which then pin the new image), then the experiment files."""
+    ctx.cfg.check_known()  # a malformed key stops all three before the first step's heading
     for verb in ("images", "update-jobs", "sync-to-s3"):
         ctx.out.note(f"==> {verb}")
         sub = parse([verb])

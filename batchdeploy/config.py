@@ -228,6 +228,7 @@ def load(
     warnings: list[str] = []
     if path.is_dir():
         _read_env_file(path)  # raises: a directory is named where the file belongs
+    refuse_special(path, "configuration file")
     if path.is_file():
         file_values, warnings = _read_env_file(path)
     elif named:
@@ -360,8 +361,23 @@ def parse_json(text: str, shown: str, **kwargs):
     return data
 
 
+def refuse_special(path: Path, what: str = "file") -> None:
+    """A FIFO, socket or device where a file belongs is refused: reading a FIFO waits for a writer
+    that may never come."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # missing or unreadable: the read that follows says so
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise ConfigError(f"{what} {path} is not a regular file (a FIFO, socket or device)",
+                          hint="name a file") from None
+
+
 def load_json(path: Path, what: str = "file"):
     """Read a JSON file a user wrote (see parse_json)."""
+    refuse_special(path, what)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

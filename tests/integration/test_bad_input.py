@@ -130,6 +130,8 @@ CONFIG = [
     ("unparsable-line", append_env(**{"not a setting": "x y"}), [], ".aws_env: cannot parse line"),
     ("env-file-is-a-folder", nothing, ["--env-file", "experiments"], "is a directory, not a configuration file"),
     ("env-file-missing", nothing, ["--env-file", "nope.env"], "nope.env does not exist"),
+    ("env-file-fifo", lambda p: (p.path / "fifo.env").exists() or os.mkfifo(p.path / "fifo.env"),
+     ["--env-file", "fifo.env"], "fifo.env is not a regular file"),
 ]
 
 
@@ -175,6 +177,11 @@ JSON_FILES = [
     ("queue-nan", write("job-queue.json", '{"priority": NaN}'), ["create", "--dry-run", "--job-queue", "job-queue.json"],
      "job-queue.json: NaN is not a JSON value"),
     ("filter-syntax", write("credentials-filter", "{environment: ["), VERBS["run"], "credentials-filter: jq: error"),
+    ("overrides-fifo", lambda p: (p.path / "env-overrides.json").unlink() or os.mkfifo(p.path / "env-overrides.json"),
+     VERBS["run"], "env-overrides.json"),
+    ("filter-fifo", lambda p: os.mkfifo(p.path / "credentials-filter") if not (p.path / "credentials-filter").unlink()
+     else None, VERBS["run"], "credentials-filter"),
+    ("ce-fifo", lambda p: os.mkfifo(p.path / "compute-environment.json"), CE_ARGS, "is not a regular file"),
     ("filter-not-utf8", lambda p: (p.path / "credentials-filter").write_bytes(b"\xff\xfe"), VERBS["run"],
      "credentials-filter"),
 ]

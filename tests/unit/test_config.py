@@ -224,3 +224,15 @@ def test_json_python_would_take_but_no_aws_api_can_is_one_line(tmp_path, text, w
 
 def test_a_surrogate_pair_is_one_character_and_loads(tmp_path):
     assert config.load_json(write(tmp_path, '["\\ud83d\\ude00"]', "ok.json")) == ["\U0001F600"]
+
+
+def test_a_fifo_where_a_file_belongs_is_refused_not_read(tmp_path):
+    """Before: reading a FIFO waited for a writer forever (env-overrides.json, credentials-filter, a
+    compute environment file), and a FIFO named by --env-file was said not to exist."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        config.load_json(tmp_path / "pipe.json", "overrides")
+    with pytest.raises(ConfigError, match="configuration file .* is not a regular file"):
+        config.load(env_file=str(tmp_path / "pipe.json"), environ={}, cwd=tmp_path)
