@@ -178,6 +178,8 @@ def _answer(program: Program, child: _Child, lines: list[dict], why: str | None,
     """`lines` when the child answered in full; else the limit it broke (a ConfigError); jq's own
     error as a ProgramError."""
     code = child.status()
+    if code == -signal.SIGINT:  # Ctrl-C at a terminal reaches the child too: it is an interruption
+        raise KeyboardInterrupt
     if why is None and code == -signal.SIGXCPU:
         why = "time"
     if why is None and any("memory" in line for line in lines):

@@ -117,3 +117,13 @@ def test_an_output_nested_without_bound_is_a_program_error_not_a_crash():
     line = e.value.line()
     assert "nested too deeply" in line or "was stopped" in line, line
     assert CANARY not in line and "\n" not in line
+
+
+def test_a_child_ended_by_ctrl_c_at_a_terminal_is_an_interruption_not_a_crash():
+    """Ctrl-C at a terminal signals the whole process group: the child may die of it first."""
+    compiled = userprog.compile_program("last(range(1e12))", "f", userprog.Limits(seconds=60))
+    pid = compiled._child.proc.pid
+    timer = threading.Timer(0.5, lambda: os.kill(pid, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        userprog.run(compiled, DOC)
