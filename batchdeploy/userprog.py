@@ -53,6 +53,7 @@ class Program:
         self.limits = limits
         self.time_key = time_key  # the configuration key that sets limits.seconds, named in the message
         self._child: _Child | None = None
+        self._pending: float | None = None  # when the child was started, until it said "compiled"
 
     def __repr__(self):
         return f"Program({self.label!r})"
@@ -61,6 +62,7 @@ class Program:
         if self._child is not None:
             self._child.close()
             self._child = None
+        self._pending = None
 
 
 class ProgramError(ValueError):
@@ -73,15 +75,44 @@ class ProgramError(ValueError):
 
 def compile_program(text: str, label: str, limits: Limits | None = None, time_key: str = "") -> Program:
     """`text` compiled in a child (under the limits): a ProgramError when it does not compile."""
-    program = Program(text, label, limits or Limits(), time_key)
-    program._child = _started(program)
+    program = start_program(text, label, limits, time_key)
+    wait_compiled(program)
     return program
+
+
+def start_program(text: str, label: str, limits: Limits | None = None, time_key: str = "") -> Program:
+    """The child started and given `text`, not waited for: its start-up (some 30 ms) overlaps
+    whatever the caller does before `wait_compiled`. The caller closes the program on every path."""
+    program = Program(text, label, limits or Limits(), time_key)
+    program._child = _Child()
+    program._child.send({"program": text, "memory_bytes": program.limits.memory_bytes,
+                         "cpu_seconds": max(1, int(program.limits.seconds) + 1)})
+    program._pending = time.monotonic()
+    return program
+
+
+def wait_compiled(program: Program) -> None:
+    """The child's word on the program: a ProgramError when it does not compile, a ConfigError past
+    the wall-time limit (counted from the start)."""
+    if program._pending is None or program._child is None:
+        return
+    child, limits = program._child, program.limits
+    try:
+        out, why = child.read(program._pending + limits.seconds, limits.output_bytes, first_line=True)
+        _answer(program, child, _parse(out), why, ("compiled", "error"))
+    except BaseException:
+        program.close()
+        raise
+    program._pending = None
 
 
 def run(program: Program, document) -> list:
     """Every output of `program` on `document` (as `jq -c` would print them, parsed)."""
+    if program._child is None:  # a second run: a new child
+        program._child = start_program(program.text, program.label, program.limits)._child
+        program._pending = time.monotonic()
+    wait_compiled(program)
     child, program._child = program._child, None
-    child = child or _started(program)
     try:
         child.send({"document": document}, last=True)
         out, why = child.read(time.monotonic() + program.limits.seconds, program.limits.output_bytes)
@@ -89,21 +120,6 @@ def run(program: Program, document) -> list:
         child.close()
     lines = _answer(program, child, _parse(out), why, ("done", "error"))
     return [line["value"] for line in lines if "value" in line]
-
-
-def _started(program: Program) -> _Child:
-    """A child that has compiled `program` and waits for a document."""
-    limits = program.limits
-    child = _Child()
-    try:
-        child.send({"program": program.text, "memory_bytes": limits.memory_bytes,
-                    "cpu_seconds": max(1, int(limits.seconds) + 1)})
-        out, why = child.read(time.monotonic() + limits.seconds, limits.output_bytes, first_line=True)
-        _answer(program, child, _parse(out), why, ("compiled", "error"))
-    except BaseException:
-        child.close()
-        raise
-    return child
 
 
 def _site_dir() -> str:

@@ -240,15 +240,25 @@ def filter_text(project_dir: Path) -> tuple[str, str]:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
-def compile_filter(program: str, label: str, seconds: float | None = None):
+def compile_filter(program: str, label: str, seconds: float | None = None, wait: bool = True):
     """The program, compiled in a child process under userprog's limits (the wall time is
-    FILTER_TIMEOUT_S when given); it runs there too, never in this process, which holds credentials."""
+    FILTER_TIMEOUT_S when given); it runs there too, never in this process, which holds credentials.
+    With wait=False the child is only started: `check_compiled` later gives its answer."""
     limits = userprog.Limits(seconds=seconds or userprog.DEFAULT_SECONDS)
+    compiled = userprog.start_program(program, label, limits, time_key="FILTER_TIMEOUT_S")
+    if wait:
+        check_compiled(compiled)
+    return compiled
+
+
+def check_compiled(compiled) -> None:
+    """A program that does not compile is one line (jq's first), exit 2."""
     try:
-        return userprog.compile_program(program, label, limits, time_key="FILTER_TIMEOUT_S")
+        userprog.wait_compiled(compiled)
     except ValueError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "does not compile"
-        raise ConfigError(f"{label}: {first}", hint="fix the jq program (credentials-filter.example shows one)") from None
+        raise ConfigError(f"{compiled.label}: {first}",
+                          hint="fix the jq program (credentials-filter.example shows one)") from None
 
 
 def evaluate(compiled, document) -> list:

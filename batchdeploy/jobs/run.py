@@ -103,12 +103,15 @@ def main(ctx) -> int:
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
     """The SubmitJob request, checked, and the names of the environment entries that hold credentials."""
-    overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
     compiled = label = None
     if not opts.no_credentials:
+        # The filter's child starts now and compiles while the overrides are read (botocore's model).
         program, label = credentials.filter_text(ctx.cfg.project_dir)
-        compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")))
+        compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")), wait=False)
     try:
+        overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
+        if compiled is not None:
+            credentials.check_compiled(compiled)
         return _checked_request(ctx, opts, spec, overrides, compiled, label, later)
     finally:
         if compiled is not None:
