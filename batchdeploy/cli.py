@@ -22,7 +22,8 @@ Where each verb lives (a test checks this table against VERBS):
     delete        --delete          batchdeploy.infra.verbs
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
-share), config, secrets, state, polling, ui, engine. The local stack is `python -m batchdeploy.local`.
+share), config, secrets, state, polling, ui, userprog (user jq programs under limits), engine. The
+local stack is `python -m batchdeploy.local`.
 """
 
 from __future__ import annotations
