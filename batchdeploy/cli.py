@@ -22,7 +22,8 @@ Where each verb lives (a test checks this table against VERBS):
     delete        --delete          batchdeploy.infra.verbs
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
-share), config, secrets, state, polling, ui, engine. The local stack is `python -m batchdeploy.local`.
+share), config, secrets, state, polling, ui, userprog (user jq programs under limits), engine. The
+local stack is `python -m batchdeploy.local`.
 """
 
 from __future__ import annotations
@@ -217,6 +218,9 @@ def _sync_flags(add, verb: str) -> None:
         help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
     add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
     add("--jobs", "-j", type=int, default=16, metavar="N", help="parallel transfers (1-64, default 16)")
+    if verb == "sync-to-s3":
+        add("--yes", "-y", action="store_true",
+            help="allow --delete at a bucket's root or outside s3://S3_BUCKET/S3_PREFIX")
 
 
 def _infra_flags(add, verb: str) -> None:
@@ -309,6 +313,7 @@ def dispatch(ctx: Context, verb: str) -> int:
 
 def run_all(ctx: Context) -> int:
     """-a: images, then job definitions (which then pin the new image), then the experiment files."""
+    ctx.cfg.check_known()  # a malformed key stops all three before the first step's heading
     for verb in ("images", "update-jobs", "sync-to-s3"):
         ctx.out.note(f"==> {verb}")
         sub = parse([verb])
@@ -325,9 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
     from batchdeploy.secrets import redact
+    from batchdeploy.ui import one_line
 
     def fail(line: str, code: int) -> int:
-        print(redact(f"{PROG}: error: {line}"), file=sys.stderr, flush=True)
+        print(one_line(redact(f"{PROG}: error: {line}")), file=sys.stderr, flush=True)
         return code
 
     try:

@@ -48,3 +48,9 @@ class OperationError(BatchdeployError):
     """An operation failed that the user did not get wrong: AWS refused, a job failed, a build failed."""
 
     exit_code = FAILED
+
+
+class Interrupted(BatchdeployError):
+    """Ctrl-C (or SIGTERM) stopped an operation part-way; the message says what was left how."""
+
+    exit_code = INTERRUPTED

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from batchdeploy.secrets import redact
+
+# What would break a message over several lines, or drive the terminal: C0 and C1 controls, DEL, and
+# the characters str.splitlines() and Unicode take for line ends.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with every control character escaped (\\n, \\t, \\x1b, \\u2028): a file name
+    with a newline in it cannot split a message."""
+
+    def escape(m):
+        return m.group(0).encode("unicode_escape").decode("ascii")
+
+    return _CONTROL.sub(escape, text)
 
 
 class Output:
@@ -37,15 +52,15 @@ class Output:
             print(redact(text), file=self.stdout, flush=True)
 
     def note(self, text: str) -> None:
-        """Progress on stderr (keeps stdout clean for piping), silenced by --quiet."""
+        """Progress on stderr (keeps stdout clean for piping), silenced by --quiet; one line."""
         if not self.quiet:
-            print(redact(text), file=self.stderr, flush=True)
+            print(one_line(redact(text)), file=self.stderr, flush=True)
 
     def warn(self, text: str) -> None:
-        print(redact(f"warning: {text}"), file=self.stderr, flush=True)
+        print(one_line(redact(f"warning: {text}")), file=self.stderr, flush=True)
 
     def error(self, text: str) -> None:
-        print(redact(f"error: {text}"), file=self.stderr, flush=True)
+        print(one_line(redact(f"error: {text}")), file=self.stderr, flush=True)
 
     def emit_json(self, obj) -> None:
         print(redact(json.dumps(obj, indent=2, sort_keys=True, default=str)), file=self.stdout, flush=True)

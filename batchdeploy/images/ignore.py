@@ -123,10 +123,37 @@ def compile_pattern(text: str, exclusion: bool = False) -> Pattern:
     if kind == "regexp":
         try:
             # \Z, not $: Python's $ also matches before a final newline, Go's does not.
-            pattern.regexp = re.compile("".join(out) + r"\Z")
+            pattern.regexp = re.compile("".join(_atomic(out)) + r"\Z")
         except re.error as exc:
             raise ValueError(f"bad pattern {text!r}: {exc}") from None
     return pattern
+
+
+_STAR = "[^/]*"
+
+
+def _atomic(tokens: list[str]) -> list[str]:
+    """`*` followed by fixed text and another `*` (`a*b*c*d`) made to match the text's first
+    occurrence only, as Go's linear-time regexp effectively does: Python's backtracking would try
+    every split, O(n^k) for k stars, and `x*a*a*a*a*a*a*b` against a 60-character path would hang the
+    build. The first occurrence is enough when the text holds no `/` and the next token is a star
+    again (the characters skipped fall to it); the same lookahead trick as the standard fnmatch."""
+    out, i, group = [], 0, 0
+    while i < len(tokens):
+        token = tokens[i]
+        j = i + 1
+        while j < len(tokens) and tokens[j] not in (_STAR, "(.*/)?", ".*"):
+            j += 1
+        piece = "".join(tokens[i + 1 : j])
+        balanced = piece.count("[") == piece.count("]")
+        if token == _STAR and j < len(tokens) and tokens[j] in (_STAR, ".*") and piece and "/" not in piece and balanced:
+            group += 1
+            out.append(f"(?=(?P<g{group}>{_STAR}?{piece}))(?P=g{group})")
+            i = j
+            continue
+        out.append(token)
+        i += 1
+    return out
 
 
 class Matcher:

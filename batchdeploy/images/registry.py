@@ -108,7 +108,9 @@ def stored_credentials(host: str, flavor: str, environ: dict) -> tuple[str, str]
     for path in _auth_files(flavor, environ):
         try:
             auths = json.loads(path.read_text(encoding="utf-8")).get("auths", {})
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):  # the engine's file, read as a hint
+            continue
+        if not isinstance(auths, dict):
             continue
         for key, entry in auths.items():
             name = re.sub(r"^https?://", "", key).split("/")[0].lower()

@@ -85,6 +85,10 @@ def _fill_and_check(docs: dict, existing: dict, sources: dict, prefix: str, proj
         ce_name = name_from_ref("compute-environment", existing["compute-environment"])
     elif isinstance(docs.get("compute-environment"), dict):
         ce_name = docs["compute-environment"].get("computeEnvironmentName")
+    if not isinstance(ce_name, str) and "compute-environment" in sources:
+        # The compute environment file failed (its problems are reported): the queue is checked with a
+        # stand-in name, so one bad file is not followed by two errors about the queue.
+        ce_name = default_name("compute-environment", prefix)
     if isinstance(docs.get("job-queue"), dict):
         docs["job-queue"] = fill_queue_order(docs["job-queue"], ce_name)
     for kind, doc in docs.items():

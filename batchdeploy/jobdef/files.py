@@ -6,7 +6,6 @@ AWS call. Any problem in any file is reported with the others and nothing is reg
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -91,9 +90,9 @@ def _parse_json(text: str, shown: str, problems: list[str]):
         return seen
 
     try:
-        data = json.loads(text, object_pairs_hook=pairs)
-    except json.JSONDecodeError as exc:
-        problems.append(f"{shown}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        data = config.parse_json(text, shown, object_pairs_hook=pairs)  # bounded depth, no NaN, ...
+    except ConfigError as exc:
+        problems.append(exc.message)
         return None
     for key in dict.fromkeys(duplicates):
         problems.append(f"{shown}: key {key!r} appears twice in one object (JSON keeps only the last)")

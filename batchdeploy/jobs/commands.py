@@ -175,6 +175,7 @@ def _row(record: dict, job: dict) -> dict:
 
 def status(ctx) -> int:
     opts = StatusOptions.from_args(ctx.args)
+    ctx.cfg.require()  # malformed keys are exit 2 even when nothing recorded needs AWS
     out = ctx.out
     chosen, batch = _chosen(ctx, opts)
     if not chosen:

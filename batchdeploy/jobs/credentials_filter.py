@@ -9,7 +9,8 @@ program turns it into `{"environment": [...]}`, merged into the job's overrides 
 
 Every value is registered with `ui.register_secret` the moment it is held. jq's own error messages
 quote (a prefix of) the input, so a failing filter is re-run on a stand-in document with the same
-shape and harmless values, and only that error is shown.
+shape and harmless values, and only that error is shown. The program runs in a child process under
+limits of time, output and memory (`batchdeploy.userprog`), which Ctrl-C stops too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchdeploy import config, userprog
 from batchdeploy.aws import translate
 from batchdeploy.errors import ConfigError
 from batchdeploy.secrets import register_secret
@@ -229,6 +231,7 @@ def describe(got: Obtained, seconds: int, why: str, warnings: list[str]) -> list
 def filter_text(project_dir: Path) -> tuple[str, str]:
     """(program, where it came from): `credentials-filter` in the project, else triage's filter."""
     path = Path(project_dir) / FILTER_FILE
+    config.refuse_special(path, FILTER_FILE)
     try:
         return path.read_text(encoding="utf-8"), FILTER_FILE
     except FileNotFoundError:
@@ -237,19 +240,31 @@ def filter_text(project_dir: Path) -> tuple[str, str]:
         raise ConfigError(f"cannot read {path}: {exc}") from None
 
 
-def compile_filter(program: str, label: str):
-    import jq
+def compile_filter(program: str, label: str, seconds: float | None = None, wait: bool = True):
+    """The program, compiled in a child process under userprog's limits (the wall time is
+    FILTER_TIMEOUT_S when given); it runs there too, never in this process, which holds credentials.
+    With wait=False the child is only started: `check_compiled` later gives its answer."""
+    limits = userprog.Limits(seconds=seconds or userprog.DEFAULT_SECONDS)
+    compiled = userprog.start_program(program, label, limits, time_key="FILTER_TIMEOUT_S")
+    if wait:
+        check_compiled(compiled)
+    return compiled
 
+
+def check_compiled(compiled) -> None:
+    """A program that does not compile is one line (jq's first), exit 2."""
     try:
-        return jq.compile(program)
+        userprog.wait_compiled(compiled)
     except ValueError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "does not compile"
-        raise ConfigError(f"{label}: {first}", hint="fix the jq program (credentials-filter.example shows one)") from None
+        raise ConfigError(f"{compiled.label}: {first}",
+                          hint="fix the jq program (credentials-filter.example shows one)") from None
 
 
 def evaluate(compiled, document) -> list:
-    """Every output of the program on `document` (the same as `jq -c -f FILE < document.json`)."""
-    return compiled.input_value(document).all()
+    """Every output of the program on `document` (the same as `jq -c -f FILE < document.json`), from
+    the child process; a limit exceeded is a ConfigError that quotes nothing of `document`."""
+    return userprog.run(compiled, document)
 
 
 def stand_in(value, path: str = ""):

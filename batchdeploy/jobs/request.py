@@ -16,6 +16,7 @@ from batchdeploy.aws import shapes
 from batchdeploy.aws.batch import (
     ARRAY_SIZE,
     ATTEMPTS,
+    JOB_ID,
     JOB_NAME,
     MAX_DEPENDS_ON,
     MAX_SUBMIT_PAYLOAD,
@@ -84,6 +85,12 @@ def parse_pairs(words: list[str], what: str = "parameter") -> dict[str, str]:
                     f"malformed {what} {pair!r}",
                     hint=f"write {what}s as key=value (several as k=v,k2=v2); keys are {allowed}",
                 )
+            if not value and what == "parameter":
+                raise UsageError(
+                    f"parameter {key!r} has an empty value ({key}=)",
+                    hint=f"an empty value would replace the job definition's default; leave {key} out to keep "
+                    "the default, or give it a value",
+                )
             if key in out and out[key] != value:
                 raise UsageError(f"{what} {key!r} is given twice with different values")
             out[key] = value
@@ -147,8 +154,12 @@ def check_options(spec: RunSpec) -> None:
     if len(spec.depends_on) > MAX_DEPENDS_ON:
         raise UsageError(f"{len(spec.depends_on)} --depends-on given", hint=f"a job can depend on at most {MAX_DEPENDS_ON}")
     for job_id in spec.depends_on:
-        if not re.fullmatch(r"[A-Za-z0-9:_/-]{1,300}", job_id):
-            raise UsageError(f"--depends-on {job_id!r} is not a job id")
+        if not JOB_ID.fullmatch(job_id):
+            raise UsageError(
+                f"--depends-on {job_id!r} is not a job id",
+                hint="a job id is a UUID (e.g. 5a3c9e2b-1f4d-4c8a-9b6e-0d7f2a1c3e5b), or PARENT:INDEX for an "
+                "array child; ./deploy.sh --status lists them",
+            )
     for key, value in spec.tags.items():
         if key.lower().startswith("aws:") or key.startswith(TAG_NAMESPACE):
             raise UsageError(f"tag key {key!r} is reserved", hint="tag keys may not start with aws: or batchdeploy:")

@@ -76,7 +76,8 @@ def main(ctx) -> int:
     spec = opts.spec()
     if opts.cancel_on_interrupt and not opts.wait:
         raise UsageError("--cancel-on-interrupt needs --wait")
-    ctx.cfg.require("AWS_JOB_QUEUE", optional=("CREDENTIALS_DURATION", "CREDENTIALS_ROLE_ARN", "RUNNABLE_WARN_S"))
+    ctx.cfg.require("AWS_JOB_QUEUE", optional=("CREDENTIALS_DURATION", "CREDENTIALS_ROLE_ARN", "RUNNABLE_WARN_S",
+                                                 "FILTER_TIMEOUT_S"))
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
     # Progress is held back until the request has passed every check: a mistake is then one line alone.
     later = Later(ctx.out)
@@ -103,12 +104,23 @@ def main(ctx) -> int:
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
     """The SubmitJob request, checked, and the names of the environment entries that hold credentials."""
-    overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
     compiled = label = None
     if not opts.no_credentials:
+        # The filter's child starts now and compiles while the overrides are read (botocore's model).
         program, label = credentials.filter_text(ctx.cfg.project_dir)
-        compiled = credentials.compile_filter(program, label)
+        compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")), wait=False)
+    try:
+        overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
+        if compiled is not None:
+            credentials.check_compiled(compiled)
+        return _checked_request(ctx, opts, spec, overrides, compiled, label, later)
+    finally:
+        if compiled is not None:
+            compiled.close()  # the filter's child process, when an error came before it ran
 
+
+def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tuple[dict, set[str]]:
+    """The AWS reads (queue, job definition), the credentials, and the request built and checked."""
     batch = ctx.aws.client("batch")
     check_queue(batch, spec.queue)
     spec.job_definition = resolve_definition(ctx, batch, opts.job_definition)

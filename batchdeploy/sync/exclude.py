@@ -38,6 +38,16 @@ class Excluder:
         return False
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def has_control(name: str) -> bool:
+    """A control character (C0, DEL, C1, a Unicode line end) in `name`: a newline in a file name or
+    key would split every message and listing that shows it."""
+    return bool(_CONTROL.search(name))
+
+
 def safe_relkey(rel: str) -> bool:
-    """A key (below the prefix) that can be a local file: no empty, '.' or '..' components, no NUL."""
-    return bool(rel) and "\0" not in rel and all(p not in ("", ".", "..") for p in rel.split("/"))
+    """A key (below the prefix) that can be a local file: no empty, '.' or '..' components, no NUL or
+    other control character."""
+    return bool(rel) and not has_control(rel) and all(p not in ("", ".", "..") for p in rel.split("/"))

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from batchdeploy.errors import UsageError
 from batchdeploy.sync import hashcache
-from batchdeploy.sync.exclude import Excluder
+from batchdeploy.sync.exclude import Excluder, has_control
+from batchdeploy.ui import one_line
 
 # Temporary download files: `.NAME.XXXXXXXX.bdpart` beside the target; never uploaded, cleaned up.
 # Before issue #13 a large download let s3transfer write to its own `<that name>.RANDOM` (8 hex digits,
@@ -73,6 +74,12 @@ def _visit(scan: Scan, entry: os.DirEntry, rel: str, ancestors, stack: list, war
         rel.encode("utf-8")
     except UnicodeEncodeError:
         warn(f"{_shown(rel)}: the name is not valid UTF-8, so it cannot be an S3 key; skipped")
+        scan.skipped.add(rel)
+        return
+    if has_control(entry.name):
+        # S3 would take most of them, but a newline or an escape in a key breaks every listing, log and
+        # message that shows it (and XML 1.0 cannot carry some at all): found here, never sent.
+        warn(f"{one_line(rel)}: the name holds a control character (newline, tab, escape ...); skipped")
         scan.skipped.add(rel)
         return
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from batchdeploy.errors import BatchdeployError
+from batchdeploy.errors import BatchdeployError, Interrupted
 from batchdeploy.sync import download, upload
 from batchdeploy.sync.answers import Answers
 from batchdeploy.sync.calls import FATAL_CODES
@@ -29,6 +29,7 @@ class Transfers:
         self.new_etags: set[str] = set()
         self.answers = Answers()
         self.lock = threading.Lock()
+        self.interrupted = False  # Ctrl-C: what fails from then on is its consequence, not news
 
     def warn(self, text: str) -> None:
         if self.progress is not None:
@@ -36,9 +37,17 @@ class Transfers:
         else:
             self.out.warn(text)
 
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.line(text)
+        else:
+            self.out.note(text)
+
     def failed(self, rel: str, exc: BaseException | str) -> None:
         from batchdeploy.aws import convert, error_code
 
+        if self.interrupted:  # s3transfer cancels its transfers with CancelledError('KeyboardInterrupt()')
+            return
         if isinstance(exc, str):
             line = exc
         elif isinstance(exc, BatchdeployError):
@@ -91,8 +100,9 @@ class Transfers:
                 future.result()
         except BaseException as exc:
             self.stop.set()
-            if isinstance(exc, KeyboardInterrupt):
-                self.warn("interrupted: cancelling the transfers in flight (multipart uploads are aborted)")
+            self.interrupted = isinstance(exc, KeyboardInterrupt)
+            if self.interrupted:  # progress (not with -q): the cancelling may take a moment
+                self.note("interrupted: cancelling the transfers in flight (multipart uploads are aborted)")
             if manager is not None:
                 # Cancel the manager's transfers first (their multipart uploads are aborted), so the
                 # pool's threads waiting on them return. TransferManager.shutdown(cancel=True) passes
@@ -101,6 +111,11 @@ class Transfers:
                 manager.__exit__(type(exc), exc, exc.__traceback__)
                 manager = None
             pool.shutdown(wait=True, cancel_futures=True)
+            if self.interrupted:
+                raise Interrupted(
+                    f"interrupted: {len(self.copied):,} of {len(rels):,} files copied, the transfers in flight "
+                    "cancelled (multipart uploads aborted)", hint="nothing was deleted; run again to finish",
+                ) from None
             raise
         finally:
             pool.shutdown(wait=True)

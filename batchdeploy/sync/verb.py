@@ -55,7 +55,31 @@ class SyncOptions:
         if not 1 <= jobs <= MAX_JOBS:
             raise UsageError(f"--jobs {jobs} is out of range", hint=f"use 1 to {MAX_JOBS}")
         excludes = [*DEFAULT_EXCLUDES, *args.exclude]
-        return cls(upload, local, bucket, prefix, bool(args.delete), excludes, bool(args.dry_run), jobs)
+        opts = cls(upload, local, bucket, prefix, bool(args.delete), excludes, bool(args.dry_run), jobs)
+        if opts.upload and opts.delete and not opts.dry_run and not getattr(args, "yes", False):
+            check_delete_scope(opts, cfg)
+        return opts
+
+
+def check_delete_scope(opts: SyncOptions, cfg) -> None:
+    """`sync-to-s3 --delete` removes every object under the target the folder does not have. At a
+    bucket's root that is every other prefix (results too); outside s3://S3_BUCKET/S3_PREFIX it is
+    somewhere the configuration does not name. Either needs --yes (a dry run never does)."""
+    if not opts.prefix:
+        raise UsageError(
+            f"--delete at the root of {opts.remote} would delete every object {opts.local} does not have, "
+            "other prefixes (results) included",
+            hint="name a prefix (--remote s3://BUCKET/PREFIX), see it first with --dry-run, or add --yes",
+        )
+    home_bucket = cfg.get("S3_BUCKET")
+    home_prefix = parse_s3_url(f"s3://{home_bucket or opts.bucket}/{cfg.get('S3_PREFIX') or 'experiments'}")[1]
+    inside = (opts.prefix == home_prefix or opts.prefix.startswith(home_prefix + "/")) if home_prefix else True
+    if (home_bucket and opts.bucket != home_bucket) or not inside:
+        home = s3_url(home_bucket, home_prefix) if home_bucket else f"S3_PREFIX ({home_prefix})"
+        raise UsageError(
+            f"--delete on {opts.remote}, outside {home}, would delete what {opts.local} does not have there",
+            hint="check --remote, see it first with --dry-run, or add --yes",
+        )
 
 
 def to_s3(ctx) -> int:

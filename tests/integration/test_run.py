@@ -137,21 +137,24 @@ def test_json_output_is_one_object(moto, run_project):
 
 
 def test_no_subprocess_ever_sees_a_credential(moto, run_project, monkeypatch):
-    """Everything runs in one process: nothing is handed to a child, so no secret is on any command line."""
+    """The one child is the credentials filter's (batchdeploy.userprog): it gets the document over a
+    pipe, so no secret is on its command line or in its environment (which is empty)."""
     started = []
     real_popen = subprocess.Popen
 
     def spy(*args, **kwargs):
-        started.append(args[0] if args else kwargs.get("args"))
+        started.append((args[0] if args else kwargs.get("args"), kwargs.get("env")))
         return real_popen(*args, **kwargs)
 
     monkeypatch.setattr(subprocess, "Popen", spy)
     monkeypatch.chdir(run_project.path)
     code, out, err = inprocess(["run", "exp1", *PARAMS, "--wait"])
     assert code == 0, err
-    assert started == []
+    assert [argv[-2].rsplit("/", 1)[-1] for argv, _ in started] == ["userprog_child.py"]
+    assert [env for _, env in started] == [{"LC_ALL": "C.UTF-8"}]
     for canary in (STS_SECRET, STS_TOKEN, DB_CANARY):
         assert canary not in out + err
+        assert all(canary not in " ".join(argv) for argv, _ in started)
 
 
 def test_the_cli_process_arguments_hold_no_secret(moto, run_project):

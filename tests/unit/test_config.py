@@ -215,3 +215,40 @@ def test_a_password_inside_a_url_is_masked_whatever_the_key(tmp_path):
     shown = config.load(environ={}, cwd=tmp_path).masked()
     assert shown["POSTGRES_DB"] == "postgresql://user:****@db.example/dirtyduck" and shown["S3_BUCKET"] == "a-b-c"
     assert "pgS3cret-canary" not in repr(shown)
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"vcpus": ' + "1" * 5000 + "}", "a number is too long (over 4300 digits)"),
+        ('{"vcpus": NaN}', "NaN is not a JSON value"),
+        ("[-Infinity]", "-Infinity is not a JSON value"),
+        ("[1e999]", "1e999 is too large for a number"),
+        ('{"name": "\\ud800"}', "a string holds a lone"),
+        ('{"\\udfff": 1}', "a string holds a lone"),
+    ],
+)
+def test_json_python_would_take_but_no_aws_api_can_is_one_line(tmp_path, text, words):
+    """Before: a 5,000-digit number was a ValueError traceback; NaN, 1e999 and lone surrogates were
+    accepted and failed (or were sent) later."""
+    path = write(tmp_path, text, "odd.json")
+    with pytest.raises(ConfigError) as e:
+        config.load_json(path)
+    assert words in e.value.line() and "\n" not in e.value.line()
+    assert e.value.line().startswith(f"{path}: ")
+
+
+def test_a_surrogate_pair_is_one_character_and_loads(tmp_path):
+    assert config.load_json(write(tmp_path, '["\\ud83d\\ude00"]', "ok.json")) == ["\U0001F600"]
+
+
+def test_a_fifo_where_a_file_belongs_is_refused_not_read(tmp_path):
+    """Before: reading a FIFO waited for a writer forever (env-overrides.json, credentials-filter, a
+    compute environment file), and a FIFO named by --env-file was said not to exist."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.json")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        config.load_json(tmp_path / "pipe.json", "overrides")
+    with pytest.raises(ConfigError, match="configuration file .* is not a regular file"):
+        config.load(env_file=str(tmp_path / "pipe.json"), environ={}, cwd=tmp_path)

@@ -41,3 +41,12 @@ def test_credentials_the_engine_stored(tmp_path):
     (tmp_path / ".docker" / "config.json").write_text(json.dumps({"auths": {"reg.example.com": {"auth": token}}}))
     assert registry.stored_credentials("reg.example.com", "docker", {"HOME": str(tmp_path)}) == ("AWS", "stored-password-123")
     assert registry.stored_credentials("reg.example.com", "docker", {"HOME": str(tmp_path / "nowhere")}) is None
+
+
+@pytest.mark.parametrize("text", ['{"auths": []}', '{"auths": ' * 5000 + "{}" + "}" * 5000])
+def test_an_engine_auth_file_of_the_wrong_shape_is_passed_over(tmp_path, text):
+    """Before: `auths` as a list was an AttributeError, a file nested 5,000 deep a RecursionError."""
+    auth = tmp_path / "auth.json"
+    auth.write_text(text)
+    env = {"REGISTRY_AUTH_FILE": str(auth), "HOME": str(tmp_path)}
+    assert registry.stored_credentials("reg.example.com", "podman", env) is None

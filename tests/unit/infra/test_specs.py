@@ -100,3 +100,21 @@ def test_the_principal_simulate_principal_policy_takes():
     assert principal_arn("arn:aws:iam::123456789012:user/alice") == "arn:aws:iam::123456789012:user/alice"
     assert principal_arn("arn:aws:sts::123456789012:assumed-role/Deployer/s1") == "arn:aws:iam::123456789012:role/Deployer"
     assert principal_arn("arn:aws:sts::123456789012:federated-user/bob") is None and principal_arn(None) is None
+
+
+def test_a_failed_compute_environment_file_adds_no_follow_on_queue_errors():
+    """Before: a compute environment file that did not load left the queue without a compute
+    environment, and two more errors (the model's `required`, and `missing`) followed the real one."""
+    from batchdeploy.infra import inputs
+
+    sources = {"compute-environment": "compute-environment.json", "job-queue": "job-queue.json"}
+    for failed in ({}, {"compute-environment": ["not", "an", "object"]}):
+        problems: list[str] = []
+        docs = inputs._fill_and_check({**failed, "job-queue": {"priority": 1}}, {}, sources, "demo-dev", "demo", problems)
+        assert not [p for p in problems if p.startswith("job-queue.json")], problems
+        assert docs["job-queue"]["computeEnvironmentOrder"] == [
+            {"order": 1, "computeEnvironment": "demo-dev-compute-environment"}]
+    problems = []
+    inputs._fill_and_check({"job-queue": {"priority": 1}}, {}, {"job-queue": "job-queue.json"}, "demo-dev", "demo",
+                           problems)
+    assert any("no compute environment is given" in p for p in problems)  # none given at all: still said

@@ -205,3 +205,18 @@ def test_one_file_with_a_default_name_and_more_variables(folder):
     assert src is None and problems == [
         "jd.json: ${POSTGRES_PASSWORD} at containerProperties.environment[0].value is a secret; a job definition "
         "is readable by anyone allowed batch:DescribeJobDefinitions, so use containerProperties.secrets instead"]
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"a":' * 10_000 + "1" + "}" * 10_000, "job-definition.json: nested more than 64 levels deep"),
+        ("[" * 100 + "]" * 100, "job-definition.json: nested more than 64 levels deep"),
+        ('{"jobDefinitionName": "x", "timeout": {"attemptDurationSeconds": ' + "9" * 5000 + "}}",
+         "job-definition.json: a number is too long"),
+    ],
+)
+def test_a_job_definition_no_walker_could_take_is_one_problem_not_a_traceback(folder, text, words):
+    """Before: 10,000 levels of nesting was a RecursionError from json.loads (files.py's own parser)."""
+    err = error_of(load(folder, **{"job-definition.json": text}))
+    assert len(err.problems) == 1 and err.problems[0].startswith(words)

@@ -29,6 +29,10 @@ def spec(**kw):
     return request.RunSpec(**{**base, **kw})
 
 
+JOB_A = "5a3c9e2b-1f4d-4c8a-9b6e-0d7f2a1c3e5b"
+JOB_B = "0e1d2c3b-4a59-4687-a5b4-c3d2e1f0a9b8"
+
+
 @pytest.mark.parametrize(
     "words, expected",
     [
@@ -36,7 +40,6 @@ def spec(**kw):
         (["a=1,b=2"], {"a": "1", "b": "2"}),  # the triage form
         (["f=s3://x/a,b.yaml,out=s3://y"], {"f": "s3://x/a,b.yaml", "out": "s3://y"}),  # commas inside values stay
         (["replace=--no-replace"], {"replace": "--no-replace"}),
-        (["empty="], {"empty": ""}),
         (["k=v=w"], {"k": "v=w"}),
         (["a=1", "a=1"], {"a": "1"}),
         ([], {}),
@@ -50,6 +53,19 @@ def test_parse_pairs(words, expected):
 def test_malformed_pairs_are_usage_errors(word):
     with pytest.raises(UsageError, match="malformed parameter"):
         request.parse_pairs([word])
+
+
+@pytest.mark.parametrize("words", [["replace="], ["a=1,replace="], ["replace=", "a=1"]])
+def test_an_empty_parameter_value_is_refused_not_a_silent_replacement_of_the_default(words):
+    """Before: `replace=` sent "" and silently replaced the definition's default ('--no-replace')."""
+    with pytest.raises(UsageError) as e:
+        request.parse_pairs(words)
+    assert e.value.line().startswith("parameter 'replace' has an empty value (replace=)")
+    assert "leave replace out to keep the default" in e.value.line()
+
+
+def test_a_tag_may_have_an_empty_value_as_aws_allows():
+    assert request.parse_pairs(["team="], "tag") == {"team": ""}
 
 
 def test_a_key_given_twice_with_different_values_is_an_error():
@@ -127,7 +143,7 @@ def test_build_everything():
         extra_args=["--flag", "v"],
         overrides={"environment": [{"name": "A", "value": "1"}], "resourceRequirements": [{"type": "VCPU", "value": "8"}]},
         vcpus="2", memory="4096", gpus="1", timeout=600, retries=3, tags={"team": "ds"},
-        depends_on=["a", "b"], array_size=10,
+        depends_on=[JOB_A, JOB_B + ":3"], array_size=10,
     )
     r = request.build(s)
     assert r["parameters"] == {"experiment_file": "f"}
@@ -139,7 +155,7 @@ def test_build_everything():
     ]
     assert r["timeout"] == {"attemptDurationSeconds": 600}
     assert r["retryStrategy"] == {"attempts": 3}
-    assert r["dependsOn"] == [{"jobId": "a"}, {"jobId": "b"}]
+    assert r["dependsOn"] == [{"jobId": JOB_A}, {"jobId": JOB_B + ":3"}]
     assert r["arrayProperties"] == {"size": 10}
     assert r["tags"] == {"team": "ds", "batchdeploy:client-token": "t" * 32}
     assert s.overrides["resourceRequirements"] == [{"type": "VCPU", "value": "8"}]  # the caller's copy untouched
@@ -168,6 +184,11 @@ def test_check_reports_the_models_problems_and_the_size_limit():
         ({"array_size": 10_001}, "--array-size 10001 is out of range"),
         ({"depends_on": [f"j{i}" for i in range(21)]}, "21 --depends-on given"),
         ({"depends_on": ["bad id"]}, "is not a job id"),
+        ({"depends_on": ["notajobid"]}, "--depends-on 'notajobid' is not a job id"),
+        ({"depends_on": [JOB_A.upper()]}, "is not a job id"),
+        ({"depends_on": [JOB_A + ":x"]}, "is not a job id"),
+        ({"depends_on": [JOB_A + "\n"]}, "is not a job id"),
+        ({"depends_on": ["demo-queue/" + JOB_A]}, "is not a job id"),
         ({"tags": {f"k{i}": "v" for i in range(50)}}, "50 tags given"),
         ({"tags": {"aws:x": "1"}}, "reserved"),
         ({"tags": {"batchdeploy:client-token": "1"}}, "reserved"),
@@ -184,7 +205,7 @@ def test_limits_aws_has_and_moto_does_not_enforce(kw, text):
 
 
 def test_limits_at_their_edges_pass():
-    s = spec(timeout=60, retries=10, array_size=10_000, depends_on=[f"j{i}" for i in range(20)],
+    s = spec(timeout=60, retries=10, array_size=10_000, depends_on=[f"{JOB_A[:-2]}{i:02d}" for i in range(20)],
              tags={f"k{i}": "v" for i in range(49)}, vcpus="0.25", memory="512", gpus="1")
     request.check_options(s)
     request.check(request.build(s))

@@ -26,5 +26,5 @@ def test_excluder_paths_and_names():
 
 def test_safe_relkey():
     assert safe_relkey("a/b c/ü.txt")
-    for bad in ("", "a//b", "./a", "a/../b", "..", "a/\0"):
+    for bad in ("", "a//b", "./a", "a/../b", "..", "a/\0", "a\nb", "x/\x1b[2J", "c\u2028"):
         assert not safe_relkey(bad), bad

@@ -32,3 +32,21 @@ def test_scan_reports_loops_broken_links_fifos_and_bad_names(tmp_path):
     assert "fifo: not a regular file" in text
     assert "bad-\\xff: the name is not valid UTF-8" in text
     assert [os.path.basename(p) for p in scan.stale_tmp] == [".f.txt.0123abcd.bdpart"]
+
+
+def test_names_with_control_characters_are_found_at_the_scan_and_reported_on_one_line(tmp_path):
+    """Before: `a\\nb.txt` was sent to S3 (the request failed) and its error line was split in two."""
+    root = tmp_path / "root"
+    (root / "ok").mkdir(parents=True)
+    (root / "ok" / "fine.txt").write_text("f")
+    for name in ("new\nline.txt", "tab\tname", "esc\x1b[31m", "del\x7f", "sep\u2028x"):
+        (root / name).write_text("x")
+    (root / "dir\rname").mkdir()
+    (root / "dir\rname" / "inner.txt").write_text("never walked into")
+    warnings = []
+    scan = scan_local(str(root), Excluder(DEFAULT_EXCLUDES), warnings.append)
+    assert sorted(scan.files) == ["ok/fine.txt"]
+    assert scan.skipped == {"new\nline.txt", "tab\tname", "esc\x1b[31m", "del\x7f", "sep\u2028x", "dir\rname"}
+    assert all(len(w.splitlines()) == 1 and "\x1b" not in w for w in warnings), warnings
+    assert "new\\nline.txt: the name holds a control character (newline, tab, escape ...); skipped" in warnings
+    assert "dir\\rname: the name holds a control character (newline, tab, escape ...); skipped" in warnings

@@ -1,0 +1,33 @@
+"""What batchdeploy prints: one line per message, whatever a file name or an AWS message holds."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from batchdeploy.ui import Output, one_line
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("a\nb", "a\\nb"),
+        ("tab\there", "tab\\there"),
+        ("esc\x1b[2J", "esc\\x1b[2J"),
+        ("u\u2028v\x85w", "u\\u2028v\\x85w"),
+        ("plain é 😀 s3://b/k", "plain é 😀 s3://b/k"),
+    ],
+)
+def test_one_line_escapes_what_would_split_a_message_or_drive_the_terminal(text, shown):
+    assert one_line(text) == shown
+
+
+def test_warnings_errors_and_notes_are_one_line_each():
+    err = io.StringIO()
+    out = Output(stderr=err, stdout=io.StringIO())
+    out.warn("experiments/a\nb.txt: cannot read it")
+    out.error("x\ry")
+    out.note("upload a\nb")
+    assert err.getvalue().splitlines() == [
+        "warning: experiments/a\\nb.txt: cannot read it", "error: x\\ry", "upload a\\nb"]
