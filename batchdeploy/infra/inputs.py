@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from batchdeploy import config
+from batchdeploy import config, userjson
 from batchdeploy.aws.s3 import bucket_problems
 from batchdeploy.errors import ConfigError
 from batchdeploy.infra.jobdef import image_tag, jobdef_request
@@ -68,7 +68,7 @@ def _read_specs(files: dict, sources: dict, variables: dict, tag_origin: str, pr
         if kind not in files:
             continue
         try:
-            raw = config.load_json(files[kind], f"{LABEL[kind]} file")
+            raw = userjson.load_json(files[kind], f"{LABEL[kind]} file")
             docs[kind] = config.render(raw, variables, sources[kind], readable_by=f"anyone allowed {DESCRIBE[kind]}")
             if kind == "compute-environment":
                 problems += [f"{sources[kind]}: {p}" for p in blank_problems(docs[kind], raw)]

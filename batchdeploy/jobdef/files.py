@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchdeploy import config
+from batchdeploy import config, userjson
 from batchdeploy.errors import ConfigError
 from batchdeploy.jobdef import check as definition
 from batchdeploy.jobdef import compare
@@ -90,7 +90,7 @@ def _parse_json(text: str, shown: str, problems: list[str]):
         return seen
 
     try:
-        data = config.parse_json(text, shown, object_pairs_hook=pairs)  # bounded depth, no NaN, ...
+        data = userjson.parse_json(text, shown, object_pairs_hook=pairs)  # bounded depth, no NaN, ...
     except ConfigError as exc:
         problems.append(exc.message)
         return None

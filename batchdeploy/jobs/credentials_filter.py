@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchdeploy import config, userprog
+from batchdeploy import userjson, userprog
 from batchdeploy.aws import translate
 from batchdeploy.errors import ConfigError
 from batchdeploy.secrets import register_secret
@@ -231,7 +231,7 @@ def describe(got: Obtained, seconds: int, why: str, warnings: list[str]) -> list
 def filter_text(project_dir: Path) -> tuple[str, str]:
     """(program, where it came from): `credentials-filter` in the project, else triage's filter."""
     path = Path(project_dir) / FILTER_FILE
-    config.refuse_special(path, FILTER_FILE)
+    userjson.refuse_special(path, FILTER_FILE)
     try:
         return path.read_text(encoding="utf-8"), FILTER_FILE
     except FileNotFoundError:

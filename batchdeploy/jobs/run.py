@@ -12,7 +12,7 @@ import datetime as _dt
 import uuid
 from dataclasses import dataclass, field
 
-from batchdeploy import config, errors
+from batchdeploy import config, errors, userjson
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
@@ -168,7 +168,7 @@ def load_overrides(ctx, out) -> dict:
     if not path.exists():
         out.note(f"no {OVERRIDES_FILE} in the project: no environment overrides")
         return {}
-    data = config.render(config.load_json(path, OVERRIDES_FILE), ctx.cfg.variables(), OVERRIDES_FILE)
+    data = config.render(userjson.load_json(path, OVERRIDES_FILE), ctx.cfg.variables(), OVERRIDES_FILE)
     if not isinstance(data, dict):
         raise ConfigError(f"{OVERRIDES_FILE} must be a JSON object", hint='e.g. {"environment": [{"name": "X", "value": "1"}]}')
     from batchdeploy.aws import shapes

@@ -1,6 +1,6 @@
 import pytest
 
-from batchdeploy import config
+from batchdeploy import config, userjson
 from batchdeploy.errors import ConfigError
 
 
@@ -119,12 +119,12 @@ def test_render_reports_every_unknown_placeholder_with_its_path():
 def test_load_json_names_line_and_column(tmp_path):
     p = write(tmp_path, '{\n  "a": 1,\n  "b": \n}\n', "x.json")
     with pytest.raises(ConfigError, match=r"line 4 column 1"):
-        config.load_json(p)
+        userjson.load_json(p)
 
 
 def test_load_json_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        config.load_json(tmp_path / "job-definition.json")
+        userjson.load_json(tmp_path / "job-definition.json")
 
 
 def test_render_can_refuse_secrets_where_aws_shows_the_result():
@@ -192,21 +192,21 @@ def test_a_directory_where_the_file_belongs_says_so(tmp_path, how):
 def test_json_nested_without_bound_is_refused_not_a_recursion_error(tmp_path, text):
     path = write(tmp_path, text, "deep.json")
     with pytest.raises(ConfigError, match="nested more than 64 levels deep"):
-        config.load_json(path)
+        userjson.load_json(path)
 
 
 def test_json_of_ordinary_depth_and_null_load(tmp_path):
-    assert config.load_json(write(tmp_path, '{"a": [{"b": 1}]}', "ok.json")) == {"a": [{"b": 1}]}
-    assert config.load_json(write(tmp_path, "null", "null.json")) is None
+    assert userjson.load_json(write(tmp_path, '{"a": [{"b": 1}]}', "ok.json")) == {"a": [{"b": 1}]}
+    assert userjson.load_json(write(tmp_path, "null", "null.json")) is None
 
 
 def test_a_missing_json_file_suggests_its_example_only_when_there_is_one(tmp_path):
     with pytest.raises(ConfigError) as e:
-        config.load_json(tmp_path / "ce.json", "compute environment file")
+        userjson.load_json(tmp_path / "ce.json", "compute environment file")
     assert e.value.line().endswith("does not exist; check the path") and "example" not in e.value.line()
     write(tmp_path, "{}", "job-queue.json.example")
     with pytest.raises(ConfigError) as e:
-        config.load_json(tmp_path / "job-queue.json")
+        userjson.load_json(tmp_path / "job-queue.json")
     assert e.value.line().endswith("does not exist; copy job-queue.json.example to job-queue.json")
 
 
@@ -233,13 +233,13 @@ def test_json_python_would_take_but_no_aws_api_can_is_one_line(tmp_path, text, w
     accepted and failed (or were sent) later."""
     path = write(tmp_path, text, "odd.json")
     with pytest.raises(ConfigError) as e:
-        config.load_json(path)
+        userjson.load_json(path)
     assert words in e.value.line() and "\n" not in e.value.line()
     assert e.value.line().startswith(f"{path}: ")
 
 
 def test_a_surrogate_pair_is_one_character_and_loads(tmp_path):
-    assert config.load_json(write(tmp_path, '["\\ud83d\\ude00"]', "ok.json")) == ["\U0001F600"]
+    assert userjson.load_json(write(tmp_path, '["\\ud83d\\ude00"]', "ok.json")) == ["\U0001F600"]
 
 
 def test_a_fifo_where_a_file_belongs_is_refused_not_read(tmp_path):
@@ -249,6 +249,6 @@ def test_a_fifo_where_a_file_belongs_is_refused_not_read(tmp_path):
 
     os.mkfifo(tmp_path / "pipe.json")
     with pytest.raises(ConfigError, match="is not a regular file"):
-        config.load_json(tmp_path / "pipe.json", "overrides")
+        userjson.load_json(tmp_path / "pipe.json", "overrides")
     with pytest.raises(ConfigError, match="configuration file .* is not a regular file"):
         config.load(env_file=str(tmp_path / "pipe.json"), environ={}, cwd=tmp_path)

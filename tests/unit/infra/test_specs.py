@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchdeploy import config
+from batchdeploy import config, userjson
 from batchdeploy.infra import specs
 from tests.unit.infra.support import CE_NAME, OURS, ROOT, fargate
 
@@ -31,9 +31,9 @@ def test_the_example_files_are_valid_requests():
     variables = {"SUBNET_ID": "subnet-1", "SECURITY_GROUP_ID": "sg-1", "PREFIX": "demo-dev"}
     docs = {
         "compute-environment": config.render(
-            config.load_json(ROOT / "compute-environment.json.example"), variables, "ce"
+            userjson.load_json(ROOT / "compute-environment.json.example"), variables, "ce"
         ),
-        "job-queue": config.render(config.load_json(ROOT / "job-queue.json.example"), variables, "q"),
+        "job-queue": config.render(userjson.load_json(ROOT / "job-queue.json.example"), variables, "q"),
     }
     docs = specs.fill_specs(docs, "demo-dev", "demo")
     docs["job-queue"] = specs.fill_queue_order(docs["job-queue"], CE_NAME)
