@@ -17,9 +17,11 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import ConfigError, UsageError
+from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.commands import wait
+from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.state import JOB_DEFINITIONS, JOBS
 
@@ -46,6 +48,8 @@ class RunOptions:
     wait: bool = False
     no_credentials: bool = False
     cancel_on_interrupt: bool = False
+    code: str | None = None  # --code DIR (else CODE_DIR): the job runs this folder's bundle
+    no_code: bool = False
 
     @classmethod
     def from_args(cls, args) -> RunOptions:
@@ -56,6 +60,7 @@ class RunOptions:
             depends_on=list(args.depends_on or []), array_size=args.array_size, dry_run=bool(args.dry_run),
             wait=bool(args.wait), no_credentials=bool(args.no_credentials),
             cancel_on_interrupt=bool(args.cancel_on_interrupt),
+            code=getattr(args, "code", None), no_code=bool(getattr(args, "no_code", False)),
         )
 
     def spec(self) -> req.RunSpec:
@@ -79,12 +84,22 @@ def main(ctx) -> int:
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
     # Progress is held back until the request has passed every check: a mistake is then one line alone.
     later = Later(ctx.out)
+    code = codes.plan(ctx, opts)  # packed before any AWS call: a bundle over the limit submits nothing
     request, secret_names = _prepare(ctx, opts, spec, later)
+    recorder = RunRecorder(ctx, spec, code)
+    if code:
+        request = codes.apply(ctx, code, spec, recorder.run_id)
     later.flush()
     if opts.dry_run:
+        for line in codes.describe(code) if code else []:
+            ctx.out.note(f"would upload {line}" if line.startswith("code bundle") else line)
         ctx.out.emit_json(req.masked(request, secret_names))
-        ctx.out.note("dry run: nothing submitted")
+        ctx.out.note("dry run: nothing uploaded, nothing submitted")
         return errors.OK
+    if recorder.enabled:
+        recorder.start(ctx.out)
+    else:
+        ctx.out.note("no S3_BUCKET: no run record written")
     try:
         answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
     except KeyboardInterrupt:
@@ -93,11 +108,18 @@ def main(ctx) -> int:
             f"finds it (tag {TAG_CLIENT_TOKEN}={spec.client_token})"
         )
         return errors.INTERRUPTED
+    except Exception as exc:
+        if recorder.enabled:
+            recorder.finish_quietly(exc, ctx.out)
+        raise
+    if recorder.enabled:
+        recorder.finish(answer)
     record(ctx, spec, answer["jobId"])
     submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
     if not opts.wait:
         return errors.OK
-    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt)
+    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt,
+                exit_code_from=recorder.exit_code_reader() if code else None)
 
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
