@@ -210,3 +210,14 @@ def test_a_plain_run_is_recorded_too(local_stack, demo):
     run = runs.read_run(s3_client(local_stack), "quickstart-local-bucket", "runs", next(iter(new)).split("/")[1])
     assert run["job_ids"] == [job_id] and run["bundle"] is None and run["manifest"] is None
     assert run["state"] == "submitted" and run["tasks"] == {}
+
+
+def test_a_code_dry_run_says_what_it_would_upload_and_uploads_nothing(local_stack, demo):
+    example, _ = demo
+    before = bucket_keys(local_stack)
+    done = deploy(local_stack, example, "-r", "dry", *params(example), "--code", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would upload code bundle: 1 files" in done.stderr and "dry run: nothing uploaded" in done.stderr
+    command = json.loads(done.stdout)["containerOverrides"]["command"]
+    assert command[:2] == ["batchdeploy-launch", "--manifest"] and command[3] == "--records"
+    assert bucket_keys(local_stack) == before
