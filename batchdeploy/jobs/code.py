@@ -17,9 +17,11 @@ a launcher line in an image without the launcher would only fail later, in the q
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
@@ -120,11 +122,25 @@ def task_command(spec: req.RunSpec) -> list:
     return [*(base or []), *spec.extra_args]
 
 
+def shadowed(command: list, bundle_data: bytes) -> list:
+    """Absolute paths in the command naming a file the bundle also holds: the job would run the image's
+    copy, not the bundle's (the command runs in the unpacked bundle, so code is named relatively)."""
+    absolute = [w for w in command if isinstance(w, str) and w.startswith("/")]
+    if not absolute:
+        return []
+    with tarfile.open(fileobj=io.BytesIO(bundle_data), mode="r:gz") as tar:
+        names = {PurePosixPath(m).name for m in tar.getnames()}
+    return [w for w in absolute if PurePosixPath(w).name in names]
+
+
 def apply(ctx, code: CodePlan, spec: req.RunSpec, run_id: str) -> dict:
     """The SubmitJob request that runs the launcher on the manifest of `spec`'s task(s), checked."""
     jd = spec.job_definition
     launcher = launcher_path(jd, ctx.state.read(IMAGES).get("images") or {})
     task = {"command": task_command(spec), "parameters": {**(jd.get("parameters") or {}), **spec.parameters}}
+    for word in shadowed(task["command"], code.bundle.data):
+        ctx.out.warn(f"the command names {word}, the image's copy: with --code the job runs in the unpacked "
+                     f"bundle, so name it relatively (e.g. {PurePosixPath(word).name}) to run the bundle's")
     code.manifest = manifests.build([task] * (spec.array_size or 1), bundle=code.bundle_ref())
     code.manifest_url = f"s3://{code.bucket}/{code.manifest.key(code.prefix)}"
     code.records = runs.records_url(code.bucket, code.prefix, run_id)

@@ -54,7 +54,8 @@ def plan(tmp_path):
 
 
 def ctx(images=IMAGES):
-    return SimpleNamespace(state=SimpleNamespace(read=lambda name: {"images": images}))
+    return SimpleNamespace(state=SimpleNamespace(read=lambda name: {"images": images}),
+                           out=SimpleNamespace(warn=print))
 
 
 def test_apply_swaps_the_command_for_the_launcher_line_and_keeps_the_rest(tmp_path):
@@ -132,3 +133,9 @@ def test_wait_takes_the_exit_code_from_the_task_record_only_when_the_api_has_non
     assert with_exit_code(told, lambda job: 9, out) is told
     assert with_exit_code({"status": "RUNNING"}, lambda job: 9, out) == {"status": "RUNNING"}
     assert with_exit_code(ended, None, out) is ended and len(notes) == 1
+
+
+def test_an_absolute_path_to_a_bundled_file_is_flagged(tmp_path):
+    code = plan(tmp_path)
+    assert codes.shadowed(["python3", "/opt/x/run.py", "--out", "/tmp/o"], code.bundle.data) == ["/opt/x/run.py"]
+    assert codes.shadowed(["python3", "run.py"], code.bundle.data) == []
