@@ -168,6 +168,8 @@ def run_scenario(work: Path, stack_dir: Path, base_env: dict, rounds: int, logs:
         mc, mi, mp = statistics.median(code), statistics.median(image), statistics.median(plain)
         sc.notes.append(f"-r --code / image way = {mc / mi:.2f} (target <= 0.25); -r --code - plain -r = "
                         f"{mc - mp:+.2f} s (target <= 1 s); medians {mc:.1f} s, {mi:.1f} s, {mp:.1f} s")
+    sc.notes.append("--wait looks at the job at 0, 2, 5, 9.5 s ... (batchdeploy.polling.Backoff: 2 s, x1.5, cap 5 s), "
+                    "so a job a second longer (the launcher's start) can be seen ending one look later.")
     sc.notes.append(_median_line("launcher overhead, quickstart bundle", overheads))
     sc.notes.append(_median_line("launcher overhead, 10 MB bundle", big))
     return sc
