@@ -96,24 +96,14 @@ def main(ctx) -> int:
         ctx.out.emit_json(req.masked(request, secret_names))
         ctx.out.note("dry run: nothing uploaded, nothing submitted")
         return errors.OK
-    if recorder.enabled:
-        recorder.start(ctx.out)
-    else:
-        ctx.out.note("no S3_BUCKET: no run record written")
-    try:
-        answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
+    try:  # the run record (jobs.runrecord) is written before the submit and after it
+        answer = recorder.around(ctx.out, lambda: submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note))
     except KeyboardInterrupt:
         ctx.out.warn(
             f"interrupted while submitting: a job may have been made; `./deploy.sh --status {spec.name}` "
             f"finds it (tag {TAG_CLIENT_TOKEN}={spec.client_token})"
         )
         return errors.INTERRUPTED
-    except Exception as exc:
-        if recorder.enabled:
-            recorder.finish_quietly(exc, ctx.out)
-        raise
-    if recorder.enabled:
-        recorder.finish(answer)
     record(ctx, spec, answer["jobId"])
     submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
     if not opts.wait:

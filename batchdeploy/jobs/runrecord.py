@@ -61,7 +61,7 @@ class RunRecorder:
 
     def document(self) -> dict:
         spec, code = self.spec, self.code
-        params = {k: (MASK if is_secret(k) else redact(v)) for k, v in spec.parameters.items()}
+        params = {k: (MASK if is_secret(k.upper()) else redact(v)) for k, v in spec.parameters.items()}
         return runs.build_run(
             run_id=self.run_id, created_at=runs.iso(self.now()), who=who(self.ctx.aws),
             git=runs.git_state(self.ctx.cfg.project_dir), name=spec.name, queue=spec.queue,
@@ -87,6 +87,21 @@ class RunRecorder:
             "created_at": doc["created_at"], "bundle": doc["bundle"], "manifest": doc["manifest"],
         })
         return doc
+
+    def around(self, out, submit):
+        """run.json, then `submit()` (SubmitJob), then submitted.json with its answer or the error it
+        raised. An interrupt (KeyboardInterrupt) leaves run.json alone: the run stays "submitting"."""
+        if not self.enabled:
+            out.note("no S3_BUCKET: no run record written")
+            return submit()
+        self.start(out)
+        try:
+            answer = submit()
+        except Exception as exc:
+            self.finish_quietly(exc, out)
+            raise
+        self.finish(answer)
+        return answer
 
     def finish(self, answer: dict | None = None, error: BaseException | None = None) -> None:
         text = None if error is None else redact(f"{type(error).__name__}: {error}")[:2000]
