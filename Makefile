@@ -126,5 +126,5 @@ bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuil
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: bench-quick
-bench-quick: setup ## the benchmark scaled down (a couple of minutes): proves it runs
+bench-quick: setup ## the benchmark scaled down (about 5 minutes; scenario 10 runs jobs on the local stack): proves it runs
 	$(PY) bench/run.py --quick $(BENCH_ARGS)

@@ -205,3 +205,12 @@ def tar_add(tar: tarfile.TarFile, root: Path, name: str) -> None:
     info.size = path.stat().st_size
     with open(path, "rb") as f:
         tar.addfile(info, f)
+
+
+def parse_size(text: str) -> int:
+    """`64MiB`, `500 KiB`, `1.5GiB` or a number of bytes, as bytes (CODE_SIZE_LIMIT)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB)?\s*", str(text))
+    if not m:
+        raise UsageError(f"size {text!r} is not a number of bytes", hint="write e.g. 64MiB, 500KiB or 1048576")
+    scale = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2] or "B"]
+    return int(float(m[1]) * scale)

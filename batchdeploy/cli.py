@@ -192,6 +192,9 @@ def _run_flags(add, verb: str) -> None:
     add("--wait", action="store_true", help="follow the job to its end: states, live logs, exit code")
     add("--no-credentials", action="store_true", help="inject no credentials (right when the definition has a jobRoleArn)")
     add("--cancel-on-interrupt", action="store_true", help="with --wait: Ctrl-C terminates the job")
+    add("--code", nargs="?", const="", metavar="DIR",
+        help="run DIR's code (default: the project folder; CODE_DIR sets it) through the launcher, no rebuild")
+    add("--no-code", action="store_true", help="run the image's code even when CODE_DIR is set")
 
 
 def _status_flags(add, verb: str) -> None:

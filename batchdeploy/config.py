@@ -89,6 +89,12 @@ KEYS: dict[str, Key] = {
     "FILTER_TIMEOUT_S": Key("longest a user's jq program (credentials-filter) may run, seconds",
                             r"[1-9]\d{0,3}", "10", "10"),
     "RUNNABLE_WARN_S": Key("warn when a job stays RUNNABLE this long, seconds", r"\d+", "600", "600"),
+    "CODE_DIR": Key("-r sends this folder as a code bundle (as --code does); empty: no bundle", r".+", "."),
+    "CODE_SIZE_LIMIT": Key(
+        "largest code bundle -r packs (bytes of files, before compression), e.g. 64MiB",
+        r"\d+(\.\d+)?\s*(B|KiB|MiB|GiB)?", "64MiB", "64MiB",
+    ),
+    "RUNS_PREFIX": Key("key prefix of run records, code bundles and manifests in S3_BUCKET", r"[^\s]+", "runs", "runs"),
     "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
     "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),

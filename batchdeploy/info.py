@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 
+from batchdeploy import runs
 from batchdeploy.aws import translate
 
 
@@ -55,7 +56,29 @@ def gather(ctx) -> dict:
         "region": ctx.aws.region,
         "endpoint": cfg.get("AWS_ENDPOINT_URL") or "(AWS default)",
         "versions": tool_versions(),
+        "code": code_state(ctx),
     }
+
+
+def code_state(ctx) -> dict:
+    """Whether -r sends a code bundle by default (CODE_DIR), and what this machine's last run used."""
+    last = ctx.state.read(runs.LAST_RUN) or {}
+    return {
+        "code_dir": ctx.cfg.get("CODE_DIR"),
+        "last_run": last.get("run_id"),
+        "last_run_url": last.get("url"),
+        "last_bundle": (last.get("bundle") or {}).get("sha256") if last else None,
+    }
+
+
+def code_lines(code: dict) -> list[str]:
+    default = f"CODE_DIR={code['code_dir']}: -r sends it as a code bundle" if code["code_dir"] else (
+        "CODE_DIR not set: -r runs the image's code unless --code is given")
+    lines = [f"code:      {default}"]
+    if code["last_run"]:
+        bundle = code["last_bundle"] or "none (the image's code)"
+        lines.append(f"last run:  {code['last_run']} ({code['last_run_url']}), code bundle {bundle}")
+    return lines
 
 
 def main(ctx) -> int:
@@ -71,6 +94,8 @@ def main(ctx) -> int:
     out.result(f"identity:  {ident['arn']} (account {ident['account']})")
     out.result(f"region:    {data['region']}")
     out.result(f"endpoint:  {data['endpoint']}")
+    for line in code_lines(data["code"]):
+        out.result(line)
     out.result("versions:")
     for tool, version in data["versions"].items():
         out.result(f"  {tool:<14} {version or 'not found'}")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the quickstart experiment end to end on the local AWS Batch, through the same verbs a user
-# runs against AWS: --create, -b, -u, --sync-to-s3, -r --wait, --sync-from-s3. A second run reuses
+# runs against AWS: --create, -b, -u, --sync-to-s3, -r --code --wait, --sync-from-s3. A second run reuses
 # what exists (nothing rebuilt, registered or uploaded again) and submits one new job.
 set -euo pipefail
 [[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
@@ -53,12 +53,14 @@ step "--sync-to-s3: the experiment files"
 
 run_name="demo-$experiment"
 results_key="demo/$experiment"
-step "-r $run_name --wait: submit, follow, exit by the outcome"
+# --code: the experiment code goes as a code bundle (CODE_DIR=experiment in .aws_env) that the launcher
+# in the image unpacks and runs, so an edit of experiment/run.py needs no -b or -u.
+step "-r $run_name --code --wait: send the code, submit, follow, exit by the outcome"
 status=0
 "${deploy[@]}" -r "$run_name" \
   "experiment_file=s3://$bucket/experiments/$experiment.yaml" \
   "output_path=s3://$bucket/results/$results_key" \
-  --wait --output json >"$example/.batchdeploy/demo-run.json" || status=$?
+  --wait --output json --code >"$example/.batchdeploy/demo-run.json" || status=$?
 
 step "--sync-from-s3: the results"
 "${deploy[@]}" --sync-from-s3

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from batchdeploy.engine import build_secrets_supported, choose
 from batchdeploy.errors import ConfigError
+from batchdeploy.images import launcher
 from batchdeploy.images.pipeline import Images, Outcome
 from batchdeploy.images.remote import Remote
 from batchdeploy.images.spec import ImagesOptions
 from batchdeploy.state import IMAGES, iso, now
 
 
-def record(state, outcome: Outcome, version: str) -> None:
+def record(state, outcome: Outcome, version: str, launcher: bool = False) -> None:
     """images.json after a push (or a look-up that found the build): only this image's entry."""
     data = state.read(IMAGES)
     images = dict(data.get("images") or {})
@@ -25,6 +26,7 @@ def record(state, outcome: Outcome, version: str) -> None:
         "tag": outcome.tag,
         "digest": outcome.digest,
         "version": version,
+        "launcher": launcher,  # the Dockerfile copies batchdeploy-launch in (images.launcher)
         # Unchanged build: keep when it was first recorded.
         "pushed_at": old.get("pushed_at") if old.get("digest") == outcome.digest and old.get("pushed_at") else iso(now()),
     }
@@ -78,8 +80,9 @@ def main(ctx) -> int:
     outcomes = []
     for spec in options.specs:
         previous = (state.read(IMAGES).get("images") or {}).get(spec.name) or {}
+        has_launcher = launcher.provide(spec.context, spec.dockerfile)
         outcome = work.process(spec, previous)
-        record(state, outcome, options.version)
+        record(state, outcome, options.version, has_launcher)
         outcomes.append(outcome)
         if not ctx.out.json:
             ctx.out.result(result_line(outcome))

@@ -18,9 +18,11 @@ from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef.record import read_recorded
+from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.commands import wait
+from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.state import JOBS
 
@@ -47,6 +49,8 @@ class RunOptions:
     wait: bool = False
     no_credentials: bool = False
     cancel_on_interrupt: bool = False
+    code: str | None = None  # --code DIR (else CODE_DIR): the job runs this folder's bundle
+    no_code: bool = False
 
     @classmethod
     def from_args(cls, args) -> RunOptions:
@@ -57,6 +61,7 @@ class RunOptions:
             depends_on=list(args.depends_on or []), array_size=args.array_size, dry_run=bool(args.dry_run),
             wait=bool(args.wait), no_credentials=bool(args.no_credentials),
             cancel_on_interrupt=bool(args.cancel_on_interrupt),
+            code=getattr(args, "code", None), no_code=bool(getattr(args, "no_code", False)),
         )
 
     def spec(self) -> req.RunSpec:
@@ -81,14 +86,20 @@ def main(ctx) -> int:
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
     # Progress is held back until the request has passed every check: a mistake is then one line alone.
     later = Later(ctx.out)
+    code = codes.plan(ctx, opts)  # packed before any AWS call: a bundle over the limit submits nothing
     request, secret_names = _prepare(ctx, opts, spec, later)
+    recorder = RunRecorder(ctx, spec, code)
+    if code:
+        request = codes.apply(ctx, code, spec, recorder.run_id)
     later.flush()
     if opts.dry_run:
+        for line in codes.describe(code) if code else []:
+            ctx.out.note(f"would upload {line}" if line.startswith("code bundle") else line)
         ctx.out.emit_json(req.masked(request, secret_names))
-        ctx.out.note("dry run: nothing submitted")
+        ctx.out.note("dry run: nothing uploaded, nothing submitted")
         return errors.OK
-    try:
-        answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
+    try:  # the run record (jobs.runrecord) is written before the submit and after it
+        answer = recorder.around(ctx.out, lambda: submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note))
     except KeyboardInterrupt:
         ctx.out.warn(
             f"interrupted while submitting: a job may have been made; `./deploy.sh --status {spec.name}` "
@@ -99,7 +110,8 @@ def main(ctx) -> int:
     submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
     if not opts.wait:
         return errors.OK
-    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt)
+    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt,
+                exit_code_from=recorder.exit_code_reader() if code else None)
 
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:

@@ -4,6 +4,7 @@ numbers the experiment's parameters imply. The job's log lines are read back fro
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -83,3 +84,140 @@ def test_a_second_demo_reuses_everything_and_submits_one_new_job(local_stack, de
     first_id = LAST_LINE.match(first.stdout.strip().splitlines()[-1])["id"]
     second = LAST_LINE.match(again.stdout.strip().splitlines()[-1])
     assert second["status"] == "SUCCEEDED" and second["id"] != first_id
+
+
+# ---- -r --code on the demo's project (after the second demo: these edit the experiment code) -------
+
+CANARY = "canary-Zq8v3-never-anywhere-7f1c"
+
+
+def deploy(local_stack, example, *args, timeout=300, **env_extra):
+    env = {**os.environ, **local_stack.env, "PYTHONPATH": str(ROOT), **env_extra}
+    env.pop("BATCHDEPLOY_ENV_FILE", None)
+    return subprocess.run([str(ROOT / "deploy.sh"), *args], cwd=example, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def s3_client(local_stack):
+    from batchdeploy.aws import Aws, AwsSettings
+
+    return Aws(AwsSettings(region="us-east-1", endpoint_url=local_stack.endpoint, access_key_id="testing",
+                           secret_access_key="testing")).client("s3")
+
+
+def bucket_keys(local_stack, bucket="quickstart-local-bucket", prefix="runs/") -> set:
+    pages = s3_client(local_stack).get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return {o["Key"] for p in pages for o in p.get("Contents") or []}
+
+
+def read_text(s3, key: str) -> str:
+    body = s3.get_object(Bucket="quickstart-local-bucket", Key=key)["Body"].read()
+    return (gzip.decompress(body) if key.endswith(".gz") else body).decode("utf-8", "replace")
+
+
+def params(example):
+    return ["experiment_file=s3://quickstart-local-bucket/experiments/linear.yaml",
+            "output_path=s3://quickstart-local-bucket/results/code-test"]
+
+
+def test_an_edited_bundle_changes_the_result_without_b_and_the_run_record_says_so(local_stack, demo):
+    from batchdeploy import runs
+
+    example, _ = demo
+    run_py = example / "experiment" / "run.py"
+    text = run_py.read_text().replace("\nimport argparse\n", '\nimport argparse\nprint("edited without -b", flush=True)\n', 1)
+    assert "edited without -b" in text
+    run_py.write_text(text)  # one line of the experiment code, as a user edits it
+    overrides = example / "env-overrides.json"
+    data = json.loads(overrides.read_text())
+    data["environment"].append({"name": "DB_PASSWORD", "value": CANARY})
+    overrides.write_text(json.dumps(data))
+    before = bucket_keys(local_stack)
+
+    done = deploy(local_stack, example, "-r", "code-edit", *params(example), "--code", "--wait", "--output", "json")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "edited without -b" in out  # the job ran the bundle's code, streamed by --wait
+    assert "exit code 0 from the launcher's task record" in done.stderr  # the local stack reports none
+    last = json.loads(done.stdout)  # --output json: the one document on stdout
+    assert last["status"] == "SUCCEEDED"
+    new = bucket_keys(local_stack) - before
+    assert any(k.startswith("runs/code/") for k in new) and any(k.startswith("runs/manifests/") for k in new)
+
+    s3 = s3_client(local_stack)
+    (run_id,) = {k.split("/")[1] for k in new if runs.RUN_ID.fullmatch(k.split("/")[1])}
+    run = runs.read_run(s3, "quickstart-local-bucket", "runs", run_id)
+    assert run["state"] == "submitted" and len(run["job_ids"]) == 1
+    assert last["job_id"] == run["job_ids"][0]
+    assert run["who"]["arn"].startswith("arn:aws:") and run["name"] == "code-edit"
+    images = json.loads((example / ".batchdeploy" / "images.json").read_text())["images"]["quickstart"]
+    assert run["image"]["digest"] == images["digest"] and run["image"]["launcher"] is True
+    assert run["job_definition"]["name"] == "quickstart-local-experiment" and run["job_definition"]["revision"] >= 1
+    assert len(run["job_definition"]["sha256"]) == 64 and run["git"] is None  # a copy outside any git tree
+    assert run["parameters"]["output_path"].endswith("/results/code-test")
+    bundle_key = next(k for k in new if k.startswith("runs/code/"))
+    assert run["bundle"]["sha256"] in bundle_key and run["bundle"]["files"] == 1
+    assert run["manifest"]["url"].endswith(run["manifest"]["sha256"] + ".json")
+    (record,) = run["tasks"][0]
+    assert record["exit_code"] == 0 and record["bundle"]["sha256"] == run["bundle"]["sha256"]
+
+    texts = [out, *(read_text(s3, k) for k in new)]
+    texts += [p.read_text() for p in (example / ".batchdeploy").glob("*.json*")]
+    assert not [t for t in texts if CANARY in t]
+    info = deploy(local_stack, example, "-i")
+    assert f"code bundle {run['bundle']['sha256']}" in info.stdout and "CODE_DIR=experiment" in info.stdout
+
+
+def test_a_bundle_over_the_limit_is_refused_before_anything_is_sent(local_stack, demo):
+    example, _ = demo
+    before = bucket_keys(local_stack)
+    done = deploy(local_stack, example, "-r", "too-big", *params(example), "--code", CODE_SIZE_LIMIT="1KiB")
+    assert done.returncode == 2, done.stdout + done.stderr
+    first = done.stderr.strip().splitlines()[0]
+    assert "over the 1.0 KiB limit" in first and "run.py" in first
+    assert done.stdout == "" and bucket_keys(local_stack) == before
+
+
+def test_code_with_an_image_without_the_launcher_is_refused(local_stack, demo):
+    example, _ = demo
+    images_json = example / ".batchdeploy" / "images.json"
+    saved = images_json.read_text()
+    data = json.loads(saved)
+    data["images"]["quickstart"]["launcher"] = False  # as -b records an image whose Dockerfile lacks the line
+    images_json.write_text(json.dumps(data))
+    before = bucket_keys(local_stack)
+    try:
+        done = deploy(local_stack, example, "-r", "no-launcher", *params(example), "--code")
+        plain = deploy(local_stack, example, "-r", "no-launcher-plain", *params(example), "--no-code", "--dry-run")
+    finally:
+        images_json.write_text(saved)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--code needs the launcher in the image" in done.stderr and "without the launcher line" in done.stderr
+    assert bucket_keys(local_stack) == before
+    assert plain.returncode == 0, plain.stderr  # plain -r keeps working with such an image
+
+
+def test_a_plain_run_is_recorded_too(local_stack, demo):
+    from batchdeploy import runs
+
+    example, _ = demo
+    before = bucket_keys(local_stack)
+    done = deploy(local_stack, example, "-r", "plain-record", *params(example), "--no-code", "-q")
+    assert done.returncode == 0, done.stderr
+    job_id = done.stdout.strip()
+    new = bucket_keys(local_stack) - before
+    assert {k.rsplit("/", 1)[1] for k in new} == {"run.json", "submitted.json"}  # no bundle, no manifest
+    run = runs.read_run(s3_client(local_stack), "quickstart-local-bucket", "runs", next(iter(new)).split("/")[1])
+    assert run["job_ids"] == [job_id] and run["bundle"] is None and run["manifest"] is None
+    assert run["state"] == "submitted" and run["tasks"] == {}
+
+
+def test_a_code_dry_run_says_what_it_would_upload_and_uploads_nothing(local_stack, demo):
+    example, _ = demo
+    before = bucket_keys(local_stack)
+    done = deploy(local_stack, example, "-r", "dry", *params(example), "--code", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would upload code bundle: 1 files" in done.stderr and "dry run: nothing uploaded" in done.stderr
+    command = json.loads(done.stdout)["containerOverrides"]["command"]
+    assert command[:2] == ["batchdeploy-launch", "--manifest"] and command[3] == "--records"
+    assert bucket_keys(local_stack) == before

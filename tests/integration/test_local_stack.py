@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from batchdeploy.aws import Aws, AwsSettings
+from batchdeploy.launch.zipapp import write as write_launcher
 
 from .conftest import ROOT, STACK, process_gone, run_script, script_env, start_stack, wait_for
 
@@ -123,12 +125,16 @@ def batch(local_stack):
 
 
 @pytest.fixture(scope="module")
-def quickstart_image(local_stack):
+def quickstart_image(local_stack, tmp_path_factory):
     """The quickstart image, built FROM the base image and pushed to the local registry; the local
-    copy is removed so that moto has to pull it back from the registry."""
+    copy is removed so that moto has to pull it back from the registry. The context is a copy with
+    the launcher file in it, as -b writes it for the Dockerfile's `COPY batchdeploy-launch` line."""
+    context = tmp_path_factory.mktemp("quickstart") / "context"
+    shutil.copytree(QUICKSTART, context, ignore=shutil.ignore_patterns(".batchdeploy", "results", "__pycache__"))
+    write_launcher(str(context / "batchdeploy-launch"))
     image = f"{local_stack.registry}/quickstart:{uuid.uuid4().hex[:8]}"
     base = local_stack.env["BATCHDEPLOY_BASE_IMAGE"]
-    local_stack.cli("build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", image, str(QUICKSTART), timeout=300)
+    local_stack.cli("build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", image, str(context), timeout=300)
     local_stack.cli("push", image, timeout=300)
     local_stack.cli("rmi", image)
     return image

@@ -13,7 +13,8 @@ def test_the_state_records_one_image_and_keeps_when_an_unchanged_build_was_pushe
     first = Outcome("app", "r/app", "c-1", "sha256:1", "pushed")
     verb.record(state, first, "1.0")
     entry = state.read("images.json")["images"]["app"]
-    assert set(entry) == {"repository", "tag", "digest", "version", "pushed_at"}
+    assert set(entry) == {"repository", "tag", "digest", "version", "pushed_at", "launcher"}
+    assert entry["launcher"] is False  # the Dockerfile names no batchdeploy-launch (images.launcher)
     assert state.read("images.json")["images"]["other"] == {"tag": "x"}
     verb.record(state, Outcome("app", "r/app", "c-1", "sha256:1", "tagged"), "2.0")
     again = state.read("images.json")["images"]["app"]
