@@ -21,6 +21,7 @@ from batchdeploy.sync.hashcache import HashCache
 from tests import run_support
 from tests.conftest import ROOT
 from tests.run_support import PARAMS
+from tests.s3_support import bucket_fixtures
 
 BUCKET = "fault-bucket"
 MiB = 1024 * 1024
@@ -32,17 +33,7 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture
-def s3(aws):
-    client = aws.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def proj(moto, project, s3):
-    project.env_file(PROJECT_NAME="demo", S3_BUCKET=BUCKET)
-    return project
+s3, proj = bucket_fixtures(BUCKET)  # fixtures
 
 
 def open_uploads(s3) -> list[str]:

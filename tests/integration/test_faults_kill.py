@@ -28,6 +28,7 @@ from tests.conftest import ROOT
 from tests.integration.test_faults import BUCKET, MiB, local_shas, open_uploads, remote_shas, sha
 from tests.integration.test_update_jobs import ENV as UPDATE_JOBS_ENV
 from tests.run_support import PARAMS, FakeClock, all_jobs, inprocess, records
+from tests.s3_support import bucket_fixtures
 
 pytestmark = pytest.mark.faults
 
@@ -37,17 +38,7 @@ batch_env = run_support.batch_env  # fixture
 run_project = run_support.run_project  # fixture
 
 
-@pytest.fixture
-def s3(aws):
-    client = aws.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def proj(moto, project, s3):
-    project.env_file(PROJECT_NAME="demo", S3_BUCKET=BUCKET)
-    return project
+s3, proj = bucket_fixtures(BUCKET)  # fixtures
 
 
 def files(rng: random.Random) -> dict[str, bytes]:

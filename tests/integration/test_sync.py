@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RequestCounter, aws_cli
+from tests.s3_support import bucket_fixtures
 
 BUCKET = "sync-bucket"
 UNICODE_NAMES = ["café.txt", "naïve/日本語 ファイル.txt", "Ωmega/e\u0301-decomposed.txt", "with space/a b.yaml"]
@@ -48,17 +49,7 @@ def lists(reqs):
     return [r for r in reqs if r[0] == "GET" and "list-type=2" in r[1]]
 
 
-@pytest.fixture
-def s3(aws):
-    client = aws.client("s3")
-    client.create_bucket(Bucket=BUCKET)
-    return client
-
-
-@pytest.fixture
-def proj(moto, project, s3):
-    project.env_file(PROJECT_NAME="demo", S3_BUCKET=BUCKET)
-    return project
+s3, proj = bucket_fixtures(BUCKET)  # fixtures
 
 
 def make_tree(root: Path, big: bool = False) -> None:
