@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import stat
 import sys
 import time
@@ -118,7 +119,10 @@ class FakeEngine:
         self.bin = folder / "bin"
         self.bin.mkdir(parents=True, exist_ok=True)
         self.exe = self.bin / "podman"
-        self.exe.write_text(FAKE_ENGINE.replace("#!PYTHON", f"#!{sys.executable}", 1))
+        # A shell wrapper rather than `#!PYTHON`: a shebang cannot hold the space a clone's path may have.
+        script = self.bin / "podman.py"
+        script.write_text(FAKE_ENGINE.split("\n", 1)[1])
+        self.exe.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(str(script))} \"$@\"\n")
         self.exe.chmod(self.exe.stat().st_mode | stat.S_IXUSR)
         self.moto_url = moto_url
 

@@ -7,6 +7,7 @@ its bookkeeping from rotting unseen between runs.
 from __future__ import annotations
 
 import http.server
+import shlex
 import sys
 import threading
 from collections import Counter
@@ -312,7 +313,7 @@ def test_client_cpu_is_measured_over_the_whole_process_tree_and_shown(tmp_path):
 
     runner = Runner({"PATH": "/usr/bin:/bin"}, tmp_path / "logs", {"aws": NoCounter()})
     # The CPU is burnt by a grandchild (bash -> python), as deploy.sh -> python or aws -> workers do.
-    burn = ["bash", "-c", f"{sys.executable} -c 'sum(range(3_000_000))'"]
+    burn = ["bash", "-c", f"{shlex.quote(sys.executable)} -c 'sum(range(3_000_000))'"]
     sample = runner.run("burn", burn, tmp_path, ours=False)
     assert sample.cpu is not None and 0 < sample.cpu <= sample.seconds * 2 + 0.05
     scaled = Side("loop", "loop.sh", n=5, scale_to=1000, samples=[Sample(2.0, Counter(), cpu=0.5), Sample(2.0, Counter())])
