@@ -102,7 +102,8 @@ KEYS: dict[str, Key] = {
     "AWS_SESSION_TOKEN": Key("session token (prefer profiles)", r"\S+", secret=True),
 }
 
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# `${VAR}` in a file batchdeploy fills from the configuration: the one grammar of it.
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass
@@ -295,7 +296,7 @@ def render(obj, variables: dict[str, str], filename: str, readable_by: str | Non
                     return m.group(0)
                 return variables[name]
 
-            return _PLACEHOLDER.sub(sub, value)
+            return PLACEHOLDER.sub(sub, value)
         if isinstance(value, dict):
             return {k: fill(v, f"{where}.{k}" if where else k) for k, v in value.items()}
         if isinstance(value, list):

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from batchdeploy.errors import OperationError
 from batchdeploy.infra.model import LABEL
-from batchdeploy.state import INFRA
+from batchdeploy.state import INFRA, iso
 
 
 class Journal:
@@ -38,7 +36,7 @@ class Journal:
             if not mine:
                 data["prefixes"].pop(self.prefix, None)
         elif op == "created" or name not in entries:
-            entries[name] = {"arn": arn, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            entries[name] = {"arn": arn, "at": iso()}
         self.state.write(INFRA, data)
 
     def run(self, work) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 
+from batchdeploy import config
 from batchdeploy.aws import error_code, translate
 
 DENIED = ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedAccess")
@@ -29,7 +30,6 @@ IAM_FIELDS = (
 )
 NETWORK_FIELDS = ("computeResources.subnets", "computeResources.securityGroupIds")
 IAM_ARN = re.compile(r"arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<kind>role|instance-profile)/(?:.*/)?(?P<name>[^/]+)")
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _at(doc, path: str):
@@ -43,7 +43,7 @@ def _named(raw, path: str, index: int | None = None) -> str:
     value = _at(raw, path)
     if index is not None:
         value = value[index] if isinstance(value, list) and index < len(value) else None
-    found = PLACEHOLDER.findall(value) if isinstance(value, str) else []
+    found = config.PLACEHOLDER.findall(value) if isinstance(value, str) else []
     return f" (${{{found[0]}}} is empty: set {found[0]} in .aws_env)" if found else ""
 
 

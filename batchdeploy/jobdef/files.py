@@ -6,7 +6,6 @@ AWS call. Any problem in any file is reported with the others and nothing is reg
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,6 @@ from batchdeploy.secrets import is_secret
 from batchdeploy.state import IMAGES
 
 DEFAULT_FILE = "job-definition.json"
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass
@@ -104,14 +102,14 @@ def _placeholders(node, where=""):
     if isinstance(node, dict):
         for k, v in node.items():
             here = f"{where}.{k}" if where else k
-            for m in _PLACEHOLDER.finditer(k):
+            for m in config.PLACEHOLDER.finditer(k):
                 yield m.group(1), here, True
             yield from _placeholders(v, here)
     elif isinstance(node, list):
         for i, v in enumerate(node):
             yield from _placeholders(v, f"{where}[{i}]")
     elif isinstance(node, str):
-        for m in _PLACEHOLDER.finditer(node):
+        for m in config.PLACEHOLDER.finditer(node):
             yield m.group(1), where or "(top)", False
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
@@ -12,7 +11,7 @@ from batchdeploy.aws.errors import failure_kind
 from batchdeploy.aws.tags import TAG_HASH
 from batchdeploy.errors import ConfigError
 from batchdeploy.jobdef.files import Source
-from batchdeploy.state import JOB_DEFINITIONS
+from batchdeploy.state import JOB_DEFINITIONS, iso
 
 
 @dataclass
@@ -124,10 +123,6 @@ def _shape_problem(data: dict) -> str | None:
     return None
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def record(state, previous: dict, items: list[Item], default: str) -> None:
     """job-definitions.json: the NAME:REVISION in force per name; written atomically, and only
     for definitions that were registered or found unchanged."""
@@ -143,7 +138,7 @@ def record(state, previous: dict, items: list[Item], default: str) -> None:
             "revision": item.revision,
             "hash": item.source.content_hash,
             "file": item.source.shown,
-            "registered_at": when or _now(),
+            "registered_at": when or iso(),
         }
     if default not in {i.name for i in done}:
         default = previous.get("default") or done[0].name
