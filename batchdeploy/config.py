@@ -181,10 +181,16 @@ class Config:
         """The values with every secret masked: secret-looking keys, the keys BUILD_SECRETS names, and
         any password inside a URL (POSTGRES_DB=postgresql://user:PASSWORD@host/db) whatever the key."""
         named = set((self.get("BUILD_SECRETS") or "").split())
-        return {
-            k: (mask(v) if is_secret(k) or k in named else mask_url_passwords(v))
-            for k, v in sorted(self.values.items())
-        }
+        public = set((self.get("BUILD_ARGS_PUBLIC") or "").split())
+        out = {k: (mask(v) if is_secret(k) or k in named else mask_url_passwords(v)) for k, v in sorted(self.values.items())}
+        if "BUILD_ARGS" in out:  # pairs inside it: NPM_TOKEN=... is masked as the key NPM_TOKEN would be
+            out["BUILD_ARGS"] = " ".join(_masked_pair(w, public) for w in out["BUILD_ARGS"].split())
+        return out
+
+
+def _masked_pair(word: str, public: set[str]) -> str:
+    name, sep, value = word.partition("=")
+    return f"{name}={mask(value)}" if sep and is_secret(name) and name not in public else word
 
 
 def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:

@@ -217,6 +217,14 @@ def test_a_password_inside_a_url_is_masked_whatever_the_key(tmp_path):
     assert "pgS3cret-canary" not in repr(shown)
 
 
+def test_secret_looking_pairs_inside_build_args_are_masked_in_listings(tmp_path):
+    """Before: -i printed BUILD_ARGS as written, NPM_TOKEN=... and all (-b refuses it, -i showed it)."""
+    write(tmp_path, "BUILD_ARGS=BASE=x NPM_TOKEN=npmCanary-123 CACHE_KEY=k1\nBUILD_ARGS_PUBLIC=CACHE_KEY\n")
+    shown = config.load(environ={}, cwd=tmp_path).masked()
+    assert shown["BUILD_ARGS"] == "BASE=x NPM_TOKEN=**** CACHE_KEY=k1"
+    assert "npmCanary-123" not in repr(shown)
+
+
 @pytest.mark.parametrize(
     "text, words",
     [
