@@ -93,7 +93,7 @@ EXIT_CODES = """exit codes:
   0    success
   1    an operation failed (AWS refused, a build or a job failed)
   2    usage or configuration error
-  130  interrupted"""
+  130  interrupted (Ctrl-C or SIGTERM)"""
 
 
 @dataclass
@@ -329,6 +329,23 @@ def run_all(ctx: Context) -> int:
     return errors.OK
 
 
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler, `kill`, a CI runner stopping us) takes the Ctrl-C path: the same clean-up
+    (temporary files, multipart uploads, child processes), the same one line, exit 130. Without it
+    Python died at once, silently, mid-submit or mid-upload. Returns what puts the old handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, old)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
@@ -339,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         print(one_line(redact(f"{PROG}: error: {line}")), file=sys.stderr, flush=True)
         return code
 
+    restore = _terminate_as_interrupt()
     try:
         args = parse(argv)
         ctx = make_context(args)
@@ -366,3 +384,5 @@ def main(argv: list[str] | None = None) -> int:
 
             traceback.print_exc()
         return fail(ours.line(), ours.exit_code)
+    finally:
+        restore()

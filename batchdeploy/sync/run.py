@@ -4,7 +4,6 @@ about large unknown objects, the transfers, the deletions, and the summary."""
 from __future__ import annotations
 
 import os
-import signal
 import threading
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
@@ -215,12 +214,10 @@ class SyncRun:
 
         t = self.transfers = Transfers(self.ctx.aws, self.opts, self.out, self.stop)
         t.progress = Progress(self.out, len(plan.copy), nbytes)
-        restore = trap_sigterm()
-        try:
+        try:  # SIGTERM arrives here as KeyboardInterrupt (cli.main), so this clean-up runs for it too
             t.run(client, plan.copy, local, remote, cache)
         finally:
             t.progress.close()
-            restore()
             cache.save(seen_etags | t.new_etags)
         if t.failures:
             first = t.failures[0]
@@ -253,16 +250,3 @@ def remove_stale(paths: list[str]) -> None:
             os.unlink(path)
         except OSError:
             pass
-
-
-def trap_sigterm():
-    """SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so temporary files and multipart
-    uploads are cleaned up. Returns what puts the old handler back."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, old)

@@ -281,7 +281,9 @@ def test_file_names_with_control_characters_are_skipped_at_the_scan_one_line_eac
 # ---- signals --------------------------------------------------------------------------------------
 
 
-def test_ctrl_c_during_a_long_filter_is_130_one_line_and_leaves_no_child(bad, moto):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_during_a_long_filter_is_130_one_line_and_leaves_no_child(bad, moto, signum):
+    """SIGTERM takes Ctrl-C's path (before: Python died silently, exit -15)."""
     bad.write("credentials-filter", "last(range(1e12))")
     before = snapshot(bad)
     counter = RequestCounter(moto)
@@ -290,7 +292,7 @@ def test_ctrl_c_during_a_long_filter_is_130_one_line_and_leaves_no_child(bad, mo
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         child = wait_for(lambda: _running_child(proc.pid, "userprog_child.py"), 60, what="the filter's child")
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
