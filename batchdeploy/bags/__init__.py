@@ -1,7 +1,10 @@
 """Bags of jobs, the pegasus-aws-batch way (issue #17, in progress).
 
-So far: `submitfile`, pegasus's job submit files read as pegasus reads them and checked before
-anything is uploaded or submitted. Still to come (the issue stays open): the `submit` verb and the
-pegasus-compatible command line, files shipped through the sync code, logs split and merged, the
-jobstate log and the cluster summary, tasks sharing a definition and queue sent as one array.
+So far, the pure layer (no AWS calls): `submitfile`, pegasus's job submit files read as pegasus reads
+them and checked before anything is uploaded or submitted; `pegasus_cli`, its command line;
+`properties`, its properties files and the flag > property > error rule; `names`, its resource names,
+file/ARN/name resolution, S3 location and the plan of what a run creates, uses and deletes; `logs`, its
+`.out`/`.err` split, merge, cluster summary, jobstate log and exit code. Still to come (the issue stays
+open): the executor on batchdeploy.sweeps (submit, watch, fetch logs, run the plan), the `submit` verb
+and the `pegasus-aws-batch` entry point, files shipped through the sync code.
 """

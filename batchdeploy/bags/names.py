@@ -290,7 +290,9 @@ def plan(s: Settings, cwd: Path) -> Plan:
     refs: dict[str, Ref] = {}
     for kind in (JOB_DEFINITION, COMPUTE_ENVIRONMENT, JOB_QUEUE):
         value = getattr(s, kind)
-        if value is not None or (s.mode == "run" and kind == JOB_QUEUE):
+        # Running without -q: a queue on the run's compute environment (none when every task has its own).
+        default_queue = s.mode == "run" and kind == JOB_QUEUE and s.compute_environment is not None
+        if value is not None or default_queue:
             refs[kind] = resolve(kind, value, s.prefix, s.region, s.account, cwd)
     queue = refs.get(JOB_QUEUE)
     if queue is not None and _queue_needs_ce(queue) and COMPUTE_ENVIRONMENT not in refs:

@@ -164,11 +164,14 @@ class Settings:
     log_file: str | None = None
 
 
-def settings(opts: PegasusOptions, props: Mapping[str, str]) -> Settings:
+def settings(opts: PegasusOptions, props: Mapping[str, str], every_task_placed: bool = False) -> Settings:
     """The one place precedence is decided: command-line flag > property > a ConfigError (exit 2) naming
-    every required value neither gave."""
+    every required value neither gave. A run needs a job definition and a compute environment, as in
+    pegasus, unless `every_task_placed`: each task names its own jobDefinition and jobQueue, which
+    batchdeploy honours (pegasus overrides them with -j/-q, so it must always have both)."""
     values = {name: getattr(opts, name) or props.get(key) or None for name, (key, _) in KEYS.items()}
-    required = ALWAYS_REQUIRED + (REQUIRED_TO_RUN if opts.mode == "run" else ())
+    to_run = REQUIRED_TO_RUN if opts.mode == "run" and not every_task_placed else ()
+    required = ALWAYS_REQUIRED + to_run
     missing = [name for name in required if values[name] is None]
     if missing:
         keys = ", ".join("pegasus." + KEYS[n][0] for n in missing)

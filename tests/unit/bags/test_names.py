@@ -207,3 +207,8 @@ def test_bad_plans_are_one_line(conf, argv, words):
 def test_a_queue_file_naming_its_compute_environment_needs_no_ce(conf):
     (conf / "q.json").write_text(json.dumps({"computeEnvironmentOrder": [{"order": 1, "computeEnvironment": "theirs"}]}))
     assert plan_of("-c -p ex -q q.json", conf).describe() == [f"create job queue ex-job-queue from {conf}/q.json"]
+
+
+def test_a_run_whose_tasks_name_their_own_queue_gets_no_default_queue(conf):
+    s = settings(parse(["-p", "ex", "-s", "s3://bkt", "a.json"]), PROPS, every_task_placed=True)
+    assert plan(s, conf).describe() == ["create s3 bucket bkt (if-missing)", "delete s3 bucket bkt (if-created)"]

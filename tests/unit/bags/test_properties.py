@@ -132,3 +132,9 @@ def test_the_seeds_conf_file_through_load_and_settings(tmp_path):
     opts = parse("--conf ./conf/pegasusrc --prefix pegasus-awsbatch-example --create".split())
     s = settings(opts, load(opts.conf, None, Path(tmp_path), {}))
     assert (s.prefix, s.region, s.account, s.mode) == ("pegasus-awsbatch-example", "us-west-2", "405596411149", "create")
+
+
+def test_a_run_whose_every_task_is_placed_needs_no_job_definition_or_compute_environment():
+    """batchdeploy honours a task's own jobDefinition and jobQueue; pegasus overrides them, so needs both."""
+    s = settings(parse(["-p", "x", "a.json"]), {"aws.region": "r", "aws.account": "1"}, every_task_placed=True)
+    assert (s.job_definition, s.compute_environment) == (None, None)
