@@ -135,7 +135,7 @@ def resolve(kind: str, value: str | None, prefix: str, region: str, account: str
     None or NULL -> a resource to create with the default name."""
     if value is None or value.upper() == NULL_VALUE:
         return Ref(kind, "default", name=default_name(prefix, kind))
-    if is_file(value, cwd):
+    if is_file(value, cwd) or value.lower().endswith(".json"):  # a missing jd.json is a file, not a name
         return _from_file(kind, value, prefix, cwd)
     if value.startswith(ARN_PREFIX):
         head, _, rest = value.partition(":batch:")

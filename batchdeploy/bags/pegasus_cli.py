@@ -32,6 +32,8 @@ PROG = "pegasus-aws-batch"
 # log4j 2's Level names, which Level.toLevel matches in any case; pegasus documents the middle five.
 LOG_LEVELS = ("OFF", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL")
 DEFAULT_LOG_LEVEL = "INFO"  # pegasus's root logger and its default when -L is absent
+# The same levels for Python's logging (which has no TRACE: 5, below DEBUG; OFF above CRITICAL).
+PYTHON_LEVELS = {"OFF": 100, "FATAL": 50, "ERROR": 40, "WARN": 30, "INFO": 20, "DEBUG": 10, "TRACE": 5, "ALL": 1}
 
 # (flags, dest, metavar, help); None as metavar for a flag without a value.
 OPTIONS = (

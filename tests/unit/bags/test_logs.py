@@ -103,6 +103,10 @@ def test_the_cluster_summary_line_of_the_newest_source():
     ist = timezone(timedelta(hours=5, minutes=30))
     assert 'start="2026-11-30T23:38:00+05:30"' in logs.cluster_summary(1, 0, 1, datetime(2026, 11, 30, 23, 38, tzinfo=ist),
                                                                         datetime(2026, 11, 30, 23, 39, tzinfo=ist))
+    # One instant in three zones, as pegasus's Currently.iso8601 printed it under TZ= (UTC is +00:00, not Z):
+    instant = datetime.fromtimestamp(1516372966.879, timezone.utc)
+    assert [logs.iso8601_local(instant.astimezone(timezone(timedelta(minutes=m)))) for m in (-480, 330, 0)] == \
+        ["2018-01-19T06:42:46-08:00", "2018-01-19T20:12:46+05:30", "2018-01-19T14:42:46+00:00"]
     with pytest.raises(ValueError):
         logs.iso8601_local(datetime(2026, 1, 1))  # a naive time has no zone to print
     assert logs.cluster_summary_log_line(3, 2, 1) == \

@@ -100,6 +100,7 @@ def test_a_files_own_name_wins_over_the_prefix(tmp_path):
 
 @pytest.mark.parametrize("kind, value, words", [
     (names.JOB_DEFINITION, "./nope.json", "-j ./nope.json names a file that is missing"),
+    (names.JOB_DEFINITION, "nope.json", "-j nope.json names a file that is missing"),  # not a name with a dot
     (names.JOB_DEFINITION, "conf", "-j conf names a file that is not a file"),  # a directory
     (names.JOB_QUEUE, "arn:aws:batch:r:1:compute-environment/x", "-q arn:aws:batch:r:1:compute-environment/x is not a job-queue ARN"),
     (names.JOB_QUEUE, "arn:aws:s3:::bucket", "is not a job-queue ARN"),

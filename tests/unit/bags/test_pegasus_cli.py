@@ -90,3 +90,10 @@ def test_help_wins_and_lists_every_flag():
 ])
 def test_bad_command_lines_are_one_line_and_exit_2(argv, words):
     assert words in refused(argv)
+
+
+def test_every_log_level_has_a_python_level_in_order():
+    from batchdeploy.bags.pegasus_cli import LOG_LEVELS, PYTHON_LEVELS
+
+    assert list(PYTHON_LEVELS) == list(LOG_LEVELS)
+    assert sorted(PYTHON_LEVELS.values(), reverse=True) == list(PYTHON_LEVELS.values())
