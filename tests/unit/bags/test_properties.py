@@ -138,3 +138,12 @@ def test_a_run_whose_every_task_is_placed_needs_no_job_definition_or_compute_env
     """batchdeploy honours a task's own jobDefinition and jobQueue; pegasus overrides them, so needs both."""
     s = settings(parse(["-p", "x", "a.json"]), {"aws.region": "r", "aws.account": "1"}, every_task_placed=True)
     assert (s.job_definition, s.compute_environment) == (None, None)
+
+
+def test_the_corners_as_java_properties_load_reads_them():
+    """Each expected value is what OpenJDK 17's java.util.Properties.load printed for this text."""
+    text = ("cont=a\\\n# not a comment here\n"  # a continued line takes the next one, '#' and all
+            "tabs\t\t=\t v\n"
+            "x:\\\n\\\n   end\n"  # two continuations in a row, the middle line empty
+            "odd\\\\\\\nnext\n")  # three backslashes: one escaped, one continues
+    assert parse_properties(text, "f") == {"cont": "a# not a comment here", "tabs": "v", "x": "end", "odd\\next": ""}
