@@ -63,26 +63,27 @@ class Column:
         return {"--param": "param", "--label": "label"}.get(self.kind, "env")
 
 
-def read_tasks_file(path, task_range: str | None = None, max_tasks: int = DEFAULT_MAX_TASKS) -> Sweep:
+def read_tasks_file(path, task_range: str | None = None, max_tasks: int = DEFAULT_MAX_TASKS,
+                    max_bytes: int = MAX_FILE_BYTES) -> Sweep:
     """The sweep a tasks file at `path` describes (see the module docstring); UsageError otherwise."""
     path = Path(path)
     shown = str(path)
     refuse_special(path, "tasks file")
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UsageError(f"{shown} is {size:,} bytes, above the {MAX_FILE_BYTES:,} a tasks file may have",
+        if size > max_bytes:
+            raise UsageError(f"{shown} is {size:,} bytes, above the {max_bytes:,} a tasks file may have",
                              hint="split the sweep into several tasks files")
         with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise UsageError(f"tasks file {shown} does not exist", hint="check the path") from None
     except IsADirectoryError:
         raise UsageError(f"tasks file {shown} is a directory", hint="name the TSV file itself") from None
     except OSError as exc:
         raise UsageError(f"cannot read {shown}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:  # it grew while being read
-        raise UsageError(f"{shown} is above the {MAX_FILE_BYTES:,} bytes a tasks file may have")
+    if len(data) > max_bytes:  # it grew while being read
+        raise UsageError(f"{shown} is above the {max_bytes:,} bytes a tasks file may have")
     return parse_tasks(data, shown, task_range, max_tasks)
 
 

@@ -165,12 +165,23 @@ def test_read_tasks_file(tmp_path):
         read_tasks_file(tmp_path)
 
 
-def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(tasksfile, "MAX_FILE_BYTES", 10)
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "big.tsv"
     path.write_bytes(tsv("--env A", "1", "2", "3"))
-    with pytest.raises(UsageError, match="above the 10 a tasks file may have"):
-        read_tasks_file(path)
+    with pytest.raises(UsageError, match="is 14 bytes, above the 10 a tasks file may have"):
+        read_tasks_file(path, max_bytes=10)
+    assert tasksfile.MAX_FILE_BYTES == 64 * 1024 * 1024 and len(read_tasks_file(path, max_bytes=14).tasks) == 3
+
+
+def test_the_sweep_keys_are_declared_with_their_defaults(tmp_path):
+    from batchdeploy import config
+    from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER
+    from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS
+
+    assert config.KEYS["MAX_SWEEP_TASKS"].default == str(DEFAULT_MAX_TASKS)
+    assert config.KEYS["OUTPUT_PARAMETER"].default == DEFAULT_OUTPUT_PARAMETER
+    loaded = config.load(environ={"MAX_SWEEP_TASKS": "0"}, cwd=tmp_path)
+    assert any("MAX_SWEEP_TASKS='0' is malformed" in p for p in loaded.malformed(["MAX_SWEEP_TASKS"]))
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
