@@ -13,7 +13,8 @@ Two modes, chosen by the environment:
 (`--task N`, else `AWS_BATCH_JOB_ARRAY_INDEX`, else the INDEX of an `AWS_BATCH_JOB_ID` of the form
 `PARENT:INDEX`, else 0); read the manifest (its sha256 is checked when the key's name is one,
 `manifests/<sha256>.json`); fetch the code bundle when the manifest names one, check its sha256 and
-unpack it into a fresh folder the command runs in; copy the inputs in; run the command with stdout
+unpack it into a fresh folder the command runs in; copy the inputs in; make the outputs' local
+folders; run the command with stdout
 and stderr passed through live (the job's log) and the end of stderr kept; copy the outputs out;
 write the task record; exit with the command's exit code (128+N when a signal N ended it).
 
@@ -24,20 +25,24 @@ The manifest (JSON, written by `batchdeploy.manifest`; `spec.parse_manifest` che
      "records": "s3://B/P/runs/RUN_ID/" | null,          # where task records go, unless --records
      "command": ["python3", "train.py", "--lr", "Ref::lr"] | null,   # every task's, unless its own
      "environment": {"NAME": "value"},                   # every task's; a task's own entries win
-     "tasks": [{"command": [...] | null, "parameters": {"lr": "0.1"}, "environment": {...},
+     "tasks": [{"id": 7,                                # optional; every task's or none (see below)
+                "command": [...] | null, "parameters": {"lr": "0.1"}, "environment": {...},
                 "inputs":  [{"from": "s3://B/data/x.csv", "to": "data/x.csv"},
                             {"from": "s3://B/data/set/", "to": "data/set/"}],   # a prefix ends in /
                 "outputs": [{"from": "out/", "to": "s3://B/results/3/"},
                             {"from": "model.pt", "to": "s3://B/models/3.pt", "optional": true}]}]}
 
 `Ref::NAME` inside a command's words is replaced by the task's parameter NAME, as AWS Batch does with
-a job's parameters; the task also sees `BATCHDEPLOY_TASK_INDEX` and `BATCHDEPLOY_PARAMETERS` (JSON).
+a job's parameters; the task also sees `BATCHDEPLOY_TASK_INDEX` (its place in the array),
+`BATCHDEPLOY_TASK_ID` (its id, a positive integer unique in the manifest; the index when the manifest
+gives no ids) and `BATCHDEPLOY_PARAMETERS` (JSON). A sweep's task keeps its id when a rerun puts it at
+another index, so its records stay together.
 Relative local paths are relative to the folder the command runs in. The manifest never holds
 credentials: the job gets them in its environment (or from its role).
 
 The task record, one object per task and attempt, never rewritten by anyone:
-`<records>/tasks/<TASK>/attempt-<N>.json` (`record.build_record` lists its fields: exit code, signal,
-start and end, attempt, peak memory and CPU time of the command's processes, host, the last lines of
+`<records>/tasks/<TASK ID>/attempt-<N>.json` (`record.build_record` lists its fields: task id and
+index, exit code, signal, start and end, attempt, peak memory and CPU time of the command's processes, host, the last lines of
 stderr, bytes copied, bundle hash, and the launcher's own time before and after the command).
 
 **fetch-and-run mode** (`BATCH_FILE_TYPE` and `BATCH_FILE_S3_URL`, no manifest): what AWS's
