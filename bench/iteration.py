@@ -83,7 +83,7 @@ def launcher_overhead(example: Path, env: dict) -> dict | None:
     return records[-1].get("overhead_s") if records else None
 
 
-def setup(work: Path, stack_dir: Path, base_env: dict, log) -> tuple[Path, dict]:
+def setup(work: Path, stack_dir: Path, base_env: dict, log, logs: Path) -> tuple[Path, dict]:
     script = str(ROOT / "scripts" / "local-stack.sh")
     up = subprocess.run([script, "up"], env={**base_env, "BATCHDEPLOY_LOCAL_DIR": str(stack_dir)},
                         capture_output=True, text=True, timeout=900, check=False)
@@ -95,10 +95,12 @@ def setup(work: Path, stack_dir: Path, base_env: dict, log) -> tuple[Path, dict]
                     ignore=shutil.ignore_patterns(".batchdeploy", "results", "__pycache__", "batchdeploy-launch"))
     env = stack_env(stack_dir, base_env)
     log("  set-up: scripts/demo.sh on a copy of the quickstart")
-    demo = subprocess.run([str(ROOT / "scripts" / "demo.sh")], env={**env, "BATCHDEPLOY_EXAMPLE": str(example)},
-                          capture_output=True, text=True, timeout=1500, check=False)
+    demo_log = logs / "10-setup-demo.out"
+    with open(demo_log, "wb") as out:
+        demo = subprocess.run([str(ROOT / "scripts" / "demo.sh")], env={**env, "BATCHDEPLOY_EXAMPLE": str(example)},
+                              stdout=out, stderr=subprocess.STDOUT, timeout=1500, check=False)
     if demo.returncode != 0:
-        raise RuntimeError("scripts/demo.sh failed: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
+        raise RuntimeError(f"scripts/demo.sh exited {demo.returncode} (its output: {demo_log})")
     return example, env
 
 
@@ -157,7 +159,7 @@ def run_scenario(work: Path, stack_dir: Path, base_env: dict, rounds: int, logs:
                 Side("plain -r --wait", "./deploy.sh -r it ... --no-code --wait")]
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        example, env = setup(work, stack_dir, base_env, log)
+        example, env = setup(work, stack_dir, base_env, log, logs)
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         sc.status = f"not run: {exc}"
         return sc
