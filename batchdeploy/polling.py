@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 
 from batchdeploy.errors import OperationError
 
-# --wait's first looks after a job changes state (SUBMITTED, RUNNABLE, STARTING, RUNNING, the end): a
-# job of a few seconds is seen ending within about half a second, not up to 3 s late. A job changes
-# state a handful of times per attempt, so these bursts are bounded (about 3 looks more than the 2, 3
-# schedule per change); while nothing changes the pace is the cap's, as before.
-QUICK = (0.5, 1.0, 1.5, 2.0, 3.0)
+# --wait's looks after a job takes a new state (SUBMITTED, RUNNABLE, STARTING, RUNNING, its end): about
+# once a second for its first 4.5 s, then 1.5, 2, 3 s apart, then Backoff's x1.5 to its cap. A job
+# that ends within 6 s of a state is seen ending 0.56 s after on average (1.41 s with the 2 s, x1.5
+# schedule), at most 1.4 s (2.9 s). A job takes a handful of states per attempt, so these looks are
+# bounded: a 10-minute job costs 21 DescribeJobs in its first minute instead of 14, and 12 a minute
+# (one per 5 s cap) after it, as before (tests/unit/jobs/test_watch.py measures both with an
+# injected clock).
+QUICK = (0.5, 1.0, 1.0, 1.0, 1.0, 1.5, 2.0, 3.0)
 
 
 @dataclass

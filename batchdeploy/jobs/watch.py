@@ -257,7 +257,7 @@ def follow(
     log_page_size: int | None = None,
 ) -> Followed:
     """State changes and log lines of one job as they happen, until it ends. A new state restarts the
-    looks at `polling.QUICK` (a short job's end is seen within about half a second); array progress and
+    looks at `polling.QUICK` (a short job's end is seen about half a second after it); array progress and
     log lines restart them at the backoff's `first` (2 s), so a chatty job is not looked at faster than
     before; nothing changing settles at one look per `cap` seconds."""
     pace = backoff or Backoff(quick=QUICK)

@@ -311,9 +311,22 @@ def test_a_short_jobs_end_is_seen_within_half_a_second_not_a_whole_backoff_step(
     now, before = Timed(FakeClock(), SHORT), Timed(FakeClock(), SHORT)
     _follow(now)
     _follow(before, backoff=Backoff(first=2, factor=1.5, cap=5))  # the schedule until this change
-    # it ends at 4.2 s: seen at 4.5 s now, at 7 s before (a look at 4 s just missed it, the next was 3 s on)
-    assert now.at == [0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5]
+    # it ends at 4.2 s: seen at 5 s now (looks a second apart), at 7 s before (4 s just missed it, then 3 s on)
+    assert now.at == [0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0]
     assert before.at == [0, 2, 4, 7]
+
+
+def test_a_job_ending_within_6_s_of_a_state_is_seen_about_half_a_second_after_on_average():
+    def lag(end, backoff=None):
+        batch = Timed(FakeClock(), [(0.05, "SUBMITTED"), (end, "RUNNING"), (1e9, "SUCCEEDED")])
+        _follow(batch, backoff)
+        return batch.at[-1] - end
+
+    ends = [x / 10 for x in range(20, 61)]
+    now = [lag(e) for e in ends]
+    before = [lag(e, Backoff(first=2, factor=1.5, cap=5)) for e in ends]
+    assert max(now) <= 1.5 and sum(now) / len(now) < 0.6
+    assert max(before) > 2.5 and sum(before) / len(before) > 1.3
 
 
 def test_a_long_job_costs_the_same_looks_per_minute_as_before_after_its_first_minute():
@@ -328,7 +341,7 @@ def test_a_long_job_costs_the_same_looks_per_minute_as_before_after_its_first_mi
     # the quick steps cost a few looks after each state change, in the first minute only; then 12 a
     # minute (one per 5 s cap), exactly as before
     assert per_minute(now.at)[1:] == per_minute(before.at)[1:] == [12] * 9
-    assert per_minute(before.at)[0] < per_minute(now.at)[0] <= per_minute(before.at)[0] + 6
+    assert (per_minute(before.at)[0], per_minute(now.at)[0]) == (14, 21)
     assert max(b - a for a, b in zip(now.at, now.at[1:])) == 5
 
 
