@@ -20,6 +20,7 @@ folder) after the rounds: target under 1 s each.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shlex
@@ -152,15 +153,64 @@ def measure_rounds(sc: Scenario, example: Path, env: dict, rounds: int, logs: Pa
             if not side.ok:
                 continue
             marks = counters.mark()
+            wall0 = time.time()
             try:
                 seconds, cpu = timed(cmds[side.name], example, env, logs / f"10-{side.name.split()[0]}.out")
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 side.mark(f"failed: {exc}")
                 continue
-            side.samples.append(Sample(seconds, counters.since(marks), cpu=cpu))
+            wall1 = time.time()
+            sample = Sample(seconds, counters.since(marks), cpu=cpu)
+            side.samples.append(sample)
+            record = task_record(example, env) if side.ours else None
             if side.ours:
                 overheads.append(launcher_overhead(example, env))
+            if side.name != "image way (-b, -u, -r --wait)":  # its -r is the last of three commands
+                sample.extra["timeline"] = timeline(example, env, wall0, wall1, record)
     return overheads
+
+
+def _epoch(iso_text: str | None) -> float | None:
+    if not iso_text:
+        return None
+    return datetime.datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(example: Path, env: dict, started: float, ended: float, record: dict | None) -> dict:
+    """Where one `-r ... --wait` spent its seconds, from clocks on this one machine: the command's start
+    and exit (the bench's), the job's createdAt and stoppedAt (the stack's Batch), and the launcher's
+    own times in its task record. Segments in seconds."""
+    from batchdeploy.aws import Aws, AwsSettings
+
+    lines = (example / ".batchdeploy" / "jobs.jsonl").read_text().splitlines()
+    job_id = json.loads(lines[-1])["job_id"]
+    batch = Aws(AwsSettings(region="us-east-1", endpoint_url=env["AWS_ENDPOINT_URL"], access_key_id="testing",
+                            secret_access_key="testing")).client("batch")
+    job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    created, stopped = job["createdAt"] / 1000, (job.get("stoppedAt") or 0) / 1000 or None
+    out = {"client start to SubmitJob": created - started}
+    if record:
+        r_start, c_start, c_end, r_end = (_epoch(record.get(k)) for k in
+                                          ("started", "command_started", "command_ended", "ended"))
+        if None not in (r_start, c_start, c_end, r_end):
+            out.update({"SubmitJob to launcher start": r_start - created, "launcher start to command": c_start - r_start,
+                        "command": c_end - c_start, "command end to task record": r_end - c_end})
+            if stopped:
+                out["task record to job stopped (Batch)"] = stopped - r_end
+    elif stopped:
+        out["SubmitJob to job stopped (Batch)"] = stopped - created
+    if stopped:
+        out["job stopped to client exit (--wait's look, logs, exit code)"] = ended - stopped
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def timeline_note(side: Side) -> str | None:
+    rows = [s.extra.get("timeline") for s in side.samples if s.extra.get("timeline")]
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    parts = [f"{k} {statistics.median([r[k] for r in rows if k in r]):.2f} s" for k in keys]
+    return f"where {side.name} spends its seconds (medians of {len(rows)} runs): " + "; ".join(parts)
 
 
 def big_bundle_overheads(example: Path, env: dict, runs_n: int, logs: Path) -> list:
@@ -248,6 +298,7 @@ def run_scenario(work: Path, stack_dir: Path, base_env: dict, rounds: int, logs:
     sc.values["overhead"] = overhead_summary(overheads)
     sc.values["overhead_10mb"] = overhead_summary(big)
     sc.notes.append(_schedule_note())
+    sc.notes += [n for n in (timeline_note(sc.sides[0]), timeline_note(sc.sides[2])) if n]
     sc.notes.append(_median_line("launcher overhead, quickstart bundle", sc.values["overhead"]))
     sc.notes.append(_median_line("launcher overhead, 10 MB bundle", sc.values["overhead_10mb"]))
     return sc
@@ -256,11 +307,11 @@ def run_scenario(work: Path, stack_dir: Path, base_env: dict, rounds: int, logs:
 def iteration(b) -> list[Scenario]:
     """bench/run.py's group 10."""
     rounds = b.mode.b_rounds  # 5 in full mode, 2 in quick mode; --rounds sets it
-    sc = run_scenario(b.work, b.work / "stack", b.env, rounds, b.work / "logs", b.log)
+    # Registered before the stack starts, so an interrupt or a failure during the scenario takes it down too.
     b.extra_cleanup.append(lambda: subprocess.run(
         [str(ROOT / "scripts" / "local-stack.sh"), "down"], env={**b.env, "BATCHDEPLOY_LOCAL_DIR": str(b.work / "stack")},
         capture_output=True, timeout=300, check=False))
-    return [sc]
+    return [run_scenario(b.work, b.work / "stack", b.env, rounds, b.work / "logs", b.log)]
 
 
 def main(argv=None) -> int:
@@ -271,7 +322,12 @@ def main(argv=None) -> int:
     p.add_argument("--work", default=str(ROOT / "bench" / "work"))
     args = p.parse_args(argv)
     work = Path(args.work)
-    sc = run_scenario(work, work / "stack", dict(os.environ), args.rounds, work / "logs")
+    try:
+        sc = run_scenario(work, work / "stack", dict(os.environ), args.rounds, work / "logs")
+    finally:  # the stack this run started, whatever happened
+        subprocess.run([str(ROOT / "scripts" / "local-stack.sh"), "down"],
+                       env={**os.environ, "BATCHDEPLOY_LOCAL_DIR": str(work / "stack")}, capture_output=True,
+                       timeout=300, check=False)
     print(sc.title)
     if sc.status != "ok":
         print(sc.status)
