@@ -87,9 +87,8 @@ def task_record(example: Path, env: dict) -> dict | None:
     return records[-1] if records else None
 
 
-def launcher_overhead(example: Path, env: dict) -> dict | None:
-    """overhead_s of the last run's task record, with its phases (seconds from process start)."""
-    record = task_record(example, env)
+def launcher_overhead(record: dict | None) -> dict | None:
+    """overhead_s of a task record, with its phases (seconds from process start)."""
     if not record:
         return None
     return {**(record.get("overhead_s") or {}), "phases": record.get("phases_s") or {},
@@ -164,7 +163,7 @@ def measure_rounds(sc: Scenario, example: Path, env: dict, rounds: int, logs: Pa
             side.samples.append(sample)
             record = task_record(example, env) if side.ours else None
             if side.ours:
-                overheads.append(launcher_overhead(example, env))
+                overheads.append(launcher_overhead(record))
             if side.name != "image way (-b, -u, -r --wait)":  # its -r is the last of three commands
                 sample.extra["timeline"] = timeline(example, env, wall0, wall1, record)
     return overheads
@@ -223,7 +222,7 @@ def big_bundle_overheads(example: Path, env: dict, runs_n: int, logs: Path) -> l
             blob.write_bytes(os.urandom(10 * 1000 * 1000))
             timed([[str(ROOT / "deploy.sh"), "-r", "it", *PARAMS, "--code", "--wait"]], example, env,
                   logs / "10-big-bundle.out")
-            out.append(launcher_overhead(example, env))
+            out.append(launcher_overhead(task_record(example, env)))
     finally:
         blob.unlink(missing_ok=True)
     return out
