@@ -2,7 +2,7 @@
 unpacks inside the job (batchdeploy.launch.code), so code changes need no image rebuild.
 
 Which files: in a git work tree, the files git would commit (tracked, plus untracked ones that
-.gitignore does not exclude, as they are on disk now); elsewhere every file under the folder but
+.gitignore does not exclude, as they are on disk now); in a folder git ignores as a whole, and elsewhere, every file under the folder but
 those excluded by `DEFAULT_EXCLUDES` and the folder's `.dockerignore`. The `.dockerignore` reading
 here is a small subset of Docker's (patterns with `*`, `?`, `**`, a leading `/`, `!` re-includes,
 the last match wins, a matched folder excludes what is under it), kept separate from
@@ -108,6 +108,11 @@ def git_files(root: Path) -> list | None:
         )
         if inside.returncode != 0 or inside.stdout.strip() != "true":
             return None
+        # A folder git ignores as a whole (a scratch copy under an ignored path) has nothing git would
+        # commit; its files on disk are the code, as for a folder outside any work tree.
+        if subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "."], capture_output=True,
+                          timeout=30).returncode == 0:
+            return None
         listed = subprocess.run(
             ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             capture_output=True, timeout=60, check=True,
@@ -170,6 +175,9 @@ def pack(root, limit: int = DEFAULT_LIMIT) -> Bundle:
     if not root.is_dir():
         raise UsageError(f"code folder {root} does not exist", hint="name the project's folder")
     files, source = list_files(root)
+    if not files:
+        raise UsageError(f"the code bundle of {root} would hold no file ({source} listing)",
+                         hint="name the folder that holds the code with --code DIR (or CODE_DIR)")
     sizes = {f: (0 if os.path.islink(root / f) else (root / f).stat().st_size) for f in files}
     problem = _size_problem(root, sizes, limit)
     if problem:

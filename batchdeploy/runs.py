@@ -153,6 +153,20 @@ def task_records(s3, bucket: str, prefix: str, run_id: str) -> dict:
     return {t: [_get_json(s3, bucket, k) for _, k in sorted(keys)] for t, keys in sorted(found.items())}
 
 
+def last_task_record(s3, bucket: str, prefix: str, run_id: str, task: int = 0) -> dict | None:
+    """One task's last attempt record: one LIST of that task's folder and one GET, whatever the
+    run's size (task_records reads every task's)."""
+    base = run_key(prefix, run_id, f"tasks/{task}/")
+    attempts = []
+    with translate(f"list s3://{bucket}/{base}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for item in page.get("Contents") or []:
+                m = re.fullmatch(re.escape(base) + r"attempt-(\d+)\.json", item["Key"])
+                if m:
+                    attempts.append((int(m[1]), item["Key"]))
+    return _get_json(s3, bucket, max(attempts)[1]) if attempts else None
+
+
 def read_run(s3, bucket: str, prefix: str, run_id: str, tasks: bool = True) -> dict | None:
     """One run as its objects say: run.json, with `state` "submitted" (and the job ids) when
     submitted.json exists, "submit-failed" when it holds an error, else "submitting"; its task

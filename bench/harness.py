@@ -82,6 +82,7 @@ class Scenario:
     count_order: tuple[str, ...] = ()
     status: str = "ok"  # "ok" or why the whole scenario did not run
     diagnosis: str = ""  # a measured fact that explains batchdeploy's time (added to a missed target's why)
+    values: dict = field(default_factory=dict)  # measured numbers a scenario's own targets read (scenario 10)
 
     def side(self, name: str) -> Side:
         for s in self.sides:

@@ -20,6 +20,7 @@ folder) after the rounds: target under 1 s each.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import shlex
@@ -31,8 +32,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.harness import ROOT, Sample, Scenario, Side
-from bench.stats import rotate
+from bench.harness import ROOT, Sample, Scenario, Side, _children_cpu
+from bench.server import LogCounter
+from bench.stats import classify_registry, rotate
 
 BUCKET = "quickstart-local-bucket"
 PARAMS = [f"experiment_file=s3://{BUCKET}/experiments/linear.yaml", f"output_path=s3://{BUCKET}/results/bench"]
@@ -61,18 +63,20 @@ def edit(example: Path, n: int) -> None:
     run_py.write_text(text)
 
 
-def timed(cmds: list, cwd: Path, env: dict, log: Path) -> float:
+def timed(cmds: list, cwd: Path, env: dict, log: Path) -> tuple[float, float]:
+    """(wall seconds, client CPU seconds of the commands' process trees) of `cmds` run in order."""
+    cpu0 = _children_cpu()
     start = time.perf_counter()
     with open(log, "ab") as out:
         for cmd in cmds:
             done = subprocess.run(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=900)
             if done.returncode != 0:
                 raise RuntimeError(f"{' '.join(map(str, cmd))} exited {done.returncode} (see {log})")
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu0
 
 
-def launcher_overhead(example: Path, env: dict) -> dict | None:
-    """overhead_s of the last run's task record (batchdeploy.runs), via .batchdeploy/last-run.json."""
+def task_record(example: Path, env: dict) -> dict | None:
+    """Task 0's last record of the last run (batchdeploy.runs), via .batchdeploy/last-run.json."""
     from batchdeploy import runs
     from batchdeploy.aws import Aws, AwsSettings
 
@@ -80,10 +84,39 @@ def launcher_overhead(example: Path, env: dict) -> dict | None:
     s3 = Aws(AwsSettings(region="us-east-1", endpoint_url=env["AWS_ENDPOINT_URL"], access_key_id="testing",
                          secret_access_key="testing")).client("s3")
     records = runs.task_records(s3, BUCKET, "runs", last["run_id"]).get(0) or []
-    return records[-1].get("overhead_s") if records else None
+    return records[-1] if records else None
 
 
-def setup(work: Path, stack_dir: Path, base_env: dict, log) -> tuple[Path, dict]:
+def launcher_overhead(record: dict | None) -> dict | None:
+    """overhead_s of a task record, with its phases (seconds from process start)."""
+    if not record:
+        return None
+    return {**(record.get("overhead_s") or {}), "phases": record.get("phases_s") or {},
+            "bundle_bytes": (record.get("copied") or {}).get("bundle_bytes")}
+
+
+class Counters:
+    """Requests of one measured side, counted from the stack's own logs: its moto (the client's calls
+    and the job's, S3 and Batch by name) and its registry (-b's pushes and look-ups)."""
+
+    def __init__(self, stack_dir: Path, env: dict):
+        self.aws = LogCounter(env["AWS_ENDPOINT_URL"].rstrip("/") + "/moto-api/", stack_dir / "log" / "moto.log")
+        registry = env.get("AWS_REGISTRY")
+        self.registry = (LogCounter(f"http://{registry}/v2/", stack_dir / "log" / "registry.log", skip_prefixes=(),
+                                    classifier=classify_registry) if registry else None)
+
+    def mark(self) -> tuple:
+        return self.aws.mark(), self.registry.mark() if self.registry else None
+
+    def since(self, marks: tuple) -> Counter:
+        counts, _ = self.aws.counts_since(marks[0])
+        if self.registry:
+            pushed, _ = self.registry.counts_since(marks[1])
+            counts.update({f"registry {k}": v for k, v in pushed.items() if k != "ping"})
+        return counts
+
+
+def setup(work: Path, stack_dir: Path, base_env: dict, log, logs: Path) -> tuple[Path, dict]:
     script = str(ROOT / "scripts" / "local-stack.sh")
     up = subprocess.run([script, "up"], env={**base_env, "BATCHDEPLOY_LOCAL_DIR": str(stack_dir)},
                         capture_output=True, text=True, timeout=900, check=False)
@@ -95,14 +128,16 @@ def setup(work: Path, stack_dir: Path, base_env: dict, log) -> tuple[Path, dict]
                     ignore=shutil.ignore_patterns(".batchdeploy", "results", "__pycache__", "batchdeploy-launch"))
     env = stack_env(stack_dir, base_env)
     log("  set-up: scripts/demo.sh on a copy of the quickstart")
-    demo = subprocess.run([str(ROOT / "scripts" / "demo.sh")], env={**env, "BATCHDEPLOY_EXAMPLE": str(example)},
-                          capture_output=True, text=True, timeout=1500, check=False)
+    demo_log = logs / "10-setup-demo.out"
+    with open(demo_log, "wb") as out:
+        demo = subprocess.run([str(ROOT / "scripts" / "demo.sh")], env={**env, "BATCHDEPLOY_EXAMPLE": str(example)},
+                              stdout=out, stderr=subprocess.STDOUT, timeout=1500, check=False)
     if demo.returncode != 0:
-        raise RuntimeError("scripts/demo.sh failed: " + (demo.stderr.strip().splitlines() or ["?"])[-1])
+        raise RuntimeError(f"scripts/demo.sh exited {demo.returncode} (its output: {demo_log})")
     return example, env
 
 
-def measure_rounds(sc: Scenario, example: Path, env: dict, rounds: int, logs: Path, log) -> list:
+def measure_rounds(sc: Scenario, example: Path, env: dict, rounds: int, logs: Path, log, counters) -> list:
     deploy = str(ROOT / "deploy.sh")
     cmds = {
         "image way (-b, -u, -r --wait)": [[deploy, "-b"], [deploy, "-u"], [deploy, "-r", "it", *PARAMS, "--no-code", "--wait"]],
@@ -116,73 +151,166 @@ def measure_rounds(sc: Scenario, example: Path, env: dict, rounds: int, logs: Pa
         for side in rotate(sc.sides, r):
             if not side.ok:
                 continue
+            marks = counters.mark()
+            wall0 = time.time()
             try:
-                seconds = timed(cmds[side.name], example, env, logs / f"10-{side.name.split()[0]}.out")
+                seconds, cpu = timed(cmds[side.name], example, env, logs / f"10-{side.name.split()[0]}.out")
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 side.mark(f"failed: {exc}")
                 continue
-            side.samples.append(Sample(seconds, Counter()))
+            wall1 = time.time()
+            sample = Sample(seconds, counters.since(marks), cpu=cpu)
+            side.samples.append(sample)
+            record = task_record(example, env) if side.ours else None
             if side.ours:
-                overheads.append(launcher_overhead(example, env))
+                overheads.append(launcher_overhead(record))
+            if side.name != "image way (-b, -u, -r --wait)":  # its -r is the last of three commands
+                sample.extra["timeline"] = timeline(example, env, wall0, wall1, record)
     return overheads
 
 
+def _epoch(iso_text: str | None) -> float | None:
+    if not iso_text:
+        return None
+    return datetime.datetime.fromisoformat(iso_text.replace("Z", "+00:00")).timestamp()
+
+
+def timeline(example: Path, env: dict, started: float, ended: float, record: dict | None) -> dict:
+    """Where one `-r ... --wait` spent its seconds, from clocks on this one machine: the command's start
+    and exit (the bench's), the job's createdAt and stoppedAt (the stack's Batch), and the launcher's
+    own times in its task record. Segments in seconds."""
+    from batchdeploy.aws import Aws, AwsSettings
+
+    lines = (example / ".batchdeploy" / "jobs.jsonl").read_text().splitlines()
+    job_id = json.loads(lines[-1])["job_id"]
+    batch = Aws(AwsSettings(region="us-east-1", endpoint_url=env["AWS_ENDPOINT_URL"], access_key_id="testing",
+                            secret_access_key="testing")).client("batch")
+    job = batch.describe_jobs(jobs=[job_id])["jobs"][0]
+    created, stopped = job["createdAt"] / 1000, (job.get("stoppedAt") or 0) / 1000 or None
+    out = {"client start to SubmitJob": created - started}
+    if record:
+        r_start, c_start, c_end, r_end = (_epoch(record.get(k)) for k in
+                                          ("started", "command_started", "command_ended", "ended"))
+        if None not in (r_start, c_start, c_end, r_end):
+            out.update({"SubmitJob to launcher start": r_start - created, "launcher start to command": c_start - r_start,
+                        "command": c_end - c_start, "command end to task record": r_end - c_end})
+            if stopped:
+                out["task record to job stopped (Batch)"] = stopped - r_end
+    elif stopped:
+        out["SubmitJob to job stopped (Batch)"] = stopped - created
+    if stopped:
+        out["job stopped to client exit (--wait's look, logs, exit code)"] = ended - stopped
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def timeline_note(side: Side) -> str | None:
+    rows = [s.extra.get("timeline") for s in side.samples if s.extra.get("timeline")]
+    if not rows:
+        return None
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    parts = [f"{k} {statistics.median([r[k] for r in rows if k in r]):.2f} s" for k in keys]
+    return f"where {side.name} spends its seconds (medians of {len(rows)} runs): " + "; ".join(parts)
+
+
 def big_bundle_overheads(example: Path, env: dict, runs_n: int, logs: Path) -> list:
-    (example / "experiment" / "blob.bin").write_bytes(os.urandom(10 * 1024 * 1024))
+    """The launcher's overhead with a 10 MB bundle: a file of random bytes (it does not compress) in
+    the code folder, a new one per run so every run uploads and fetches a bundle S3 did not have."""
+    blob = example / "experiment" / "blob.bin"
     out = []
     try:
         for _ in range(runs_n):
+            blob.write_bytes(os.urandom(10 * 1000 * 1000))
             timed([[str(ROOT / "deploy.sh"), "-r", "it", *PARAMS, "--code", "--wait"]], example, env,
                   logs / "10-big-bundle.out")
-            out.append(launcher_overhead(example, env))
+            out.append(launcher_overhead(task_record(example, env)))
     finally:
-        (example / "experiment" / "blob.bin").unlink()
+        blob.unlink(missing_ok=True)
     return out
 
 
-def _median_line(label: str, values: list) -> str:
-    before = [v["before_command"] for v in values if v and v.get("before_command") is not None]
-    after = [v["after_command"] for v in values if v and v.get("after_command") is not None]
-    if not before:
+def overhead_summary(values: list) -> dict | None:
+    """Medians and maxima of the launcher's overhead over task records (None: none read)."""
+    got = [v for v in values if v and v.get("before_command") is not None]
+    if not got:
+        return None
+    before = [v["before_command"] for v in got]
+    after = [v["after_command"] for v in got if v.get("after_command") is not None]
+    phases = {}
+    for name in ("client", "manifest", "bundle", "inputs"):
+        seen = [v["phases"][name] for v in got if name in (v.get("phases") or {})]
+        if seen:
+            phases[name] = statistics.median(seen)
+    return {"n": len(got), "before": statistics.median(before), "before_max": max(before),
+            "after": statistics.median(after) if after else None, "after_max": max(after) if after else None,
+            "phases": phases, "bundle_bytes": statistics.median([v.get("bundle_bytes") or 0 for v in got])}
+
+
+def _median_line(label: str, summary: dict | None) -> str:
+    if not summary:
         return f"{label}: no task records read"
-    return (f"{label}: start to command median {statistics.median(before):.2f} s (max {max(before):.2f}), "
-            f"command end to exit median {statistics.median(after):.2f} s (max {max(after):.2f}); target < 1 s each")
+    phases = ", ".join(f"{k} {v:.2f}" for k, v in summary["phases"].items())
+    after = summary["after"]
+    return (f"{label} ({summary['n']} runs, bundle {summary['bundle_bytes'] / 1e6:.2f} MB): process start to "
+            f"command median {summary['before']:.2f} s (max {summary['before_max']:.2f}; seconds from the "
+            f"process's start to the end of each phase: {phases}), command end to the record's PUT median "
+            + (f"{after:.3f} s (max {summary['after_max']:.3f})" if after is not None else "–")
+            + "; target < 1 s each")
+
+
+def _schedule_note() -> str:
+    """--wait's look schedule as the code under test has it (a before/after run says which it measured)."""
+    from batchdeploy import polling
+
+    quick = getattr(polling, "QUICK", None)
+    if quick:
+        steps = ", ".join(f"{x:g}" for x in quick)
+        return (f"--wait looks at a job {steps} s after each new state, then x1.5 to a 5 s cap "
+                "(batchdeploy.polling.QUICK); log lines and array progress restart at 2 s.")
+    return ("--wait looks at a job 2 s after each change, then x1.5 to a 5 s cap (0, 2, 5, 9.5 s ...; "
+            "batchdeploy.polling.Backoff), so a job a second longer can be seen ending one look later.")
 
 
 def run_scenario(work: Path, stack_dir: Path, base_env: dict, rounds: int, logs: Path, log=print) -> Scenario:
     sc = Scenario("10", "Iteration: one line of experiment code edited, then run to SUCCEEDED on the local stack",
-                  "each round edits experiment/run.py; the image way rebuilds, pushes and registers first")
+                  "each round edits experiment/run.py; the image way rebuilds, pushes and registers first. "
+                  "Requests are the stack's moto (client and job together) and registry logs",
+                  count_order=("SubmitJob", "DescribeJobs", "RegisterJobDefinition", "POST /", "PUT", "GET",
+                               "HEAD", "LIST", "registry push", "registry blob upload", "registry look-up"))
     sc.sides = [Side("-r --code --wait", "./deploy.sh -r it ... --code --wait", ours=True),
                 Side("image way (-b, -u, -r --wait)", "./deploy.sh -b; ./deploy.sh -u; ./deploy.sh -r it ... --wait"),
                 Side("plain -r --wait", "./deploy.sh -r it ... --no-code --wait")]
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        example, env = setup(work, stack_dir, base_env, log)
+        example, env = setup(work, stack_dir, base_env, log, logs)
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         sc.status = f"not run: {exc}"
         return sc
-    overheads = measure_rounds(sc, example, env, rounds, logs, log)
-    big = big_bundle_overheads(example, env, max(1, rounds // 2), logs)
+    overheads = measure_rounds(sc, example, env, rounds, logs, log, Counters(stack_dir, env))
+    log("  10 MB bundle runs")
+    big = big_bundle_overheads(example, env, max(2, rounds // 2 + 1), logs)
     code, image, plain = (s.seconds() for s in sc.sides)
     if code and image and plain:
         mc, mi, mp = statistics.median(code), statistics.median(image), statistics.median(plain)
+        sc.values.update(code=mc, image=mi, plain=mp)
         sc.notes.append(f"-r --code / image way = {mc / mi:.2f} (target <= 0.25); -r --code - plain -r = "
-                        f"{mc - mp:+.2f} s (target <= 1 s); medians {mc:.1f} s, {mi:.1f} s, {mp:.1f} s")
-    sc.notes.append("--wait looks at the job at 0, 2, 5, 9.5 s ... (batchdeploy.polling.Backoff: 2 s, x1.5, cap 5 s), "
-                    "so a job a second longer (the launcher's start) can be seen ending one look later.")
-    sc.notes.append(_median_line("launcher overhead, quickstart bundle", overheads))
-    sc.notes.append(_median_line("launcher overhead, 10 MB bundle", big))
+                        f"{mc - mp:+.2f} s (target <= 1 s); medians {mc:.2f} s, {mi:.2f} s, {mp:.2f} s")
+    sc.values["overhead"] = overhead_summary(overheads)
+    sc.values["overhead_10mb"] = overhead_summary(big)
+    sc.notes.append(_schedule_note())
+    sc.notes += [n for n in (timeline_note(sc.sides[0]), timeline_note(sc.sides[2])) if n]
+    sc.notes.append(_median_line("launcher overhead, quickstart bundle", sc.values["overhead"]))
+    sc.notes.append(_median_line("launcher overhead, 10 MB bundle", sc.values["overhead_10mb"]))
     return sc
 
 
 def iteration(b) -> list[Scenario]:
     """bench/run.py's group 10."""
-    rounds = 2 if b.mode.name == "quick" else 5
-    sc = run_scenario(b.work, b.work / "stack", b.env, rounds, b.work / "logs", b.log)
+    rounds = b.mode.b_rounds  # 5 in full mode, 2 in quick mode; --rounds sets it
+    # Registered before the stack starts, so an interrupt or a failure during the scenario takes it down too.
     b.extra_cleanup.append(lambda: subprocess.run(
         [str(ROOT / "scripts" / "local-stack.sh"), "down"], env={**b.env, "BATCHDEPLOY_LOCAL_DIR": str(b.work / "stack")},
         capture_output=True, timeout=300, check=False))
-    return [sc]
+    return [run_scenario(b.work, b.work / "stack", b.env, rounds, b.work / "logs", b.log)]
 
 
 def main(argv=None) -> int:
@@ -193,7 +321,12 @@ def main(argv=None) -> int:
     p.add_argument("--work", default=str(ROOT / "bench" / "work"))
     args = p.parse_args(argv)
     work = Path(args.work)
-    sc = run_scenario(work, work / "stack", dict(os.environ), args.rounds, work / "logs")
+    try:
+        sc = run_scenario(work, work / "stack", dict(os.environ), args.rounds, work / "logs")
+    finally:  # the stack this run started, whatever happened
+        subprocess.run([str(ROOT / "scripts" / "local-stack.sh"), "down"],
+                       env={**os.environ, "BATCHDEPLOY_LOCAL_DIR": str(work / "stack")}, capture_output=True,
+                       timeout=300, check=False)
     print(sc.title)
     if sc.status != "ok":
         print(sc.status)

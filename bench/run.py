@@ -167,6 +167,8 @@ def main(argv=None) -> int:
     seconds = time.perf_counter() - t0
     by_key = {sc.key: sc for sc in scenarios}
     target_list = report.targets(by_key, mode.files, mode.fanout_n, mode.watch_n)
+    if args.only:  # a partial run lists the targets of its own scenarios only
+        target_list = [t for t in target_list if t.why != "scenario not selected"]
     notes = list(args.note)
     notes += [f"the harness broke in {e}; see bench/work/logs/" for e in harness_errors]
     text = report.render(

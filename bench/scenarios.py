@@ -117,9 +117,11 @@ class Bench:
             self.log(f"  (clean-up of bucket {bucket} failed: {exc})")
 
     def reset_batch(self) -> None:
-        """A fresh moto account with one queue and one job definition, jobs marked SUCCEEDED at once."""
+        """A fresh moto account with one queue and one job definition, jobs marked SUCCEEDED at once, and
+        the project's bucket (S3_BUCKET), which `run` writes its run record to (issue #15), as a user's has."""
         self.moto.reset()
         self.moto.batch_use_docker(False)
+        self.aws.client("s3").create_bucket(Bucket=self.values["S3_BUCKET"])
         iam, batch = self.aws.client("iam"), self.batch
         role = iam.create_role(RoleName="bench-batch-service", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         ce = batch.create_compute_environment(

@@ -22,7 +22,7 @@ from batchdeploy.aws import convert, error_code, is_retryable
 from batchdeploy.aws.batch import TERMINAL, array_summary, chunks
 from batchdeploy.errors import OperationError
 from batchdeploy.jobs.job import log_targets
-from batchdeploy.polling import Backoff
+from batchdeploy.polling import QUICK, Backoff
 
 
 @dataclass
@@ -256,8 +256,11 @@ def follow(
     final_grace_s: float = 1.0,
     log_page_size: int | None = None,
 ) -> Followed:
-    """State changes and log lines of one job as they happen, until it ends."""
-    pace = backoff or Backoff()
+    """State changes and log lines of one job as they happen, until it ends. A new state restarts the
+    looks at `polling.QUICK` (a short job's end is seen about half a second after it); array progress and
+    log lines restart them at the backoff's `first` (2 s), so a chatty job is not looked at faster than
+    before; nothing changing settles at one look per `cap` seconds."""
+    pace = backoff or Backoff(quick=QUICK)
 
     def slow(job_id_, job, waited):
         warn(
@@ -282,7 +285,9 @@ def follow(
                 sleep(final_grace_s)  # CloudWatch may still be taking in the last lines when Batch reports the end
             lines += streams.read(job, final=True)
             break
-        if changes or got:
+        if any(not c.progress_only for c in changes):
+            pace.reset(quick=True)
+        elif changes or got:
             pace.reset()
         sleep(pace.next())
     return Followed(job, lines, streams.calls, watcher.describe_calls)

@@ -221,6 +221,28 @@ def test_targets_pass_miss_and_say_why():
     assert ts["4a"].verdict == NOT_RUN and ts["4a"].why == "scenario not selected"
 
 
+def test_iteration_targets_read_the_medians_and_the_launchers_overhead():
+    from bench.iteration import overhead_summary
+
+    sc = Scenario("10", "iteration", "")
+    sides = [Side("-r --code --wait", "c", ours=True), Side("image way (-b, -u, -r --wait)", "i"),
+             Side("plain -r --wait", "p")]
+    for side, secs in zip(sides, (6.0, 20.0, 5.5)):
+        side.samples.append(Sample(secs, Counter({"DescribeJobs": 4})))
+    sc.sides = sides
+    records = [{"before_command": b, "after_command": 0.01, "phases": {"client": 0.4, "bundle": b}, "bundle_bytes": 10**7}
+               for b in (0.6, 0.7, 1.4)]
+    sc.values.update(code=6.0, image=20.0, plain=5.5, overhead_10mb=overhead_summary(records + [None]))
+    assert sc.values["overhead_10mb"]["n"] == 3 and sc.values["overhead_10mb"]["phases"]["bundle"] == 0.7
+    ts = {t.key: t for t in report.targets({"10": sc}, 10, 10, 10)}
+    assert ts["10"].verdict == MISS and "plain -r --wait of the same job takes" in ts["10"].why
+    assert (ts["10b"].verdict, ts["10b"].measured) == (PASS, "+0.50 s")
+    assert ts["10c"].verdict == PASS and ts["10d"].verdict == PASS  # medians: 0.7 s and 10 ms
+    sc.values["overhead_10mb"] = None
+    assert report.targets({"10": sc}, 10, 10, 10)[-1].why == "no task records read"
+    assert report.targets({}, 10, 10, 10)[-1].why == "scenario not selected"
+
+
 def test_a_verb_not_implemented_is_reported_not_failed(tmp_path):
     class NoCounter:
         def mark(self):

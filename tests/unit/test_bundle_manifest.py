@@ -66,6 +66,18 @@ def test_a_git_work_tree_packs_what_git_would_commit(tmp_path):
     assert sub == ["s.py"]
 
 
+def test_a_folder_git_ignores_packs_its_files_and_an_empty_bundle_is_refused(tmp_path):
+    # A copy of the code under an ignored path (bench/work/, a scratch folder) once packed to an empty
+    # bundle, and the job failed in the queue with "can't open file run.py": a silent wrong run.
+    root = tree(tmp_path / "repo", {".gitignore": "work/\n", "work/code/run.py": "print(1)\n", "empty/.keep": ""})
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    files, source = bundles.list_files(root / "work" / "code")
+    assert (files, source) == (["run.py"], "folder")
+    (root / "empty" / ".keep").unlink()
+    with pytest.raises(UsageError, match="would hold no file"):
+        bundles.pack(root / "empty")
+
+
 def test_a_bundle_over_the_limit_is_refused_naming_its_largest_files(tmp_path):
     root = tree(tmp_path / "p", {"code.py": "x" * 10, "data/huge.bin": "x" * 3000, "data/big.bin": "x" * 2000})
     with pytest.raises(UsageError) as err:

@@ -6,8 +6,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SCRATCH = ROOT / "bench" / "work"  # the bench's git-ignored scratch (copies of examples while it runs)
+
+
 def sources(folder, pattern):
-    return [p for p in (ROOT / folder).rglob(pattern) if ".venv" not in p.parts]
+    return [p for p in (ROOT / folder).rglob(pattern) if ".venv" not in p.parts and SCRATCH not in p.parents]
 
 
 CLIENT_MAKERS = re.compile(r"boto3\.client\(|\bSession\(|\.create_client\(")

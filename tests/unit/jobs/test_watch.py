@@ -278,6 +278,87 @@ def test_follow_reads_an_earlier_attempts_stream_to_its_end_before_the_next():
     assert done.lines == 8
 
 
+class Timed:
+    """DescribeJobs of one job whose status follows the injected clock: (until, status) steps, the last
+    status for ever after; optional log lines appear in `logs` while it runs."""
+
+    def __init__(self, t, steps, logs=None, line_every=None):
+        self.t, self.steps, self.logs, self.line_every = t, steps, logs, line_every
+        self.at: list[float] = []  # clock reading of every DescribeJobs call
+
+    def status(self) -> str:
+        return next((st for until, st in self.steps if self.t.now < until), self.steps[-1][1])
+
+    def describe_jobs(self, jobs):
+        self.at.append(self.t.now)
+        job = {"jobId": "j", "status": self.status()}
+        if self.logs is not None:
+            job["container"] = {"logStreamName": "s"}
+            while self.line_every and len(self.logs.events) * self.line_every < self.t.now:
+                self.logs.events.append({"message": f"line {len(self.logs.events)}"})
+        return {"jobs": [job]}
+
+
+def _follow(batch, backoff=None, logs=None):
+    return follow(batch, logs, "j", sleep=batch.t.sleep, clock=batch.t.clock, on_change=lambda c: None,
+                  on_line=lambda e: None, warn=lambda s: None, backoff=backoff)
+
+
+SHORT = [(0.3, "SUBMITTED"), (0.8, "RUNNABLE"), (1.2, "STARTING"), (4.2, "RUNNING"), (1e9, "SUCCEEDED")]
+
+
+def test_a_short_jobs_end_is_seen_within_half_a_second_not_a_whole_backoff_step():
+    now, before = Timed(FakeClock(), SHORT), Timed(FakeClock(), SHORT)
+    _follow(now)
+    _follow(before, backoff=Backoff(first=2, factor=1.5, cap=5))  # the schedule until this change
+    # it ends at 4.2 s: seen at 5 s now (looks a second apart), at 7 s before (4 s just missed it, then 3 s on)
+    assert now.at == [0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0]
+    assert before.at == [0, 2, 4, 7]
+
+
+def test_a_job_ending_within_6_s_of_a_state_is_seen_about_half_a_second_after_on_average():
+    def lag(end, backoff=None):
+        batch = Timed(FakeClock(), [(0.05, "SUBMITTED"), (end, "RUNNING"), (1e9, "SUCCEEDED")])
+        _follow(batch, backoff)
+        return batch.at[-1] - end
+
+    ends = [x / 10 for x in range(20, 61)]
+    now = [lag(e) for e in ends]
+    before = [lag(e, Backoff(first=2, factor=1.5, cap=5)) for e in ends]
+    assert max(now) <= 1.5 and sum(now) / len(now) < 0.6
+    assert max(before) > 2.5 and sum(before) / len(before) > 1.3
+
+
+def test_a_long_job_costs_the_same_looks_per_minute_as_before_after_its_first_minute():
+    steps = SHORT[:3] + [(600.0, "RUNNING"), (1e9, "SUCCEEDED")]
+    now, before = Timed(FakeClock(), steps), Timed(FakeClock(), steps)
+    _follow(now)
+    _follow(before, backoff=Backoff(first=2, factor=1.5, cap=5))
+
+    def per_minute(at):
+        return [sum(1 for x in at if m * 60 <= x < (m + 1) * 60) for m in range(10)]
+
+    # the quick steps cost a few looks after each state change, in the first minute only; then 12 a
+    # minute (one per 5 s cap), exactly as before
+    assert per_minute(now.at)[1:] == per_minute(before.at)[1:] == [12] * 9
+    assert (per_minute(before.at)[0], per_minute(now.at)[0]) == (14, 21)
+    assert max(b - a for a, b in zip(now.at, now.at[1:])) == 5
+
+
+def test_log_lines_and_array_progress_restart_at_2_s_not_at_the_quick_steps():
+    logs = Logs()
+    logs.exists = True
+    batch = Timed(FakeClock(), [(0.1, "SUBMITTED"), (120.0, "RUNNING"), (1e9, "SUCCEEDED")], logs, line_every=0.2)
+    _follow(batch, logs=logs)
+    running = [x for x in batch.at if 10 < x < 120]
+    assert min(b - a for a, b in zip(running, running[1:])) == 2  # as fast as a chatty job was looked at before
+    b = Backoff(quick=(0.5, 1.0), first=2, factor=1.5, cap=5)
+    b.reset(quick=True)
+    assert [b.next() for _ in range(5)] == [0.5, 1.0, 1.5, 2.25, 3.375]
+    b.reset()
+    assert b.next() == 2
+
+
 def test_outcome_lines():
     assert outcome({"status": "SUCCEEDED", "container": {"exitCode": 0}}) == (True, "SUCCEEDED; exit code 0")
     ok, line = outcome({"status": "FAILED", "statusReason": "Essential container in task exited",
