@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from batchdeploy import errors, runs
 from batchdeploy import manifest as manifests
-from batchdeploy import runs
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
@@ -24,8 +24,10 @@ from batchdeploy.jobs.runrecord import RunRecorder, image_of, who
 from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.secrets import MASK, is_secret, redact
 from batchdeploy.state import IMAGES
+from batchdeploy.sweeps import follow
 from batchdeploy.sweeps import plan as plans
 from batchdeploy.sweeps.model import Sweep
+from batchdeploy.sweeps.watch import Tracked
 
 
 def sweep_doc(sweep: Sweep, plan: plans.SweepPlan) -> dict:
@@ -184,3 +186,18 @@ def report(ctx, recorder: SweepRecorder, plan: plans.SweepPlan, print_json: bool
         out.result(f"  status:  ./deploy.sh --status {recorder.run_id}")
     return data
 
+
+def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: str | None = None) -> int:
+    done = submit(ctx, prepared, sweep, rerun_of=rerun_of)
+    if done is None:
+        return errors.OK
+    recorder, plan = done
+    data = report(ctx, recorder, plan, print_json=not prepared.opts.wait)
+    if not prepared.opts.wait:
+        return errors.OK
+    tracked = [Tracked(answer["jobId"], unit.task_ids) for unit, answer in zip(plan.units, recorder.answers)]
+    key_of = plan.chunks[0].index if plan.record_names == "index" else None
+    exit_code_of = (follow.record_exit_code(ctx, recorder.bucket, recorder.prefix, recorder.run_id, key_of)
+                    if plan.mode == "array" else None)
+    return follow.wait(ctx, run_id=recorder.run_id, label=prepared.spec.name, tracked=tracked,
+                       exit_code_of=exit_code_of, json_extra=data)

@@ -14,15 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from batchdeploy import errors, runs
+from batchdeploy import runs
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import commands
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
-from batchdeploy.sweeps import follow
 from batchdeploy.sweeps import submit as sweep_submit
 from batchdeploy.sweeps.model import Sweep
-from batchdeploy.sweeps.watch import Tracked
 
 RANGE = re.compile(r"\d+(-\d*)?")  # dsub's m, m-, m-n (checked against the file by the tasks file reader)
 
@@ -108,22 +106,7 @@ def main(ctx) -> int:
         return rerun.main(ctx, opts.rerun_failed)
     sweep = load_sweep(ctx, opts)
     prepared = jobrun.prepare(ctx)
-    return submit_and_follow(ctx, prepared, check_sweep(ctx, sweep, prepared))
-
-
-def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: str | None = None) -> int:
-    done = sweep_submit.submit(ctx, prepared, sweep, rerun_of=rerun_of)
-    if done is None:
-        return errors.OK
-    recorder, plan = done
-    data = sweep_submit.report(ctx, recorder, plan, print_json=not prepared.opts.wait)
-    if not prepared.opts.wait:
-        return errors.OK
-    tracked = [Tracked(answer["jobId"], unit.task_ids) for unit, answer in zip(plan.units, recorder.answers)]
-    exit_code_of = (follow.record_exit_code(ctx, recorder.bucket, recorder.prefix, recorder.run_id)
-                    if plan.mode == "array" else None)
-    return follow.wait(ctx, run_id=recorder.run_id, label=prepared.spec.name, tracked=tracked,
-                       exit_code_of=exit_code_of, json_extra=data)
+    return sweep_submit.submit_and_follow(ctx, prepared, check_sweep(ctx, sweep, prepared))
 
 
 def status(ctx) -> int:
