@@ -1,6 +1,6 @@
 """`--wait` on a sweep: progress while it runs, the failed tasks' table at its end, and exit code 3.
 
-On a terminal the progress is one live panel (rich): tasks per state, elapsed, rate and ETA; elsewhere
+On a terminal the progress is one live line: tasks per state, elapsed, rate and ETA; elsewhere
 (a pipe, CI) it is one plain line each time the counts change. A failed task's exit code comes from
 the API when it has one, else from the launcher's task record in S3 (moto reports none).
 """
@@ -10,7 +10,9 @@ from __future__ import annotations
 from batchdeploy import errors, runs
 from batchdeploy.errors import TasksFailed
 from batchdeploy.jobs.commands import elapsed as elapsed_text
+from batchdeploy.secrets import redact
 from batchdeploy.sweeps.watch import Failure, SweepWatcher, Tracked
+from batchdeploy.ui import one_line
 
 
 def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
@@ -27,7 +29,8 @@ def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
 
 
 class Display:
-    """A live panel on a terminal (rich, redrawn in place), plain lines elsewhere."""
+    """A live line on a terminal, redrawn in place (rich's Live when rich is installed, else one ANSI
+    line: batchdeploy adds no dependency for it); plain lines elsewhere, one per change."""
 
     def __init__(self, out, label: str, live: bool | None = None):
         self.out, self.label = out, label
@@ -36,10 +39,12 @@ class Display:
 
     def __enter__(self):
         if self.live_on:
-            from rich.console import Console
-            from rich.live import Live
-
-            self.live = Live("", console=Console(file=self.out.stderr), auto_refresh=False, transient=False)
+            try:
+                from rich.console import Console
+                from rich.live import Live
+            except ImportError:
+                return self
+            self.live = Live("", console=Console(file=self.out.stderr), auto_refresh=False)
             self.live.__enter__()
         return self
 
@@ -49,12 +54,17 @@ class Display:
             from rich.markup import escape
 
             self.live.update(escape(text), refresh=True)
+        elif self.live_on:
+            self.out.stderr.write("\r\x1b[2K" + one_line(redact(text)))
+            self.out.stderr.flush()
         else:
             self.out.note(f"[{elapsed_text(seconds)}] {text}")
 
     def __exit__(self, *exc):
         if self.live is not None:
             self.live.__exit__(*exc)
+        elif self.live_on:
+            self.out.stderr.write("\n")
 
 
 def failure_rows(failures: dict[int, Failure], exit_code_of=None) -> list[dict]:
