@@ -95,6 +95,14 @@ KEYS: dict[str, Key] = {
         r"\d+(\.\d+)?\s*(B|KiB|MiB|GiB)?", "64MiB", "64MiB",
     ),
     "RUNS_PREFIX": Key("key prefix of run records, code bundles and manifests in S3_BUCKET", r"[^\s]+", "runs", "runs"),
+    "MAX_SWEEP_TASKS": Key(
+        "most tasks one sweep (--tasks, --grid) may have; above AWS's 10000, several arrays",
+        r"[1-9]\d{0,6}", "10000", "10000",
+    ),
+    "OUTPUT_PARAMETER": Key(
+        "job definition parameter a sweep fills with each task's own output URL, when the definition has it",
+        r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "output_path", "output_path",
+    ),
     "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
     "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),
