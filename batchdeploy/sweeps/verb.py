@@ -75,13 +75,15 @@ def is_sweep(args) -> bool:
 
 def load_sweep(ctx, opts: SweepOptions) -> Sweep:
     """The sweep as its file or grid says, every problem at once; no AWS."""
+    ctx.cfg.require(optional=("MAX_SWEEP_TASKS",))
+    max_tasks = int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000"))
     if opts.tasks_file:
         from batchdeploy.sweeps.tasksfile import read_tasks_file
 
-        return read_tasks_file(ctx.cfg.path(opts.tasks_file), opts.task_range)
+        return read_tasks_file(ctx.cfg.path(opts.tasks_file), opts.task_range, max_tasks)
     from batchdeploy.sweeps.grid import parse_grid
 
-    return parse_grid(opts.grid)
+    return parse_grid(opts.grid, req.parse_pairs(list(ctx.args.params or [])), max_tasks)
 
 
 def check_sweep(ctx, sweep: Sweep, prepared: jobrun.Prepared) -> Sweep:

@@ -42,6 +42,7 @@ def grid(**axes) -> Sweep:
     return Sweep(tasks, names, {"kind": "grid", "grid": axes})
 
 
+REAL_LOAD_SWEEP = verb.load_sweep
 GRID = grid(lr=["0.1", "0.2", "0.3"], seed=["1", "2"])
 
 
@@ -295,3 +296,20 @@ def test_a_single_job_run_is_not_a_sweep_for_status_or_rerun(moto, aws, sweep_pr
     code, out, err = run("status", rid)
     assert code == 2 and "is one job, not a sweep" in err
 
+
+
+def test_the_real_grid_and_tasks_file_reach_the_submit(moto, aws, sweep_project, monkeypatch):
+    project, env = sweep_project
+    monkeypatch.setattr(verb, "load_sweep", REAL_LOAD_SWEEP)
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2", "seed=7", "--no-credentials", "--output", "json")
+    assert code == 0, err
+    assert json.loads(out)["tasks"] == 2
+    project.write("tasks.tsv", "--param lr\t--param seed\n0.1\t1\n0.2\t2\n0.3\t3\n")
+    code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "2-3", "--no-credentials", "--output", "json")
+    assert code == 0, err
+    run_id = json.loads(out)["run_id"]
+    doc = read(aws, f"runs/{run_id}/run.json")
+    assert doc["sweep"]["task_ids"] == [2, 3] and doc["sweep"]["source"]["range"] == "2-3"
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "4", "--no-credentials")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and counter.since() == []
