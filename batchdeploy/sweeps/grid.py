@@ -11,9 +11,9 @@ for one key, and a word that is not `key=values`.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 import math
 import re
+from collections import Counter
 
 from batchdeploy.sweeps.model import Sweep, SweepTask
 from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS, check_count, raise_problems, varying
