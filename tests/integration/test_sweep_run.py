@@ -313,3 +313,46 @@ def test_the_real_grid_and_tasks_file_reach_the_submit(moto, aws, sweep_project,
     counter = RequestCounter(moto)
     code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "4", "--no-credentials")
     assert code == 2 and len(err.strip().splitlines()) == 1 and counter.since() == []
+
+
+def test_a_sweep_dry_run_prints_the_array_request_and_sends_nothing(moto, aws, sweep_project):
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "exp", "--grid", "x", "--dry-run", "--no-credentials")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["mode"] == "array" and data["submits"] == 1
+    assert data["requests"][0]["arrayProperties"] == {"size": 6}
+    assert "would upload manifest s3://sweep-bucket/runs/manifests/" in err and "(6 tasks)" in err
+    assert ops(counter, "submitjob") == 0 and ops(counter, "putobject") == 0
+
+
+def test_a_sweep_killed_mid_submit_stays_submitting_and_its_jobs_are_found_by_token(moto, aws, project, proxy):
+    import signal
+    import subprocess
+    import sys
+
+    from batchdeploy.jobs.submit import with_token
+    from tests.conftest import ROOT
+
+    env = make_batch(aws, definition=NO_LAUNCHER)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    procs = []
+    proxy.add(operation="submitjob", nth=3, before=lambda request: procs[0].send_signal(signal.SIGKILL))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", "run", "exp", "--grid", "lr=0.1,0.2,0.3", "--no-credentials"],
+        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert procs[0].wait(120) == -signal.SIGKILL
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="runs/2")["Contents"]]
+    run_id = runs.RUN_ID.search(keys[0]).group(0)
+    assert keys == [f"runs/{run_id}/run.json"]  # no submitted.json: a reader sees "submitting"
+    s3 = aws.client("s3")
+    assert runs.read_run(s3, BUCKET, "runs", run_id)["state"] == "submitting"
+    doc = read(aws, f"runs/{run_id}/run.json")
+    batch = aws.client("batch")
+    found = {u["client_token"]: with_token(batch, env["queue"], u["job_name"], u["client_token"])
+             for u in doc["sweep"]["units"]}
+    # killed as SubmitJob 3 left: the proxy still forwards it, so AWS made it though no answer came back;
+    # each job is found by its own token, once
+    assert [len(jobs) for jobs in found.values()] == [1, 1, 1]
