@@ -52,7 +52,9 @@ def _task(raw: dict) -> dict:
         "inputs": [dict(i) for i in raw.get("inputs") or []],
         "outputs": [dict(o) for o in raw.get("outputs") or []],
     }
-    unknown = sorted(set(raw) - set(task))
+    if raw.get("id") is not None:  # a sweep's task id (batchdeploy.sweeps); the launcher names records by it
+        task["id"] = raw["id"]
+    unknown = sorted(set(raw) - set(task) - {"id"})
     if unknown:
         raise UsageError(f"unknown task keys: {', '.join(unknown)}", hint="a task has " + ", ".join(task))
     return task
@@ -64,8 +66,8 @@ def bundle_ref(bundle, bucket: str, prefix: str) -> dict:
 
 
 def build(tasks: list, *, command=None, environment=None, bundle: dict | None = None, records: str | None = None) -> Manifest:
-    """The manifest of `tasks` (dicts of command, parameters, environment, inputs, outputs); every
-    problem reported at once as a UsageError."""
+    """The manifest of `tasks` (dicts of command, parameters, environment, inputs, outputs, and an
+    optional positive integer id); every problem reported at once as a UsageError."""
     doc = {
         "format": spec.MANIFEST_FORMAT,
         "bundle": bundle,

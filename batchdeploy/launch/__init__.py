@@ -24,20 +24,24 @@ The manifest (JSON, written by `batchdeploy.manifest`; `spec.parse_manifest` che
      "records": "s3://B/P/runs/RUN_ID/" | null,          # where task records go, unless --records
      "command": ["python3", "train.py", "--lr", "Ref::lr"] | null,   # every task's, unless its own
      "environment": {"NAME": "value"},                   # every task's; a task's own entries win
-     "tasks": [{"command": [...] | null, "parameters": {"lr": "0.1"}, "environment": {...},
+     "tasks": [{"id": 7,                                # optional; every task's or none (see below)
+                "command": [...] | null, "parameters": {"lr": "0.1"}, "environment": {...},
                 "inputs":  [{"from": "s3://B/data/x.csv", "to": "data/x.csv"},
                             {"from": "s3://B/data/set/", "to": "data/set/"}],   # a prefix ends in /
                 "outputs": [{"from": "out/", "to": "s3://B/results/3/"},
                             {"from": "model.pt", "to": "s3://B/models/3.pt", "optional": true}]}]}
 
 `Ref::NAME` inside a command's words is replaced by the task's parameter NAME, as AWS Batch does with
-a job's parameters; the task also sees `BATCHDEPLOY_TASK_INDEX` and `BATCHDEPLOY_PARAMETERS` (JSON).
+a job's parameters; the task also sees `BATCHDEPLOY_TASK_INDEX` (its place in the array),
+`BATCHDEPLOY_TASK_ID` (its id, a positive integer unique in the manifest; the index when the manifest
+gives no ids) and `BATCHDEPLOY_PARAMETERS` (JSON). A sweep's task keeps its id when a rerun puts it at
+another index, so its records stay together.
 Relative local paths are relative to the folder the command runs in. The manifest never holds
 credentials: the job gets them in its environment (or from its role).
 
 The task record, one object per task and attempt, never rewritten by anyone:
-`<records>/tasks/<TASK>/attempt-<N>.json` (`record.build_record` lists its fields: exit code, signal,
-start and end, attempt, peak memory and CPU time of the command's processes, host, the last lines of
+`<records>/tasks/<TASK ID>/attempt-<N>.json` (`record.build_record` lists its fields: task id and
+index, exit code, signal, start and end, attempt, peak memory and CPU time of the command's processes, host, the last lines of
 stderr, bytes copied, bundle hash, and the launcher's own time before and after the command).
 
 **fetch-and-run mode** (`BATCH_FILE_TYPE` and `BATCH_FILE_S3_URL`, no manifest): what AWS's

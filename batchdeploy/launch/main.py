@@ -99,6 +99,7 @@ class Launch:
         self.records = self.records or doc.get("records")
         self.ctx["manifest"] = {"url": url, "sha256": got}
         task = spec.select_task(doc, self.ctx["task"], url)
+        self.ctx["task_id"] = task.id
         self.mark("manifest")
         self.ctx["command"] = task.command
         self.bundle = doc.get("bundle")
@@ -127,6 +128,7 @@ class Launch:
         env = {**self.ctx["base_env"], **task.environment}
         env.update(
             BATCHDEPLOY_TASK_INDEX=str(task.index),
+            BATCHDEPLOY_TASK_ID=str(task.id),
             BATCHDEPLOY_PARAMETERS=json.dumps(task.parameters, sort_keys=True),
             BATCHDEPLOY_WORKDIR=workdir,
         )
@@ -151,7 +153,7 @@ class Launch:
             return None
         try:
             bucket, prefix = spec.parse_s3_url(self.records, "records", EXIT_RECORD)
-            key = record.record_key(prefix.strip("/"), self.ctx["task"], self.ctx["attempt"])
+            key = record.record_key(prefix.strip("/"), record.task_id(self.ctx), self.ctx["attempt"])
             doc = record.build_record(self.ctx, finished, error, self.copied, ended=time.time())
             with s3.s3_errors(f"write the task record s3://{bucket}/{key}", EXIT_RECORD, "no such bucket"):
                 s3.put_bytes(self.client, bucket, key, record.encode(doc))

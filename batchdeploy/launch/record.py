@@ -26,8 +26,14 @@ def iso(ts: float | None) -> str | None:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def task_id(ctx: dict) -> int:
+    """The task's name: the manifest's id for it, else (no id, or the manifest never read) its index."""
+    found = ctx.get("task_id")
+    return ctx["task"] if found is None else found
+
+
 def record_key(prefix: str, task: int, attempt: int) -> str:
-    """`<prefix>/tasks/<task>/attempt-<n>.json`; `prefix` has no edge slashes."""
+    """`<prefix>/tasks/<task id>/attempt-<n>.json`; `prefix` has no edge slashes."""
     base = f"{prefix}/" if prefix else ""
     return f"{base}tasks/{task}/attempt-{attempt}.json"
 
@@ -75,7 +81,8 @@ def build_record(ctx: dict, finished=None, error=None, copied=None, ended: float
         exit_code = finished.exit_code
     record = {
         "format": RECORD_FORMAT,
-        "task": ctx["task"],
+        "task": task_id(ctx),  # the task's id (its index when the manifest gives none)
+        "index": ctx["task"],  # the array index this attempt ran as
         "attempt": ctx["attempt"],
         "job_id": ctx.get("job_id"),
         "host": socket.gethostname(),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 from batchdeploy.launch import EXIT_MANIFEST, EXIT_USAGE
@@ -84,6 +85,11 @@ class Task:
     parameters: dict = field(default_factory=dict)
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
+    id: int | None = None  # the task's name (records, BATCHDEPLOY_TASK_ID): the manifest's "id", else the index
+
+    def __post_init__(self):
+        if self.id is None:
+            self.id = self.index
 
 
 def manifest_problems(doc) -> list:
@@ -109,6 +115,19 @@ def manifest_problems(doc) -> list:
     problems += _env_problems(doc.get("environment"), "environment")
     for i, task in enumerate(tasks):
         problems += [f"task {i}: {p}" for p in task_problems(task, has_default=doc.get("command") is not None)]
+    return problems + _id_problems(tasks)
+
+
+def _id_problems(tasks: list) -> list:
+    """Ids name records, so they are unique, and given to every task or none (an index is no id)."""
+    given = [t.get("id") for t in tasks if isinstance(t, dict) and t.get("id") is not None]
+    if not given:
+        return []
+    problems = [] if len(given) == len(tasks) else ["some tasks have an id and some do not: give every task one"]
+    counts = Counter(i for i in given if isinstance(i, int) and not isinstance(i, bool))
+    repeated = sorted(i for i, n in counts.items() if n > 1)
+    if repeated:
+        problems.append(f"task ids must be unique; given more than once: {', '.join(map(str, repeated))}")
     return problems
 
 
@@ -116,6 +135,9 @@ def task_problems(task, has_default: bool) -> list:
     if not isinstance(task, dict):
         return ["not a JSON object"]
     problems = _command_problems(task.get("command"), "command")
+    task_id = task.get("id")
+    if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 1):
+        problems.append(f"id {task_id!r} is not a positive integer")
     if task.get("command") is None and not has_default:
         problems.append("no command (neither the task's nor the manifest's)")
     problems += _env_problems(task.get("environment"), "environment")
@@ -172,7 +194,8 @@ def select_task(doc: dict, index: int, url: str = "the manifest") -> Task:
     params = dict(raw.get("parameters") or {})
     command = substitute(raw.get("command") or doc.get("command"), params)
     env = {**(doc.get("environment") or {}), **(raw.get("environment") or {})}
-    return Task(index, command, env, params, list(raw.get("inputs") or []), list(raw.get("outputs") or []))
+    inputs, outputs = list(raw.get("inputs") or []), list(raw.get("outputs") or [])
+    return Task(index, command, env, params, inputs, outputs, raw.get("id"))
 
 
 def substitute(words: list, params: dict) -> list:

@@ -26,3 +26,19 @@ class Sweep:
     tasks: list[SweepTask]
     varying: list[str]  # what differs between tasks, as a table's columns name it ("lr", "--env SEED")
     source: dict  # {"kind": "tasks", "file", "range", "sha256"} or {"kind": "grid", "grid": {name: [values]}}
+
+
+def to_manifest_tasks(sweep: Sweep, command: list | None = None) -> list[dict]:
+    """The tasks `batchdeploy.manifest.build` takes, each with its id; `command` (words with `Ref::`)
+    is each task's own, None to leave it to the manifest's. Labels stay out: they are for the run record."""
+    return [
+        {
+            "id": task.id,
+            "command": list(command) if command is not None else None,
+            "parameters": dict(task.params),
+            "environment": dict(task.env),
+            "inputs": [dict(i) for i in task.inputs],
+            "outputs": [dict(o) for o in task.outputs],
+        }
+        for task in sweep.tasks
+    ]

@@ -194,3 +194,73 @@ def test_main_on_an_unwritable_output_is_one_line_and_exit_1(tmp_path, capsys):
 def test_an_s3_address_without_a_bucket_is_an_experiment_error():
     with pytest.raises(run.ExperimentError, match="not an s3://BUCKET/KEY"):
         run.read_text("s3:///key.yaml")
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweepable by parameters: --seed and --learning-rate, the job definition's seed and learning_rate
+
+
+def test_file_keeps_the_experiment_files_values():
+    exp = experiment(fit={"learning_rate": 0.2})
+    assert run.with_overrides(exp) == exp
+    assert run.with_overrides(exp, "file", "file") == exp
+
+
+def test_a_seed_and_learning_rate_replace_the_files():
+    exp = run.with_overrides(experiment(), "11", "0.05")
+    assert (exp["seed"], exp["learning_rate"]) == (11, 0.05)
+    assert run.run_experiment(exp, index=4)["metrics"]["seed"] == 11  # the task's own seed: no index added
+    assert run.run_experiment(experiment(), index=4)["metrics"]["seed"] == 7  # the file's seed + the index
+
+
+@pytest.mark.parametrize("seed, rate, says", [
+    ("x", "file", "--seed must be an integer or file"),
+    ("1.5", "file", "--seed must be an integer"),
+    ("file", "0", "--learning-rate must be a number above 0"),
+    ("file", "-1", "--learning-rate must be a number above 0"),
+    ("file", "inf", "--learning-rate must be a number above 0"),
+    ("file", "nan", "--learning-rate must be a number above 0"),
+    ("file", "fast", "--learning-rate must be a number above 0 or file, not 'fast'"),
+])
+def test_bad_overrides_name_the_flag(seed, rate, says):
+    with pytest.raises(run.ExperimentError, match=says):
+        run.with_overrides(experiment(), seed, rate)
+
+
+def test_an_array_child_writes_under_its_index_unless_a_sweep_gave_it_a_location():
+    assert run.output_location("s3://b/r", None, {}) == "s3://b/r"
+    assert run.output_location("s3://b/r/", 3, {}) == "s3://b/r/3"
+    assert run.output_location("s3://b/r/7", 3, {"BATCHDEPLOY_OUTPUT": "s3://b/r/7/"}) == "s3://b/r/7"
+
+
+def test_main_takes_the_seed_and_learning_rate(tmp_path):
+    out = tmp_path / "out"
+    args = ["--experiment-file", str(EXAMPLE / "experiments" / "linear.yaml"), "--output-path", str(out),
+            "--seed", "5", "--learning-rate", "0.05"]
+    assert run.main(args, environ={}) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["seed"], metrics["learning_rate"]) == (5, 0.05)
+    assert run.main([*args[:4], "--seed", "x"], environ={}) == 2
+
+
+def test_the_job_definition_passes_seed_and_learning_rate_with_file_as_default():
+    jd = json.loads((EXAMPLE / "job-definition.json").read_text())
+    assert jd["parameters"]["seed"] == jd["parameters"]["learning_rate"] == "file"
+    command = jd["containerProperties"]["command"]
+    assert command[command.index("--seed") + 1] == "Ref::seed"
+    assert command[command.index("--learning-rate") + 1] == "Ref::learning_rate"
+
+
+def test_the_example_sweep_is_valid_against_the_job_definition():
+    from batchdeploy.sweeps.check import check_against_definition
+    from batchdeploy.sweeps.outputs import with_outputs
+    from batchdeploy.sweeps.tasksfile import read_tasks_file
+
+    jd = json.loads((EXAMPLE / "job-definition.json").read_text())
+    sweep = read_tasks_file(EXAMPLE / "sweep.tsv")
+    assert 3 <= len(sweep.tasks) <= 4 and sweep.varying == ["seed", "learning_rate", "--label name"]
+    sweep = check_against_definition(with_outputs(sweep, run_id="r1", bucket="bkt", results_prefix="results",
+                                                  job_definition=jd), jd)
+    assert [t.params["output_path"] for t in sweep.tasks] == [f"s3://bkt/results/r1/{i}" for i in (1, 2, 3, 4)]
+    for task in sweep.tasks:
+        run.with_overrides(experiment(), task.params["seed"], task.params["learning_rate"])

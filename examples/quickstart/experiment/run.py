@@ -2,7 +2,11 @@
 """The quickstart experiment: generate a data set from the experiment's seed, fit a small model to it
 by gradient descent, and write metrics.json, report.md and loss.svg next to each other.
 
-    run.py --experiment-file s3://BUCKET/experiments/linear.yaml --output-path s3://BUCKET/results/run1
+    run.py --experiment-file s3://BUCKET/experiments/linear.yaml --output-path s3://BUCKET/results/run1 \
+           [--seed N|file] [--learning-rate X|file]
+
+`--seed` and `--learning-rate` replace the experiment file's values (`file`, the job definition's
+default, keeps them), so a sweep (sweep.tsv, or `--grid seed=1,2 learning_rate=0.1,0.05`) varies them.
 
 Both arguments also take local paths, to try it without AWS. Only the standard library, PyYAML and
 boto3 are used, so it runs on python:3.12-slim (with those two installed) and on the local stack's
@@ -81,6 +85,35 @@ def parse_experiment(doc) -> dict:
         "epochs": _number(fit, "epochs", int, 1) if "epochs" in fit else 200,
         "log_every": _number(fit, "log_every", int, 1) if "log_every" in fit else 50,
     }
+
+
+def with_overrides(exp: dict, seed: str = "file", learning_rate: str = "file") -> dict:
+    """The experiment with `--seed`/`--learning-rate` applied; `file` keeps the file's value. A seed
+    given here is the task's own: an array child does not add its index to it (see `run_experiment`)."""
+    out = dict(exp)
+    if seed != "file":
+        try:
+            out["seed"] = int(seed)
+        except ValueError:
+            raise ExperimentError(f"--seed must be an integer or file, not {seed!r}") from None
+        out["seed_fixed"] = True
+    if learning_rate != "file":
+        try:
+            value = float(learning_rate)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < math.inf:
+            raise ExperimentError(f"--learning-rate must be a number above 0 or file, not {learning_rate!r}")
+        out["learning_rate"] = value
+    return out
+
+
+def output_location(output_path: str, index: int | None, environ) -> str:
+    """Where the outputs go: an array child writes under its index, unless a sweep gave the task its
+    own location already (the launcher's BATCHDEPLOY_OUTPUT is set)."""
+    if index is None or environ.get("BATCHDEPLOY_OUTPUT"):
+        return output_path
+    return f"{output_path.rstrip('/')}/{index}"
 
 
 def _normal(rng: random.Random) -> float:
@@ -172,8 +205,9 @@ def least_squares(xs, ys):
 
 
 def run_experiment(exp: dict, index: int | None = None, progress=None) -> dict:
-    """Generate, fit and score one experiment; an array child uses seed + its index."""
-    seed = exp["seed"] + (index or 0)
+    """Generate, fit and score one experiment; an array child uses seed + its index, unless the seed
+    was given on the command line (`with_overrides`)."""
+    seed = exp["seed"] + (0 if exp.get("seed_fixed") else index or 0)
     xs, ys = make_data(exp, seed)
     if progress:
         progress(f"{exp['name']}: {exp['model']} model, {len(xs)} samples, {len(xs[0])} features, seed {seed}")
@@ -305,6 +339,8 @@ def main(argv=None, environ=None) -> int:
     parser = argparse.ArgumentParser(description="Fit a small model to data generated from an experiment file.")
     parser.add_argument("--experiment-file", required=True, help="s3://BUCKET/KEY.yaml or a local path")
     parser.add_argument("--output-path", required=True, help="s3://BUCKET/PREFIX or a local folder")
+    parser.add_argument("--seed", default="file", help="the data's seed, or file (the experiment file's)")
+    parser.add_argument("--learning-rate", default="file", help="a number above 0, or file (the experiment file's)")
     args = parser.parse_args(argv)
 
     def say(line):
@@ -315,7 +351,8 @@ def main(argv=None, environ=None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        exp = parse_experiment(yaml.safe_load(read_text(args.experiment_file)))
+        exp = with_overrides(parse_experiment(yaml.safe_load(read_text(args.experiment_file))),
+                             args.seed, args.learning_rate)
     except (ExperimentError, yaml.YAMLError) as e:
         print(f"run.py: {args.experiment_file}: {e}", file=sys.stderr, flush=True)
         return 2
@@ -323,7 +360,7 @@ def main(argv=None, environ=None) -> int:
         print(f"run.py: cannot read {args.experiment_file}: {e}", file=sys.stderr, flush=True)
         return 1
     index = array_index(environ)
-    output = args.output_path if index is None else f"{args.output_path.rstrip('/')}/{index}"
+    output = output_location(args.output_path, index, environ)
     result = run_experiment(exp, index, progress=say)
     metrics = result["metrics"]
     files = {

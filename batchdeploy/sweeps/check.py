@@ -1,0 +1,40 @@
+"""A sweep checked against its job definition: every task's parameters as `-r key=val` is checked
+(batchdeploy.jobs.request.check_parameters), every problem reported at once with its line or task."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from batchdeploy.jobs.request import check_parameters, definition_label, placeholders
+from batchdeploy.sweeps.model import Sweep
+from batchdeploy.sweeps.problems import raise_problems
+
+
+def shown(sweep: Sweep) -> str:
+    """How messages name the sweep: its tasks file, or --grid."""
+    return sweep.source.get("file") or "--grid"
+
+
+def check_against_definition(sweep: Sweep, job_definition: dict) -> Sweep:
+    """The sweep with each task's parameters as the job will see them (the definition's defaults
+    filled in: in a manifest the launcher, not Batch, fills a command's `Ref::`); UsageError naming
+    every unknown parameter (with its column in a tasks file) and every task a `Ref::` lacks a value in."""
+    label = definition_label(job_definition)
+    refs = placeholders(job_definition)
+    defaults = dict(job_definition.get("parameters") or {})
+    valid = list(dict.fromkeys([*refs, *defaults]))
+    columns = sweep.source.get("param_columns") or {}
+    problems = []
+    for name in dict.fromkeys(k for task in sweep.tasks for k in task.params):
+        if name not in valid:
+            at = f"line 1 column {columns[name]}: " if name in columns else ""
+            problems.append(f"{at}unknown parameter {name} for {label}")
+    for task in sweep.tasks:
+        missing = [k for k in refs if k not in task.params and k not in defaults]
+        if missing:
+            at = f"line {task.line}" if task.line is not None else f"task {task.id}"
+            problems.append(f"{at}: {label} needs a value for {', '.join(missing)} (Ref:: placeholder with no default)")
+    listed = ", ".join(valid) if valid else "none: it takes no parameters"
+    raise_problems(shown(sweep), problems, hint=f"valid parameters of {label}: {listed}")
+    tasks = [replace(task, params=check_parameters(task.params, job_definition)) for task in sweep.tasks]
+    return replace(sweep, tasks=tasks)
