@@ -88,14 +88,12 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
 FAILED_COLUMNS = [("task", "TASK"), ("exit_code", "EXIT"), ("reason", "REASON"), ("logs", "LOGS")]
 
 
-def record_exit_code(ctx, bucket: str, prefix: str, run_id: str, key_of=None):
-    """exit_code_of(task): the last attempt's exit code from the task's records in S3 (named by task
-    id, or by `key_of(task)` for a launcher that names them by index)."""
+def record_exit_code(ctx, bucket: str, prefix: str, run_id: str):
+    """exit_code_of(task): the last attempt's exit code from the task's records in S3 (tasks/<id>/)."""
     s3 = ctx.aws.client("s3")
 
     def read(task_id: int):
-        key = key_of(task_id) if key_of else task_id
-        return runs.last_exit_code(runs.task_records(s3, bucket, prefix, run_id, task=key).get(key) or [])
+        return runs.last_exit_code(runs.task_records(s3, bucket, prefix, run_id, task=task_id).get(task_id) or [])
     return read
 
 

@@ -6,7 +6,8 @@ Two shapes, chosen by whether the image has the launcher (jobs.code.launcher_pat
   array has its own manifest, holding only its tasks, so a child finds its task by its own array index
   (AWS_BATCH_JOB_ARRAY_INDEX, or the INDEX of PARENT:INDEX) with no offset to pass: array k's child i
   is task `task_ids[i]` of that array. A sweep of one task is a plain job on a one-task manifest. The
-  manifest carries each task's permanent id, and the launcher names its record `tasks/<id>/...`.
+  manifest carries each task's permanent id, and the launcher names its record `tasks/<id>/...`, so
+  several arrays (and reruns) never share a record name.
 - **one job per task** (no launcher): the task's parameters as SubmitJob `parameters`, its environment
   as containerOverrides.environment; inputs and outputs need the launcher and are refused. The
   manifests are still written, as the record of what each task was (for --status and --rerun-failed).
@@ -25,7 +26,8 @@ from batchdeploy.aws.batch import ARRAY_SIZE, SUBMIT_RATE_PER_S
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import request as req
-from batchdeploy.sweeps.model import Sweep, SweepTask
+from batchdeploy.sweeps.model import Sweep, SweepTask, to_manifest_tasks
+from batchdeploy.sweeps.outputs import OUTPUT_DIR
 
 ARRAY_MAX = ARRAY_SIZE[1]
 PACED_RATE = 40  # SubmitJob per second without the launcher: under AWS's 50 per account, room for others
@@ -51,33 +53,11 @@ class SweepPlan:
     launcher: str | None
     chunks: list[list[int]] = field(default_factory=list)  # task ids of each manifest, in index order
 
-    @property
-    def record_names(self) -> str:
-        """How the launcher names this run's task records: by task "id", or by array "index"."""
-        return "id" if self.manifests and "id" in self.manifests[0].doc["tasks"][0] else "index"
 
 
-def split(ids: list[int], size: int = ARRAY_MAX) -> list[list[int]]:
-    """Task ids in arrays of at most `size`, in order."""
+def split(ids: list, size: int = ARRAY_MAX) -> list[list]:
+    """Tasks (or their ids) in arrays of at most `size`, in order."""
     return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
-def manifest_takes_ids() -> bool:
-    """Whether this batchdeploy's manifest (and so its launcher) carries task ids. Until it does, the
-    launcher names records by array index, which run.json's task ids map back (`record_names`)."""
-    try:
-        manifests.build([{"id": 1, "command": ["true"]}])
-    except UsageError:
-        return False
-    return True
-
-
-def manifest_task(task: SweepTask, parameters: dict, with_id: bool = True) -> dict:
-    """One task of the launcher's manifest: the definition's defaults and the run's fixed parameters,
-    then the task's own (the task's win), and its permanent id."""
-    doc = {"id": task.id} if with_id else {}
-    return {**doc, "command": None, "parameters": {**parameters, **task.params},
-            "environment": dict(task.env), "inputs": list(task.inputs), "outputs": list(task.outputs)}
 
 
 def overrides_size(request: dict) -> int:
@@ -99,14 +79,12 @@ def _checked(request: dict, what: str) -> dict:
 def _manifests(spec: req.RunSpec, sweep: Sweep, bundle: dict | None, records: str, bucket: str, prefix: str):
     command = codes.task_command(spec)
     base = {**(spec.job_definition.get("parameters") or {}), **spec.parameters}
-    by_id = {t.id: t for t in sweep.tasks}
-    chunks = split([t.id for t in sweep.tasks])
-    with_id = manifest_takes_ids()
-    if not with_id and len(chunks) > 1:
-        raise UsageError(f"{len(sweep.tasks):,} tasks need several arrays, and this launcher names its records "
-                         "by array index, which several arrays would share", hint="run at most 10,000 tasks")
-    built = [manifests.build([manifest_task(by_id[i], base, with_id) for i in ids], command=command, bundle=bundle,
-                             records=records) for ids in chunks]
+    # the definition's defaults and the run's fixed key=val under each task's own values
+    tasks = [replace(t, params={**base, **t.params}) for t in sweep.tasks]
+    groups = split(tasks)
+    chunks = [[t.id for t in group] for group in groups]
+    built = [manifests.build(to_manifest_tasks(Sweep(group, [], {})), command=command, bundle=bundle, records=records)
+             for group in groups]
     return chunks, built, [f"s3://{bucket}/{m.key(prefix)}" for m in built]
 
 
@@ -122,9 +100,15 @@ def plan_arrays(spec: req.RunSpec, sweep: Sweep, *, launcher: str, bundle: dict 
     return SweepPlan("array", units, built, urls, records, launcher, chunks)
 
 
+def launcher_outputs(task: SweepTask) -> list[dict]:
+    """The task's outputs but the default one (sweeps.outputs: optional, for the launcher to copy if
+    the command made it); without the launcher the command writes to BATCHDEPLOY_OUTPUT itself."""
+    return [o for o in task.outputs if not (o.get("from") == OUTPUT_DIR and o.get("optional"))]
+
+
 def refuse_transfers(sweep: Sweep) -> None:
     """Inputs and outputs are copied by the launcher: without it, nothing would copy them."""
-    with_io = [t.id for t in sweep.tasks if t.inputs or t.outputs]
+    with_io = [t.id for t in sweep.tasks if t.inputs or launcher_outputs(t)]
     if with_io:
         shown = ", ".join(map(str, with_io[:10])) + (" ..." if len(with_io) > 10 else "")
         raise UsageError(
@@ -140,6 +124,7 @@ def task_name(name: str, task_id: int) -> str:
 
 def plan_per_task(spec: req.RunSpec, sweep: Sweep, *, records: str, bucket: str, prefix: str) -> SweepPlan:
     refuse_transfers(sweep)
+    sweep = replace(sweep, tasks=[replace(t, outputs=launcher_outputs(t)) for t in sweep.tasks])
     chunks, built, urls = _manifests(spec, sweep, None, records, bucket, prefix)
     where = {i: k for k, ids in enumerate(chunks) for i in ids}
     base_env = list((spec.overrides or {}).get("environment") or [])

@@ -27,6 +27,7 @@ from batchdeploy.state import IMAGES
 from batchdeploy.sweeps import follow
 from batchdeploy.sweeps import plan as plans
 from batchdeploy.sweeps.model import Sweep
+from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER, with_outputs
 from batchdeploy.sweeps.watch import Tracked
 
 
@@ -37,7 +38,6 @@ def sweep_doc(sweep: Sweep, plan: plans.SweepPlan) -> dict:
         "tasks": len(sweep.tasks),
         "task_ids": [t.id for t in sweep.tasks],
         "mode": plan.mode,
-        "record_names": plan.record_names,  # tasks/<id>/ (or, from a launcher without ids, tasks/<index>/)
         "source": sweep.source,
         "varying": list(sweep.varying),
         "labels": labels,
@@ -124,10 +124,17 @@ def build_plan(ctx, prepared: jobrun.Prepared, sweep: Sweep, recorder: SweepReco
     return plan
 
 
-def submit(ctx, prepared: jobrun.Prepared, sweep: Sweep, *, rerun_of: str | None = None):
-    """Plan, record, submit. Returns (recorder, plan), or None after a dry run."""
-    ctx.cfg.require("S3_BUCKET", optional=("RUNS_PREFIX",))  # the manifests and the run record live there
+def submit(ctx, prepared: jobrun.Prepared, sweep: Sweep, *, rerun_of: str | None = None, own_outputs: bool = False):
+    """Plan, record, submit. Returns (recorder, plan), or None after a dry run. `own_outputs`: give each
+    task its own output location under this run's id (sweeps.outputs); a rerun keeps the original's."""
+    # the manifests and the run record live in S3_BUCKET; results under RESULTS_PREFIX
+    ctx.cfg.require("S3_BUCKET", optional=("RUNS_PREFIX", "RESULTS_PREFIX", "OUTPUT_PARAMETER"))
     recorder = SweepRecorder(ctx, prepared.spec, prepared.code, sweep, rerun_of=rerun_of)
+    if own_outputs:
+        recorder.sweep = sweep = with_outputs(
+            sweep, run_id=recorder.run_id, bucket=recorder.bucket, results_prefix=ctx.cfg.get("RESULTS_PREFIX", "results"),
+            job_definition=prepared.spec.job_definition,
+            output_parameter=ctx.cfg.get("OUTPUT_PARAMETER", DEFAULT_OUTPUT_PARAMETER))
     recorder.plan = plan = build_plan(ctx, prepared, sweep, recorder)
     prepared.later.flush()
     if prepared.opts.dry_run:
@@ -187,8 +194,9 @@ def report(ctx, recorder: SweepRecorder, plan: plans.SweepPlan, print_json: bool
     return data
 
 
-def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: str | None = None) -> int:
-    done = submit(ctx, prepared, sweep, rerun_of=rerun_of)
+def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: str | None = None,
+                      own_outputs: bool = False) -> int:
+    done = submit(ctx, prepared, sweep, rerun_of=rerun_of, own_outputs=own_outputs)
     if done is None:
         return errors.OK
     recorder, plan = done
@@ -196,8 +204,7 @@ def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: st
     if not prepared.opts.wait:
         return errors.OK
     tracked = [Tracked(answer["jobId"], unit.task_ids) for unit, answer in zip(plan.units, recorder.answers)]
-    key_of = plan.chunks[0].index if plan.record_names == "index" else None
-    exit_code_of = (follow.record_exit_code(ctx, recorder.bucket, recorder.prefix, recorder.run_id, key_of)
+    exit_code_of = (follow.record_exit_code(ctx, recorder.bucket, recorder.prefix, recorder.run_id)
                     if plan.mode == "array" else None)
     return follow.wait(ctx, run_id=recorder.run_id, label=prepared.spec.name, tracked=tracked,
                        exit_code_of=exit_code_of, json_extra=data)

@@ -57,21 +57,9 @@ class Tree:
         return [self.root, *self.reruns]
 
 
-def _by_task_id(run: dict) -> dict:
-    """The run's task records keyed by task id, whichever way the launcher named them."""
-    sweep = run.get("sweep") or {}
-    records = run.get("tasks") or {}
-    if sweep.get("record_names", "id") == "id":
-        return records
-    ids = sweep["manifests"][0]["task_ids"]
-    return {ids[i]: r for i, r in records.items() if 0 <= i < len(ids)}
-
-
 def _read(s3, bucket: str, prefix: str, run_id: str) -> dict | None:
-    run = runs.read_run(s3, bucket, prefix, run_id)
-    if run is not None:
-        run["tasks"] = _by_task_id(run)
-    return run
+    """A run with its task records, keyed by task id (the launcher names them tasks/<id>/)."""
+    return runs.read_run(s3, bucket, prefix, run_id)
 
 
 def read_tree(s3, bucket: str, prefix: str, run_id: str) -> Tree:

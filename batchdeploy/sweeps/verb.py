@@ -12,7 +12,7 @@ The order is `-r`'s: the tasks are read and checked before any AWS call that cha
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from batchdeploy import runs
 from batchdeploy.errors import UsageError
@@ -20,6 +20,7 @@ from batchdeploy.jobs import commands
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.sweeps import submit as sweep_submit
+from batchdeploy.sweeps.check import check_against_definition
 from batchdeploy.sweeps.model import Sweep
 
 RANGE = re.compile(r"\d+(-\d*)?")  # dsub's m, m-, m-n (checked against the file by the tasks file reader)
@@ -87,15 +88,11 @@ def load_sweep(ctx, opts: SweepOptions) -> Sweep:
 
 
 def check_sweep(ctx, sweep: Sweep, prepared: jobrun.Prepared) -> Sweep:
-    """Every task's parameters against the job definition (the run's fixed ones beside them)."""
-    jd = prepared.spec.job_definition
-    for task in sweep.tasks:
-        try:
-            req.check_parameters({**prepared.spec.parameters, **task.params}, jd)
-        except UsageError as exc:
-            where = f"line {task.line}" if task.line else f"task {task.id}"
-            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
-    return sweep
+    """Every task's parameters against the job definition, the run's fixed key=val under each task's
+    own (sweeps.check: every problem at once, with its line and column)."""
+    fixed = prepared.spec.parameters
+    tasks = [replace(t, params={**fixed, **t.params}) for t in sweep.tasks]
+    return check_against_definition(replace(sweep, tasks=tasks), prepared.spec.job_definition)
 
 
 def main(ctx) -> int:
@@ -108,7 +105,7 @@ def main(ctx) -> int:
         return rerun.main(ctx, opts.rerun_failed)
     sweep = load_sweep(ctx, opts)
     prepared = jobrun.prepare(ctx)
-    return sweep_submit.submit_and_follow(ctx, prepared, check_sweep(ctx, sweep, prepared))
+    return sweep_submit.submit_and_follow(ctx, prepared, check_sweep(ctx, sweep, prepared), own_outputs=True)
 
 
 def status(ctx) -> int:

@@ -170,7 +170,7 @@ def test_rerun_failed_runs_the_failed_tasks_again_under_their_ids_and_status_rea
 
 
 def _write_record(aws, run_id: str, doc: dict, task: int, exit_code: int) -> None:
-    name = task if doc["sweep"]["record_names"] == "id" else doc["sweep"]["manifests"][0]["task_ids"].index(task)
+    name = task  # the launcher names a task's records by its id
     body = json.dumps({"task": name, "attempt": 1, "exit_code": exit_code, "started": "2026-11-30T10:00:00.000Z",
                        "ended": "2026-11-30T10:00:12.500Z", "resources": {"max_rss_kib": 20480}, "job_id": "x"})
     aws.client("s3").put_object(Bucket=BUCKET, Key=f"runs/{run_id}/tasks/{name}/attempt-1.json", Body=body)

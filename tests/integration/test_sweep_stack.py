@@ -12,8 +12,6 @@ import shutil
 import pytest
 
 from batchdeploy import runs
-from batchdeploy.sweeps import verb
-from batchdeploy.sweeps.model import Sweep, SweepTask
 from tests.conftest import ROOT
 from tests.run_support import inprocess, record_definition
 
@@ -22,11 +20,13 @@ from .test_local_stack import Batch, unique
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
-# The experiment: result = lr * seed, written to out/result.json; version 1 has a bug for lr=0.3.
+# The experiment: result = lr * seed, written to the task's own output folder (BATCHDEPLOY_OUTPUT_DIR,
+# which the launcher copies to s3://BUCKET/results/RUN_ID/TASK/); version 1 has a bug for lr=0.3.
 TRAIN = ("import json, os, sys; lr, seed = float(sys.argv[1]), int(sys.argv[2]); "
-         "os.makedirs('out', exist_ok=True); print('task lr', lr, 'seed', seed, flush=True); "
+         "out = os.environ['BATCHDEPLOY_OUTPUT_DIR']; os.makedirs(out, exist_ok=True); "
+         "print('task', os.environ['BATCHDEPLOY_TASK_ID'], 'lr', lr, 'seed', seed, flush=True); "
          "{bug}"
-         "json.dump({{'lr': lr, 'seed': seed, 'result': lr * seed}}, open('out/result.json', 'w'))")
+         "json.dump({{'lr': lr, 'seed': seed, 'result': lr * seed}}, open(out + 'result.json', 'w'))")
 BUGGY = TRAIN.format(bug="lr == 0.3 and sys.exit(3); ")
 FIXED = TRAIN.format(bug="")
 
@@ -46,17 +46,9 @@ def definition(batch: Batch, image: str, name: str, script: str) -> dict:
                              "environment": [{"name": k, "value": v} for k, v in env.items()]})
 
 
-def grid(bucket: str, prefix: str) -> Sweep:
-    combos = list(itertools.product(["0.1", "0.2", "0.3"], ["1", "2"]))
-    tasks = [SweepTask(id=i, params={"lr": lr, "seed": seed},
-                       outputs=[{"from": "out/", "to": f"s3://{bucket}/{prefix}/{i}/"}])
-             for i, (lr, seed) in enumerate(combos, 1)]
-    return Sweep(tasks, ["lr", "seed"], {"kind": "grid", "grid": {"lr": ["0.1", "0.2", "0.3"], "seed": ["1", "2"]}})
-
-
-def result(batch: Batch, prefix: str, task: int) -> dict | None:
+def result(batch: Batch, run_id: str, task: int) -> dict | None:
     try:
-        body = batch.s3.get_object(Bucket=batch.bucket, Key=f"{prefix}/{task}/result.json")["Body"].read()
+        body = batch.s3.get_object(Bucket=batch.bucket, Key=f"results/{run_id}/{task}/result.json")["Body"].read()
     except batch.s3.exceptions.NoSuchKey:
         return None
     return json.loads(body)
@@ -66,7 +58,6 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
         batch, launcher_image, project, monkeypatch):  # noqa: F811
     name = unique("sweep")
     first_jd = definition(batch, launcher_image, name, BUGGY)
-    prefix = unique("results")
     project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=batch.bucket)
     record_definition(project, name, first_jd["jobDefinitionArn"])
     shutil.copy(ROOT / "credentials-filter.example", project.path / "credentials-filter")
@@ -74,16 +65,15 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: grid(batch.bucket, prefix))
     monkeypatch.chdir(project.path)
 
-    code, out, err = inprocess(["run", "exp", "--grid", "x", "--wait"])
+    code, out, err = inprocess(["run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait"])
     assert code == 3, out + err
     first = runs.RUN_ID.search(out).group(0)
     failed = out.splitlines()[-2:]
     assert [line.split()[:2] for line in failed] == [["5", "3"], ["6", "3"]]  # exit 3 from the task records
     for task, (lr, seed) in enumerate(itertools.product([0.1, 0.2, 0.3], [1, 2]), 1):
-        got = result(batch, prefix, task)
+        got = result(batch, first, task)
         assert (got is None) if lr == 0.3 else got == {"lr": lr, "seed": seed, "result": lr * seed}
 
     fixed = definition(batch, launcher_image, name, FIXED)  # the fix, a new revision as -u records it
@@ -92,7 +82,8 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
     assert code == 0, out + err
     second = runs.RUN_ID.search(out).group(0)
     assert f"rerun of {first}: 2 of 6 tasks (5, 6)" in err
-    assert result(batch, prefix, 6) == {"lr": 0.3, "seed": 2, "result": 0.3 * 2}
+    # the rerun keeps each task's output location: the original run's, under its task id
+    assert result(batch, first, 6) == {"lr": 0.3, "seed": 2, "result": 0.3 * 2}
 
     code, out, err = inprocess(["status", first, "--output", "json"])
     assert code == 0, err

@@ -56,8 +56,7 @@ def test_arrays_one_manifest_and_one_array_with_ids_and_a_token_each():
     assert r["containerOverrides"]["environment"] == [{"name": "A", "value": "1"}]
     assert r["tags"]["batchdeploy:client-token"] == "tok-a1"
     tasks = p.manifests[0].doc["tasks"]
-    if plans.manifest_takes_ids():
-        assert [t["id"] for t in tasks] == [1, 2, 3, 4, 5, 6]
+    assert [t["id"] for t in tasks] == [1, 2, 3, 4, 5, 6]
     assert p.chunks == [[1, 2, 3, 4, 5, 6]]
     assert tasks[5]["parameters"] == {"lr": "0.3", "seed": "2"}
     assert p.manifests[0].doc["command"] == JD["containerProperties"]["command"]
@@ -69,9 +68,8 @@ def test_a_one_task_sweep_is_a_plain_job_on_the_same_manifest():
     assert p.manifests[0].doc["tasks"][0]["parameters"] == {"lr": "0.5", "seed": "1"}
 
 
-@pytest.mark.skipif(not plans.manifest_takes_ids(), reason="this launcher names records by index")
 def test_more_than_10000_tasks_make_several_arrays_each_with_its_own_manifest():
-    sweep = Sweep([SweepTask(id=i, params={"seed": str(i)}) for i in range(1, 10_003)], ["seed"], {"kind": "grid"})
+    sweep = Sweep([SweepTask(id=i, params={"seed": str(i)}) for i in range(1, 10_002)], ["seed"], {"kind": "grid"})
     p = plans.plan_arrays(spec(), sweep, launcher="L", bundle=None, **WHERE)
     assert [u.request.get("arrayProperties") for u in p.units] == [{"size": 10_000}, None]
     assert [u.task_ids[:1] for u in p.units] == [[1], [10_001]]
@@ -88,6 +86,13 @@ def test_per_task_jobs_carry_their_params_and_env_and_their_own_token():
     assert one["containerOverrides"]["environment"] == [{"name": "A", "value": "9"}, {"name": "B", "value": "2"}]
     assert one["tags"]["batchdeploy:client-token"] == "tok-t1" and two["tags"]["batchdeploy:client-token"] == "tok-t2"
     assert "arrayProperties" not in one
+
+
+def test_per_task_keeps_the_default_output_for_the_command_and_refuses_others():
+    default = {"from": "outputs/task/", "to": "s3://b/results/R/1/", "optional": True}
+    sweep = Sweep([SweepTask(id=1, env={"BATCHDEPLOY_OUTPUT": "s3://b/results/R/1/"}, outputs=[default])], [], {})
+    p = plans.plan_per_task(spec(), sweep, **WHERE)
+    assert p.manifests[0].doc["tasks"][0]["outputs"] == []  # the command writes to BATCHDEPLOY_OUTPUT itself
 
 
 def test_per_task_refuses_inputs_and_outputs():

@@ -12,7 +12,7 @@ from batchdeploy.errors import UsageError
 from batchdeploy.sweeps import follow
 from batchdeploy.sweeps.rerun import to_rerun
 from batchdeploy.sweeps.status import column_value
-from batchdeploy.sweeps.tree import TaskState, _by_task_id, _job_of
+from batchdeploy.sweeps.tree import TaskState, _job_of
 
 
 def state(task_id: int, st: str, run_id: str = "R") -> TaskState:
@@ -36,13 +36,6 @@ def test_latest_record_wins_over_runs_and_attempts():
     latest = runs.latest_records([original, rerun])
     assert {t: r["exit_code"] for t, r in latest.items()} == {1: 0, 2: 0}
     assert runs.succeeded(latest[1]) and not runs.succeeded(None)
-
-
-def test_records_named_by_index_map_back_to_task_ids():
-    run = {"sweep": {"record_names": "index", "manifests": [{"task_ids": [2, 5]}]},
-           "tasks": {0: ["a"], 1: ["b"]}}
-    assert _by_task_id(run) == {2: ["a"], 5: ["b"]}
-    assert _by_task_id({"sweep": {"record_names": "id"}, "tasks": {7: ["x"]}}) == {7: ["x"]}
 
 
 def test_a_tasks_job_is_its_array_child_or_its_own_job():
