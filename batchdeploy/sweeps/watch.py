@@ -20,6 +20,7 @@ from typing import Callable
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.batch import JOB_STATES, TERMINAL, chunks
+from batchdeploy.errors import OperationError
 from batchdeploy.jobs.job import Job
 from batchdeploy.polling import Backoff
 
@@ -72,10 +73,12 @@ def done_from_summary(summary: dict, size: int) -> bool:
 
 
 class SweepWatcher:
-    def __init__(self, batch, tracked: list[Tracked], *, sleep, clock, backoff: Backoff | None = None):
+    def __init__(self, batch, tracked: list[Tracked], *, sleep, clock, backoff: Backoff | None = None,
+                 missing_grace_s: float = 120.0):
         self.batch, self.tracked = batch, tracked
         self.sleep, self.clock = sleep, clock
         self.backoff = backoff or Backoff()
+        self.missing_grace_s = missing_grace_s  # AWS may list a new job late; after this, it is gone
         self.failures: dict[int, Failure] = {}
         self.describe_calls = self.list_calls = 0
         self.start = clock()
@@ -104,6 +107,10 @@ class SweepWatcher:
             for job_id, record in aws_batch.describe_jobs(self.batch, group).items():
                 if job_id in by_id:
                     by_id[job_id].record = record
+        unknown = [t.job_id for t in pending if not t.record]
+        if unknown and self.clock() - self.start > self.missing_grace_s:
+            raise OperationError(f"job {unknown[0]} of the sweep is unknown to AWS Batch (DescribeJobs)",
+                                 hint="check the region; Batch forgets finished jobs after some days")
         for t in pending:
             self._failures_of(t)
         counts = self.counts()

@@ -264,6 +264,7 @@ def test_without_the_launcher_tasks_with_outputs_are_refused_before_anything(mot
 
 @pytest.mark.parametrize("argv, message", [
     (["--tasks", "a.tsv", "--grid", "lr=1,2"], "--tasks and --grid both given"),
+    (["--tasks", "a.tsv", "1-2", "x=1"], "--tasks takes FILE and an optional RANGE, not 3 words"),
     (["--range", "1-2"], "--range needs --tasks FILE"),
     (["--tasks", "a.tsv", "1-2", "--range", "3"], "two ranges given"),
     (["--grid", "lr=1,2", "--array-size", "3"], "--array-size with a sweep"),
@@ -277,6 +278,20 @@ def test_sweep_usage_errors_are_one_line_exit_2_and_submit_nothing(moto, sweep_p
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
     assert counter.since() == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tasks", "missing.tsv"], "missing.tsv does not exist"),
+    (["--grid", "lr="], "--grid: 1 problem: lr has no values"),
+    (["--grid", "bogus=1,2"], "unknown parameter bogus for sweep-exp:1"),
+])
+def test_bad_tasks_and_grids_are_one_line_exit_2_and_submit_nothing(moto, sweep_project, monkeypatch, argv, message):
+    monkeypatch.setattr(verb, "load_sweep", REAL_LOAD_SWEEP)
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "exp", *argv, "--no-credentials")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert ops(counter, "submitjob") == 0 and ops(counter, "putobject") == 0
 
 
 def test_status_and_rerun_of_an_unknown_run_are_exit_2(moto, sweep_project):
@@ -356,3 +371,16 @@ def test_a_sweep_killed_mid_submit_stays_submitting_and_its_jobs_are_found_by_to
     # killed as SubmitJob 3 left: the proxy still forwards it, so AWS made it though no answer came back;
     # each job is found by its own token, once
     assert [len(jobs) for jobs in found.values()] == [1, 1, 1]
+
+
+def test_code_with_an_image_without_the_launcher_is_refused_for_a_sweep_too(moto, aws, project, monkeypatch):
+    env = make_batch(aws, definition=NO_LAUNCHER)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    project.write("train.py", "print(1)\n")
+    monkeypatch.chdir(project.path)
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2", "--code", "--no-credentials")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "--code needs the launcher in the image" in err
+    assert ops(counter, "submitjob") == 0 and ops(counter, "putobject") == 0

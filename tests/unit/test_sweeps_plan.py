@@ -203,3 +203,22 @@ def test_failed_table_takes_the_exit_code_from_the_record_when_the_api_has_none(
     lines = table(rows, FAILED_COLUMNS)
     assert lines[0].split() == ["TASK", "EXIT", "REASON", "LOGS"]
     assert lines[2].startswith("2     3") and lines[2].endswith("./deploy.sh --logs p:1")
+
+
+def test_a_job_aws_never_lists_ends_the_watch_after_the_grace():
+    from batchdeploy.errors import OperationError
+
+    class Nothing(FakeBatch):
+        def describe_jobs(self, jobs):
+            self.calls["describe_jobs"] += 1
+            return {"jobs": []}
+
+    now = [0.0]
+
+    def sleep(s):
+        now[0] += s
+
+    w = SweepWatcher(Nothing([], []), [Tracked("p", [1, 2])], sleep=sleep, clock=lambda: now[0], missing_grace_s=30)
+    with pytest.raises(OperationError, match="job p of the sweep is unknown to AWS Batch"):
+        w.run(lambda counts, t: None)
+    assert 30 < now[0] < 40
