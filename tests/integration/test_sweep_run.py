@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 from unittest import mock
 
 import pytest
@@ -18,7 +19,15 @@ from batchdeploy import runs
 from batchdeploy.sweeps import verb
 from batchdeploy.sweeps.model import Sweep, SweepTask
 from tests.conftest import REGION, MotoServer, RequestCounter
-from tests.run_support import FakeClock, all_jobs, inprocess, make_batch, setup_project
+from tests.run_support import (
+    FakeClock,
+    all_jobs,
+    inprocess,
+    make_batch,
+    release_jobs,
+    set_job_transitions,
+    setup_project,
+)
 
 BUCKET = "sweep-bucket"
 DEFINITION = {
@@ -101,6 +110,23 @@ def test_a_grid_is_one_array_job_on_one_manifest_and_its_wait_costs_one_describe
     described = aws.client("batch").describe_jobs(jobs=[jobs[0]["jobId"]])["jobs"][0]
     assert described["arrayProperties"]["size"] == 6
     assert described["container"]["command"][:2] == ["/usr/local/bin/batchdeploy-launch", "--manifest"]
+
+
+def test_many_polls_cost_one_describe_each_and_the_failed_children_are_listed_once(moto, aws, sweep_project):
+    """moto's state machine held for 4 polls, then its children run (and, with no container engine
+    here, fail): every poll is one DescribeJobs; ListJobs comes once, when the failed count changed."""
+    set_job_transitions(moto, {"progression": "manual", "times": 10**9})
+    moto.batch_use_docker(True)
+    counter = RequestCounter(moto)
+    clock = FakeClock(between=lambda n: release_jobs(moto) if n == 4 else None)
+    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials", clock=clock)
+    assert code == 3, err
+    polls = len(clock.sleeps) + 1
+    assert polls >= 5
+    progress = [line for line in err.splitlines() if "] exp: 6 tasks:" in line]  # a line per change of counts
+    failed_counts = {m.group(1) for line in progress for m in [re.search(r"(\d+) FAILED", line)] if m}
+    assert ops(counter, "describejobs") == polls
+    assert ops(counter, "listjobs") == len(failed_counts) < polls  # once per new failed count, not per poll
 
 
 @pytest.fixture(scope="module")
