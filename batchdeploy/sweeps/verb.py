@@ -37,14 +37,15 @@ class SweepOptions:
     def from_args(cls, args) -> SweepOptions:
         words = list(args.tasks or [])
         task_range = None
-        if len(words) > 2:
-            raise UsageError(f"--tasks takes FILE and an optional RANGE, not {len(words)} words",
+        if len(words) > 1 and RANGE.fullmatch(words[1]):
+            task_range = words.pop(1)
+        # `--tasks FILE [RANGE] key=val ...`: the words after it are the run's parameters, as without --tasks
+        extra = words[1:]
+        if any("=" not in w for w in extra):
+            raise UsageError(f"--tasks takes FILE and an optional RANGE, then key=val words, not {extra[0]!r}",
                              hint="write --tasks FILE [RANGE] (RANGE: m, m- or m-n)")
-        if len(words) == 2:
-            if RANGE.fullmatch(words[1]):
-                task_range = words[1]
-            else:  # `--tasks FILE key=val`: the word is the run's, not a range
-                args.params = [*(args.params or []), words[1]]
+        args.params = [*(args.params or []), *extra]
+        words = words[:1]
         if args.range is not None:
             if not words:
                 raise UsageError("--range needs --tasks FILE")

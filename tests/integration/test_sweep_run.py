@@ -290,7 +290,7 @@ def test_without_the_launcher_tasks_with_outputs_are_refused_before_anything(mot
 
 @pytest.mark.parametrize("argv, message", [
     (["--tasks", "a.tsv", "--grid", "lr=1,2"], "--tasks and --grid both given"),
-    (["--tasks", "a.tsv", "1-2", "x=1"], "--tasks takes FILE and an optional RANGE, not 3 words"),
+    (["--tasks", "a.tsv", "1-2", "x"], "--tasks takes FILE and an optional RANGE, then key=val words, not 'x'"),
     (["--range", "1-2"], "--range needs --tasks FILE"),
     (["--tasks", "a.tsv", "1-2", "--range", "3"], "two ranges given"),
     (["--grid", "lr=1,2", "--array-size", "3"], "--array-size with a sweep"),
@@ -345,12 +345,15 @@ def test_the_real_grid_and_tasks_file_reach_the_submit(moto, aws, sweep_project,
     code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2", "seed=7", "--no-credentials", "--output", "json")
     assert code == 0, err
     assert json.loads(out)["tasks"] == 2
-    project.write("tasks.tsv", "--param lr\t--param seed\n0.1\t1\n0.2\t2\n0.3\t3\n")
-    code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "2-3", "--no-credentials", "--output", "json")
+    project.write("tasks.tsv", "--param lr\n0.1\n0.2\n0.3\n")
+    code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "2-3", "seed=3", "--no-credentials", "--output", "json")
     assert code == 0, err
     run_id = json.loads(out)["run_id"]
     doc = read(aws, f"runs/{run_id}/run.json")
     assert doc["sweep"]["task_ids"] == [2, 3] and doc["sweep"]["source"]["range"] == "2-3"
+    assert doc["parameters"] == {"seed": "3"}  # the key=val after the range is the run's
+    manifest = read(aws, doc["manifest"]["url"].split("/", 3)[3])
+    assert [(t["parameters"]["lr"], t["parameters"]["seed"]) for t in manifest["tasks"]] == [("0.2", "3"), ("0.3", "3")]
     counter = RequestCounter(moto)
     code, out, err = run("run", "exp", "--tasks", "tasks.tsv", "4", "--no-credentials")
     assert code == 2 and len(err.strip().splitlines()) == 1 and counter.since() == []
