@@ -13,7 +13,8 @@ Two modes, chosen by the environment:
 (`--task N`, else `AWS_BATCH_JOB_ARRAY_INDEX`, else the INDEX of an `AWS_BATCH_JOB_ID` of the form
 `PARENT:INDEX`, else 0); read the manifest (its sha256 is checked when the key's name is one,
 `manifests/<sha256>.json`); fetch the code bundle when the manifest names one, check its sha256 and
-unpack it into a fresh folder the command runs in; copy the inputs in; run the command with stdout
+unpack it into a fresh folder the command runs in; copy the inputs in; make the outputs' local
+folders; run the command with stdout
 and stderr passed through live (the job's log) and the end of stderr kept; copy the outputs out;
 write the task record; exit with the command's exit code (128+N when a signal N ended it).
 

@@ -30,7 +30,7 @@ from batchdeploy.launch import (
 )
 from batchdeploy.launch.code import fetch_bundle, unpack
 from batchdeploy.launch.spec import LaunchError
-from batchdeploy.launch.transfer import OutputsMissing, copy_in, copy_out
+from batchdeploy.launch.transfer import OutputsMissing, copy_in, copy_out, make_output_folders
 
 PREFIX = "batchdeploy-launch"
 
@@ -117,6 +117,7 @@ class Launch:
             os.unlink(archive)
             self.mark("bundle")
         self.copied["inputs"] = copy_in(self.client, task.inputs, workdir)
+        make_output_folders(task.outputs, workdir)
         self.mark("inputs")
         return workdir
 

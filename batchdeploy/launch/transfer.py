@@ -2,8 +2,9 @@
 
 An input `from` ending in `/` is a prefix: every object under it lands under the local folder `to`.
 Otherwise it is one object, written to `to` (or into `to` when that ends in `/`). An output `from`
-that is a folder is uploaded file by file under the prefix `to`; a file goes to `to` (or into it when
-it ends in `/`). Relative local paths are relative to the command's folder.
+that is a folder is uploaded file by file under the prefix `to` (an empty folder counts as missing: the
+launcher makes every output's folder before the command); a file goes to `to` (or into it when it ends
+in `/`). Relative local paths are relative to the command's folder.
 """
 
 from __future__ import annotations
@@ -46,6 +47,19 @@ def copy_in(client, inputs: list, workdir: str) -> list:
     return done
 
 
+def make_output_folders(outputs: list, workdir: str) -> None:
+    """The local folders outputs are copied from, made before the command (as dsub does), so a command
+    can write to `$NAME` or `$BATCHDEPLOY_OUTPUT_DIR` without making its folder first. Best effort: a
+    folder that cannot be made is the command's to report."""
+    for item in outputs:
+        path = local_path(workdir, item["from"])
+        folder = path if item["from"].endswith("/") else os.path.dirname(path)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            pass
+
+
 def _relative(rest: str, url: str) -> list:
     parts = [p for p in rest.split("/") if p]
     if any(p in (".", "..") for p in parts):
@@ -61,10 +75,10 @@ def copy_out(client, outputs: list, workdir: str, required: bool) -> tuple[list,
         source, url = item["from"], item["to"]
         bucket, key = parse_s3_url(url, "output", EXIT_OUTPUT)
         path = local_path(workdir, source)
-        if not os.path.exists(path):
+        pairs = _output_pairs(path, key) if os.path.exists(path) else []
+        if not pairs:  # an empty folder too: the launcher made it (make_output_folders), the command wrote nothing
             missing.append(source)
             continue
-        pairs = _output_pairs(path, key)
         size = 0
         for file, k in pairs:
             with s3_errors(f"copy the output {file} to s3://{bucket}/{k}", EXIT_OUTPUT, "no such bucket"):

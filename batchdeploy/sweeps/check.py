@@ -38,3 +38,18 @@ def check_against_definition(sweep: Sweep, job_definition: dict) -> Sweep:
     raise_problems(shown(sweep), problems, hint=f"valid parameters of {label}: {listed}")
     tasks = [replace(task, params=check_parameters(task.params, job_definition)) for task in sweep.tasks]
     return replace(sweep, tasks=tasks)
+
+
+def with_fixed(sweep: Sweep, fixed: dict[str, str]) -> Sweep:
+    """`-r NAME key=val --tasks FILE`: the fixed parameters in every task; a parameter the file's
+    columns set too is an error (as a key both fixed and in a grid is: see grid.parse_grid)."""
+    if not fixed:
+        return sweep
+    columns = sweep.source.get("param_columns") or {}
+    both = [k for k in fixed if k in columns or any(k in t.params for t in sweep.tasks)]
+    raise_problems(shown(sweep), [
+        f"line 1 column {columns[k]}: {k} is both a column and a fixed parameter ({k}={fixed[k]})" if k in columns
+        else f"{k} is both in the sweep and a fixed parameter ({k}={fixed[k]})" for k in both
+    ], hint="give each parameter either one value (key=val) or a column")
+    tasks = [replace(task, params={**fixed, **task.params}) for task in sweep.tasks]
+    return replace(sweep, tasks=tasks, source={**sweep.source, "fixed": dict(fixed)})

@@ -1,12 +1,15 @@
 """A dsub tasks file (TSV, one row per task) read into a `model.Sweep`; pure but for reading the file.
 
 Headers, as dsub: `--env NAME` (a bare `NAME` too), `--label NAME`, `--input NAME`,
-`--input-recursive NAME`, `--output NAME`, `--output-recursive NAME`; plus batchdeploy's `--param NAME`,
-the job definition's `Ref::NAME`. Any other header starting with `-` is an error, and so are a row with
-another number of fields than the header and a blank line. The first data row is task 1; a RANGE of
-`m`, `m-` or `m-n` selects tasks, which keep their ids.
+`--input-recursive NAME`, `--output NAME`, `--output-recursive NAME` (an input or output with no NAME
+is named INPUT_0, INPUT_1, ... or OUTPUT_0, ..., as dsub names them); plus batchdeploy's `--param NAME`,
+the job definition's `Ref::NAME`. Any other header starting with `-` is an error, and so are a blank
+line anywhere and a selected row with another number of fields than the header. The first data row is
+task 1; a RANGE of `m`, `m-` or `m-n` selects tasks, which keep their ids; as dsub, only the selected
+rows are read further (a broken row outside the range does not stop the sweep).
 
-A field is the text between two tabs, taken as it is: no quoting (no field holds a tab or a newline).
+Fields are split as dsub's `csv.reader(delimiter="\t")` splits a line: at tabs, a field that starts
+with `"` quoted (so it may hold a tab; `""` is a quote); a field never spans lines.
 An input or output is an `s3://` URL copied to or from a local path the task's variable names:
 
     --input NAME             s3://b/x/file.csv  ->  inputs/NAME/file.csv   (NAME=inputs/NAME/file.csv)
@@ -21,6 +24,7 @@ from 1) and reported in one line.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 from dataclasses import dataclass
@@ -59,26 +63,27 @@ class Column:
         return {"--param": "param", "--label": "label"}.get(self.kind, "env")
 
 
-def read_tasks_file(path, task_range: str | None = None, max_tasks: int = DEFAULT_MAX_TASKS) -> Sweep:
+def read_tasks_file(path, task_range: str | None = None, max_tasks: int = DEFAULT_MAX_TASKS,
+                    max_bytes: int = MAX_FILE_BYTES) -> Sweep:
     """The sweep a tasks file at `path` describes (see the module docstring); UsageError otherwise."""
     path = Path(path)
     shown = str(path)
     refuse_special(path, "tasks file")
     try:
         size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UsageError(f"{shown} is {size:,} bytes, above the {MAX_FILE_BYTES:,} a tasks file may have",
+        if size > max_bytes:
+            raise UsageError(f"{shown} is {size:,} bytes, above the {max_bytes:,} a tasks file may have",
                              hint="split the sweep into several tasks files")
         with path.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)
+            data = f.read(max_bytes + 1)
     except FileNotFoundError:
         raise UsageError(f"tasks file {shown} does not exist", hint="check the path") from None
     except IsADirectoryError:
         raise UsageError(f"tasks file {shown} is a directory", hint="name the TSV file itself") from None
     except OSError as exc:
         raise UsageError(f"cannot read {shown}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:  # it grew while being read
-        raise UsageError(f"{shown} is above the {MAX_FILE_BYTES:,} bytes a tasks file may have")
+    if len(data) > max_bytes:  # it grew while being read
+        raise UsageError(f"{shown} is above the {max_bytes:,} bytes a tasks file may have")
     return parse_tasks(data, shown, task_range, max_tasks)
 
 
@@ -90,21 +95,22 @@ def parse_tasks(data: bytes, shown: str = "tasks file", task_range: str | None =
         raise UsageError(f"{shown}: no tasks, only a header", hint="add one row per task below the header")
     first, last = parse_range(task_range, len(rows), shown)
     check_count(last - first + 1, max_tasks, shown)
-    problems: list[str] = []
-    cells = header.split("\t")
+    problems = [f"line {line}: a blank line (a tasks file has one row per task; delete it)"
+                for line, text in rows if text == ""]
+    cells = _fields(header)
     columns = _header(cells, problems)
-    tasks = []
-    for number, (line, text) in enumerate(rows, 1):
-        if text == "":
-            problems.append(f"line {line}: a blank line (a tasks file has one row per task; delete it)")
-        elif text.count("\t") + 1 != len(cells):
-            got = text.count("\t") + 1
-            problems.append(f"line {line}: {got} field{'s' if got != 1 else ''}, the header has {len(cells)}")
+    chosen = []
+    for number, (line, text) in enumerate(rows[first - 1:last], first):
+        fields = _fields(text)
+        if not text:
+            continue
+        if len(fields) != len(cells):
+            problems.append(f"line {line}: {len(fields)} field{'s' if len(fields) != 1 else ''}, "
+                            f"the header has {len(cells)}")
         else:
-            tasks.append(_task(number, line, columns, text.split("\t"), problems))
-    problems += _duplicate_outputs(tasks)
+            chosen.append(_task(number, line, columns, fields, problems))
+    problems += _duplicate_outputs(chosen, [c for c in columns if c is not None and c.kind.startswith("--output")])
     raise_problems(shown, problems)
-    chosen = [t for t in tasks if first <= t.id <= last]
     values = {c.label: [_cell(t, c) for t in chosen] for c in columns if c is not None}
     source = {
         "kind": "tasks", "file": shown, "range": task_range or None, "sha256": hashlib.sha256(data).hexdigest(),
@@ -130,6 +136,10 @@ def parse_range(text: str | None, count: int, shown: str = "tasks file") -> tupl
     return first, last
 
 
+def _fields(line: str) -> list[str]:
+    return next(csv.reader([line], delimiter="\t"), [])
+
+
 def _lines(data: bytes, shown: str) -> tuple[str, list[tuple[int, str]]]:
     """(header, [(line number, row)]): UTF-8 with or without a BOM, LF or CRLF, a last newline or not."""
     if b"\x00" in data:
@@ -152,7 +162,12 @@ def _header(cells: list[str], problems: list[str]) -> list[Column | None]:
     """A Column per header cell, None where the cell is wrong (its problem is added)."""
     columns: list[Column | None] = []
     seen: dict[tuple[str, str], int] = {}
+    unnamed = {"INPUT_": 0, "OUTPUT_": 0}
     for number, cell in enumerate(cells, 1):
+        kind = cell.strip()
+        if kind in KINDS[2:6]:  # an input or output with no name: dsub's INPUT_n, OUTPUT_n
+            prefix = "OUTPUT_" if kind.startswith("--output") else "INPUT_"
+            cell, unnamed[prefix] = f"{kind} {prefix}{unnamed[prefix]}", unnamed[prefix] + 1
         column = _column(cell, number, problems)
         if column is not None:
             key = (column.namespace, column.name)
@@ -253,15 +268,19 @@ def _cell(task: SweepTask, column: Column) -> str:
     return next((i[remote] for i in items if (i["from"] if remote == "to" else i["to"]) == local), "")
 
 
-def _duplicate_outputs(tasks: list[SweepTask]) -> list[str]:
+def _duplicate_outputs(tasks: list[SweepTask], columns: list[Column]) -> list[str]:
     """Outputs two tasks would both write: the same URL, or a URL inside another task's folder. A URL
     with `{task}` in it differs per task (see batchdeploy.sweeps.outputs), so it is not compared."""
-    written = sorted((o["to"], t.line, t.id) for t in tasks for o in t.outputs if "{task}" not in o["to"])
+    written = sorted(
+        (url, t.line, c.number, t.id) for c in columns for t in tasks
+        if (url := _cell(t, c)) and "{task}" not in url
+    )
     problems = []
-    for i, (url, line, task) in enumerate(written):
-        for other, other_line, other_task in written[i + 1:]:
+    for i, (url, line, column, task) in enumerate(written):
+        for other, other_line, other_column, other_task in written[i + 1:]:
             if not other.startswith(url):
                 break
             if other_task != task and (other == url or url.endswith("/")):
-                problems.append(f"line {other_line}: output {other} is written by task {task} (line {line}) too")
+                problems.append(f"line {other_line} column {other_column}: output {other} is written by "
+                                f"task {task} (line {line} column {column}) too")
     return problems

@@ -238,3 +238,27 @@ def test_fetch_and_run_usage_errors_exit_2_with_the_originals_message(capsys, en
     assert fetch_and_run.run(args, env, argv0="/usr/local/bin/fetch_and_run.sh") == 2
     out = capsys.readouterr().out
     assert out.startswith(message + "\n\nUsage:\n") and "fetch_and_run.sh script-from-s3 [ <script arguments> ]" in out
+
+
+def test_the_outputs_folders_are_made_before_the_command(tmp_path):
+    from batchdeploy.launch.transfer import make_output_folders
+
+    (tmp_path / "blocker").write_text("a file where a folder would go")
+    make_output_folders([{"from": "outputs/task/", "to": "s3://b/r/1/", "optional": True},
+                         {"from": "outputs/M/m.pt", "to": "s3://b/m.pt"},
+                         {"from": "top.txt", "to": "s3://b/t"},
+                         {"from": "blocker/x", "to": "s3://b/x"}], str(tmp_path))
+    assert (tmp_path / "outputs" / "task").is_dir() and (tmp_path / "outputs" / "M").is_dir()
+    assert not (tmp_path / "outputs" / "M" / "m.pt").exists() and (tmp_path / "blocker").is_file()
+
+
+def test_an_output_folder_left_empty_counts_as_missing(tmp_path):
+    from batchdeploy.launch.transfer import OutputsMissing, copy_out, make_output_folders
+
+    outputs = [{"from": "outputs/task/", "to": "s3://bkt/r/1/", "optional": True}, {"from": "outputs/O/", "to": "s3://bkt/o/"}]
+    make_output_folders(outputs, str(tmp_path))
+    with pytest.raises(OutputsMissing) as caught:
+        copy_out(None, outputs, str(tmp_path), required=True)  # nothing to upload: no client call
+    assert caught.value.missing == ["outputs/task/", "outputs/O/"] and "outputs/O/" in caught.value.message
+    assert "outputs/task/" not in caught.value.message  # optional
+    assert copy_out(None, outputs, str(tmp_path), required=False) == ([], ["outputs/task/", "outputs/O/"])

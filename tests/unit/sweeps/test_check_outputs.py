@@ -106,3 +106,15 @@ def test_templates_expand_in_params_environment_inputs_and_outputs():
 def test_a_column_whose_folder_is_the_default_outputs_is_refused():
     sweep = parse_tasks(tsv("--output-recursive task", "s3://bkt/o/{task}/"), "t.tsv")
     assert "line 2: outputs/task/ is the folder of the task's default output" in refused(outputs, sweep)
+
+
+def test_fixed_parameters_join_every_task_of_a_tasks_file():
+    from batchdeploy.sweeps.check import with_fixed
+
+    sweep = parse_tasks(tsv("--param seed\tA", "1\tx", "2\ty"), "t.tsv")
+    fixed = with_fixed(sweep, {"lr": "0.1"})
+    assert [t.params for t in fixed.tasks] == [{"lr": "0.1", "seed": "1"}, {"lr": "0.1", "seed": "2"}]
+    assert fixed.source["fixed"] == {"lr": "0.1"} and fixed.varying == sweep.varying
+    assert with_fixed(sweep, {}) is sweep
+    line = refused(with_fixed, sweep, {"seed": "5"})
+    assert "t.tsv: 1 problem: line 1 column 1: seed is both a column and a fixed parameter (seed=5)" in line

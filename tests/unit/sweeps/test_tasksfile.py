@@ -106,10 +106,10 @@ def test_parse_range_forms():
     (["--input I", "s3://bkt/dir/"], "line 2 column 1: --input I 's3://bkt/dir/' names a folder; use --input-recursive"),
     (["--output O", "s3://bkt"], "line 2 column 1: --output O 's3://bkt' names a folder; use --output-recursive"),
     (["--input I", "s3://bkt/a/../b"], "line 2 column 1: --input I 's3://bkt/a/../b' has '.' or '..' parts"),
-    (["--output O", "s3://bkt/m.pt", "s3://bkt/m.pt"], "line 3: output s3://bkt/m.pt is written by task 1 (line 2) too"),
-    (["--output-recursive O", "s3://bkt/out/", "s3://bkt/out/2/"], "line 3: output s3://bkt/out/2/ is written by task 1"),
+    (["--output O", "s3://bkt/m.pt", "s3://bkt/m.pt"], "line 3 column 1: output s3://bkt/m.pt is written by task 1 (line 2 column 1) too"),
+    (["--output-recursive O", "s3://bkt/out/", "s3://bkt/out/2/"], "line 3 column 1: output s3://bkt/out/2/ is written by task 1"),
     (["--output-recursive O\t--output M", "s3://bkt/r/\ts3://bkt/m", "s3://bkt/q/\ts3://bkt/r/m.pt"],
-     "line 3: output s3://bkt/r/m.pt is written by task 1 (line 2) too"),
+     "line 3 column 2: output s3://bkt/r/m.pt is written by task 1 (line 2 column 1) too"),
 ])
 def test_each_mistake_names_its_line_and_column(rows, says):
     assert says in refused(tsv(*rows))
@@ -165,12 +165,23 @@ def test_read_tasks_file(tmp_path):
         read_tasks_file(tmp_path)
 
 
-def test_a_huge_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
-    monkeypatch.setattr(tasksfile, "MAX_FILE_BYTES", 10)
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
     path = tmp_path / "big.tsv"
     path.write_bytes(tsv("--env A", "1", "2", "3"))
-    with pytest.raises(UsageError, match="above the 10 a tasks file may have"):
-        read_tasks_file(path)
+    with pytest.raises(UsageError, match="is 14 bytes, above the 10 a tasks file may have"):
+        read_tasks_file(path, max_bytes=10)
+    assert tasksfile.MAX_FILE_BYTES == 64 * 1024 * 1024 and len(read_tasks_file(path, max_bytes=14).tasks) == 3
+
+
+def test_the_sweep_keys_are_declared_with_their_defaults(tmp_path):
+    from batchdeploy import config
+    from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER
+    from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS
+
+    assert config.KEYS["MAX_SWEEP_TASKS"].default == str(DEFAULT_MAX_TASKS)
+    assert config.KEYS["OUTPUT_PARAMETER"].default == DEFAULT_OUTPUT_PARAMETER
+    loaded = config.load(environ={"MAX_SWEEP_TASKS": "0"}, cwd=tmp_path)
+    assert any("MAX_SWEEP_TASKS='0' is malformed" in p for p in loaded.malformed(["MAX_SWEEP_TASKS"]))
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
@@ -179,3 +190,28 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(Exception, match="not a regular file"):
         read_tasks_file(fifo)
+
+
+def test_inputs_and_outputs_without_a_name_are_named_as_dsub_names_them():
+    sweep = parse_tasks(tsv("--input\t--input-recursive\t--output\t--output-recursive O",
+                            "s3://bkt/a.csv\ts3://bkt/d/\ts3://bkt/o/1.pt\ts3://bkt/r/1/"))
+    env = sweep.tasks[0].env
+    assert (env["INPUT_0"], env["INPUT_1"], env["OUTPUT_0"], env["O"]) == (
+        "inputs/INPUT_0/a.csv", "inputs/INPUT_1/", "outputs/OUTPUT_0/1.pt", "outputs/O/")
+
+
+def test_fields_are_split_as_dsubs_csv_reader_splits_them():
+    sweep = parse_tasks(tsv('--env A\t--env B', '"x\ty"\tsay "hi"', '"a ""b"""\t'))
+    assert [t.env for t in sweep.tasks] == [{"A": "x\ty", "B": 'say "hi"'}, {"A": 'a "b"', "B": ""}]
+
+
+def test_only_the_selected_rows_are_read_but_a_blank_line_anywhere_is_refused():
+    data = tsv("--env A\t--input I", "1\ts3://bkt/a", "broken", "3\tnot-a-url", "4\ts3://bkt/d")
+    assert [t.id for t in parse_tasks(data, task_range="4").tasks] == [4]
+    assert "line 4 column 2: --input I 'not-a-url'" in refused(data, "3-")
+    assert "line 3: a blank line" in refused(tsv("--env A", "1", "", "3"), "3")
+
+
+def test_a_duplicate_output_names_both_places():
+    line = refused(tsv("A\t--output O", "1\ts3://bkt/m.pt", "2\ts3://bkt/m.pt"))
+    assert "line 3 column 2: output s3://bkt/m.pt is written by task 1 (line 2 column 2) too" in line
