@@ -12,7 +12,7 @@ The order is `-r`'s: the tasks are read and checked before any AWS call that cha
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from batchdeploy import runs
 from batchdeploy.errors import UsageError
@@ -20,7 +20,7 @@ from batchdeploy.jobs import commands
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.sweeps import submit as sweep_submit
-from batchdeploy.sweeps.check import check_against_definition
+from batchdeploy.sweeps.check import check_against_definition, with_fixed
 from batchdeploy.sweeps.model import Sweep
 
 RANGE = re.compile(r"\d+(-\d*)?")  # dsub's m, m-, m-n (checked against the file by the tasks file reader)
@@ -89,11 +89,12 @@ def load_sweep(ctx, opts: SweepOptions) -> Sweep:
 
 
 def check_sweep(ctx, sweep: Sweep, prepared: jobrun.Prepared) -> Sweep:
-    """Every task's parameters against the job definition, the run's fixed key=val under each task's
-    own (sweeps.check: every problem at once, with its line and column)."""
-    fixed = prepared.spec.parameters
-    tasks = [replace(t, params={**fixed, **t.params}) for t in sweep.tasks]
-    return check_against_definition(replace(sweep, tasks=tasks), prepared.spec.job_definition)
+    """The run's fixed key=val in every task of a tasks file (a grid has them already), then every
+    task's parameters against the job definition (sweeps.check: every problem at once, with its line
+    and column)."""
+    if sweep.source.get("kind") == "tasks":
+        sweep = with_fixed(sweep, prepared.spec.parameters)
+    return check_against_definition(sweep, prepared.spec.job_definition)
 
 
 def main(ctx) -> int:
