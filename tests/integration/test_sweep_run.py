@@ -413,3 +413,27 @@ def test_code_with_an_image_without_the_launcher_is_refused_for_a_sweep_too(moto
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "--code needs the launcher in the image" in err
     assert ops(counter, "submitjob") == 0 and ops(counter, "putobject") == 0
+
+
+def test_without_the_launcher_a_rerun_reads_each_tasks_own_job(moto, failing_moto, project, monkeypatch):
+    from batchdeploy.aws import Aws, AwsSettings
+
+    failing_moto.reset()
+    failing_moto.batch_use_docker(False)
+    aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
+    env = make_batch(aws, definition=NO_LAUNCHER)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
+    monkeypatch.chdir(project.path)
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2", "--wait", "--no-credentials")
+    assert code == 3, err
+    first = run_id_of(out)
+    assert [line.split()[0] for line in out.splitlines()[-2:]] == ["1", "2"]
+    code, out, err = run("status", first, "--output", "json")
+    assert [(t["task"], t["state"]) for t in json.loads(out)["tasks"]] == [(1, "FAILED"), (2, "FAILED")]
+    counter = RequestCounter(failing_moto)
+    code, out, err = run("run", "--rerun-failed", first, "--no-credentials")
+    assert code == 0, err
+    assert ops(counter, "submitjob") == 2  # one job per task again, each under its task's name
+    assert f"rerun of {first}: 2 of 2 tasks (1, 2)" in err
