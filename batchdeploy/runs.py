@@ -211,19 +211,3 @@ def list_reruns(s3, bucket: str, prefix: str, run_id: str) -> list[str]:
                 if RUN_ID.fullmatch(name):
                     found.append(name)
     return sorted(found)
-
-
-def latest_records(runs_in_order: list[dict]) -> dict:
-    """{task: the newest attempt record} over a run and its reruns, given oldest run first (each as
-    `read_run` returns it): a later run's record of a task wins, and within a run the later attempt."""
-    latest: dict = {}
-    for run in runs_in_order:
-        for task, records in (run.get("tasks") or {}).items():
-            if records:
-                latest[task] = records[-1]
-    return latest
-
-
-def succeeded(record: dict | None) -> bool:
-    """A task record of an attempt that ended with exit code 0."""
-    return bool(record) and record.get("exit_code") == 0

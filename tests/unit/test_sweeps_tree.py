@@ -7,7 +7,6 @@ import io
 
 import pytest
 
-from batchdeploy import runs
 from batchdeploy.errors import UsageError
 from batchdeploy.sweeps import follow
 from batchdeploy.sweeps.rerun import to_rerun
@@ -28,14 +27,6 @@ def test_rerun_takes_failed_and_never_started_tasks():
 def test_rerun_is_refused_while_a_task_is_still_queued_or_running():
     with pytest.raises(UsageError, match=r"1 tasks are still queued or running \(2\)"):
         to_rerun([state(1, "FAILED"), state(2, "RUNNABLE")])
-
-
-def test_latest_record_wins_over_runs_and_attempts():
-    original = {"tasks": {1: [{"exit_code": 1}], 2: [{"exit_code": 3}, {"exit_code": 0}]}}
-    rerun = {"tasks": {1: [{"exit_code": 0}]}}
-    latest = runs.latest_records([original, rerun])
-    assert {t: r["exit_code"] for t, r in latest.items()} == {1: 0, 2: 0}
-    assert runs.succeeded(latest[1]) and not runs.succeeded(None)
 
 
 def test_a_tasks_job_is_its_array_child_or_its_own_job():
