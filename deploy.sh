@@ -14,11 +14,14 @@ VERBS:
    -b|--update-images        Build the images and push them (skips what the registry has)
    -u|--update-jobs          Register the job definitions that changed (--dry-run, --prune KEEP)
    -r|--run-experiment NAME [key=val ...] [-- extra args]
-                             Submit an experiment (--wait to follow it to its end)
+                             Submit an experiment (--wait to follow it to its end); a sweep of
+                             many tasks as one array: --tasks FILE [RANGE], --grid k=v1,v2 ...,
+                             --rerun-failed RUN_ID
    --sync-to-s3              Upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX exactly
    --sync-from-s3            Download results from S3 exactly
    -a|--all                  -b, then -u, then --sync-to-s3
-   --status [JOB_ID|NAME]    Recent jobs of this project
+   --status [JOB_ID|NAME|RUN_ID]
+                             Recent jobs of this project, one job, or a sweep's tasks
    --logs JOB_ID [--follow]  A job's log lines
    --cancel JOB_ID           Cancel or terminate a job
    --create | --delete       Create or tear down the project's Batch resources
@@ -36,9 +39,11 @@ EXAMPLES:
    ./deploy.sh -u
    ./deploy.sh --sync-to-s3
    ./deploy.sh -r exp1 experiment_file=s3://BUCKET/experiments/a.yaml --wait
+   ./deploy.sh -r sweep1 --grid learning_rate=0.1,0.01 seed=1,2,3 --wait
 
 EXIT CODES:
-   0 success, 1 an operation failed, 2 usage or configuration error, 130 interrupted
+   0 success, 1 an operation failed (AWS refused), 2 usage or configuration error,
+   3 what was submitted failed (-r --wait: the job or a sweep's tasks), 130 interrupted
 EOF
 }
 

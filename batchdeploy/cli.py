@@ -11,8 +11,8 @@ Where each verb lives (a test checks this table against VERBS):
     info          -i                batchdeploy.info
     images        -b                batchdeploy.images.verb
     update-jobs   -u                batchdeploy.jobs.register
-    run           -r                batchdeploy.jobs.run
-    status        --status          batchdeploy.jobs.commands
+    run           -r                batchdeploy.sweeps.verb
+    status        --status          batchdeploy.sweeps.verb
     logs          --logs            batchdeploy.jobs.commands
     cancel        --cancel          batchdeploy.jobs.commands
     sync-to-s3    --sync-to-s3      batchdeploy.sync.verb
@@ -65,9 +65,12 @@ VERBS: dict[str, Verb] = {
                    ("-b", "--update-images"), "images"),
     "update-jobs": Verb("batchdeploy.jobs.register:main", "register job definitions that changed; --prune old revisions",
                         ("-u", "--update-jobs"), "update-jobs"),
-    "run": Verb("batchdeploy.jobs.run:main", "submit an experiment: NAME [key=val ...] [-- extra args]",
+    # run and status go through sweeps.verb, which hands anything that is not a sweep to batchdeploy.jobs
+    # (a sweep is built on jobs; jobs never imports sweeps).
+    "run": Verb("batchdeploy.sweeps.verb:main", "submit an experiment: NAME [key=val ...] [-- extra args]",
                 ("-r", "--run-experiment"), "run"),
-    "status": Verb("batchdeploy.jobs.commands:status", "recent jobs of this project as a table", ("--status",), "status"),
+    "status": Verb("batchdeploy.sweeps.verb:status", "recent jobs of this project as a table, or one run's tasks",
+                   ("--status",), "status"),
     "logs": Verb("batchdeploy.jobs.commands:logs", "a job's log lines (--follow to stream)", ("--logs",), "logs"),
     "cancel": Verb("batchdeploy.jobs.commands:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),
     "sync-to-s3": Verb("batchdeploy.sync.verb:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly",
@@ -91,8 +94,9 @@ FLAG_KEYS = {
 
 EXIT_CODES = """exit codes:
   0    success
-  1    an operation failed (AWS refused, a build or a job failed)
+  1    an operation failed (AWS refused, a build or a transfer failed)
   2    usage or configuration error
+  3    what was submitted failed (-r --wait: the job, or tasks of a sweep)
   130  interrupted (Ctrl-C or SIGTERM)"""
 
 
@@ -176,7 +180,7 @@ def _update_jobs_flags(add, verb: str) -> None:
 
 
 def _run_flags(add, verb: str) -> None:
-    add("name", metavar="NAME", help="the job's name")
+    add("name", nargs="?", metavar="NAME", help="the job's name (with --rerun-failed: the run's, by default)")
     add("params", nargs="*", metavar="key=val", help="job parameters (also key=val,key2=val2)")
     add("--job-definition", metavar="NAME[:REV]", help="job definition (default: the one -u recorded)")
     add("--queue", metavar="QUEUE", help="job queue (overrides AWS_JOB_QUEUE)")
@@ -195,10 +199,18 @@ def _run_flags(add, verb: str) -> None:
     add("--code", nargs="?", const="", metavar="DIR",
         help="run DIR's code (default: the project folder; CODE_DIR sets it) through the launcher, no rebuild")
     add("--no-code", action="store_true", help="run the image's code even when CODE_DIR is set")
+    sweep = add  # a sweep: many tasks as one array job (batchdeploy.sweeps)
+    sweep("--tasks", nargs="+", metavar=("FILE", "RANGE"),
+          help="a dsub tasks file (TSV), one task per row; RANGE (m, m-, m-n) picks rows, also as --range")
+    sweep("--range", metavar="m-n", help="the tasks file's rows to run (1-based, as dsub's)")
+    sweep("--grid", nargs="+", action="extend", metavar="key=v1,v2",
+          help="one task per combination of the values (the cartesian product)")
+    sweep("--rerun-failed", metavar="RUN_ID", help="a new run of the run's failed and never-started tasks only")
 
 
 def _status_flags(add, verb: str) -> None:
-    add("job", nargs="?", metavar="JOB_ID|NAME", help="one job (default: recent jobs of this project)")
+    add("job", nargs="?", metavar="JOB_ID|NAME|RUN_ID",
+        help="one job, or a run's tasks by RUN_ID (default: recent jobs of this project)")
     add("--limit", type=int, default=20, metavar="N", help="how many recent jobs (default 20)")
 
 

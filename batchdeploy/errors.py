@@ -5,8 +5,9 @@ stderr and the exit code. Anything else is a bug and keeps its traceback.
 """
 
 OK = 0
-FAILED = 1  # an operation failed: AWS refused, a job failed, a build failed
+FAILED = 1  # an operation failed: AWS refused, a build failed, a transfer failed
 USAGE = 2  # usage or configuration error: the user can fix it and run again
+TASKS_FAILED = 3  # everything was submitted and followed, and a job or some of a sweep's tasks failed
 INTERRUPTED = 130
 
 
@@ -48,6 +49,13 @@ class OperationError(BatchdeployError):
     """An operation failed that the user did not get wrong: AWS refused, a job failed, a build failed."""
 
     exit_code = FAILED
+
+
+class TasksFailed(BatchdeployError):
+    """What was submitted ran, and failed: a job (`-r --wait`) or tasks of a sweep. Not AWS refusing
+    anything, so a script can tell "fix the experiment" (3) from "fix the setup or retry" (1)."""
+
+    exit_code = TASKS_FAILED
 
 
 class Interrupted(BatchdeployError):

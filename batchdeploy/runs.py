@@ -3,6 +3,8 @@
     s3://S3_BUCKET/RUNS_PREFIX/RUN_ID/run.json             written once, before SubmitJob ("submitting")
     s3://S3_BUCKET/RUNS_PREFIX/RUN_ID/submitted.json       written once, after it: the job id, or the error
     s3://S3_BUCKET/RUNS_PREFIX/RUN_ID/tasks/T/attempt-N.json   written by the launcher, one per task attempt
+    s3://S3_BUCKET/RUNS_PREFIX/RUN_ID/reruns/NEW_RUN_ID.json   written once by `--rerun-failed RUN_ID`,
+                                                            before NEW_RUN_ID submits (a sweep's reruns)
     s3://S3_BUCKET/RUNS_PREFIX/code/<sha256>.tar.gz         code bundles (batchdeploy.bundle), shared by runs
     s3://S3_BUCKET/RUNS_PREFIX/manifests/<sha256>.json      manifests (batchdeploy.manifest), shared by runs
 
@@ -115,9 +117,11 @@ def build_run(*, run_id: str, created_at: str, who: dict, git: dict | None, name
 
 
 def build_submitted(*, run_id: str, at: str, job_id: str | None, job_arn: str | None = None,
-                    error: str | None = None) -> dict:
+                    error: str | None = None, job_ids: list[str] | None = None) -> dict:
+    """submitted.json. `job_ids`: a sweep's jobs, one per array (or per task), in run.json's order."""
+    ids = list(job_ids) if job_ids is not None else ([job_id] if job_id else [])
     return {"format": FORMAT, "run_id": run_id, "submitted_at": at, "job_id": job_id, "job_arn": job_arn,
-            "job_ids": [job_id] if job_id else [], "error": error}
+            "job_ids": ids, "error": error}
 
 
 def encode(doc: dict) -> bytes:
@@ -129,7 +133,7 @@ def put(s3, bucket: str, key: str, doc: dict) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=encode(doc), ContentType="application/json")
 
 
-def _get_json(s3, bucket: str, key: str) -> dict | None:
+def get_json(s3, bucket: str, key: str) -> dict | None:
     with translate(f"read s3://{bucket}/{key}"):
         try:
             body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -140,17 +144,19 @@ def _get_json(s3, bucket: str, key: str) -> dict | None:
     return json.loads(body)
 
 
-def task_records(s3, bucket: str, prefix: str, run_id: str) -> dict:
-    """{task index: [attempt records, oldest first]} the launcher wrote for the run."""
+def task_records(s3, bucket: str, prefix: str, run_id: str, task: int | None = None) -> dict:
+    """{task: [attempt records, oldest first]} the launcher wrote for the run (a task's id, or its
+    index in a manifest without ids); only `task`'s when given."""
     base = run_key(prefix, run_id, "tasks/")
     found: dict = {}
-    with translate(f"list s3://{bucket}/{base}"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+    listed = base if task is None else f"{base}{task}/"
+    with translate(f"list s3://{bucket}/{listed}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=listed):
             for item in page.get("Contents") or []:
                 m = re.fullmatch(re.escape(base) + r"(\d+)/attempt-(\d+)\.json", item["Key"])
                 if m:
                     found.setdefault(int(m[1]), []).append((int(m[2]), item["Key"]))
-    return {t: [_get_json(s3, bucket, k) for _, k in sorted(keys)] for t, keys in sorted(found.items())}
+    return {t: [get_json(s3, bucket, k) for _, k in sorted(keys)] for t, keys in sorted(found.items())}
 
 
 def last_task_record(s3, bucket: str, prefix: str, run_id: str, task: int = 0) -> dict | None:
@@ -171,10 +177,10 @@ def read_run(s3, bucket: str, prefix: str, run_id: str, tasks: bool = True) -> d
     """One run as its objects say: run.json, with `state` "submitted" (and the job ids) when
     submitted.json exists, "submit-failed" when it holds an error, else "submitting"; its task
     records under "tasks". None when there is no such run."""
-    run = _get_json(s3, bucket, run_key(prefix, run_id, RUN_FILE))
+    run = get_json(s3, bucket, run_key(prefix, run_id, RUN_FILE))
     if run is None:
         return None
-    submitted = _get_json(s3, bucket, run_key(prefix, run_id, SUBMITTED_FILE))
+    submitted = get_json(s3, bucket, run_key(prefix, run_id, SUBMITTED_FILE))
     if submitted is not None:
         run["state"] = "submit-failed" if submitted.get("error") else "submitted"
         run["submitted"] = submitted
@@ -200,3 +206,22 @@ def list_run_ids(s3, bucket: str, prefix: str) -> list[str]:
 def last_exit_code(records: list) -> int | None:
     """The exit code of a task's last attempt, from its records (None when it wrote none)."""
     return records[-1].get("exit_code") if records else None
+
+
+def rerun_key(prefix: str, run_id: str, rerun_id: str) -> str:
+    """The marker `--rerun-failed` writes once under the original run: reading the original finds its
+    reruns by listing, so nothing of the original is ever rewritten."""
+    return run_key(prefix, run_id, f"reruns/{rerun_id}.json")
+
+
+def list_reruns(s3, bucket: str, prefix: str, run_id: str) -> list[str]:
+    """Ids of the reruns of `run_id`, oldest first."""
+    base = run_key(prefix, run_id, "reruns/")
+    found = []
+    with translate(f"list s3://{bucket}/{base}"):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base):
+            for item in page.get("Contents") or []:
+                name = item["Key"][len(base):].removesuffix(".json")
+                if RUN_ID.fullmatch(name):
+                    found.append(name)
+    return sorted(found)

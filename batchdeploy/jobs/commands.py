@@ -14,7 +14,7 @@ from batchdeploy import errors
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.batch import JOB_NAME, QUEUED
-from batchdeploy.errors import OperationError, UsageError
+from batchdeploy.errors import OperationError, TasksFailed, UsageError
 from batchdeploy.jobs.job import Job, children_text
 from batchdeploy.jobs.submit import named
 from batchdeploy.jobs.watch import LogFollower, follow
@@ -63,7 +63,7 @@ def elapsed(seconds: float) -> str:
 
 def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = None,
          cancel_on_interrupt: bool = False, exit_code_from=None) -> int:
-    """Follow a job to its end: 0 when it SUCCEEDED, an OperationError (exit 1) when it FAILED.
+    """Follow a job to its end: 0 when it SUCCEEDED, TasksFailed (exit 3) when it FAILED.
     `exit_code_from(job)` reads the exit code elsewhere (the launcher's task record) when the API
     reports none, as the local stack does."""
     out = ctx.out
@@ -89,7 +89,7 @@ def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = No
     if out.json:
         out.emit_json({**(json_extra or {}), "job_id": job_id, "status": followed.job.get("status"), "outcome": line})
     if not ok:
-        raise OperationError(f"job {label} ({job_id}) failed: {line}")
+        raise TasksFailed(f"job {label} ({job_id}) failed: {line}")
     out.note(f"job {label} ({job_id}) {line}")
     return errors.OK
 

@@ -54,6 +54,8 @@ class RunOptions:
 
     @classmethod
     def from_args(cls, args) -> RunOptions:
+        if not args.name:  # NAME is optional on the command line only for --rerun-failed (batchdeploy.sweeps)
+            raise UsageError("the job's NAME is missing: run NAME [key=val ...]", hint="see `batchdeploy run --help`")
         return cls(
             name=args.name, params=list(args.params or []), extra=list(getattr(args, "extra", []) or []),
             job_definition=args.job_definition, vcpus=args.vcpus, memory=args.memory, gpus=args.gpus,
@@ -76,8 +78,23 @@ class RunOptions:
         return spec
 
 
-def main(ctx) -> int:
-    opts = RunOptions.from_args(ctx.args)
+@dataclass
+class Prepared:
+    """A run's request after every check and AWS read, before anything is uploaded or submitted:
+    what `-r` submits, and what a sweep (batchdeploy.sweeps) builds its arrays or jobs from."""
+
+    opts: RunOptions
+    spec: req.RunSpec  # queue, job definition, parameters and overrides (credentials merged) filled in
+    code: codes.CodePlan | None
+    request: dict
+    secret_names: set[str]
+    later: Later  # progress held until the caller's own checks passed
+
+
+def prepare(ctx, opts: RunOptions | None = None) -> Prepared:
+    """Every check that needs no AWS, then the reads (queue, job definition, parameters), then the
+    credentials: the checked SubmitJob request of one job, nothing sent that changes anything."""
+    opts = opts or RunOptions.from_args(ctx.args)
     spec = opts.spec()
     if opts.cancel_on_interrupt and not opts.wait:
         raise UsageError("--cancel-on-interrupt needs --wait")
@@ -88,10 +105,17 @@ def main(ctx) -> int:
     later = Later(ctx.out)
     code = codes.plan(ctx, opts)  # packed before any AWS call: a bundle over the limit submits nothing
     request, secret_names = _prepare(ctx, opts, spec, later)
+    return Prepared(opts, spec, code, request, secret_names, later)
+
+
+def main(ctx) -> int:
+    prepared = prepare(ctx)
+    opts, spec, code, request, secret_names = (prepared.opts, prepared.spec, prepared.code, prepared.request,
+                                               prepared.secret_names)
     recorder = RunRecorder(ctx, spec, code)
     if code:
         request = codes.apply(ctx, code, spec, recorder.run_id)
-    later.flush()
+    prepared.later.flush()
     if opts.dry_run:
         for line in codes.describe(code) if code else []:
             ctx.out.note(f"would upload {line}" if line.startswith("code bundle") else line)

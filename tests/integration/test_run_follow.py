@@ -58,7 +58,7 @@ def test_wait_exits_0_when_the_job_succeeds(moto, run_project):
     assert f"job exp1 ({job_id}) SUCCEEDED" in r.stderr
 
 
-def test_wait_exits_1_when_the_job_fails(moto, failing_moto, project, monkeypatch):
+def test_wait_exits_3_when_the_job_fails(moto, failing_moto, project, monkeypatch):
     from batchdeploy.aws import Aws, AwsSettings
 
     failing_moto.reset()
@@ -66,7 +66,7 @@ def test_wait_exits_1_when_the_job_fails(moto, failing_moto, project, monkeypatc
     env = make_batch(Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url)))
     setup_project(project, env)
     r = project.deploy("-r", "exp1", *PARAMS, "--wait", env={"AWS_ENDPOINT_URL": failing_moto.url})
-    assert r.returncode == 1
+    assert r.returncode == 3  # the job failed; AWS refusing something is 1
     job_id = records(project)[0]["job_id"]
     assert "exp1: FAILED" in r.stderr
     assert r.stderr.splitlines()[-1] == f"batchdeploy: error: job exp1 ({job_id}) failed: FAILED; no container exit code"

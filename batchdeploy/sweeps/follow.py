@@ -1,0 +1,121 @@
+"""`--wait` on a sweep: progress while it runs, the failed tasks' table at its end, and exit code 3.
+
+On a terminal the progress is one live line: tasks per state, elapsed, rate and ETA; elsewhere
+(a pipe, CI) it is one plain line each time the counts change. A failed task's exit code comes from
+the API when it has one, else from the launcher's task record in S3 (moto reports none).
+"""
+
+from __future__ import annotations
+
+from batchdeploy import errors, runs
+from batchdeploy.errors import TasksFailed
+from batchdeploy.jobs.commands import elapsed as elapsed_text
+from batchdeploy.secrets import redact
+from batchdeploy.sweeps.watch import Failure, SweepWatcher, Tracked
+from batchdeploy.ui import one_line
+
+
+def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
+    """`6 tasks: 2 RUNNING, 3 SUCCEEDED, 1 FAILED; 4/6 done, +1m02s, 0.06/s, ETA 31s`."""
+    ended = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
+    states = ", ".join(f"{n} {s}" for s, n in counts.items())
+    text = f"{total} task{'s' if total != 1 else ''}: {states}; {ended}/{total} done, {elapsed_text(seconds)}"
+    if ended and seconds > 0:
+        rate = ended / seconds
+        text += f", {rate:.2f}/s"
+        if ended < total:
+            text += f", ETA {elapsed_text((total - ended) / rate).lstrip('+')}"
+    return text
+
+
+class Display:
+    """A live line on a terminal, redrawn in place (rich's Live when rich is installed, else one ANSI
+    line: batchdeploy adds no dependency for it); plain lines elsewhere, one per change."""
+
+    def __init__(self, out, label: str, live: bool | None = None):
+        self.out, self.label = out, label
+        self.live_on = out.is_terminal() and not out.quiet if live is None else live
+        self.live = None
+
+    def __enter__(self):
+        if self.live_on:
+            try:
+                from rich.console import Console
+                from rich.live import Live
+            except ImportError:
+                return self
+            self.live = Live("", console=Console(file=self.out.stderr), auto_refresh=False)
+            self.live.__enter__()
+        return self
+
+    def update(self, counts: dict[str, int], total: int, seconds: float) -> None:
+        text = f"{self.label}: {progress_text(counts, total, seconds)}"
+        if self.live is not None:
+            from rich.markup import escape
+
+            self.live.update(escape(text), refresh=True)
+        elif self.live_on:
+            self.out.stderr.write("\r\x1b[2K" + one_line(redact(text)))
+            self.out.stderr.flush()
+        else:
+            self.out.note(f"[{elapsed_text(seconds)}] {text}")
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+        elif self.live_on:
+            self.out.stderr.write("\n")
+
+
+def failure_rows(failures: dict[int, Failure], exit_code_of=None) -> list[dict]:
+    rows = []
+    for task_id, f in sorted(failures.items()):
+        code = f.exit_code if f.exit_code is not None else (exit_code_of(task_id) if exit_code_of else None)
+        rows.append({"task": task_id, "exit_code": code, "reason": f.reason or "", "job_id": f.job_id,
+                     "logs": f"./deploy.sh --logs {f.job_id}"})
+    return rows
+
+
+def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    """Rows as aligned text: `columns` are (key, heading); None shows as -."""
+    cells = [[("-" if r.get(k) is None else str(r.get(k))) for k, _ in columns] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, (_, h) in enumerate(columns)]
+    lines = ["  ".join(h.ljust(w) for (_, h), w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip() for c in cells]
+    return lines
+
+
+FAILED_COLUMNS = [("task", "TASK"), ("exit_code", "EXIT"), ("reason", "REASON"), ("logs", "LOGS")]
+
+
+def record_exit_code(ctx, bucket: str, prefix: str, run_id: str):
+    """exit_code_of(task): the last attempt's exit code from the task's records in S3 (tasks/<id>/)."""
+    s3 = ctx.aws.client("s3")
+
+    def read(task_id: int):
+        return runs.last_exit_code(runs.task_records(s3, bucket, prefix, run_id, task=task_id).get(task_id) or [])
+    return read
+
+
+def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], exit_code_of=None, json_extra=None) -> int:
+    """Follow every job of the sweep to its end; 0 when every task succeeded, TasksFailed (3) else."""
+    out = ctx.out
+    watcher = SweepWatcher(ctx.aws.client("batch"), tracked, sleep=ctx.sleep, clock=ctx.clock)
+    try:
+        with Display(out, label) as display:
+            failures = watcher.run(lambda counts, t: display.update(counts, watcher.total, t))
+    except KeyboardInterrupt:
+        out.warn(f"interrupted: the sweep keeps running; ./deploy.sh --status {run_id} shows its tasks")
+        return errors.INTERRUPTED
+    rows = failure_rows(failures, exit_code_of)
+    counts = watcher.counts()
+    if out.json:
+        out.emit_json({**(json_extra or {}), "run_id": run_id, "counts": counts, "failed": rows})
+    elif rows:
+        for line in table(rows, FAILED_COLUMNS):
+            out.result(line)
+    if rows:
+        raise TasksFailed(f"{len(rows)} of {watcher.total} tasks of run {run_id} failed",
+                          hint=f"fix, then rerun only those: ./deploy.sh -r --rerun-failed {run_id}")
+    out.note(f"run {run_id}: all {watcher.total} tasks SUCCEEDED")
+    return errors.OK
