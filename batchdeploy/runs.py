@@ -170,7 +170,7 @@ def last_task_record(s3, bucket: str, prefix: str, run_id: str, task: int = 0) -
                 m = re.fullmatch(re.escape(base) + r"attempt-(\d+)\.json", item["Key"])
                 if m:
                     attempts.append((int(m[1]), item["Key"]))
-    return _get_json(s3, bucket, max(attempts)[1]) if attempts else None
+    return get_json(s3, bucket, max(attempts)[1]) if attempts else None
 
 
 def read_run(s3, bucket: str, prefix: str, run_id: str, tasks: bool = True) -> dict | None:
