@@ -1,7 +1,8 @@
 """`--wait` on a sweep: progress while it runs, the failed tasks' table at its end, and exit code 3.
 
-On a terminal the progress is one live line: tasks per state, elapsed, rate and ETA; elsewhere
-(a pipe, CI) it is one plain line each time the counts change. A failed task's exit code comes from
+On a terminal the progress is one live line drawn by rich: tasks per state, elapsed, rate and ETA,
+and the failed tasks are a rich table; elsewhere (a pipe, CI) the progress is one plain line each time
+the counts change, and the table plain aligned text. A failed task's exit code comes from
 the API when it has one, else from the launcher's task record in S3 (moto reports none).
 """
 
@@ -12,7 +13,6 @@ from batchdeploy.errors import TasksFailed
 from batchdeploy.jobs.commands import elapsed as elapsed_text
 from batchdeploy.secrets import redact
 from batchdeploy.sweeps.watch import Failure, SweepWatcher, Tracked
-from batchdeploy.ui import one_line
 
 
 def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
@@ -28,43 +28,56 @@ def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
     return text
 
 
-class Display:
-    """A live line on a terminal, redrawn in place (rich's Live when rich is installed, else one ANSI
-    line: batchdeploy adds no dependency for it); plain lines elsewhere, one per change."""
+STATE_STYLES = {"SUCCEEDED": "green", "FAILED": "bold red", "RUNNING": "cyan", "STARTING": "cyan",
+                "RUNNABLE": "yellow", "PENDING": "yellow", "SUBMITTED": "dim"}
 
-    def __init__(self, out, label: str, live: bool | None = None):
+
+def progress_renderable(label: str, counts: dict[str, int], total: int, seconds: float):
+    """The live line as rich Text: the label, each state's count in its colour, done, elapsed, rate, ETA
+    (the same words as progress_text, redacted like every line batchdeploy prints)."""
+    from rich.text import Text
+
+    line = Text(redact(label) + ": ", style="bold")
+    line.append(f"{total} task{'s' if total != 1 else ''}: ")
+    for n, (state, count) in enumerate(counts.items()):
+        if n:
+            line.append(", ")
+        line.append(f"{count} {state}", style=STATE_STYLES.get(state, ""))
+    tail = progress_text(counts, total, seconds).split("; ", 1)[1]
+    line.append("; " + redact(tail))
+    return line
+
+
+class Display:
+    """A live line on a terminal, redrawn in place by rich's Live (counts per state, elapsed, rate, ETA);
+    plain lines elsewhere (a pipe, CI, --quiet), one per change. `console` is for tests (rich's
+    Console(record=True)); by default rich writes to the output's stderr."""
+
+    def __init__(self, out, label: str, live: bool | None = None, console=None):
         self.out, self.label = out, label
         self.live_on = out.is_terminal() and not out.quiet if live is None else live
+        self.console = console
         self.live = None
 
     def __enter__(self):
         if self.live_on:
-            try:
-                from rich.console import Console
-                from rich.live import Live
-            except ImportError:
-                return self
-            self.live = Live("", console=Console(file=self.out.stderr), auto_refresh=False)
+            from rich.console import Console
+            from rich.live import Live
+
+            console = self.console or Console(file=self.out.stderr)
+            self.live = Live("", console=console, auto_refresh=False, transient=False)
             self.live.__enter__()
         return self
 
     def update(self, counts: dict[str, int], total: int, seconds: float) -> None:
-        text = f"{self.label}: {progress_text(counts, total, seconds)}"
         if self.live is not None:
-            from rich.markup import escape
-
-            self.live.update(escape(text), refresh=True)
-        elif self.live_on:
-            self.out.stderr.write("\r\x1b[2K" + one_line(redact(text)))
-            self.out.stderr.flush()
+            self.live.update(progress_renderable(self.label, counts, total, seconds), refresh=True)
         else:
-            self.out.note(f"[{elapsed_text(seconds)}] {text}")
+            self.out.note(f"[{elapsed_text(seconds)}] {self.label}: {progress_text(counts, total, seconds)}")
 
     def __exit__(self, *exc):
         if self.live is not None:
             self.live.__exit__(*exc)
-        elif self.live_on:
-            self.out.stderr.write("\n")
 
 
 def failure_rows(failures: dict[int, Failure], exit_code_of=None) -> list[dict]:
@@ -86,6 +99,36 @@ def table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
 
 
 FAILED_COLUMNS = [("task", "TASK"), ("exit_code", "EXIT"), ("reason", "REASON"), ("logs", "LOGS")]
+
+
+def rich_table(rows: list[dict], columns: list[tuple[str, str]], title: str | None = None):
+    """The same rows as `table`, as a rich Table for a terminal (values redacted; None shows as -)."""
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for key, heading in columns:
+        t.add_column(heading, style="red" if key == "exit_code" else "", overflow="fold")
+    for r in rows:
+        t.add_row(*(("-" if r.get(k) is None else redact(str(r.get(k)))) for k, _ in columns))
+    return t
+
+
+def print_failed(out, rows: list[dict], console=None) -> None:
+    """The failed tasks: a rich table when stdout is a terminal, else the plain aligned lines."""
+    if console is None and not _is_tty(out.stdout):
+        for line in table(rows, FAILED_COLUMNS):
+            out.result(line)
+        return
+    from rich.console import Console
+
+    (console or Console(file=out.stdout)).print(rich_table(rows, FAILED_COLUMNS, title=f"{len(rows)} failed"))
+
+
+def _is_tty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def record_exit_code(ctx, bucket: str, prefix: str, run_id: str):
@@ -112,8 +155,7 @@ def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], exit_code_of=N
     if out.json:
         out.emit_json({**(json_extra or {}), "run_id": run_id, "counts": counts, "failed": rows})
     elif rows:
-        for line in table(rows, FAILED_COLUMNS):
-            out.result(line)
+        print_failed(out, rows)
     if rows:
         raise TasksFailed(f"{len(rows)} of {watcher.total} tasks of run {run_id} failed",
                           hint=f"fix, then rerun only those: ./deploy.sh -r --rerun-failed {run_id}")

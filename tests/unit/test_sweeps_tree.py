@@ -1,14 +1,11 @@
 """The pure parts of reading a sweep back: failed-task selection, record naming, a task's job, the
-status table's columns, and the live display's text on a terminal."""
+status table's columns (the live display: test_sweeps_display.py)."""
 
 from __future__ import annotations
-
-import io
 
 import pytest
 
 from batchdeploy.errors import UsageError
-from batchdeploy.sweeps import follow
 from batchdeploy.sweeps.rerun import to_rerun
 from batchdeploy.sweeps.status import column_value
 from batchdeploy.sweeps.tree import TaskState, _job_of
@@ -41,21 +38,3 @@ def test_status_columns_find_params_env_and_labels():
     assert column_value(s, "--env SEED") == "3" and column_value(s, "--param SEED") is None
 
 
-def test_the_live_display_draws_on_a_terminal_and_plain_lines_elsewhere():
-    class Out:
-        quiet, stderr = False, io.StringIO()
-        lines: list = []
-
-        def is_terminal(self):
-            return True
-
-        def note(self, text):
-            self.lines.append(text)
-
-    out = Out()
-    with follow.Display(out, "exp") as display:
-        display.update({"RUNNING": 1, "SUCCEEDED": 1}, 2, 10)
-    assert "exp: 2 tasks: 1 RUNNING, 1 SUCCEEDED; 1/2 done" in out.stderr.getvalue() and out.lines == []
-    with follow.Display(out, "exp", live=False) as display:
-        display.update({"SUCCEEDED": 2}, 2, 10)
-    assert out.lines == ["[+10s] exp: 2 tasks: 2 SUCCEEDED; 2/2 done, +10s, 0.20/s"]
