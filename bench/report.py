@@ -101,6 +101,9 @@ CLOSE = {
     "b": "look the content tag up in the registry before building anything",
     "h": "keep `-h` in bash: no Python start for help",
     "code": "the job's own run time bounds both; the launcher's start (Python, botocore, S3 client) and --wait's look schedule",
+    "sweep": "one array job per 10,000 tasks: the time left is the process, the manifest's and run record's PUTs "
+    "and moto's own work for the SubmitJob (it makes every child inside that call)",
+    "sweep_watch": "describe only the array parents (statusSummary), list children only when a failed count changes",
     "launcher": "the phases in the task record (client, manifest, bundle) say which step to cut",
 }
 
@@ -203,6 +206,28 @@ def targets(by_key: dict[str, Scenario], files: int, fanout_n: int, watch_n: int
     out.append(_ratio_target("10", "edit-and-run: -r --code at most 1/4 of -b, -u, -r", sc10,
                              "image way (-b, -u, -r --wait)", 0.25, CLOSE["code"], diag10))
     out += _iteration_targets(sc10)
+    out += sweep_targets(s("11"), s("12"))
+    return out
+
+
+def sweep_targets(sc11: Scenario | None, sc12: Scenario | None) -> list[Target]:
+    """Issue #16: a 10,000-task sweep submitted in at most 0.01 of a per-task loop's time, with one
+    SubmitJob; watched with one DescribeJobs per poll while nothing fails."""
+    ours11 = sc11.ours()[0] if sc11 and sc11.ours() else None
+    n = ours11.n if ours11 and ours11.n else 10000
+    out = [
+        _ratio_target("11a", f"sweep of {n:,} tasks: at most 0.01 of one SubmitJob per task", sc11,
+                      "one SubmitJob per task (dsub-like)", 0.01, CLOSE["sweep"], ""),
+        _count_target("11b", f"sweep of {n:,} tasks: one SubmitJob", sc11, "SubmitJob", 1, CLOSE["sweep"]),
+    ]
+    side = sc12.ours()[0] if sc12 and sc12.ours() else None
+    value = median_extra(side, "per_poll")
+    v = verdict(value, 1, "max")
+    why = _reason(sc12, side) if v == NOT_RUN else ""
+    if v == MISS:
+        why = f"{value:g} DescribeJobs per poll over {median_extra(side, 'polls'):g} poll(s)"
+    out.append(Target("12", f"watching a {n:,}-task sweep: one DescribeJobs per poll while nothing fails",
+                      "–" if value is None else f"{value:g}", "≤ 1", v, why, CLOSE["sweep_watch"] if v == MISS else ""))
     return out
 
 

@@ -40,6 +40,7 @@ from bench.scenarios import (  # noqa: E402
     watching,
 )
 from bench.server import MotoServer  # noqa: E402
+from bench.sweeps import sweep_submit, sweep_watch  # noqa: E402
 
 # --only word -> (group label, function); scenarios 1-4 are one chain (2-4 need 1's upload).
 GROUPS = {
@@ -51,6 +52,8 @@ GROUPS = {
     "8b": ("8 no-change -b", images),
     "9": ("9 start-up", startup),
     "10": ("10 iteration (-r --code)", iteration),
+    "11": ("11 sweep submit", sweep_submit),
+    "12": ("12 sweep watch", sweep_watch),
 }
 ALIASES = {"2": "1", "3": "1", "4": "1", "8": ("8u", "8b")}
 
@@ -63,7 +66,7 @@ def parse_only(text: str | None) -> list[str]:
         keys = ALIASES.get(word, word)
         for key in (keys,) if isinstance(keys, str) else keys:
             if key not in GROUPS:
-                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-10)")
+                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-12)")
             if key not in chosen:
                 chosen.append(key)
     return [k for k in GROUPS if k in chosen]
@@ -107,7 +110,8 @@ def main(argv=None) -> int:
         if args.rounds < 1:
             p.error("--rounds must be at least 1")
         mode = dataclasses.replace(mode, sync_rounds=args.rounds, big_rounds=args.rounds, fanout_rounds=args.rounds,
-                                   watch_rounds=args.rounds, u_rounds=args.rounds, b_rounds=args.rounds)
+                                   watch_rounds=args.rounds, u_rounds=args.rounds, b_rounds=args.rounds,
+                                   sweep_rounds=args.rounds)
     chosen = parse_only(args.only)
     py = sys.executable
     aws_cli, s5cmd = tool("aws"), tool("s5cmd")

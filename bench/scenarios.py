@@ -60,6 +60,10 @@ class Mode:
     startup_runs: int  # per block, for the fast commands (-h, --version)
     startup_slow_runs: int  # per block, for -i, the S3 client floor and aws --version
     startup_blocks: int
+    sweep_n: int = 10000  # scenarios 11-12: the sweep's tasks
+    sweep_loop_n: int = 500  # the per-task loop's sample, scaled to sweep_n
+    sweep_rounds: int = 3
+    sweep_watch_sample: int = 1000  # children the describe-them-all peer describes, scaled to sweep_n
 
 
 FULL = Mode("full", files=2000, sync_rounds=5, big_files=4, big_mib=64, big_rounds=3, fanout_n=1000,
@@ -67,7 +71,8 @@ FULL = Mode("full", files=2000, sync_rounds=5, big_files=4, big_mib=64, big_roun
             u_rounds=5, b_rounds=5, rebuild_rounds=3, startup_runs=10, startup_slow_runs=5, startup_blocks=3)
 QUICK = Mode("quick", files=200, sync_rounds=2, big_files=4, big_mib=8, big_rounds=1, fanout_n=1000,
              fanout_py_n=100, fanout_loop_n=3, fanout_rounds=1, watch_n=300, watch_loop_n=3, watch_rounds=1,
-             u_rounds=2, b_rounds=2, rebuild_rounds=1, startup_runs=5, startup_slow_runs=1, startup_blocks=2)
+             u_rounds=2, b_rounds=2, rebuild_rounds=1, startup_runs=5, startup_slow_runs=1, startup_blocks=2,
+             sweep_n=10000, sweep_loop_n=100, sweep_rounds=1, sweep_watch_sample=300)
 
 
 @dataclass

@@ -239,7 +239,7 @@ def test_iteration_targets_read_the_medians_and_the_launchers_overhead():
     assert (ts["10b"].verdict, ts["10b"].measured) == (PASS, "+0.50 s")
     assert ts["10c"].verdict == PASS and ts["10d"].verdict == PASS  # medians: 0.7 s and 10 ms
     sc.values["overhead_10mb"] = None
-    assert report.targets({"10": sc}, 10, 10, 10)[-1].why == "no task records read"
+    assert next(t for t in report.targets({"10": sc}, 10, 10, 10) if t.key == "10d").why == "no task records read"
     assert report.targets({}, 10, 10, 10)[-1].why == "scenario not selected"
 
 
@@ -347,3 +347,49 @@ def test_client_cpu_is_measured_over_the_whole_process_tree_and_shown(tmp_path):
     text = report.render(mode_name="quick", quick=True, started="now", seconds=1.0, machine={"cpu": "x"},
                          versions={"python": "3"}, scenarios=[sc], target_list=[], notes=[], command="make bench-quick")
     assert "client CPU (median)" in text
+
+
+# ---- scenarios 11-12 (issue #16): the sweep's pure helpers and targets ----------------------------
+
+
+def test_the_sweep_tasks_file_reads_as_n_distinct_tasks():
+    from batchdeploy.sweeps.tasksfile import read_tasks_file
+    from bench.sweeps import tasks_file_text
+
+    text = tasks_file_text(250)
+    assert text.splitlines()[0] == "--param seed\t--param learning_rate" and len(text.splitlines()) == 251
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        (Path(d) / "t.tsv").write_text(text)
+        sweep = read_tasks_file(Path(d) / "t.tsv", None, 10000)
+    assert len(sweep.tasks) == 250 and sweep.tasks[-1].params == {"seed": "250", "learning_rate": "0.051"}
+    assert len({tuple(t.params.items()) for t in sweep.tasks}) == 250
+
+
+def test_children_ids_json_lines_and_per_poll():
+    from bench.sweeps import child_ids, first_json, per_poll
+
+    assert child_ids("abc", 3) == ["abc:0", "abc:1", "abc:2"]
+    assert first_json('note\n{\n  "job_ids": ["j"],\n  "tasks": 2\n}\n') == {"job_ids": ["j"], "tasks": 2}
+    assert first_json("no json here") == {}
+    assert per_poll({"rounds": 2, "describe_calls": 2}) == 1 and per_poll({"rounds": 0}) is None
+
+
+def test_sweep_targets_pass_on_one_submit_and_one_describe_per_poll_and_say_why_else():
+    ours = Side("batchdeploy, one array job", "x", ours=True, n=10000,
+                samples=[Sample(2.0, Counter(SubmitJob=1, PUT=3))])
+    loop = Side("one SubmitJob per task (dsub-like)", "y", n=500, scale_to=10000,
+                samples=[Sample(10.0, Counter(SubmitJob=500))])
+    watcher = Side("batchdeploy SweepWatcher", "z", ours=True,
+                   samples=[Sample(0.5, Counter(DescribeJobs=1), extra={"per_poll": 1, "polls": 1})])
+    sc11 = Scenario("11", "t", "w", sides=[ours, loop], count_order=("SubmitJob",))
+    sc12 = Scenario("12", "t", "w", sides=[watcher])
+    got = {t.key: t for t in report.sweep_targets(sc11, sc12)}
+    assert got["11a"].measured == "0.01" and got["11a"].verdict == "PASS"  # 2 s against 10 s x 20
+    assert got["11b"].verdict == "PASS" and got["12"].verdict == "PASS"
+    ours.samples[0] = Sample(5.0, Counter(SubmitJob=2, PUT=3))
+    got = {t.key: t for t in report.sweep_targets(sc11, None)}
+    assert got["11a"].verdict == "MISS" and "SubmitJob 2" in got["11a"].why
+    assert got["11b"].verdict == "MISS" and got["12"].why == "scenario not selected"
