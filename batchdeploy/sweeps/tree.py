@@ -5,7 +5,14 @@ the original's run.json (its `sweep`) and manifests, the reruns listed under `RU
 task records of each. A task belongs to the newest run that ran it (the original, or the latest rerun
 that included it); its state is that run's newest record of it, else the state AWS gives that run's
 job for it (DescribeJobs of the array child PARENT:INDEX or of the task's own job, 100 per call,
-only for tasks with no record), else "pending" (a run still "submitting", or a job AWS forgot).
+only for tasks with no record), else "pending" (a job never made, or one AWS forgot).
+
+A run still "submitting" (run.json without submitted.json: killed, or still sending) has no job ids;
+its jobs are looked up by the client tokens its run.json lists, one per SubmitJob (ListJobs by name,
+then the tag: jobs.submit.with_token). A job found is live: its tasks take their state from it, and a
+task whose job AWS has made but not yet described (an array's child not listed yet) counts as
+SUBMITTED, so a rerun refuses to run it a second time. A task whose SubmitJob never made a job stays
+"pending", and a rerun runs it.
 """
 
 from __future__ import annotations
@@ -87,11 +94,26 @@ def _seconds(start: str | None, end: str | None) -> float | None:
     return round((parse(end) - parse(start)).total_seconds(), 1)
 
 
+def resolve_submitting(run: dict, batch) -> None:
+    """A run still "submitting": its job ids from the client tokens in run.json (None where a SubmitJob
+    made no job), marked `found_by_token`. The oldest job of a token is the one that counts."""
+    if run.get("state") != "submitting" or run.get("job_ids"):
+        return
+    from batchdeploy.jobs.submit import with_token
+
+    ids = []
+    for unit in run["sweep"].get("units") or []:
+        found = with_token(batch, run["queue"], unit["job_name"], unit["client_token"])
+        ids.append(found[0]["jobId"] if found else None)
+    run["job_ids"] = ids
+    run["found_by_token"] = True
+
+
 def _job_of(run: dict, task_id: int) -> str | None:
     """The job (array child PARENT:INDEX, or the task's own job) that ran `task_id` in `run`."""
     ids = run.get("job_ids") or []
     for n, unit in enumerate(run["sweep"]["units"]):
-        if task_id in unit["task_ids"] and n < len(ids):
+        if task_id in unit["task_ids"] and n < len(ids) and ids[n]:
             index = unit["task_ids"].index(task_id)
             return f"{ids[n]}:{index}" if len(unit["task_ids"]) > 1 else ids[n]
     return None
@@ -105,6 +127,8 @@ def task_states(tree: Tree, batch) -> list[TaskState]:
             task_id = task.get("id", entry["task_ids"][n] if n < len(entry["task_ids"]) else n + 1)
             tasks[task_id] = task
     labels = tree.root["sweep"].get("labels") or {}
+    for run in tree.runs:
+        resolve_submitting(run, batch)
     out = []
     for task_id, task in sorted(tasks.items()):
         last = [r for r in tree.runs if task_id in r["sweep"]["task_ids"]][-1]
@@ -116,6 +140,10 @@ def task_states(tree: Tree, batch) -> list[TaskState]:
             _from_record(state, records[-1])
         out.append(state)
     _from_aws(batch, [s for s in out if s.record is None and s.job_id])
+    by_id = {r["run_id"]: r for r in tree.runs}
+    for s in out:  # made (found by its token), not yet described: live all the same
+        if s.state == "pending" and s.job_id and by_id[s.run_id].get("found_by_token"):
+            s.state, s.reason = "SUBMITTED", "found by its client token; AWS has not described it yet"
     return out
 
 

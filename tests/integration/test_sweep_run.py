@@ -402,6 +402,84 @@ def test_a_sweep_killed_mid_submit_stays_submitting_and_its_jobs_are_found_by_to
     assert [len(jobs) for jobs in found.values()] == [1, 1, 1]
 
 
+def test_a_rerun_killed_mid_submit_is_resolved_by_its_tokens_and_never_submitted_twice(moto, aws, project, proxy,
+                                                                                      monkeypatch):
+    """A rerun SIGKILLed as its 3rd SubmitJob leaves (the fault proxy still forwards it) stays 'submitting'
+    with no job ids; --status and the next --rerun-failed find its 3 jobs by their client tokens and
+    take them as live: the tasks show their jobs' state and nothing is submitted again."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = make_batch(aws, definition=NO_LAUNCHER)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    monkeypatch.chdir(project.path)
+    with mock.patch.object(verb, "load_sweep", lambda ctx, opts: grid(lr=["0.1", "0.2", "0.3"])):
+        code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    assert code == 0, err
+    first = run_id_of(out)
+    for task in (1, 2, 3):  # what the launcher would have written: every task exited 3
+        _write_record(aws, first, {}, task, 3)
+    procs = []
+    proxy.add(operation="submitjob", nth=3, before=lambda request: procs[0].send_signal(signal.SIGKILL))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", "run", "--rerun-failed", first, "--no-credentials"],
+        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert procs[0].wait(120) == -signal.SIGKILL
+    (second,) = {k.split("/")[1] for k in (o["Key"] for o in aws.client("s3").list_objects_v2(
+        Bucket=BUCKET, Prefix="runs/2")["Contents"]) if k.split("/")[1] != first}
+    assert runs.read_run(aws.client("s3"), BUCKET, "runs", second)["state"] == "submitting"
+    assert len(parents(aws, env["queue"])) == 6  # the original's 3 and the killed rerun's 3
+
+    code, out, err = run("status", first, "--output", "json")
+    assert code == 0, err
+    tasks = json.loads(out)["tasks"]
+    assert {t["run_id"] for t in tasks} == {second} and {t["state"] for t in tasks} == {"SUCCEEDED"}
+    assert all(t["job_id"] for t in tasks)
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "--rerun-failed", first, "--no-credentials")
+    assert code == 0, err
+    assert out.strip() == f"run {first}: all 3 tasks SUCCEEDED; nothing to rerun"
+    assert ops(counter, "submitjob") == 0 and len(parents(aws, env["queue"])) == 6
+
+
+def test_a_job_found_by_its_token_but_not_described_yet_is_live_and_not_rerun(moto, aws, sweep_project):
+    """An array submitted by a rerun still 'submitting' whose children AWS has not listed: its tasks
+    count as SUBMITTED (live), so --rerun-failed refuses them rather than making a second copy."""
+    from batchdeploy.sweeps.tree import Tree, task_states
+
+    class Lagging:  # DescribeJobs that knows the parent but not yet its children, as AWS right after submit
+        def __init__(self, batch):
+            self.batch = batch
+
+        def __getattr__(self, name):
+            return getattr(self.batch, name)
+
+        def describe_jobs(self, jobs):
+            parents_only = [j for j in jobs if ":" not in j]
+            return self.batch.describe_jobs(jobs=parents_only) if parents_only else {"jobs": []}
+
+    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    assert code == 0, err
+    rid = run_id_of(out)
+    s3 = aws.client("s3")
+    s3.delete_object(Bucket=BUCKET, Key=f"runs/{rid}/submitted.json")  # as if killed before it was written
+    run_doc = runs.read_run(s3, BUCKET, "runs", rid)
+    manifests = [read(aws, m["url"].split("/", 3)[3]) for m in run_doc["sweep"]["manifests"]]
+    states = task_states(Tree(run_doc, [], manifests), Lagging(aws.client("batch")))
+    assert run_doc["found_by_token"] and len(run_doc["job_ids"]) == 1
+    assert {s.state for s in states} == {"SUBMITTED"} and all(s.active for s in states)
+    from batchdeploy.errors import UsageError
+    from batchdeploy.sweeps.rerun import to_rerun
+
+    with pytest.raises(UsageError, match="6 tasks are still queued or running"):
+        to_rerun(states)
+
+
 def test_code_with_an_image_without_the_launcher_is_refused_for_a_sweep_too(moto, aws, project, monkeypatch):
     env = make_batch(aws, definition=NO_LAUNCHER)
     aws.client("s3").create_bucket(Bucket=BUCKET)
