@@ -62,11 +62,30 @@ status=0
   "output_path=s3://$bucket/results/$results_key" \
   --wait --output json --code >"$example/.batchdeploy/demo-run.json" || status=$?
 
+# A sweep: one task per combination, 4 tasks as one array job on one manifest, each task with its own
+# output under results/RUN_ID/TASK/; --wait follows them with one DescribeJobs per poll.
+sweep_name="demo-sweep"
+step "-r $sweep_name --grid seed=1,2 learning_rate=0.05,0.02 --code --wait: a sweep of 4 tasks"
+sweep_status=0
+"${deploy[@]}" -r "$sweep_name" --grid seed=1,2 learning_rate=0.05,0.02 \
+  "experiment_file=s3://$bucket/experiments/$experiment.yaml" \
+  --code --wait --output json >"$example/.batchdeploy/demo-sweep.json" || sweep_status=$?
+run_id=$(sed -n 's/.*"run_id": "\([^"]*\)".*/\1/p' "$example/.batchdeploy/demo-sweep.json" | head -n 1)
+if [[ -n "$run_id" ]]; then
+  step "--status $run_id: the sweep's tasks"
+  "${deploy[@]}" --status "$run_id" || sweep_status=$((sweep_status ? sweep_status : $?))
+else
+  (( sweep_status )) || sweep_status=1  # no run id: the sweep was not submitted
+fi
+(( status )) || status=$sweep_status
+
 step "--sync-from-s3: the results"
 "${deploy[@]}" --sync-from-s3
 
 job_id=$(sed -n 's/.*"job_id": "\([^"]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | head -n 1)
 job_status=$(sed -n 's/.*"status": "\([A-Z]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | tail -n 1)
-printf '\ndemo: job %s (%s) %s; results in %s\n' "$run_name" "${job_id:-?}" "${job_status:-UNKNOWN}" \
+printf '\ndemo: sweep %s (%s) exit %s; --status %s shows its tasks\n' "$sweep_name" "${run_id:-?}" "$sweep_status" \
+  "${run_id:-?}"
+printf 'demo: job %s (%s) %s; results in %s\n' "$run_name" "${job_id:-?}" "${job_status:-UNKNOWN}" \
   "$example/results/$results_key"
 exit "$status"

@@ -1,5 +1,5 @@
 """`make demo`'s path end to end on the local stack: scripts/demo.sh runs --create, -b, -u, --sync-to-s3,
--r --wait and --sync-from-s3 on a copy of examples/quickstart, and the results that come back are the
+-r --wait, a sweep of 4 tasks with --status RUN_ID, and --sync-from-s3 on a copy of examples/quickstart, and the results that come back are the
 numbers the experiment's parameters imply. The job's log lines are read back from CloudWatch Logs."""
 
 from __future__ import annotations
@@ -65,6 +65,32 @@ def test_demo_runs_the_job_and_brings_back_its_results(local_stack, demo):
     assert f"epoch 150/150 loss {expected['loss_history'][-1]:.6f}" in lines
     # ... and --wait streamed the same lines while it followed the job
     assert f"epoch 150/150 loss {expected['loss_history'][-1]:.6f}" in done.stdout + done.stderr
+
+
+SWEEP_LINE = re.compile(r"^demo: sweep demo-sweep \((?P<run_id>[0-9TZ]+-[0-9a-f]+)\) exit (?P<code>\d+);")
+
+
+def test_demo_runs_a_sweep_of_four_tasks_and_prints_its_table(local_stack, demo):
+    from batchdeploy import runs
+
+    example, done = demo
+    lines = done.stdout.strip().splitlines()
+    m = SWEEP_LINE.match(lines[-2])
+    assert m and m["code"] == "0", done.stdout + done.stderr
+    run_id = m["run_id"]
+    # --status RUN_ID's table: one row per task, with the grid's columns
+    head = next(i for i, line in enumerate(lines) if line.startswith(f"run {run_id} (demo-sweep): 4 tasks: 4 SUCCEEDED"))
+    assert lines[head + 1].split()[:4] == ["TASK", "SEED", "LEARNING_RATE", "STATE"]
+    rows = [line.split() for line in lines[head + 2:head + 6]]
+    assert [(r[0], r[3]) for r in rows] == [(str(i), "SUCCEEDED") for i in range(1, 5)]
+    assert sorted((r[1], r[2]) for r in rows) == [("1", "0.02"), ("1", "0.05"), ("2", "0.02"), ("2", "0.05")]
+    # the launcher's task records in S3: one per task, each exit 0, each under its own output
+    run = runs.read_run(s3_client(local_stack), "quickstart-local-bucket", "runs", run_id)
+    assert run["state"] == "submitted" and run["sweep"]["tasks"] == 4 and len(run["job_ids"]) == 1
+    assert sorted(run["tasks"]) == [1, 2, 3, 4]
+    assert [records[-1]["exit_code"] for _, records in sorted(run["tasks"].items())] == [0, 0, 0, 0]
+    for task in range(1, 5):  # --sync-from-s3 brought each task's results home
+        assert (example / "results" / run_id / str(task) / "metrics.json").is_file()
 
 
 def test_the_job_reached_s3_with_the_credentials_run_injected(demo):
