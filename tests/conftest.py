@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -38,6 +39,16 @@ class RequestCounter:
 
     def since(self):
         return self.server.requests()[self.start :]
+
+
+@pytest.fixture(scope="session")
+def failing_moto(tmp_path_factory):
+    """A second moto server whose docker-less Batch fails every job (MOTO_SIMPLE_BATCH_FAIL_AFTER=0);
+    a test calls its reset() first."""
+    with mock.patch.dict(os.environ, {"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"}):
+        server = MotoServer(tmp_path_factory.mktemp("moto-failing"))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

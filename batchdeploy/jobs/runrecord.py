@@ -79,7 +79,10 @@ class RunRecorder:
             sent_bundle, sent_manifest = codes.upload(self.s3, self.code)
             out.note(f"code bundle {self.code.bundle.sha256[:12]}: " + ("uploaded" if sent_bundle else "already in S3")
                      + "; manifest: " + ("uploaded" if sent_manifest else "already in S3"))
-        doc = self.document()
+        return self.publish(out, self.document())
+
+    def publish(self, out, doc: dict) -> dict:
+        """run.json written once, said, and remembered as this machine's last run (for `-i`)."""
         runs.put(self.s3, self.bucket, runs.run_key(self.prefix, self.run_id, runs.RUN_FILE), doc)
         out.note(f"run {self.run_id}: s3://{self.bucket}/{runs.run_key(self.prefix, self.run_id)}")
         self.ctx.state.write(runs.LAST_RUN, {

@@ -83,17 +83,11 @@ class SweepRecorder(RunRecorder):
             out.note(f"code bundle {self.code.bundle.sha256[:12]}: " + ("uploaded" if sent else "already in S3"))
         for m in self.plan.manifests:
             manifests.upload_if_absent(self.s3, self.bucket, m.key(self.prefix), m.data, "application/json")
-        doc = self.document()
-        runs.put(self.s3, self.bucket, runs.run_key(self.prefix, self.run_id, runs.RUN_FILE), doc)
+        doc = self.publish(out, self.document())
         if self.rerun_of:  # after run.json, so a reader who lists the marker always finds the run
             marker = {"format": runs.FORMAT, "run_id": self.run_id, "rerun_of": self.rerun_of,
                       "created_at": doc["created_at"], "task_ids": doc["sweep"]["task_ids"]}
             runs.put(self.s3, self.bucket, runs.rerun_key(self.prefix, self.rerun_of, self.run_id), marker)
-        out.note(f"run {self.run_id}: s3://{self.bucket}/{runs.run_key(self.prefix, self.run_id)}")
-        self.ctx.state.write(runs.LAST_RUN, {
-            "run_id": self.run_id, "url": f"s3://{self.bucket}/{runs.run_key(self.prefix, self.run_id)}",
-            "created_at": doc["created_at"], "bundle": doc["bundle"], "manifest": doc["manifest"],
-        })
         return doc
 
     def finish(self, answer=None, error: BaseException | None = None) -> None:

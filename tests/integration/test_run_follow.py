@@ -4,16 +4,14 @@ with ceil(N/100) DescribeJobs, and --status / --logs / --cancel, against moto.""
 from __future__ import annotations
 
 import json
-import os
 import time
-from unittest import mock
 
 import pytest
 
 from batchdeploy.jobs.watch import JobWatcher, follow
 from batchdeploy.polling import Backoff
 from tests import run_support
-from tests.conftest import REGION, MotoServer, RequestCounter
+from tests.conftest import REGION, RequestCounter
 from tests.run_support import (
     PARAMS,
     FakeClock,
@@ -28,15 +26,6 @@ from tests.run_support import (
 
 batch_env = run_support.batch_env  # fixture
 run_project = run_support.run_project  # fixture
-
-
-@pytest.fixture(scope="module")
-def failing_moto(tmp_path_factory):
-    """A second moto server whose docker-less Batch fails every job (MOTO_SIMPLE_BATCH_FAIL_AFTER=0)."""
-    with mock.patch.dict(os.environ, {"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"}):
-        server = MotoServer(tmp_path_factory.mktemp("moto-failing"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

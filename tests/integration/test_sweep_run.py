@@ -11,14 +11,13 @@ import itertools
 import json
 import os
 import re
-from unittest import mock
 
 import pytest
 
 from batchdeploy import runs
 from batchdeploy.sweeps import verb
 from batchdeploy.sweeps.model import Sweep, SweepTask
-from tests.conftest import REGION, MotoServer, RequestCounter
+from tests.conftest import REGION, RequestCounter
 from tests.run_support import (
     FakeClock,
     all_jobs,
@@ -127,15 +126,6 @@ def test_many_polls_cost_one_describe_each_and_the_failed_children_are_listed_on
     failed_counts = {m.group(1) for line in progress for m in [re.search(r"(\d+) FAILED", line)] if m}
     assert ops(counter, "describejobs") == polls
     assert ops(counter, "listjobs") == len(failed_counts) < polls  # once per new failed count, not per poll
-
-
-@pytest.fixture(scope="module")
-def failing_moto(tmp_path_factory):
-    """A second moto server whose docker-less Batch fails every job."""
-    with mock.patch.dict(os.environ, {"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"}):
-        server = MotoServer(tmp_path_factory.mktemp("moto-failing"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture
