@@ -407,8 +407,8 @@ def test_a_rerun_killed_mid_submit_is_resolved_by_its_tokens_and_never_submitted
     aws.client("s3").create_bucket(Bucket=BUCKET)
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.chdir(project.path)
-    with mock.patch.object(verb, "load_sweep", lambda ctx, opts: grid(lr=["0.1", "0.2", "0.3"])):
-        code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: grid(lr=["0.1", "0.2", "0.3"]))
+    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
     assert code == 0, err
     first = run_id_of(out)
     for task in (1, 2, 3):  # what the launcher would have written: every task exited 3
