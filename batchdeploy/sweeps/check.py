@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from batchdeploy.jobs.request import check_parameters, definition_label, placeholders
+from batchdeploy.jobs.request import definition_label, placeholders
 from batchdeploy.sweeps.model import Sweep
 from batchdeploy.sweeps.problems import raise_problems
 
@@ -36,7 +36,8 @@ def check_against_definition(sweep: Sweep, job_definition: dict) -> Sweep:
             problems.append(f"{at}: {label} needs a value for {', '.join(missing)} (Ref:: placeholder with no default)")
     listed = ", ".join(valid) if valid else "none: it takes no parameters"
     raise_problems(shown(sweep), problems, hint=f"valid parameters of {label}: {listed}")
-    tasks = [replace(task, params=check_parameters(task.params, job_definition)) for task in sweep.tasks]
+    # Every task passed the checks above (check_parameters's, once for the sweep): fill in the defaults.
+    tasks = [replace(task, params={**defaults, **task.params}) for task in sweep.tasks]
     return replace(sweep, tasks=tasks)
 
 
