@@ -2,12 +2,11 @@
 shape and request counts, the watch's requests per poll, exit codes, a lost SubmitJob answer, the
 paced one-job-per-task path, the run record, --rerun-failed and --status RUN_ID.
 
-The sweep itself is built here as a `Sweep` (the tasks file and grid readers are tested on their own),
-handed to the verb through `load_sweep`; everything after it is the real CLI in this process."""
+Every sweep is given as a user gives it (`--grid`, a tasks file): the real CLI in this process, from
+the argument words to moto's answers; nothing of batchdeploy is replaced."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -15,8 +14,6 @@ import re
 import pytest
 
 from batchdeploy import runs
-from batchdeploy.sweeps import verb
-from batchdeploy.sweeps.model import Sweep, SweepTask
 from tests.conftest import REGION, RequestCounter
 from tests.run_support import (
     FakeClock,
@@ -44,23 +41,12 @@ NO_LAUNCHER = {**DEFINITION, "jobDefinitionName": "sweep-plain",
                "containerProperties": {**DEFINITION["containerProperties"], "environment": []}}
 
 
-def grid(**axes) -> Sweep:
-    names = list(axes)
-    tasks = [SweepTask(id=i, params=dict(zip(names, combo))) for i, combo in enumerate(itertools.product(*axes.values()), 1)]
-    return Sweep(tasks, names, {"kind": "grid", "grid": axes})
-
-
-REAL_LOAD_SWEEP = verb.load_sweep
-GRID = grid(lr=["0.1", "0.2", "0.3"], seed=["1", "2"])
-
-
 @pytest.fixture
 def sweep_project(project, aws, monkeypatch):
     env = make_batch(aws, definition=DEFINITION)
     aws.client("s3").create_bucket(Bucket=BUCKET)
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.chdir(project.path)
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: GRID)
     return project, env
 
 
@@ -118,7 +104,7 @@ def test_many_polls_cost_one_describe_each_and_the_failed_children_are_listed_on
     moto.batch_use_docker(True)
     counter = RequestCounter(moto)
     clock = FakeClock(between=lambda n: release_jobs(moto) if n == 4 else None)
-    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials", clock=clock)
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait", "--no-credentials", clock=clock)
     assert code == 3, err
     polls = len(clock.sleeps) + 1
     assert polls >= 5
@@ -140,14 +126,13 @@ def failing_project(moto, failing_moto, project, monkeypatch):
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
     monkeypatch.chdir(project.path)
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: GRID)
     return project, aws
 
 
 def test_failed_tasks_end_with_their_table_and_exit_3_and_are_listed_only_when_the_count_changes(failing_moto,
                                                                                                 failing_project):
     counter = RequestCounter(failing_moto)
-    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait", "--no-credentials")
     assert code == 3, err
     describes, lists = ops(counter, "describejobs"), ops(counter, "listjobs")
     # moto fails every child at once: one poll sees 6 FAILED, lists them once, and the sweep is done
@@ -165,7 +150,7 @@ def test_failed_tasks_end_with_their_table_and_exit_3_and_are_listed_only_when_t
 def test_rerun_failed_runs_the_failed_tasks_again_under_their_ids_and_status_reads_as_one(failing_moto,
                                                                                          failing_project):
     project, aws = failing_project
-    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait", "--no-credentials")
     assert code == 3
     first = run_id_of(out)
     code, out, err = run("run", "--rerun-failed", first, "--no-credentials")
@@ -193,7 +178,7 @@ def _write_record(aws, run_id: str, doc: dict, task: int, exit_code: int) -> Non
 
 
 def test_rerun_picks_the_tasks_whose_record_is_not_exit_0_and_status_shows_each(moto, aws, sweep_project):
-    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait", "--no-credentials")
     assert code == 0, err
     first = run_id_of(out)
     doc = read(aws, f"runs/{first}/run.json")
@@ -227,7 +212,7 @@ def test_rerun_picks_the_tasks_whose_record_is_not_exit_0_and_status_shows_each(
 def test_an_aws_refusal_is_exit_1_not_3(moto, aws, sweep_project, proxy, monkeypatch):
     proxy.add(operation="submitjob", nth=1, status=400, code="ClientException")
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    code, out, err = run("run", "exp", "--grid", "x", "--wait", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait", "--no-credentials")
     assert code == 1
     assert err.splitlines()[-1].startswith("batchdeploy: error: cannot submit job exp (batch:SubmitJob): ClientException")
 
@@ -236,7 +221,7 @@ def test_a_lost_submit_answer_makes_one_array_only(moto, aws, sweep_project, pro
     _, env = sweep_project
     proxy.add(operation="submitjob", nth=1, drop=True)
     monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
-    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--no-credentials")
     assert code == 0, err
     assert "found the job it made" in err
     assert proxy.count("submitjob") == 1
@@ -248,10 +233,9 @@ def test_without_the_launcher_one_job_per_task_paced_and_said_once(moto, aws, pr
     aws.client("s3").create_bucket(Bucket=BUCKET)
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.chdir(project.path)
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: GRID)
     counter = RequestCounter(moto)
     clock = FakeClock()
-    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials", "--wait", clock=clock)
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--no-credentials", "--wait", clock=clock)
     assert code == 0, err
     assert ops(counter, "submitjob") == 6
     jobs = sorted(parents(aws, env["queue"]), key=lambda j: j["jobName"])
@@ -269,8 +253,7 @@ def test_without_the_launcher_tasks_with_outputs_are_refused_before_anything(mot
     aws.client("s3").create_bucket(Bucket=BUCKET)
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.chdir(project.path)
-    sweep = Sweep([SweepTask(id=1, outputs=[{"from": "out/", "to": f"s3://{BUCKET}/o/1/"}])], [], {"kind": "tasks"})
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: sweep)
+    project.write("t.tsv", f"--param lr\t--output-recursive OUT\n0.1\ts3://{BUCKET}/o/1/\n")
     counter = RequestCounter(moto)
     code, out, err = run("run", "exp", "--tasks", "t.tsv", "--no-credentials")
     assert code == 2 and out == ""
@@ -302,12 +285,32 @@ def test_sweep_usage_errors_are_one_line_exit_2_and_submit_nothing(moto, sweep_p
     (["--grid", "bogus=1,2"], "unknown parameter bogus for sweep-exp:1"),
 ])
 def test_bad_tasks_and_grids_are_one_line_exit_2_and_submit_nothing(moto, sweep_project, monkeypatch, argv, message):
-    monkeypatch.setattr(verb, "load_sweep", REAL_LOAD_SWEEP)
     counter = RequestCounter(moto)
     code, out, err = run("run", "exp", *argv, "--no-credentials")
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err, err
     assert ops(counter, "submitjob") == 0 and ops(counter, "putobject") == 0
+
+
+@pytest.mark.parametrize("text, words, message", [
+    ("--param lr\t--param seed\n0.1\t1\n0.2\n", [], "line 3: 1 field"),
+    ("--param lr\t--flavour x\n0.1\ta\n", [], "line 1 column 2"),
+    ("--param lr\t--param epochs\n0.1\t3\n", [], "unknown parameter epochs for sweep-exp:1"),
+    ("--param lr\n0.1\n0.2\n", ["3-4"], "3-4"),
+    ("--param lr\n" + "0.1\n" * 10_001, [], "10,001"),
+], ids=["ragged row", "unknown header", "unknown parameter", "range out of bounds", "10,001 rows"])
+def test_a_bad_tasks_file_is_one_line_exit_2_and_nothing_is_sent(moto, sweep_project, text, words, message):
+    """The issue's list, through the real CLI: nothing written, nothing submitted (an unknown parameter
+    needs the job definition, so that one reads the queue and the definition first; the others read
+    nothing at all)."""
+    project, _ = sweep_project
+    project.write("bad.tsv", text)
+    counter = RequestCounter(moto)
+    code, out, err = run("run", "exp", "--tasks", "bad.tsv", *words, "--no-credentials")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    sent = [path for method, path, _ in counter.since()]
+    assert sent == (["/v1/describejobqueues", "/v1/describejobdefinitions"] if "unknown parameter" in message else [])
 
 
 def test_status_and_rerun_of_an_unknown_run_are_exit_2(moto, sweep_project):
@@ -331,7 +334,6 @@ def test_a_single_job_run_is_not_a_sweep_for_status_or_rerun(moto, aws, sweep_pr
 
 def test_the_real_grid_and_tasks_file_reach_the_submit(moto, aws, sweep_project, monkeypatch):
     project, env = sweep_project
-    monkeypatch.setattr(verb, "load_sweep", REAL_LOAD_SWEEP)
     code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2", "seed=7", "--no-credentials", "--output", "json")
     assert code == 0, err
     assert json.loads(out)["tasks"] == 2
@@ -351,7 +353,7 @@ def test_the_real_grid_and_tasks_file_reach_the_submit(moto, aws, sweep_project,
 
 def test_a_sweep_dry_run_prints_the_array_request_and_sends_nothing(moto, aws, sweep_project):
     counter = RequestCounter(moto)
-    code, out, err = run("run", "exp", "--grid", "x", "--dry-run", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--dry-run", "--no-credentials")
     assert code == 0, err
     data = json.loads(out)
     assert data["mode"] == "array" and data["submits"] == 1
@@ -407,8 +409,7 @@ def test_a_rerun_killed_mid_submit_is_resolved_by_its_tokens_and_never_submitted
     aws.client("s3").create_bucket(Bucket=BUCKET)
     setup_project(project, env, S3_BUCKET=BUCKET)
     monkeypatch.chdir(project.path)
-    monkeypatch.setattr(verb, "load_sweep", lambda ctx, opts: grid(lr=["0.1", "0.2", "0.3"]))
-    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "--no-credentials")
     assert code == 0, err
     first = run_id_of(out)
     for task in (1, 2, 3):  # what the launcher would have written: every task exited 3
@@ -453,7 +454,7 @@ def test_a_job_found_by_its_token_but_not_described_yet_is_live_and_not_rerun(mo
             parents_only = [j for j in jobs if ":" not in j]
             return self.batch.describe_jobs(jobs=parents_only) if parents_only else {"jobs": []}
 
-    code, out, err = run("run", "exp", "--grid", "x", "--no-credentials")
+    code, out, err = run("run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--no-credentials")
     assert code == 0, err
     rid = run_id_of(out)
     s3 = aws.client("s3")
