@@ -1,7 +1,8 @@
 """A sweep on the local stack, where its children really run: a 3x2 grid whose children compute from
 their own parameters and write to their own outputs, two of them failing; the fix (a new job
 definition revision, as -u would record it), `--rerun-failed` of those two only, and `--status` all
-green. One module, one grid, about ten containers: kept small for a 2-core CI."""
+green. And a tasks file whose two tasks copy their own inputs in and outputs out. One module, about a dozen
+containers: kept small for a 2-core CI."""
 
 from __future__ import annotations
 
@@ -94,3 +95,56 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
     assert all(t["exit_code"] == 0 and t["peak_memory_mib"] for t in data["tasks"])
     doc = json.loads(batch.s3.get_object(Bucket=batch.bucket, Key=f"runs/{second}/run.json")["Body"].read())
     assert doc["job_definition"]["arn"] == fixed["jobDefinitionArn"] and doc["rerun_of"] == first
+
+
+# Reads its input ($DATA, a local path the launcher filled from S3), writes a summary into its
+# recursive output folder ($OUT) and a marker into its own default output folder.
+SUMMARIZE = ("import json, os, sys; rows = open(os.environ['DATA']).read().split(); scale = float(sys.argv[1]); "
+             "os.makedirs(os.environ['OUT'], exist_ok=True); "
+             "json.dump({'rows': len(rows), 'sum': scale * sum(map(float, rows))}, "
+             "open(os.path.join(os.environ['OUT'], 'summary.json'), 'w')); "
+             "open(os.environ['BATCHDEPLOY_OUTPUT_DIR'] + 'done', 'w').write(os.environ['BATCHDEPLOY_TASK_ID'])")
+
+
+def test_a_tasks_file_copies_each_tasks_inputs_in_and_its_outputs_out(
+        batch, launcher_image, project, monkeypatch):  # noqa: F811
+    name = unique("tasks")
+    jd = batch.batch.register_job_definition(
+        jobDefinitionName=name, type="container", parameters={"scale": "1"},
+        containerProperties={"image": launcher_image, "vcpus": 1, "memory": 256,
+                             "command": ["python3", "-c", SUMMARIZE, "Ref::scale"],
+                             "environment": [{"name": k, "value": v} for k, v in {
+                                 "AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_REGION": "us-east-1",
+                                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+                                 "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch"}.items()]})
+    data = {"a.txt": "1\n2\n3\n", "b.txt": "10\n20\n"}
+    for key, text in data.items():
+        batch.s3.put_object(Bucket=batch.bucket, Key=f"{name}/in/{key}", Body=text.encode())
+    b = batch.bucket
+    project.write("tasks.tsv", "--param scale\t--input DATA\t--output-recursive OUT\t--label which\n"
+                  f"2\ts3://{b}/{name}/in/a.txt\ts3://{b}/{name}/out/a/\tfirst\n"
+                  f"0.5\ts3://{b}/{name}/in/b.txt\ts3://{b}/{name}/out/b/\tsecond\n")
+    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=b)
+    record_definition(project, name, jd["jobDefinitionArn"])
+    shutil.copy(ROOT / "credentials-filter.example", project.path / "credentials-filter")
+    for key, value in {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.path)
+
+    code, out, err = inprocess(["run", "summarize", "--tasks", "tasks.tsv", "--wait"])
+    assert code == 0, out + err
+    run_id = runs.RUN_ID.search(out).group(0)
+
+    def got(key: str) -> bytes:
+        return batch.s3.get_object(Bucket=b, Key=key)["Body"].read()
+
+    assert json.loads(got(f"{name}/out/a/summary.json")) == {"rows": 3, "sum": 12.0}
+    assert json.loads(got(f"{name}/out/b/summary.json")) == {"rows": 2, "sum": 15.0}
+    assert [got(f"results/{run_id}/{t}/done") for t in (1, 2)] == [b"1", b"2"]  # each its own default output
+    records = runs.task_records(batch.s3, b, "runs", run_id)
+    assert sorted(records) == [1, 2] and all(r[-1]["exit_code"] == 0 for r in records.values())
+    code, out, err = inprocess(["status", run_id, "--output", "json"])
+    assert code == 0, err
+    assert {t["task"]: t["state"] for t in json.loads(out)["tasks"]} == {1: "SUCCEEDED", 2: "SUCCEEDED"}
