@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None, world: World | None = None) -> int:
         print(one_line(redact(f"{pegasus_cli.PROG}: error: {line}")), file=sys.stderr, flush=True)
         return code
 
+    from batchdeploy.interrupts import terminate_as_interrupt
+
+    restore = terminate_as_interrupt()  # SIGTERM too deletes what the run created, then exits 130
     try:
         return run(argv, world)
     except errors.BatchdeployError as exc:
@@ -164,3 +167,5 @@ def main(argv: list[str] | None = None, world: World | None = None) -> int:
         if ours is None:
             raise
         return fail(ours.line(), baglogs.NON_TASK_FAILURE)
+    finally:
+        restore()
