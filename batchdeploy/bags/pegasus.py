@@ -62,7 +62,10 @@ def _aws(s: properties.Settings, environ: dict):
     from batchdeploy.aws import Aws, AwsSettings
 
     return Aws(AwsSettings(region=s.region, profile=environ.get("AWS_PROFILE"),
-                           endpoint_url=environ.get("AWS_ENDPOINT_URL")))
+                           endpoint_url=environ.get("AWS_ENDPOINT_URL"),
+                           access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
+                           secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+                           session_token=environ.get("AWS_SESSION_TOKEN")))
 
 
 def placed_tasks(bag: submitfile.Bag, s: properties.Settings, plan: names.Plan, used: dict[str, str]) -> list[Placed]:
