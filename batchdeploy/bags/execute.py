@@ -22,10 +22,13 @@ from batchdeploy.aws.batch import TERMINAL, chunks
 from batchdeploy.aws.logs import MAX_FILTER_STREAMS, log_group
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.bags import logs as baglogs
+from batchdeploy.bags.arrays import Unit
 from batchdeploy.bags.submitfile import BagTask
-from batchdeploy.errors import OperationError
+from batchdeploy.errors import OperationError, UsageError
+from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.manifest import upload_if_absent
 from batchdeploy.polling import Backoff
 from batchdeploy.sweeps.plan import PACED_RATE, Pacer
 
@@ -102,39 +105,59 @@ class BagRunner:
             with self.jobstate.open("a", encoding="utf-8") as f:
                 f.write(line + "\n")
 
-    def submit(self, placed: list[Placed]) -> None:
+    def submit(self, units: list[Unit]) -> None:
+        """Each unit's SubmitJob (an array's manifest uploaded first, content-addressed), paced."""
         pacer = Pacer(PACED_RATE, clock=self.clock, sleep=self.sleep)
-        for p in placed:
+        for unit in units:
+            if unit.is_array:
+                upload_if_absent(self.aws.client("s3"), unit.bucket, unit.manifest_key, unit.manifest.data,
+                                 "application/json")
             pacer.wait()
             self.calls["SubmitJob"] += 1
-            answer = submit_exactly_once(self.aws, p.request, sleep=self.sleep, note=self.note)
-            p.job_id = answer["jobId"]
-            self._state(p, "SUBMITTED")
+            unit.job_id = submit_exactly_once(self.aws, unit.request, sleep=self.sleep, note=self.note)["jobId"]
+            for index, p in enumerate(unit.placed):
+                p.job_id = f"{unit.job_id}:{index}" if unit.is_array else unit.job_id
+                self._state(p, "SUBMITTED")
 
-    def watch(self, placed: list[Placed], missing_grace_s: float = 120.0) -> None:
+    def _describe(self, batch, ids: list[str]) -> dict[str, dict]:
+        found: dict[str, dict] = {}
+        for group in chunks(ids):
+            self.calls["DescribeJobs"] += 1
+            found.update(aws_batch.describe_jobs(batch, group))
+        return found
+
+    def _saw(self, p: Placed, record: dict) -> bool:
+        p.record = record
+        if record.get("status") and record["status"] != p.status:
+            self._state(p, record["status"])
+            return True
+        return False
+
+    def watch(self, units: list[Unit], missing_grace_s: float = 120.0) -> None:
+        """One DescribeJobs per 100 unfinished units per poll (an array parent stands for all its
+        tasks: done when SUCCEEDED + FAILED is its size, as moto never ends a parent whose children
+        failed); an array's children are described once, when it is done."""
         batch = self.aws.client("batch")
         start = self.clock()
         self.backoff.reset()
         while True:
-            pending = {p.job_id: p for p in placed if not p.done}
-            if not pending:
-                return
+            pending = {u.job_id: u for u in units if not _unit_done(u)}
             changed = False
-            for group in chunks(list(pending)):
-                self.calls["DescribeJobs"] += 1
-                for job_id, record in aws_batch.describe_jobs(batch, group).items():
-                    p = pending.get(job_id)
-                    if p is None:
-                        continue
-                    p.record = record
-                    if record.get("status") and record["status"] != p.status:
-                        self._state(p, record["status"])
-                        changed = True
-            unknown = [p for p in pending.values() if not p.record]
+            for job_id, record in self._describe(batch, list(pending)).items():
+                unit = pending[job_id]
+                changed |= record != unit.record
+                unit.record = record
+                if not unit.is_array:
+                    self._saw(unit.placed[0], record)
+                elif _unit_done(unit):
+                    children = self._describe(batch, [p.job_id for p in unit.placed])
+                    for p in unit.placed:
+                        self._saw(p, children.get(p.job_id) or {"status": "FAILED", "statusReason": "not described"})
+            unknown = [u for u in pending.values() if not u.record]
             if unknown and self.clock() - start > missing_grace_s:
-                raise OperationError(f"task {unknown[0].task.name} (job {unknown[0].job_id}) is unknown to AWS Batch",
+                raise OperationError(f"job {unknown[0].job_id} ({unknown[0].placed[0].task.name}) is unknown to AWS Batch",
                                      hint="check the region; Batch forgets finished jobs after some days")
-            if all(p.done for p in placed):
+            if all(_unit_done(u) for u in units):
                 return
             if changed:
                 self.backoff.reset()
@@ -179,15 +202,41 @@ class BagRunner:
             (self.logs_dir / baglogs.out_name(p.task.name)).write_text(out, encoding="utf-8")
             (self.logs_dir / baglogs.err_name(p.task.name)).write_text(err, encoding="utf-8")
 
-    def run(self, placed: list[Placed]) -> Outcome:
+    def run(self, placed: list[Placed], units: list[Unit] | None = None) -> Outcome:
+        """`units` from bags.arrays.plan; without them, one job per task."""
         start = self.now()
-        self.submit(placed)
-        self.note(f"submitted {len(placed)} task{'s' if len(placed) != 1 else ''}; following them to their end")
-        self.watch(placed)
+        units = units or [Unit(p.request, [p]) for p in placed]
+        self.submit(units)
+        arrays = sum(1 for u in units if u.is_array)
+        how = f" as {arrays} array job{'s' if arrays != 1 else ''} and {len(units) - arrays} single" if arrays else ""
+        self.note(f"submitted {len(placed)} task{'s' if len(placed) != 1 else ''}{how}; following them to their end")
+        self.watch(units)
         self.write_files(placed, self.fetch_logs(placed))
         ok = sum(1 for p in placed if p.status == "SUCCEEDED")
         failures = [(p.task.name, why_failed(p.record)) for p in placed if p.status == "FAILED"]
         return Outcome(len(placed), ok, len(failures), start, self.now(), failures)
+
+
+def launchers_for(batch, definitions: set[str], known: dict[str, dict], images: dict) -> dict[str, str | None]:
+    """Job definition -> the launcher's command in its image (jobs.code.launcher_path), None without one."""
+    out: dict[str, str | None] = {}
+    for ref in definitions:
+        jd = known.get(ref) or aws_batch.job_definition(batch, ref) or {}
+        try:
+            out[ref] = codes.launcher_path(jd, images)
+        except UsageError:
+            out[ref] = None
+    return out
+
+
+def _unit_done(unit: Unit) -> bool:
+    if not unit.record:
+        return False
+    if not unit.is_array:
+        return unit.record.get("status") in TERMINAL
+    summary = aws_batch.array_summary(unit.record)
+    return summary.get("SUCCEEDED", 0) + summary.get("FAILED", 0) >= len(unit.placed) or \
+        (unit.record.get("status") == "FAILED")
 
 
 def why_failed(record: dict) -> str:

@@ -19,9 +19,9 @@ from datetime import datetime
 from pathlib import Path
 
 from batchdeploy import errors
+from batchdeploy.bags import arrays, names, pegasus_cli, properties, submitfile
 from batchdeploy.bags import logs as baglogs
-from batchdeploy.bags import names, pegasus_cli, properties, submitfile
-from batchdeploy.bags.execute import BagRunner, Outcome, Placed, new_token, request_for
+from batchdeploy.bags.execute import BagRunner, Outcome, Placed, launchers_for, new_token, request_for
 from batchdeploy.bags.files import upload
 from batchdeploy.bags.resources import Resources
 from batchdeploy.secrets import redact
@@ -128,9 +128,17 @@ def _run_bag(aws, bag, s, plan, res, world: World, log) -> int:
     if files:
         log(f"files at {plan.s3.url}: {len(sent.uploaded)} uploaded, {len(sent.unchanged)} unchanged")
     placed = placed_tasks(bag, s, plan, res.used)
+    from_file = [step.ref.spec for step in plan.setup if step.ref.kind == names.JOB_DEFINITION and step.ref.spec]
+    created = {res.used[names.JOB_DEFINITION]: from_file[0]} if from_file else {}  # registered from a file: known
+    launchers = launchers_for(aws.client("batch"), {p.request["jobDefinition"] for p in placed}, created, {})
+    notes: list[str] = []
+    units = arrays.plan(placed, launchers, bucket=plan.s3.bucket, key_prefix=plan.s3.key_prefix,
+                        token=new_token(), notes=notes)
+    for note in notes:
+        log(note)
     runner = BagRunner(aws, sleep=world.sleep, clock=world.clock, now=world.now, note=log, logs_dir=cwd,
                        jobstate=baglogs.jobstate_path(cwd, s.prefix))
-    outcome = runner.run(placed)
+    outcome = runner.run(placed, units)
     report(outcome, log)
     if s.merge_logs:
         summary = baglogs.cluster_summary(outcome.total, outcome.succeeded, outcome.failed, outcome.start, outcome.end)

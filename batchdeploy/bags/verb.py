@@ -15,12 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 from batchdeploy import errors
+from batchdeploy.bags import arrays, submitfile
 from batchdeploy.bags import logs as baglogs
-from batchdeploy.bags import submitfile
-from batchdeploy.bags.execute import BagRunner, Placed, new_token, request_for
+from batchdeploy.bags.execute import BagRunner, Placed, launchers_for, new_token, request_for
 from batchdeploy.bags.files import upload
 from batchdeploy.bags.names import S3Location, task_environment
 from batchdeploy.jobs import run as jobrun
+from batchdeploy.state import IMAGES
 
 DEFAULT_PREFIX = "bags/inputs"
 
@@ -58,10 +59,16 @@ def main(ctx) -> int:
     if files:
         sent = upload(ctx.aws.client("s3"), where, files)
         ctx.out.note(f"files at {where.url}: {len(sent.uploaded)} uploaded, {len(sent.unchanged)} unchanged")
+    images = ctx.state.read(IMAGES).get("images") or {}
+    launchers = launchers_for(batch, {p.request["jobDefinition"] for p in placed}, {}, images)
+    notes: list[str] = []
+    units = arrays.plan(placed, launchers, bucket=where.bucket, key_prefix=where.key_prefix, token=token, notes=notes)
+    for note in notes:
+        ctx.out.warn(note)
     logs_dir = ctx.cfg.path(args.logs_dir) if args.logs_dir else cwd
     runner = BagRunner(ctx.aws, sleep=ctx.sleep, clock=ctx.clock, now=lambda: datetime.now().astimezone(),
                        note=ctx.out.note, logs_dir=logs_dir)
-    outcome = runner.run(placed)
+    outcome = runner.run(placed, units)
     if args.merge_logs:
         summary = baglogs.cluster_summary(outcome.total, outcome.succeeded, outcome.failed, outcome.start, outcome.end)
         baglogs.merge_files([p.task.name for p in placed], logs_dir, args.merge_logs, summary)

@@ -195,3 +195,24 @@ def test_a_failed_task_exits_1_with_its_stderr_in_its_err_and_the_summary_counti
     assert 'state=failed, status=1' in (bag_dir / "t1.out").read_text()
     assert "[cluster-summary tasks=2, succeeded=0, failed=2, app=pegasus-aws-batch]" in err
     assert leftovers(aws)["queues"] == [] and leftovers(aws)["buckets"] == []
+
+
+def test_with_the_launcher_a_bag_is_one_array_job_and_each_task_keeps_its_files(aws, moto, bag_dir):
+    jd = json.loads((bag_dir / "jd.json").read_text())
+    jd["containerProperties"]["environment"] = [{"name": "BATCHDEPLOY_LAUNCHER", "value": "/usr/local/bin/batchdeploy-launch"}]
+    (bag_dir / "jd.json").write_text(json.dumps(jd))
+    (bag_dir / "many.json").write_text(json.dumps({"SubmitJob": [task(f"t{i}", str(i)) for i in range(1, 8)]}))
+    counter = RequestCounter(moto)
+    clock = FakeClock()
+    with write_logs(aws, standard_lines):
+        code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json", "many.json",
+                        clock=clock)
+    assert code == 0, err
+    assert "submitted 7 tasks as 1 array job and 0 single" in err
+    calls = [p for _, p, _ in counter.since()]
+    assert sum("/v1/submitjob" in p for p in calls) == 1
+    for i in range(1, 8):
+        assert (bag_dir / f"t{i}.out").read_text().startswith(f"out of t{i}\n[cluster-task id={i}, name=\"t{i}\"")
+        assert (bag_dir / f"t{i}.err").read_text().startswith(f"err of t{i}\n")
+    states = [line.split() for line in (bag_dir / "peg.jobstate.log").read_text().splitlines()]
+    assert {s[3].rsplit(":", 1)[1] for s in states if s[2] == "SUCCEEDED"} == {str(i) for i in range(7)}
