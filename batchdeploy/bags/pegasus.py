@@ -24,7 +24,7 @@ from batchdeploy.bags import logs as baglogs
 from batchdeploy.bags.execute import BagRunner, Outcome, Placed, launchers_for, new_token, request_for
 from batchdeploy.bags.files import upload
 from batchdeploy.bags.resources import Resources
-from batchdeploy.secrets import redact
+from batchdeploy.secrets import is_secret, redact, register_secret
 from batchdeploy.ui import one_line
 
 
@@ -88,6 +88,9 @@ def placed_tasks(bag: submitfile.Bag, s: properties.Settings, plan: names.Plan, 
 
 
 def run(argv: list[str], world: World, out=sys.stdout) -> int:
+    for key, value in world.environ.items():  # never a credential in a log line or an error
+        if is_secret(key):
+            register_secret(value)
     opts = pegasus_cli.parse(argv)
     if opts.mode == "help":
         print(pegasus_cli.help_text(), file=out)

@@ -216,3 +216,14 @@ def test_with_the_launcher_a_bag_is_one_array_job_and_each_task_keeps_its_files(
         assert (bag_dir / f"t{i}.err").read_text().startswith(f"err of t{i}\n")
     states = [line.split() for line in (bag_dir / "peg.jobstate.log").read_text().splitlines()]
     assert {s[3].rsplit(":", 1)[1] for s in states if s[2] == "SUCCEEDED"} == {str(i) for i in range(7)}
+
+
+def test_an_aws_error_is_one_line_exit_2_without_the_secret_key_and_nothing_is_left(aws, moto, bag_dir, monkeypatch):
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "canary-key-0b7f3e19d2")  # moto takes any key
+    (bag_dir / "bad-ce.json").write_text(json.dumps({"type": "UNMANAGED", "state": "ENABLED", "serviceRole": 7}))
+    before = leftovers(aws)
+    code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "bad-ce.json", "submit.json")
+    assert code == 2
+    assert err.strip().splitlines()[-1].startswith("pegasus-aws-batch: error: ")
+    assert "canary-key-0b7f3e19d2" not in err
+    assert leftovers(aws) == before  # the job definition registered before the failure was deleted
