@@ -19,6 +19,10 @@ import pytest
 from batchdeploy.bags import pegasus
 from batchdeploy.launch.zipapp import write as write_launcher
 from tests.conftest import ROOT
+from tests.run_support import inprocess, record_definition
+
+from .test_launch_stack import launcher_image  # noqa: F401 - the image with the launcher, no entry point
+from .test_local_stack import Batch, unique
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
@@ -99,3 +103,38 @@ def test_the_seeds_example_runs_its_tasks_and_leaves_nothing_behind(local_stack,
     assert names_left(aws) == []  # job definition, compute environment, queue and bucket all deleted
     written = log + "".join(p.read_text(errors="replace") for p in d.rglob("*") if p.is_file() and p.suffix != ".json")
     assert CANARY not in written
+
+
+
+def test_submit_runs_a_bag_as_one_array_through_the_launcher(local_stack, launcher_image, project,  # noqa: F811
+                                                              monkeypatch):
+    """`batchdeploy submit` with a definition whose image has the launcher: one array job, each child
+    running its own task from the manifest; a failing task is exit 3, and its record says so."""
+    batch = Batch(local_stack)
+    env = {"AWS_ENDPOINT_URL": local_stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true", "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # moto's: the launcher reads S3
+    name = unique("bag")
+    jd = batch.batch.register_job_definition(
+        jobDefinitionName=name, type="container",
+        containerProperties={"image": launcher_image, "vcpus": 1, "memory": 256, "command": ["true"],
+                             "environment": [{"name": k, "value": v} for k, v in env.items()]})
+    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=batch.bucket)
+    record_definition(project, name, jd["jobDefinitionArn"])
+    project.write_json("bag.json", {"SubmitJob": [
+        {"jobName": "greet", "executable": "echo", "arguments": "hello from the array"},
+        {"jobName": "count", "executable": "ls", "arguments": "/usr/local/bin/batchdeploy-launch"},
+        {"jobName": "broken", "executable": "false"}]})
+    for key, value in {"AWS_ENDPOINT_URL": local_stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.path)
+    code, out, err = inprocess(["submit", "bag.json", "--logs-dir", "logs"])
+    assert code == 3, out + err
+    assert "as 1 array job" in err
+    logs = project.path / "logs"
+    assert (logs / "greet.out").read_text().splitlines()[0] == "hello from the array"
+    assert (logs / "count.out").read_text().splitlines()[0] == "/usr/local/bin/batchdeploy-launch"
+    assert "state=failed" in (logs / "broken.out").read_text()
+    assert "task broken failed" in err
