@@ -11,6 +11,7 @@ resources; what existed is kept). Exit codes are pegasus's: 0 every task succeed
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -116,12 +117,15 @@ def run(argv: list[str], world: World, out=sys.stdout) -> int:
         return baglogs.SUCCEEDED
     try:
         res.setup()
-        if plan.mode == "create":
-            return baglogs.SUCCEEDED
-        return _run_bag(aws, bag, s, plan, res, world, log)
-    finally:
-        if plan.mode == "run":
-            res.teardown()
+        code = baglogs.SUCCEEDED if plan.mode == "create" else _run_bag(aws, bag, s, plan, res, world, log)
+    except BaseException:
+        if plan.mode == "run":  # what the run created goes even so; the first error is the one reported
+            with contextlib.suppress(errors.BatchdeployError):
+                res.teardown()  # each failure of its own is logged
+        raise
+    if plan.mode == "run":
+        res.teardown()
+    return code
 
 
 def _run_bag(aws, bag, s, plan, res, world: World, log) -> int:
