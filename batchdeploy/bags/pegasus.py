@@ -122,6 +122,8 @@ def run(argv: list[str], world: World, out=sys.stdout) -> int:
         if plan.mode == "run":  # what the run created goes even so; the first error is the one reported
             with contextlib.suppress(errors.BatchdeployError):
                 res.teardown()  # each failure of its own is logged
+        else:  # -c that failed half-way: nothing it made is left behind
+            res.undo()
         raise
     if plan.mode == "run":
         res.teardown()

@@ -125,6 +125,16 @@ class Resources:
         if first is not None:
             raise first
 
+    def undo(self) -> None:
+        """After a failed -c: delete what this invocation created, so nothing is left half-made."""
+        refs = {step.ref.kind: step.ref for step in self.plan.setup}
+        for kind in (JOB_QUEUE, COMPUTE_ENVIRONMENT, JOB_DEFINITION, S3_BUCKET):
+            if kind in self.created:
+                try:
+                    self._delete(Step("delete", refs[kind]))
+                except BatchdeployError as exc:
+                    self.note(f"could not delete {refs[kind].name}: {exc.line()}")
+
     def _delete(self, step: Step) -> None:
         kind, ref = step.ref.kind, step.ref
         batch = self.aws.client("batch")
@@ -155,8 +165,9 @@ class Resources:
 
     @staticmethod
     def _revisions(batch, target: str) -> list[str]:
-        """A job definition ARN or name:rev as given; a bare name: every ACTIVE revision."""
-        bare = not target.startswith("arn:") and ":" not in target
-        if bare:
-            return [d["jobDefinitionArn"] for d in aws_batch.active_revisions(batch, target)]
+        """A job definition ARN or name with a revision as given; without one (a bare name, or the ARN
+        pegasus builds from a name): every ACTIVE revision."""
+        name = target.rsplit("/", 1)[-1] if target.startswith("arn:") else target
+        if ":" not in name:
+            return [d["jobDefinitionArn"] for d in aws_batch.active_revisions(batch, name)]
         return [target]

@@ -227,3 +227,17 @@ def test_an_aws_error_is_one_line_exit_2_without_the_secret_key_and_nothing_is_l
     assert err.strip().splitlines()[-1].startswith("pegasus-aws-batch: error: ")
     assert "canary-key-0b7f3e19d2" not in err
     assert leftovers(aws) == before  # the job definition registered before the failure was deleted
+
+
+def test_create_that_fails_half_way_deletes_what_it_had_made(aws, moto, bag_dir):
+    (bag_dir / "bad-ce.json").write_text(json.dumps({"type": "UNMANAGED", "state": "ENABLED", "serviceRole": 7}))
+    before = leftovers(aws)
+    code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-c", "-j", "jd.json", "--ce", "bad-ce.json")
+    assert code == 2 and "deleted job definition" in err
+    assert leftovers(aws) == before
+    code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-c", "-j", "jd.json", "--ce", "ce.json")
+    assert code == 0, err
+    assert "peg-compute-env" in leftovers(aws)["ce"] and "peg-job-definition" in leftovers(aws)["jd"]  # -c keeps them
+    code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-d", "-j", "peg-job-definition", "--ce", "peg-compute-env")
+    assert code == 0, err
+    assert leftovers(aws) == before
