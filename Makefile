@@ -121,6 +121,11 @@ cancel: ## ./deploy.sh --cancel JOB
 	$(if $(JOB),,$(error JOB is required: make cancel JOB=job-id))
 	$(DEPLOY) --cancel $(JOB)
 
+.PHONY: submit
+submit: ## ./deploy.sh --submit FILES: pegasus job submit files, run to their end
+	$(if $(FILES),,$(error FILES is required: make submit FILES="jobs.json"))
+	$(DEPLOY) --submit $(FILES)
+
 .PHONY: bench
 bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -25,6 +25,7 @@ VERBS:
    --logs JOB_ID [--follow]  A job's log lines
    --cancel JOB_ID           Cancel or terminate a job
    --create | --delete       Create or tear down the project's Batch resources
+   --submit FILE...          pegasus job submit files: every task run and followed, <jobName>.out/.err
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -43,7 +44,7 @@ EXAMPLES:
 
 EXIT CODES:
    0 success, 1 an operation failed (AWS refused), 2 usage or configuration error,
-   3 what was submitted failed (-r --wait: the job or a sweep's tasks), 130 interrupted
+   3 what was submitted failed (-r --wait: the job or a sweep's tasks; --submit: a task), 130 interrupted
 EOF
 }
 
@@ -81,6 +82,7 @@ while (($#)); do
     --cancel) verb=cancel ;;
     --create) verb=create ;;
     --delete) verb=delete ;;
+    --submit) verb=submit ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

@@ -20,6 +20,7 @@ Where each verb lives (a test checks this table against VERBS):
     all           -a                batchdeploy.cli
     create        --create          batchdeploy.infra.verbs
     delete        --delete          batchdeploy.infra.verbs
+    submit        --submit          batchdeploy.bags.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
 share), config, secrets, state, polling, ui, userprog (user jq programs under limits), engine. The
@@ -82,6 +83,8 @@ VERBS: dict[str, Verb] = {
                    ("--create",), "create"),
     "delete": Verb("batchdeploy.infra.verbs:delete", "tear down what --create made (this project's tags only)",
                    ("--delete",), "delete"),
+    "submit": Verb("batchdeploy.bags.verb:main", "pegasus job submit files: every task run, followed, its .out/.err written",
+                   ("--submit",), "submit"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
@@ -96,7 +99,7 @@ EXIT_CODES = """exit codes:
   0    success
   1    an operation failed (AWS refused, a build or a transfer failed)
   2    usage or configuration error
-  3    what was submitted failed (-r --wait: the job, or tasks of a sweep)
+  3    what was submitted failed (-r --wait: the job, or tasks of a sweep; submit: a task)
   130  interrupted (Ctrl-C or SIGTERM)"""
 
 
@@ -257,6 +260,15 @@ def _infra_flags(add, verb: str) -> None:
         add("--delete-images", action="store_true", help="also delete ECR repositories that hold images")
 
 
+def _submit_flags(add, verb: str) -> None:
+    add("submit_files", nargs="+", metavar="FILE", help="pegasus-aws-batch job submit files (JSON)")
+    add("--job-definition", metavar="NAME[:REV]|ARN", help="for tasks naming none (default: the one -u recorded)")
+    add("--queue", metavar="QUEUE", help="for tasks naming none (overrides AWS_JOB_QUEUE)")
+    add("--files", "-f", metavar="FILE[,FILE...]", help="files every task gets (as pegasus's -f)")
+    add("--logs-dir", metavar="DIR", help="where <jobName>.out and .err go (default: the current folder)")
+    add("--merge-logs", "-m", metavar="PREFIX", help="merge them into PREFIX.out, PREFIX.err (in --logs-dir)")
+
+
 # verb -> the function that adds its own flags (verbs with none are absent)
 _VERB_FLAGS = {
     "images": _images_flags,
@@ -269,6 +281,7 @@ _VERB_FLAGS = {
     "sync-from-s3": _sync_flags,
     "create": _infra_flags,
     "delete": _infra_flags,
+    "submit": _submit_flags,
 }
 
 
@@ -341,23 +354,6 @@ def run_all(ctx: Context) -> int:
     return errors.OK
 
 
-def _terminate_as_interrupt():
-    """SIGTERM (a scheduler, `kill`, a CI runner stopping us) takes the Ctrl-C path: the same clean-up
-    (temporary files, multipart uploads, child processes), the same one line, exit 130. Without it
-    Python died at once, silently, mid-submit or mid-upload. Returns what puts the old handler back."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGTERM, interrupt)
-    return lambda: signal.signal(signal.SIGTERM, old)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
@@ -368,7 +364,9 @@ def main(argv: list[str] | None = None) -> int:
         print(one_line(redact(f"{PROG}: error: {line}")), file=sys.stderr, flush=True)
         return code
 
-    restore = _terminate_as_interrupt()
+    from batchdeploy.interrupts import terminate_as_interrupt
+
+    restore = terminate_as_interrupt()
     try:
         args = parse(argv)
         ctx = make_context(args)

@@ -1,0 +1,83 @@
+"""`batchdeploy submit FILE...` against the in-process moto server: batchdeploy's configuration
+(AWS_JOB_QUEUE, the definition -u recorded, S3_BUCKET), the tasks' files written, exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import pytest
+
+from batchdeploy.bags import execute
+from batchdeploy.bags.logs import TASK_STDERR_SEPARATOR
+from tests.run_support import FakeClock, inprocess, make_batch, setup_project
+
+BUCKET = "bag-bucket"
+
+
+@pytest.fixture
+def bag_project(aws, project, monkeypatch):
+    env = make_batch(aws)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    project.write("data.csv", "1,2\n")
+    project.write_json("jobs.json", {"submitjob": [
+        {"JOBNAME": "one", "executable": "run.sh", "arguments": 5,
+         "environment": [{"name": "TRANSFER_INPUT_FILES", "value": "data.csv"}]},
+        {"jobName": "two", "executable": "run.sh"}]})
+    monkeypatch.chdir(project.path)
+    return project
+
+
+def put_logs(aws, monkeypatch):
+    real = execute.BagRunner.fetch_logs
+
+    def fetch(self, placed):
+        logs = aws.client("logs")
+        with contextlib.suppress(Exception):
+            logs.create_log_group(logGroupName="/aws/batch/job")
+        for p in placed:
+            stream = execute.stream_of(p.record)
+            logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=stream)
+            now = int(time.time() * 1000)
+            logs.put_log_events(logGroupName="/aws/batch/job", logStreamName=stream, logEvents=[
+                {"timestamp": now, "message": f"hello {p.task.name}"}])
+        return real(self, placed)
+
+    monkeypatch.setattr(execute.BagRunner, "fetch_logs", fetch)
+
+
+def test_submit_runs_the_bag_in_batchdeploys_configuration(aws, bag_project, monkeypatch):
+    put_logs(aws, monkeypatch)
+    clock = FakeClock()
+    code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs", "-m", "all"],
+                               sleep=clock.sleep, clock=clock.clock)
+    assert code == 0, err
+    assert "2 of 2 tasks succeeded" in out
+    assert "1 uploaded, 0 unchanged" in err
+    merged = (bag_project.path / "logs" / "all.out").read_text().splitlines()
+    assert merged[0] == "hello one" and merged[1].startswith('[cluster-task id=1, name="one"')
+    assert merged[-1].startswith("[cluster-summary tasks=2, succeeded=2, failed=0")
+    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert "bags/inputs/data.csv" in keys
+    code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs"], sleep=clock.sleep, clock=clock.clock)
+    assert code == 0 and "0 uploaded, 1 unchanged" in err
+    assert (bag_project.path / "logs" / "two.out").read_text().startswith("hello two\n")
+    assert (bag_project.path / "logs" / "two.err").read_text() == ""
+    assert TASK_STDERR_SEPARATOR not in out
+
+
+def test_a_bad_submit_file_is_refused_with_exit_2_and_nothing_sent(aws, moto, bag_project):
+    from tests.conftest import RequestCounter
+
+    bag_project.write_json("bad.json", {"SubmitJob": [{"jobName": "a", "executable": "x"},
+                                                      {"jobName": "a", "executable": "y"}]})
+    counter = RequestCounter(moto)
+    code, out, err = inprocess(["submit", "bad.json"])
+    assert code == 2 and "jobName a is also" in err and len(err.strip().splitlines()) == 1
+    assert counter.since() == []
+
+
+def test_deploy_sh_knows_submit(bag_project):
+    result = bag_project.deploy("--submit", "--help")
+    assert result.returncode == 0 and "--merge-logs" in result.stdout
