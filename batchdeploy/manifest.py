@@ -65,7 +65,8 @@ def bundle_ref(bundle, bucket: str, prefix: str) -> dict:
     return {"url": f"s3://{bucket}/{bundle.key(prefix)}", "sha256": bundle.sha256, "size": len(bundle.data)}
 
 
-def build(tasks: list, *, command=None, environment=None, bundle: dict | None = None, records: str | None = None) -> Manifest:
+def build(tasks: list, *, command=None, environment=None, bundle: dict | None = None, records: str | None = None,
+          stderr: str | None = None) -> Manifest:
     """The manifest of `tasks` (dicts of command, parameters, environment, inputs, outputs, and an
     optional positive integer id); every problem reported at once as a UsageError."""
     doc = {
@@ -76,6 +77,8 @@ def build(tasks: list, *, command=None, environment=None, bundle: dict | None = 
         "environment": _text_values(environment, "environment variable"),
         "tasks": [_task(t) for t in tasks],
     }
+    if stderr is not None:  # only when asked: every other manifest keeps its name (its sha256)
+        doc["stderr"] = stderr
     secret = sorted({k for env in [doc["environment"], *(t["environment"] for t in doc["tasks"])] for k in env if is_secret(k)})
     if secret:
         raise UsageError(

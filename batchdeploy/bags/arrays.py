@@ -6,7 +6,9 @@ An array's child i runs task i of its manifest: the task's own command (pegasus'
 arguments]) and environment (PEGASUS_JOB_NAME, TRANSFER_INPUT_FILES, ...). One SubmitJob then carries
 up to 10,000 tasks instead of one, and one DescribeJobs of the parent watches them all. A group of one
 task, or a definition without the launcher, stays one SubmitJob per task. An array's children are
-`PARENT:INDEX`, so each task still has its own job id, state and log stream.
+`PARENT:INDEX`, so each task still has its own job id, state and log stream. The manifest asks the
+launcher for `"stderr": "after-marker"`: stdout live, then pegasus's marker and the task's stderr, so
+its `.out` and `.err` come apart as they do under pegasus's own launcher.
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def plan(placed: list, launchers: dict[str, str | None], *, bucket: str, key_pre
             records = f"s3://{bucket}/{key_prefix}records/{token}/"
             try:
                 m = manifests.build([{"id": n, "command": p.request["containerOverrides"]["command"],
-                                      "environment": _env(p.request)} for n, p in enumerate(chunk, 1)], records=records)
+                                      "environment": _env(p.request)} for n, p in enumerate(chunk, 1)], records=records,
+                                    stderr="after-marker")  # stdout and stderr apart in the one log stream
             except UsageError as exc:
                 if notes is not None:
                     notes.append(f"{len(chunk)} tasks go one job each, not as an array: {exc.line()}")

@@ -36,7 +36,9 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-TASK_STDERR_SEPARATOR = "########################[AWS BATCH] TASK STDERR ########################"
+from batchdeploy.launch.spec import TASK_STDERR_MARKER
+
+TASK_STDERR_SEPARATOR = TASK_STDERR_MARKER  # one constant: the launcher prints it, this module splits on it
 LOG_GROUP = "/aws/batch/job"
 JOBSTATE_SUFFIX = ".jobstate.log"
 # classes/AWSJob.JOBSTATE, in its order; the log writes them upper-cased.

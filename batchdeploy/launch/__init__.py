@@ -25,6 +25,7 @@ The manifest (JSON, written by `batchdeploy.manifest`; `spec.parse_manifest` che
      "records": "s3://B/P/runs/RUN_ID/" | null,          # where task records go, unless --records
      "command": ["python3", "train.py", "--lr", "Ref::lr"] | null,   # every task's, unless its own
      "environment": {"NAME": "value"},                   # every task's; a task's own entries win
+     "stderr": "live" | "after-marker",                  # optional; after-marker: a bag's (see below)
      "tasks": [{"id": 7,                                # optional; every task's or none (see below)
                 "command": [...] | null, "parameters": {"lr": "0.1"}, "environment": {...},
                 "inputs":  [{"from": "s3://B/data/x.csv", "to": "data/x.csv"},
@@ -37,7 +38,10 @@ a job's parameters; the task also sees `BATCHDEPLOY_TASK_INDEX` (its place in th
 `BATCHDEPLOY_TASK_ID` (its id, a positive integer unique in the manifest; the index when the manifest
 gives no ids) and `BATCHDEPLOY_PARAMETERS` (JSON). A sweep's task keeps its id when a rerun puts it at
 another index, so its records stay together.
-Relative local paths are relative to the folder the command runs in. The manifest never holds
+Relative local paths are relative to the folder the command runs in. With `"stderr": "after-marker"`
+(what `batchdeploy submit` and `pegasus-aws-batch` write) the command's stderr is held until it ends,
+then printed on stdout after pegasus's `TASK STDERR` marker line, so a reader of the one log stream
+splits the two as pegasus's client does; by default both stream live. The manifest never holds
 credentials: the job gets them in its environment (or from its role).
 
 The task record, one object per task and attempt, never rewritten by anyone:

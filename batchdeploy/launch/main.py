@@ -173,7 +173,8 @@ def launch(opts: Options, environ: dict, ctx: dict) -> int:
     try:
         task = job.load_task()
         workdir = job.prepare(task)
-        finished = process.run(task.command, job.child_env(task, workdir), workdir)
+        after = spec.TASK_STDERR_MARKER if task.stderr == "after-marker" else None
+        finished = process.run(task.command, job.child_env(task, workdir), workdir, stderr_after=after)
         error = job.copy_outputs(task, workdir, finished)
     except LaunchError as exc:
         error = exc

@@ -7,6 +7,7 @@ import os
 import resource
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -67,6 +68,15 @@ def _pump(source, fd: int, tail: Tail | None) -> None:
                 tail.add(chunk)
 
 
+def _replay(held, marker: str) -> None:
+    """The marker line, then the held stderr, on stdout (as pegasus's own launcher does)."""
+    with held:
+        held.seek(0)
+        _write_all(1, marker.encode() + b"\n")
+        while chunk := held.read(65536):
+            _write_all(1, chunk)
+
+
 def start(command: list, env: dict, cwd: str) -> subprocess.Popen:
     try:
         return subprocess.Popen(
@@ -80,15 +90,18 @@ def start(command: list, env: dict, cwd: str) -> subprocess.Popen:
         raise LaunchError(EXIT_NOT_EXECUTABLE, f"command cannot be executed: {command[0]}: {exc.strerror}") from None
 
 
-def run(command: list, env: dict, cwd: str) -> Finished:
+def run(command: list, env: dict, cwd: str, stderr_after: str | None = None) -> Finished:
     """Runs `command` to its end. Signals the launcher gets (SIGTERM from `docker stop` when AWS
-    Batch ends a job) go to the command's process group; the launcher then still writes its record."""
+    Batch ends a job) go to the command's process group; the launcher then still writes its record.
+    With `stderr_after` (a marker line), stderr is held in a temporary file and written to stdout
+    after the marker once the command ended, so one log stream holds the two apart."""
     started = time.time()
     proc = start(command, env, cwd)
     tail = Tail()
+    held = tempfile.TemporaryFile() if stderr_after is not None else None
     pumps = [
         threading.Thread(target=_pump, args=(proc.stdout, 1, None), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, 2, tail), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, held.fileno() if held else 2, tail), daemon=True),
     ]
     for pump in pumps:
         pump.start()
@@ -110,6 +123,8 @@ def run(command: list, env: dict, cwd: str) -> Finished:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     ended = time.time()
+    if held is not None:
+        _replay(held, stderr_after)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     name = signal.Signals(-returncode).name if returncode < 0 and -returncode in signal.valid_signals() else None
     return Finished(

@@ -14,6 +14,11 @@ from batchdeploy.launch import EXIT_MANIFEST, EXIT_USAGE
 MANIFEST_FORMAT = "batchdeploy.manifest/1"
 RECORD_FORMAT = "batchdeploy.task-record/1"
 MAX_TASKS = 10_000  # AWS Batch's largest array
+# pegasus-aws-batch's marker (its CloudWatchLog.TASK_STDERR_SEPARATOR): with `"stderr": "after-marker"` the
+# launcher streams the command's stdout live and prints this line, then its stderr, when it ends, so a
+# reader of the one log stream can split the two as pegasus's client does.
+TASK_STDERR_MARKER = "########################[AWS BATCH] TASK STDERR ########################"
+STDERR_MODES = ("live", "after-marker")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REF = re.compile(r"Ref::([A-Za-z0-9_-]+)")
@@ -86,6 +91,7 @@ class Task:
     inputs: list = field(default_factory=list)
     outputs: list = field(default_factory=list)
     id: int | None = None  # the task's name (records, BATCHDEPLOY_TASK_ID): the manifest's "id", else the index
+    stderr: str = "live"  # the manifest's "stderr": STDERR_MODES
 
     def __post_init__(self):
         if self.id is None:
@@ -111,6 +117,8 @@ def manifest_problems(doc) -> list:
     records = doc.get("records")
     if records is not None and not (isinstance(records, str) and records.startswith("s3://")):
         problems.append("records must be null or an s3:// URL")
+    if doc.get("stderr") not in (None, *STDERR_MODES):
+        problems.append(f"stderr must be one of {', '.join(STDERR_MODES)}")
     problems += _command_problems(doc.get("command"), "command")
     problems += _env_problems(doc.get("environment"), "environment")
     for i, task in enumerate(tasks):
@@ -195,7 +203,7 @@ def select_task(doc: dict, index: int, url: str = "the manifest") -> Task:
     command = substitute(raw.get("command") or doc.get("command"), params)
     env = {**(doc.get("environment") or {}), **(raw.get("environment") or {})}
     inputs, outputs = list(raw.get("inputs") or []), list(raw.get("outputs") or [])
-    return Task(index, command, env, params, inputs, outputs, raw.get("id"))
+    return Task(index, command, env, params, inputs, outputs, raw.get("id"), doc.get("stderr") or "live")
 
 
 def substitute(words: list, params: dict) -> list:

@@ -109,7 +109,8 @@ def test_the_seeds_example_runs_its_tasks_and_leaves_nothing_behind(local_stack,
 def test_submit_runs_a_bag_as_one_array_through_the_launcher(local_stack, launcher_image, project,  # noqa: F811
                                                               monkeypatch):
     """`batchdeploy submit` with a definition whose image has the launcher: one array job, each child
-    running its own task from the manifest; a failing task is exit 3, and its record says so."""
+    running its own task from the manifest; a failing task is exit 3, and its record says so; each
+    task's stderr is in its .err, its stdout in its .out."""
     batch = Batch(local_stack)
     env = {"AWS_ENDPOINT_URL": local_stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_EC2_METADATA_DISABLED": "true", "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch",
@@ -124,7 +125,7 @@ def test_submit_runs_a_bag_as_one_array_through_the_launcher(local_stack, launch
     project.write_json("bag.json", {"SubmitJob": [
         {"jobName": "greet", "executable": "echo", "arguments": "hello from the array"},
         {"jobName": "count", "executable": "ls", "arguments": "/usr/local/bin/batchdeploy-launch"},
-        {"jobName": "broken", "executable": "false"}]})
+        {"jobName": "broken", "executable": "ls", "arguments": "/no/such/file"}]})
     for key, value in {"AWS_ENDPOINT_URL": local_stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
                        "AWS_EC2_METADATA_DISABLED": "true"}.items():
@@ -137,4 +138,9 @@ def test_submit_runs_a_bag_as_one_array_through_the_launcher(local_stack, launch
     assert (logs / "greet.out").read_text().splitlines()[0] == "hello from the array"
     assert (logs / "count.out").read_text().splitlines()[0] == "/usr/local/bin/batchdeploy-launch"
     assert "state=failed" in (logs / "broken.out").read_text()
+    # stdout and stderr apart: the launcher holds stderr until the command ends, then prints it after
+    # pegasus's marker (the manifest's "stderr": "after-marker"), and the split puts it in .err
+    assert "No such file" in (logs / "broken.err").read_text()
+    assert "No such file" not in (logs / "broken.out").read_text()
+    assert (logs / "greet.err").read_text() == ""
     assert "task broken failed" in err

@@ -17,6 +17,7 @@ import pytest
 from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
 from batchdeploy.launch import EXIT_BUNDLE, EXIT_INPUT, EXIT_MANIFEST, EXIT_OUTPUT, EXIT_RECORD, EXIT_S3
+from batchdeploy.launch.spec import TASK_STDERR_MARKER
 
 from .conftest import ROOT, wait_for
 
@@ -105,6 +106,18 @@ def test_array_children_pick_their_rows_and_a_failure_is_recorded(moto, s3):
     assert (second.returncode, second.stdout) == (3, "row 3\n")
     rec = get_record(s3, task=1, attempt=2)
     assert rec["exit_code"] == 3 and rec["outcome"] == "failed" and rec["attempt"] == 2
+
+
+def test_stderr_after_the_marker_keeps_the_two_streams_apart_in_one_log(moto, s3):
+    """A bag's manifest ("stderr": "after-marker"): stdout live, then pegasus's marker, then stderr,
+    all on stdout (the one log stream a bag's reader splits); the record still keeps stderr's tail."""
+    script = "import sys; print('out 1', flush=True); print('err 1', file=sys.stderr, flush=True); print('out 2')"
+    url = put_manifest(s3, [{}], command=[PY, "-c", script], stderr="after-marker")
+    done = launch(moto.url, "--manifest", url)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"out 1\nout 2\n{TASK_STDERR_MARKER}\nerr 1\n"
+    assert "err 1" not in done.stderr
+    assert get_record(s3)["stderr_tail"] == ["err 1"]
 
 
 def test_a_signal_ends_the_command_and_the_record_says_which(moto, s3):
