@@ -126,6 +126,11 @@ submit: ## ./deploy.sh --submit FILES: pegasus job submit files, run to their en
 	$(if $(FILES),,$(error FILES is required: make submit FILES="jobs.json"))
 	$(DEPLOY) --submit $(FILES)
 
+.PHONY: pipeline
+pipeline: ## ./deploy.sh --pipeline run FILE: every step submitted at once with dependsOn
+	$(if $(FILE),,$(error FILE is required: make pipeline FILE=examples/pipeline/pipeline.yaml))
+	$(DEPLOY) --pipeline run $(FILE)
+
 .PHONY: bench
 bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md
 	$(PY) bench/run.py $(BENCH_ARGS)

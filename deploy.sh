@@ -26,6 +26,9 @@ VERBS:
    --cancel JOB_ID           Cancel or terminate a job
    --create | --delete       Create or tear down the project's Batch resources
    --submit FILE...          pegasus job submit files: every task run and followed, <jobName>.out/.err
+   --pipeline run FILE | rerun RUN_ID [--wait]
+                             A pipeline: every step submitted at once with dependsOn (also
+                             -r NAME --pipeline FILE); --status RUN_ID draws its graph
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -83,6 +86,7 @@ while (($#)); do
     --create) verb=create ;;
     --delete) verb=delete ;;
     --submit) verb=submit ;;
+    --pipeline) verb=pipeline ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

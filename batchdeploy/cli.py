@@ -11,8 +11,8 @@ Where each verb lives (a test checks this table against VERBS):
     info          -i                batchdeploy.info
     images        -b                batchdeploy.images.verb
     update-jobs   -u                batchdeploy.jobs.register
-    run           -r                batchdeploy.sweeps.verb
-    status        --status          batchdeploy.sweeps.verb
+    run           -r                batchdeploy.pipelines.verb
+    status        --status          batchdeploy.pipelines.verb
     logs          --logs            batchdeploy.jobs.commands
     cancel        --cancel          batchdeploy.jobs.commands
     sync-to-s3    --sync-to-s3      batchdeploy.sync.verb
@@ -21,6 +21,7 @@ Where each verb lives (a test checks this table against VERBS):
     create        --create          batchdeploy.infra.verbs
     delete        --delete          batchdeploy.infra.verbs
     submit        --submit          batchdeploy.bags.verb
+    pipeline      --pipeline        batchdeploy.pipelines.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
 share), config, secrets, state, polling, ui, userprog (user jq programs under limits), engine. The
@@ -66,11 +67,11 @@ VERBS: dict[str, Verb] = {
                    ("-b", "--update-images"), "images"),
     "update-jobs": Verb("batchdeploy.jobs.register:main", "register job definitions that changed; --prune old revisions",
                         ("-u", "--update-jobs"), "update-jobs"),
-    # run and status go through sweeps.verb, which hands anything that is not a sweep to batchdeploy.jobs
-    # (a sweep is built on jobs; jobs never imports sweeps).
-    "run": Verb("batchdeploy.sweeps.verb:main", "submit an experiment: NAME [key=val ...] [-- extra args]",
+    # run and status go through pipelines.verb, then sweeps.verb, then batchdeploy.jobs (a pipeline is built
+    # on sweeps, a sweep on jobs; the lower never imports the higher).
+    "run": Verb("batchdeploy.pipelines.verb:run_door", "submit an experiment: NAME [key=val ...] [-- extra args]",
                 ("-r", "--run-experiment"), "run"),
-    "status": Verb("batchdeploy.sweeps.verb:status", "recent jobs of this project as a table, or one run's tasks",
+    "status": Verb("batchdeploy.pipelines.verb:status_door", "recent jobs of this project as a table, or one run's tasks",
                    ("--status",), "status"),
     "logs": Verb("batchdeploy.jobs.commands:logs", "a job's log lines (--follow to stream)", ("--logs",), "logs"),
     "cancel": Verb("batchdeploy.jobs.commands:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),
@@ -85,14 +86,13 @@ VERBS: dict[str, Verb] = {
                    ("--delete",), "delete"),
     "submit": Verb("batchdeploy.bags.verb:main", "pegasus job submit files: every task run, followed, its .out/.err written",
                    ("--submit",), "submit"),
+    "pipeline": Verb("batchdeploy.pipelines.verb:main", "pipelines: run FILE, rerun RUN_ID", ("--pipeline",), "pipeline"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
 FLAG_KEYS = {
-    "region": "AWS_REGION",
-    "profile": "AWS_PROFILE",
-    "endpoint_url": "AWS_ENDPOINT_URL",
-    "queue": "AWS_JOB_QUEUE",
+    "region": "AWS_REGION", "profile": "AWS_PROFILE",
+    "endpoint_url": "AWS_ENDPOINT_URL", "queue": "AWS_JOB_QUEUE",
 }
 
 EXIT_CODES = """exit codes:
@@ -209,6 +209,7 @@ def _run_flags(add, verb: str) -> None:
     sweep("--grid", nargs="+", action="extend", metavar="key=v1,v2",
           help="one task per combination of the values (the cartesian product)")
     sweep("--rerun-failed", metavar="RUN_ID", help="a new run of the run's failed and never-started tasks only")
+    add("--pipeline", metavar="FILE", help="a pipeline file: every step submitted at once with dependsOn")
 
 
 def _status_flags(add, verb: str) -> None:
@@ -282,6 +283,7 @@ _VERB_FLAGS = {
     "create": _infra_flags,
     "delete": _infra_flags,
     "submit": _submit_flags,
+    "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
 }
 
 

@@ -1,0 +1,9 @@
+"""The flags of `batchdeploy pipeline` (kept out of cli.py, which holds the verb table)."""
+
+
+def add_flags(add, verb: str) -> None:
+    add("action", metavar="run|rerun|status", help="run FILE, rerun RUN_ID, or status RUN_ID")
+    add("target", metavar="FILE|RUN_ID", help="the pipeline file (run) or a pipeline run's id")
+    add("--wait", action="store_true", help="follow the graph to its end (exit 3 when a step failed)")
+    add("--no-credentials", action="store_true", help="inject no credentials (right when the definitions have a jobRoleArn)")
+    add("--dry-run", action="store_true", help="read, check and plan; upload and submit nothing")

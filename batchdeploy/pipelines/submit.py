@@ -1,0 +1,270 @@
+"""A pipeline's SubmitJobs: planned from the model (pipelines.model) before anything is sent, then
+sent in dependency order, each step's `dependsOn` naming the job ids its dependencies got.
+
+- The AWS reads are `-r`'s (jobs.run.prepare: queue, definition, credentials), once per distinct job
+  definition, not once per step; each step's parameters are checked against its own definition, every
+  problem at once, before the run record or any submit.
+- A plain step is one job; a map step is one array job through the launcher's manifest (sweeps.plan),
+  and a step after it depends on the array parent (`N_TO_N`: child i on child i, AWS's type).
+- Every SubmitJob goes through jobs.submit.submit_exactly_once with its own client token
+  (`RUNTOKEN-STEP`, a map step's `RUNTOKEN-STEP-a1`): a lost answer never makes a second job.
+- The run record: run.json (the pipeline, its steps and what each will run, state "submitting") is
+  written once before the first submit; then ONE object per step, `steps/STEP.json` (its job id),
+  written once after that step's submit. Nothing is ever read, changed and written back, so a run
+  killed part-way keeps what it wrote, and the jobs it may have made are found by the tokens run.json lists.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, replace
+
+from batchdeploy import manifest as manifests
+from batchdeploy import runs
+from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
+from batchdeploy.errors import UsageError
+from batchdeploy.jobs import code as codes
+from batchdeploy.jobs import request as req
+from batchdeploy.jobs import run as jobrun
+from batchdeploy.jobs.runrecord import image_of, who
+from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.pipelines.model import Pipeline, Step
+from batchdeploy.secrets import MASK, is_secret, redact
+from batchdeploy.state import IMAGES
+from batchdeploy.sweeps import plan as plans
+
+KIND = "pipeline"
+STEPS_DIR = "steps/"
+OUTPUT_REF = re.compile(r"\{steps\.([A-Za-z0-9_-]+)\.output\}")
+
+
+def step_key(prefix: str, run_id: str, step: str) -> str:
+    return runs.run_key(prefix, run_id, f"{STEPS_DIR}{step}.json")
+
+
+def output_url(bucket: str, results_prefix: str, run_id: str, step: str) -> str:
+    """A step's output location (the model's docstring); a rerun keeps the original run's."""
+    return f"s3://{bucket}/{runs.run_key(results_prefix, run_id, step)}/"
+
+
+def expand(value: str, urls: dict[str, str]) -> str:
+    # TODO(merge): the reader's expand_outputs/step_output_url replace this once pipeline-file lands
+    return OUTPUT_REF.sub(lambda m: urls.get(m[1], m[0]), value)
+
+
+def job_name(pipeline: str, step: str) -> str:
+    name = f"{pipeline}-{step}"
+    return name[:128]
+
+
+@dataclass
+class StepPlan:
+    step: Step
+    request: dict  # without dependsOn: the job ids are known only as the submits answer
+    token: str  # the client token the request carries
+    output: str
+    definition: dict
+    size: int | None = None  # a map step's number of tasks
+    manifest: dict | None = None  # a map step's: {"url", "sha256", "task_ids"}
+
+
+@dataclass
+class PipelinePlan:
+    pipeline: Pipeline
+    run_id: str
+    base_token: str
+    queue: str
+    steps: list[StepPlan]
+    manifests: list  # (key, bytes) uploaded before run.json
+    secret_names: set
+
+
+def check_order(pipeline: Pipeline, order: list[Step], done: tuple = ()) -> None:
+    """Each step after everything it depends on (the reader's `order()` gives such an order; this is
+    the executor's own guard, so a wrong order is refused before anything is sent)."""
+    seen: set[str] = set(done)  # a rerun's steps that succeeded before
+    problems = []
+    for step in order:
+        for dep in step.depends_on:
+            if dep.step not in seen:
+                problems.append(f"step {step.name} depends on {dep.step}, which is not before it")
+        seen.add(step.name)
+    if problems:
+        raise UsageError(f"pipeline {pipeline.name}: " + "; ".join(problems))
+
+
+def prepare_definitions(ctx, pipeline: Pipeline, order: list[Step], base: jobrun.RunOptions) -> dict:
+    """jobs.run.prepare once per distinct job definition (None: the project's, as -r)."""
+    wanted = list(dict.fromkeys(s.job_definition or pipeline.settings.get("job_definition") for s in order))
+    return {ref: jobrun.prepare(ctx, replace(base, job_definition=ref)) for ref in wanted}
+
+
+def _overrides(prepared: jobrun.Prepared, step: Step, env_extra: dict) -> dict:
+    overrides = dict(prepared.spec.overrides or {})
+    env = {**step.environment, **env_extra}
+    if env:
+        kept = [e for e in overrides.get("environment") or [] if e.get("name") not in env]
+        overrides["environment"] = kept + [{"name": k, "value": v} for k, v in env.items()]
+    if step.command is not None:
+        overrides["command"] = list(step.command)
+    return overrides
+
+
+def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: str, outputs_run_id: str,
+         base_token: str, bucket: str, prefix: str, results_prefix: str) -> PipelinePlan:
+    """Every step's request, checked, every problem at once; nothing sent."""
+    urls = {s.name: output_url(bucket, results_prefix, outputs_run_id, s.name) for s in pipeline.steps}
+    images = ctx.state.read(IMAGES).get("images") or {}
+    problems, steps, uploads = [], [], []
+    queue = ""
+    for step in order:
+        p = prepared[step.job_definition or pipeline.settings.get("job_definition")]
+        queue = p.spec.queue
+        token = f"{base_token}-{step.name}"
+        params = {k: expand(v, urls) for k, v in step.parameters.items()}
+        env = {k: expand(v, urls) for k, v in step.environment.items()}
+        step_x = replace(step, environment=env, command=[expand(w, urls) for w in step.command] if step.command else step.command)
+        spec = replace(p.spec, name=job_name(pipeline.name, step.name), parameters=params, extra_args=[],
+                       overrides=_overrides(p, step_x, {"BATCHDEPLOY_OUTPUT": urls[step.name]}),
+                       vcpus=step.vcpus or p.spec.vcpus, memory=step.memory or p.spec.memory,
+                       gpus=step.gpus or p.spec.gpus, timeout=step.timeout if step.timeout is not None else p.spec.timeout,
+                       retries=step.retries if step.retries is not None else p.spec.retries,
+                       depends_on=[], array_size=None, client_token=token)
+        try:
+            req.check_options(spec)
+            if step.map is None:
+                req.check_parameters(params, spec.job_definition)
+                request = req.build(spec)
+                req.check(request)
+                steps.append(StepPlan(step, request, token, urls[step.name], spec.job_definition))
+            else:
+                steps.append(_plan_map(step, spec, images, urls, run_id, bucket, prefix, uploads))
+        except UsageError as exc:
+            problems.append(f"step {step.name}{_at(step)}: {exc.line() if hasattr(exc, 'line') else exc}")
+    if problems:
+        raise UsageError(f"pipeline {pipeline.name}: {len(problems)} problem{'s' if len(problems) > 1 else ''}: "
+                         + "; ".join(problems))
+    secrets = set().union(*(p.secret_names for p in prepared.values())) if prepared else set()
+    return PipelinePlan(pipeline, run_id, base_token, queue, steps, uploads, secrets)
+
+
+def _at(step: Step) -> str:
+    return f" (line {step.line})" if step.line else ""
+
+
+def _plan_map(step: Step, spec: req.RunSpec, images: dict, urls: dict, run_id: str, bucket: str, prefix: str,
+              uploads: list) -> StepPlan:
+    """A map step: one array through the launcher's manifest (sweeps.plan), its tasks' parameters checked."""
+    from batchdeploy.sweeps.check import check_against_definition, with_fixed
+
+    launcher = codes.launcher_path(spec.job_definition, images)  # a UsageError (with its hint) without one
+    sweep = step.map
+    sweep = replace(sweep, tasks=[replace(t, params={k: expand(v, urls) for k, v in t.params.items()},
+                                          env={k: expand(v, urls) for k, v in t.env.items()}) for t in sweep.tasks])
+    sweep = check_against_definition(with_fixed(sweep, spec.parameters), spec.job_definition)
+    if len(sweep.tasks) > plans.ARRAY_MAX:
+        raise UsageError(f"a map step of {len(sweep.tasks)} tasks", hint=f"a map step is one array: at most {plans.ARRAY_MAX}")
+    records = runs.records_url(bucket, prefix, run_id) + f"maps/{step.name}/"
+    sp = plans.plan_arrays(spec, sweep, launcher=launcher, bundle=None, records=records, bucket=bucket, prefix=prefix)
+    m = sp.manifests[0]
+    uploads.append((m.key(prefix), m.data))
+    unit = sp.units[0]
+    return StepPlan(step, unit.request, unit.request["tags"][TAG_CLIENT_TOKEN], urls[step.name], spec.job_definition,
+                    size=len(sweep.tasks), manifest={"url": sp.manifest_urls[0], "sha256": m.sha256,
+                                                     "task_ids": sp.chunks[0], "records": records})
+
+
+def step_doc(sp: StepPlan, secret_names: set) -> dict:
+    params = {k: (MASK if is_secret(k.upper()) else redact(v)) for k, v in (sp.request.get("parameters") or {}).items()}
+    jd = sp.definition
+    return {
+        "name": sp.step.name,
+        "job_name": sp.request["jobName"],
+        "client_token": sp.token,
+        "job_definition": {"name": jd.get("jobDefinitionName"), "revision": jd.get("revision"),
+                           "arn": jd.get("jobDefinitionArn"), "sha256": runs.definition_sha256(jd)},
+        "parameters": params,
+        "depends_on": [{"step": d.step, "type": d.type} for d in sp.step.depends_on],
+        "output": sp.output,
+        "map": None if sp.size is None else {"tasks": sp.size, **(sp.manifest or {})},
+        "command": [redact(w) for w in (sp.request.get("containerOverrides") or {}).get("command") or []] or None,
+    }
+
+
+def run_doc(ctx, pp: PipelinePlan, *, rerun_of: str | None, outputs_run_id: str, bucket: str, prefix: str) -> dict:
+    first = pp.steps[0].definition
+    return {
+        "format": runs.FORMAT,
+        "kind": KIND,
+        "run_id": pp.run_id,
+        "state": "submitting",
+        "created_at": runs.iso(_now()),
+        "who": who(ctx.aws),
+        "git": runs.git_state(ctx.cfg.project_dir),
+        "project": ctx.cfg.get("PROJECT_NAME"),
+        "name": pp.pipeline.name,
+        "queue": pp.queue,
+        "image": image_of(first, ctx.state.read(IMAGES).get("images") or {}),
+        "client_token": pp.base_token,
+        "records": runs.records_url(bucket, prefix, pp.run_id),
+        "outputs_run_id": outputs_run_id,
+        "pipeline": {"name": pp.pipeline.name, "source": pp.pipeline.source,
+                     "settings": {k: redact(str(v)) for k, v in pp.pipeline.settings.items()},
+                     "steps": [step_doc(sp, pp.secret_names) for sp in pp.steps],
+                     "submitted_steps": [sp.step.name for sp in pp.steps]},
+        **({"rerun_of": rerun_of} if rerun_of else {}),
+    }
+
+
+def _now():
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+def depends_on(step: Step, ids: dict[str, str]) -> list[dict]:
+    """AWS's dependsOn for a step: one entry per dependency on a step submitted in this run (a rerun's
+    steps that succeeded before are no dependency: their outputs are there already)."""
+    out = []
+    for d in step.depends_on:
+        if d.step in ids:
+            out.append({"jobId": ids[d.step], **({"type": "N_TO_N"} if d.type == "N_TO_N" else {})})
+    return out
+
+
+def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | None = None,
+           outputs_run_id: str | None = None) -> dict[str, str]:
+    """The record, then every step in order; returns {step: job id}."""
+    s3 = ctx.aws.client("s3")
+    for key, data in pp.manifests:
+        manifests.upload_if_absent(s3, bucket, key, data, "application/json")
+    doc = run_doc(ctx, pp, rerun_of=rerun_of, outputs_run_id=outputs_run_id or pp.run_id, bucket=bucket, prefix=prefix)
+    runs.put(s3, bucket, runs.run_key(prefix, pp.run_id, runs.RUN_FILE), doc)
+    ctx.out.note(f"run {pp.run_id}: s3://{bucket}/{runs.run_key(prefix, pp.run_id)}")
+    if rerun_of:  # after run.json, so a reader who lists the marker always finds the run
+        marker = {"format": runs.FORMAT, "run_id": pp.run_id, "rerun_of": rerun_of, "created_at": doc["created_at"],
+                  "steps": [sp.step.name for sp in pp.steps]}
+        runs.put(s3, bucket, runs.rerun_key(prefix, rerun_of, pp.run_id), marker)
+    ids: dict[str, str] = {}
+    try:
+        for sp in pp.steps:
+            request = dict(sp.request)
+            deps = depends_on(sp.step, ids)
+            if deps:
+                request["dependsOn"] = deps
+            answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
+            ids[sp.step.name] = answer["jobId"]
+            runs.put(s3, bucket, step_key(prefix, pp.run_id, sp.step.name),
+                     {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "job_id": answer["jobId"],
+                      "job_arn": answer.get("jobArn"), "client_token": sp.token, "submitted_at": runs.iso(_now()),
+                      "depends_on": deps})
+    except KeyboardInterrupt:
+        ctx.out.warn(f"interrupted while submitting: {len(ids)} of {len(pp.steps)} steps submitted; run {pp.run_id} "
+                     f"keeps them (steps/*.json); the next, if made, carries the tag {TAG_CLIENT_TOKEN}={pp.base_token}-STEP")
+        raise
+    return ids
+
+
+def new_token() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,260 @@
+"""The doors of pipelines (issue #18):
+
+    batchdeploy pipeline run FILE [--wait]        ./deploy.sh --pipeline run FILE, or -r NAME --pipeline FILE
+    batchdeploy pipeline rerun RUN_ID [--wait]    the steps that did not succeed and those after them
+    batchdeploy pipeline status RUN_ID            the graph with each step's state (also --status RUN_ID)
+
+The order is `-r`'s: the file read and its graph checked (the reader, pipelines.pipelinefile and
+pipelines.check), then the AWS reads once per job definition and every step's parameters, then the
+run record and the submits (pipelines.submit). The command returns once every step is submitted;
+`--wait` follows the graph (one DescribeJobs per poll for the whole graph, 100 ids a call).
+Exit codes: 0, 1 AWS refused, 2 usage, 3 a step failed, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchdeploy import errors, runs
+from batchdeploy.errors import UsageError
+from batchdeploy.jobs import run as jobrun
+from batchdeploy.pipelines import graph
+from batchdeploy.pipelines import rerun as reruns
+from batchdeploy.pipelines import submit as psubmit
+from batchdeploy.pipelines.model import Pipeline, Step
+from batchdeploy.polling import Backoff
+
+ACTIONS = ("run", "rerun", "status")
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    action: str
+    target: str  # FILE for run, RUN_ID for rerun and status
+    wait: bool = False
+    no_credentials: bool = False
+    dry_run: bool = False
+
+    @classmethod
+    def from_args(cls, args) -> PipelineOptions:
+        action, target = args.action, args.target
+        if action not in ACTIONS:
+            raise UsageError(f"pipeline {action!r}: not an action", hint="write pipeline run FILE | rerun RUN_ID | status RUN_ID")
+        if action != "run" and not runs.RUN_ID.fullmatch(target or ""):
+            raise UsageError(f"pipeline {action} {target!r}: not a run id", hint="a run id looks like 20261130T161200Z-3fa9c1")
+        return cls(action, target, bool(getattr(args, "wait", False)), bool(getattr(args, "no_credentials", False)),
+                   bool(getattr(args, "dry_run", False)))
+
+
+def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
+    """The pipeline file read and checked by the reader (every problem at once), in dependency order."""
+    from batchdeploy.pipelines import check, pipelinefile
+
+    file = ctx.cfg.path(path) if not Path(path).is_absolute() else Path(path)
+    pipeline = pipelinefile.read_pipeline_file(file)
+    return pipeline, check.order(pipeline)
+
+
+def main(ctx) -> int:
+    opts = PipelineOptions.from_args(ctx.args)
+    if opts.action == "status":
+        return status(ctx, opts.target)
+    if opts.action == "rerun":
+        return rerun(ctx, opts)
+    pipeline, order = load(ctx, opts.target)
+    return run_pipeline(ctx, pipeline, order, opts)
+
+
+def from_run(ctx) -> int:
+    """`-r NAME --pipeline FILE`: the same as `pipeline run FILE` (NAME, when given, must be the pipeline's)."""
+    opts = PipelineOptions("run", ctx.args.pipeline, bool(ctx.args.wait), bool(ctx.args.no_credentials),
+                           bool(ctx.args.dry_run))
+    pipeline, order = load(ctx, opts.target)
+    if ctx.args.name and ctx.args.name != pipeline.name:
+        raise UsageError(f"-r {ctx.args.name} --pipeline: the file's pipeline is named {pipeline.name!r}",
+                         hint=f"write -r {pipeline.name} --pipeline {opts.target}, or leave NAME out")
+    return run_pipeline(ctx, pipeline, order, opts)
+
+
+def where(ctx) -> tuple[str, str, str]:
+    ctx.cfg.require("S3_BUCKET", optional=("RUNS_PREFIX", "RESULTS_PREFIX"))
+    return ctx.cfg["S3_BUCKET"], ctx.cfg.get("RUNS_PREFIX", runs.DEFAULT_PREFIX), ctx.cfg.get("RESULTS_PREFIX", "results")
+
+
+def base_options(pipeline: Pipeline, opts: PipelineOptions) -> jobrun.RunOptions:
+    return jobrun.RunOptions(name=pipeline.name, no_credentials=opts.no_credentials)
+
+
+def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptions, *, rerun_of: str | None = None,
+                 outputs_run_id: str | None = None, reused: list[str] = ()) -> int:
+    bucket, prefix, results = where(ctx)
+    psubmit.check_order(pipeline, order, tuple(reused))
+    prepared = psubmit.prepare_definitions(ctx, pipeline, order, base_options(pipeline, opts))
+    run_id = runs.new_run_id(psubmit._now())
+    pp = psubmit.plan(ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id,
+                      base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results)
+    for p in prepared.values():
+        p.later.flush()
+    if opts.dry_run:
+        ctx.out.emit_json({"run_id": run_id, "submits": len(pp.steps),
+                           "steps": [{"name": sp.step.name, "depends_on": [d.step for d in sp.step.depends_on],
+                                      "map": sp.size} for sp in pp.steps]})
+        ctx.out.note("dry run: nothing uploaded, nothing submitted")
+        return errors.OK
+    try:
+        ids = psubmit.submit(ctx, pp, bucket=bucket, prefix=prefix, rerun_of=rerun_of, outputs_run_id=outputs_run_id)
+    except KeyboardInterrupt:
+        return errors.INTERRUPTED
+    what = f"rerun of {rerun_of}: " if rerun_of else ""
+    ctx.out.result(f"submitted pipeline {pipeline.name}: {what}{len(ids)} step{'s' if len(ids) != 1 else ''}")
+    ctx.out.result(f"  run:     {run_id}")
+    ctx.out.result(f"  status:  ./deploy.sh --status {run_id}")
+    if not opts.wait:
+        return errors.OK
+    steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),
+                             size=len(s.map.tasks) if s.map else None, reused=s.name in reused)
+             for s in _full_order(pipeline, order, reused)]
+    return wait(ctx, steps, run_id)
+
+
+def _full_order(pipeline: Pipeline, order: list[Step], reused) -> list[Step]:
+    names = {s.name for s in order}
+    return [s for s in pipeline.steps if s.name in reused and s.name not in names] + list(order)
+
+
+def wait(ctx, steps: list[graph.StepState], run_id: str) -> int:
+    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll; a line per change."""
+    batch = ctx.aws.client("batch")
+    backoff = Backoff()
+    last: dict[str, str] = {}
+    announced: set[str] = set()
+    try:
+        while True:
+            graph.describe(batch, steps)
+            current = graph.states(steps)
+            changed = {k: v for k, v in current.items() if last.get(k) != v}
+            for name, state in changed.items():
+                ctx.out.info(f"step {name}: {state}")
+                if state == "FAILED" and name not in announced:
+                    announced.add(name)
+                    blocked = graph.blocked_by(steps, name)
+                    if blocked:
+                        ctx.out.warn(f"step {name} failed: {', '.join(blocked)} will not run")
+            if changed:
+                backoff.reset()
+            last = current
+            if all(v in graph.ENDED for v in current.values()):
+                break
+            ctx.sleep(backoff.next())
+    except KeyboardInterrupt:
+        ctx.out.warn(f"stopped following; the steps run on: ./deploy.sh --status {run_id}")
+        return errors.INTERRUPTED
+    bad = [k for k, v in current.items() if v != "SUCCEEDED"]
+    if bad:
+        ctx.out.warn(f"run {run_id}: {len(bad)} step{'s' if len(bad) > 1 else ''} did not succeed: {', '.join(bad)}; "
+                     f"after a fix: batchdeploy pipeline rerun {run_id}")
+        return errors.TASKS_FAILED
+    ctx.out.result(f"run {run_id}: every step succeeded")
+    return errors.OK
+
+
+def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
+    """run.json and steps/*.json of a pipeline run (and of its reruns: the latest attempt of each step)."""
+    bucket, prefix, _ = where(ctx)
+    s3 = ctx.aws.client("s3")
+    root = runs.get_json(s3, bucket, runs.run_key(prefix, run_id, runs.RUN_FILE))
+    if root is None:
+        raise UsageError(f"no run {run_id} in s3://{bucket}/{runs.run_key(prefix, '')}", hint="check S3_BUCKET and the run id")
+    if root.get("kind") != psubmit.KIND:
+        raise UsageError(f"run {run_id} is not a pipeline run", hint=f"./deploy.sh --status {run_id}")
+    ids, attempts = {}, {}
+    for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
+        doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
+        for name in (doc.get("pipeline") or {}).get("submitted_steps") or []:
+            got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name))
+            attempts[name] = rid
+            ids[name] = (got or {}).get("job_id")
+    steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
+                             size=(d.get("map") or {}).get("tasks")) for d in root["pipeline"]["steps"]]
+    return root, steps, attempts
+
+
+def status(ctx, run_id: str) -> int:
+    root, steps, attempts = read_steps(ctx, run_id)
+    graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
+    current = graph.states(steps)
+    if ctx.out.json:
+        ctx.out.emit_json({"run_id": run_id, "name": root.get("name"), "steps": [
+            {"name": s.name, "state": current[s.name], "job_id": s.job_id, "depends_on": s.depends_on,
+             "run_id": attempts.get(s.name), "map": s.size} for s in steps]})
+        return errors.OK
+    ctx.out.result(f"pipeline {root.get('name')}  run {run_id}  ({len(steps)} steps)")
+    for line in graph.draw(steps, current):
+        ctx.out.result(line)
+    for s in steps:
+        if current[s.name] == "FAILED":
+            blocked = graph.blocked_by(steps, s.name)
+            if blocked:
+                ctx.out.result(f"  {s.name} failed: {', '.join(blocked)} will not run")
+    return errors.OK
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def is_pipeline_run(ctx, run_id: str) -> bool:
+    """`--status RUN_ID` of a pipeline run draws its graph (one GET of run.json decides)."""
+    bucket, prefix, _ = where(ctx)
+    root = runs.get_json(ctx.aws.client("s3"), bucket, runs.run_key(prefix, run_id, runs.RUN_FILE))
+    return bool(root and root.get("kind") == psubmit.KIND)
+
+
+def run_door(ctx) -> int:
+    """`-r`: a pipeline with --pipeline FILE, else a sweep or one job (sweeps.verb)."""
+    if getattr(ctx.args, "pipeline", None):
+        return from_run(ctx)
+    from batchdeploy.sweeps import verb as sweeps
+
+    return sweeps.main(ctx)
+
+
+def status_door(ctx) -> int:
+    """`--status`: a pipeline run's graph, else a sweep's tasks or jobs (sweeps.verb)."""
+    from batchdeploy.sweeps import verb as sweeps
+
+    ref = getattr(ctx.args, "job", None)
+    if ref and runs.RUN_ID.fullmatch(ref) and is_pipeline_run(ctx, ref):
+        return status(ctx, ref)
+    return sweeps.status(ctx)
+
+
+def rerun(ctx, opts) -> int:
+    root, steps, _ = read_steps(ctx, opts.target)
+    graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
+    current = graph.states(steps)
+    unended = [k for k, v in current.items() if v not in graph.ENDED]
+    if unended:
+        raise UsageError(f"run {opts.target}: {', '.join(unended)} not ended yet",
+                         hint=f"wait for it (./deploy.sh --status {opts.target}), or cancel its jobs")
+    names = reruns.to_rerun(steps, current)
+    if not names:
+        ctx.out.result(f"run {opts.target}: every step succeeded; nothing to rerun")
+        return errors.OK
+    source = (root["pipeline"].get("source") or {})
+    if not source.get("file"):
+        raise UsageError(f"run {opts.target} records no pipeline file", hint="run it again with pipeline run FILE")
+    pipeline, order = load(ctx, source["file"])
+    known = {s.name for s in pipeline.steps}
+    gone = [n for n in names if n not in known]
+    if gone:
+        raise UsageError(f"the pipeline file no longer has step {', '.join(gone)}",
+                         hint="a rerun runs the run's steps; start a new run with pipeline run FILE")
+    if source.get("sha256") and Path(source["file"]).exists() and file_sha256(Path(source["file"])) != source["sha256"]:
+        ctx.out.note(f"{source['file']} changed since run {opts.target}: the rerun uses today's")
+    reused = [s.name for s in steps if s.name not in names]
+    ctx.out.note(f"rerun of {opts.target}: {', '.join(names)} (reusing {', '.join(reused) or 'nothing'})")
+    return run_pipeline(ctx, pipeline, [s for s in order if s.name in names], opts, rerun_of=opts.target,
+                              outputs_run_id=root.get("outputs_run_id") or opts.target, reused=reused)
