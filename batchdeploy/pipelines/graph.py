@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws.batch import chunks
 
-ENDED = ("SUCCEEDED", "FAILED", "NOT RUN")
+ENDED = ("SUCCEEDED", "FAILED", "NOT RUN", "NOT SUBMITTED")  # NOT SUBMITTED: a submit that stopped part-way
 
 
 @dataclass

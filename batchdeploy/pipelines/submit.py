@@ -259,6 +259,11 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
                      {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "job_id": answer["jobId"],
                       "job_arn": answer.get("jobArn"), "client_token": sp.token, "submitted_at": runs.iso(_now()),
                       "depends_on": deps})
+    except Exception:
+        if ids:
+            ctx.out.warn(f"{len(ids)} of {len(pp.steps)} steps submitted (run {pp.run_id}); they run on: once they "
+                         f"end, `batchdeploy pipeline rerun {pp.run_id}` submits the rest")
+        raise
     except KeyboardInterrupt:
         ctx.out.warn(f"interrupted while submitting: {len(ids)} of {len(pp.steps)} steps submitted; run {pp.run_id} "
                      f"keeps them (steps/*.json); the next, if made, carries the tag {TAG_CLIENT_TOKEN}={pp.base_token}-STEP")
