@@ -1,0 +1,85 @@
+"""The pure parts of pipelines: step states from DescribeJobs records, the steps a failure stops, what a
+rerun submits, the drawn graph, and the dependsOn of a step."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchdeploy.errors import UsageError
+from batchdeploy.pipelines import graph
+from batchdeploy.pipelines.model import Dependency, Pipeline, Step
+from batchdeploy.pipelines.rerun import to_rerun
+from batchdeploy.pipelines.submit import check_order, depends_on, expand, output_url
+
+
+def S(name, *deps, status=None, size=None, summary=None, attempts=True):
+    record = {}
+    if status:
+        record = {"status": status, "attempts": [{}] if attempts else []}
+        if summary:
+            record["arrayProperties"] = {"statusSummary": summary, "size": size}
+    return graph.StepState(name, list(deps), job_id=f"id-{name}", size=size, record=record)
+
+
+def diamond(b="SUCCEEDED", **kw):
+    return [S("a", status="SUCCEEDED"), S("b", "a", status=b, **kw), S("c", "a", status="SUCCEEDED"),
+            S("d", "b", "c", status="PENDING")]
+
+
+def test_a_failed_step_stops_everything_after_it_and_only_that():
+    steps = diamond(b="FAILED")
+    assert graph.states(steps) == {"a": "SUCCEEDED", "b": "FAILED", "c": "SUCCEEDED", "d": "NOT RUN"}
+    assert graph.blocked_by(steps, "b") == ["d"]
+    assert graph.blocked_by(steps, "a") == ["b", "c", "d"]
+
+
+def test_a_job_aws_failed_for_its_dependency_is_not_run_but_one_that_ran_and_failed_is_failed():
+    steps = [S("a", status="FAILED"), S("b", "a", status="FAILED", attempts=False)]
+    assert graph.states(steps)["b"] == "NOT RUN"
+    steps = [S("a", status="FAILED"), S("b", "a", status="FAILED", attempts=True)]
+    assert graph.states(steps)["b"] == "FAILED"
+
+
+def test_a_map_step_is_decided_by_its_children_not_its_parent():
+    # moto keeps the parent of failed children SUBMITTED for good
+    failed = S("m", status="SUBMITTED", size=3, summary={"SUCCEEDED": 2, "FAILED": 1})
+    assert failed.own_state() == "FAILED"
+    done = S("m", status="PENDING", size=3, summary={"SUCCEEDED": 3})
+    assert done.own_state() == "SUCCEEDED"
+    running = S("m", status="PENDING", size=3, summary={"SUCCEEDED": 1, "RUNNING": 1, "PENDING": 1})
+    assert running.own_state() == "RUNNING"
+
+
+def test_a_rerun_takes_the_steps_that_did_not_succeed_and_all_after_them():
+    steps = diamond(b="FAILED")
+    assert to_rerun(steps, graph.states(steps)) == ["b", "d"]
+    steps = diamond()
+    steps[3].record = {"status": "SUCCEEDED"}
+    assert to_rerun(steps, graph.states(steps)) == []
+    steps = [S("a", status="SUCCEEDED"), graph.StepState("b", ["a"]), graph.StepState("c", ["b"])]
+    assert graph.states(steps) == {"a": "SUCCEEDED", "b": "NOT SUBMITTED", "c": "NOT SUBMITTED"}
+    assert to_rerun(steps, graph.states(steps)) == ["b", "c"]
+
+
+def test_the_drawn_graph_names_each_steps_state_and_what_it_waits_for():
+    steps = diamond(b="FAILED")
+    lines = graph.draw(steps, graph.states(steps))
+    assert lines[0].split() == ["a", "SUCCEEDED", "id-a"]
+    assert lines[3].split() == ["d", "NOT", "RUN", "<-", "b,", "c", "id-d"]
+
+
+def test_dependson_is_awss_shape_and_leaves_out_steps_not_in_this_submit():
+    step = Step("d", depends_on=[Dependency("b"), Dependency("m", "N_TO_N"), Dependency("reused")])
+    assert depends_on(step, {"b": "1", "m": "2"}) == [{"jobId": "1"}, {"jobId": "2", "type": "N_TO_N"}]
+
+
+def test_outputs_expand_to_the_run_and_step_location():
+    urls = {"b": output_url("bk", "results", "R", "b")}
+    assert expand("in={steps.b.output} x={steps.zz.output}", urls) == "in=s3://bk/results/R/b/ x={steps.zz.output}"
+
+
+def test_an_order_with_a_step_before_its_dependency_is_refused():
+    p = Pipeline("p", [Step("b", depends_on=[Dependency("a")]), Step("a")])
+    with pytest.raises(UsageError, match="step b depends on a, which is not before it"):
+        check_order(p, p.steps)
+    check_order(p, p.steps[:1], done=("a",))  # a rerun: a succeeded before
