@@ -26,8 +26,12 @@ LOG_LINE = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<statu
 MARKER = "bench-marker-"
 
 
+# moto's server with the patch that makes dependsOn behave as AWS documents (arrays, N_TO_N, failure)
+SERVER = Path(__file__).with_name("moto_server.py")
+
+
 def command(python: str, port: int) -> list[str]:
-    return [python, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)]
+    return [python, str(SERVER), "-H", LOOPBACK, "-p", str(port)]
 
 
 def environment(base: dict, docker_host: str | None = None) -> dict:

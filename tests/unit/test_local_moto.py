@@ -22,7 +22,7 @@ something else entirely
 
 
 def test_moto_binds_loopback_only_on_the_port_given():
-    assert moto.command("/v e/python", 4567) == ["/v e/python", "-m", "moto.server", "-H", "127.0.0.1", "-p", "4567"]
+    assert moto.command("/v e/python", 4567) == ["/v e/python", str(moto.SERVER), "-H", "127.0.0.1", "-p", "4567"]
 
 
 def test_moto_never_looks_for_instance_metadata_and_writes_its_log_unbuffered():
