@@ -1,0 +1,115 @@
+"""Pipelines on the local stack, where the steps really run and Batch itself starts each one when its
+dependencies succeed (moto with the dependsOn patch of batchdeploy/local/moto_server.py): a diamond
+whose last step reads its two parents' outputs; a map followed by an N_TO_N map and a summary; a
+failing middle step that stops what follows (exit 3), then a rerun after the fix that runs only it and
+what follows. One module, a dozen small containers: kept small for a 2-core CI."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+
+from batchdeploy import errors, runs
+from batchdeploy.pipelines.model import Dependency, Pipeline, Step
+from batchdeploy.sweeps.model import Sweep, SweepTask
+from tests.run_support import record_definition
+
+from .test_launch_stack import launcher_image  # noqa: F401 - the module's image with the launcher
+from .test_local_stack import Batch, unique
+
+pytestmark = [pytest.mark.engine, pytest.mark.e2e]
+
+# A step: reads each of its inputs (comma-separated S3 URLs, "-" for none), then writes
+# WORD(input+input) to its own output (BATCHDEPLOY_OUTPUT, an S3 folder) as out.txt, or TASK.txt for a
+# map step's task. WORD "fail" exits 3 before writing. bookworm's botocore needs the endpoint passed.
+STEP = ("import os, sys, boto3; s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']); "
+        "split = lambda u: u[5:].partition('/')[::2]; "
+        "got = [s3.get_object(Bucket=b, Key=k)['Body'].read().decode() "
+        "for b, k in (split(u) for u in sys.argv[1].split(',') if u != '-')]; "
+        "word = sys.argv[2]; print('step', word, got, flush=True); "
+        "word == 'fail' and sys.exit(3); "
+        "b, k = split(os.environ['BATCHDEPLOY_OUTPUT']); "
+        "s3.put_object(Bucket=b, Key=k + os.environ.get('BATCHDEPLOY_TASK_ID', 'out') + '.txt', "
+        "Body=(word + '(' + '+'.join(got) + ')').encode())")
+OUT = "{steps.%s.output}"
+
+
+@pytest.fixture(scope="module")
+def batch(local_stack):
+    return Batch(local_stack)
+
+
+@pytest.fixture
+def pipe(batch, launcher_image, project, monkeypatch):  # noqa: F811
+    name = unique("pipe")
+    env = {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+           "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch"}
+    jd = batch.batch.register_job_definition(
+        jobDefinitionName=name, type="container", parameters={"inputs": "-", "word": "x"},
+        containerProperties={"image": launcher_image, "vcpus": 1, "memory": 256,
+                             "command": ["python3", "-c", STEP, "Ref::inputs", "Ref::word"],
+                             "environment": [{"name": k, "value": v} for k, v in env.items()]})
+    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=batch.bucket)
+    record_definition(project, name, jd["jobDefinitionArn"])
+    for key, value in {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.path)
+    return project
+
+
+def execute(pipeline: Pipeline, *argv):
+    from batchdeploy import cli
+    from batchdeploy.pipelines import verb
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            args = cli.parse(["pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait", *argv])
+            ctx = cli.make_context(args)
+            code = verb.run_pipeline(ctx, pipeline, list(pipeline.steps), verb.PipelineOptions.from_args(args))
+        except errors.BatchdeployError as exc:
+            print(f"batchdeploy: error: {exc.line()}", file=stderr)
+            code = exc.exit_code
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def text(batch: Batch, run_id: str, step: str, name: str = "out") -> str | None:
+    try:
+        return batch.s3.get_object(Bucket=batch.bucket, Key=f"results/{run_id}/{step}/{name}.txt")["Body"].read().decode()
+    except batch.s3.exceptions.NoSuchKey:
+        return None
+
+
+def test_a_diamond_runs_each_step_after_its_parents_and_d_reads_b_and_c(batch, pipe):
+    p = Pipeline("dia", [
+        Step("a", parameters={"word": "a"}),
+        Step("b", parameters={"inputs": OUT % "a" + "out.txt", "word": "b"}, depends_on=[Dependency("a")]),
+        Step("c", parameters={"inputs": OUT % "a" + "out.txt", "word": "c"}, depends_on=[Dependency("a")]),
+        Step("d", parameters={"inputs": f"{OUT % 'b'}out.txt,{OUT % 'c'}out.txt", "word": "d"},
+             depends_on=[Dependency("b"), Dependency("c")]),
+    ])
+    code, out, err = execute(p)
+    assert code == 0, out + err
+    run_id = runs.RUN_ID.search(out).group(0)
+    assert text(batch, run_id, "d") == "d(b(a())+c(a()))"
+
+
+def test_a_map_then_an_n_to_n_map_then_a_summary(batch, pipe):
+    fit = Sweep([SweepTask(i, {"word": f"f{i}"}) for i in (1, 2)], ["word"], {"kind": "grid"})
+    score = Sweep([SweepTask(i, {"word": f"s{i}", "inputs": f"{OUT % 'fit'}{i}.txt"}) for i in (1, 2)], ["word"],
+                  {"kind": "grid"})
+    p = Pipeline("mapn", [
+        Step("fit", map=fit),
+        Step("score", map=score, depends_on=[Dependency("fit", "N_TO_N")]),
+        Step("sum", parameters={"inputs": f"{OUT % 'score'}1.txt,{OUT % 'score'}2.txt", "word": "sum"},
+             depends_on=[Dependency("score")]),
+    ])
+    code, out, err = execute(p)
+    assert code == 0, out + err
+    run_id = runs.RUN_ID.search(out).group(0)
+    assert text(batch, run_id, "sum") == "sum(s1(f1())+s2(f2()))"
