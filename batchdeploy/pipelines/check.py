@@ -12,6 +12,7 @@ the job definitions (described by the executor). `order` and `dependents` walk t
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import Counter
 
@@ -136,7 +137,8 @@ def _dependency_problems(pipeline: Pipeline, step: Step, per_task: frozenset) ->
             out.append(f"{at}: depends on {name} {n} times")
     for d in step.depends_on:
         if d.step not in by_name:
-            out.append(f"{at}: depends on {d.step}, which is not a step")
+            near = difflib.get_close_matches(d.step, list(by_name), n=1, cutoff=0.6)
+            out.append(f"{at}: depends on {d.step}, which is not a step" + (f" (did you mean {near[0]}?)" if near else ""))
         elif d.type == "N_TO_N":
             mine, theirs = map_size(step), map_size(by_name[d.step])
             if mine is None or theirs is None or mine != theirs or mine < ARRAY_SIZE[0] or per_task & {step.name, d.step}:
@@ -177,7 +179,9 @@ def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task
     if not pipeline.steps:
         return ["the pipeline has no steps"]
     out = [f"step {name} is given {n} times" for name, n in Counter(s.name for s in pipeline.steps).items() if n > 1]
-    out += [f"a cycle: {' -> '.join(c)} (each depends on the next)" for c in cycles(pipeline)]
+    lines = {s.name: s.line for s in pipeline.steps}
+    out += [(f"line {lines[c[0]]}: " if lines.get(c[0]) else "") + f"a cycle: {' -> '.join(c)} (each depends on the next)"
+            for c in cycles(pipeline)]
     known = {s.name for s in pipeline.steps}
     limit = min(max_tasks, ARRAY_SIZE[1])
     for step in pipeline.steps:

@@ -57,6 +57,7 @@ def test_dependents_are_every_step_after():
     ([step("a", "a")], "a cycle: a -> a"),
     ([step("a", "b"), step("b", "c"), step("c", "a")], "a cycle: a -> b -> c -> a (each depends on the next)"),
     ([step("a", "nope")], "step a: depends on nope, which is not a step"),
+    ([step("prepare"), step("a", "prepar")], "step a: depends on prepar, which is not a step (did you mean prepare?)"),
     ([step("a"), step("b", "a", "a")], "step b: depends on a 2 times"),
     ([step("a"), step("a")], "step a is given 2 times"),
     ([step("a b")], "the name 'a b' is not one AWS accepts in a job name"),

@@ -206,7 +206,7 @@ def test_a_grid_too_large_is_refused_before_it_is_built():
 def test_every_problem_at_once_reading_and_graph():
     line = error("name: p\nsteps:\n  a: {depends_on: [b], paramters: {}}\n  b: {depends_on: [a], timeout: 5}\n")
     assert line.startswith("p.yaml: 3 problems: ")
-    assert "unknown key paramters" in line and "a cycle: a -> b -> a" in line and "timeout 5 is too short" in line
+    assert "unknown key paramters" in line and "line 3: a cycle: a -> b -> a" in line and "timeout 5 is too short" in line
 
 
 @pytest.mark.parametrize("text, expected", [
