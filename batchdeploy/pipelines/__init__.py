@@ -2,4 +2,17 @@
 own `dependsOn`, so Batch starts each step when its dependencies succeed; no driver process, no job
 that submits jobs, no object written by two writers. `model` is the contract between the pipeline
 file's reader and the executor. Built on `jobs` and `sweeps` (a step is a run; a map step is a sweep).
+
+The front half, pure (no AWS), in the order a verb calls it:
+
+    pipeline = pipelinefile.read_pipeline_file(path, max_tasks)      # the file, checked whole (check.problems)
+    check.check_pipeline(pipeline, max_tasks=..., per_task={...})     # again when the executor knows which map
+                                                                      # steps go one job per task (no launcher)
+    check.check_parameters(pipeline, {step name: job definition})     # after DescribeJobDefinitions
+    for step in check.order(pipeline): ...                            # submit in dependency order
+    outputs.expand_outputs(value, run_id, bucket, results_prefix)     # {steps.NAME.output} in each value
+    check.dependents(pipeline, name)                                  # what a failure stops; what a rerun reruns
+    check.job_name(pipeline.name, step.name)                          # PIPELINE-STEP
+
+Every mistake is a UsageError (exit 2) of one line listing every problem with its line.
 """
