@@ -16,7 +16,6 @@ sent in dependency order, each step's `dependsOn` naming the job ids its depende
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass, replace
 
@@ -29,33 +28,20 @@ from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.jobs.runrecord import image_of, who
 from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.pipelines import check
 from batchdeploy.pipelines.model import Pipeline, Step
+from batchdeploy.pipelines.outputs import expand_outputs, step_output_url
 from batchdeploy.secrets import MASK, is_secret, redact
 from batchdeploy.state import IMAGES
 from batchdeploy.sweeps import plan as plans
+from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER
 
 KIND = "pipeline"
 STEPS_DIR = "steps/"
-OUTPUT_REF = re.compile(r"\{steps\.([A-Za-z0-9_-]+)\.output\}")
 
 
 def step_key(prefix: str, run_id: str, step: str) -> str:
     return runs.run_key(prefix, run_id, f"{STEPS_DIR}{step}.json")
-
-
-def output_url(bucket: str, results_prefix: str, run_id: str, step: str) -> str:
-    """A step's output location (the model's docstring); a rerun keeps the original run's."""
-    return f"s3://{bucket}/{runs.run_key(results_prefix, run_id, step)}/"
-
-
-def expand(value: str, urls: dict[str, str]) -> str:
-    # TODO(merge): the reader's expand_outputs/step_output_url replace this once pipeline-file lands
-    return OUTPUT_REF.sub(lambda m: urls.get(m[1], m[0]), value)
-
-
-def job_name(pipeline: str, step: str) -> str:
-    name = f"{pipeline}-{step}"
-    return name[:128]
 
 
 @dataclass
@@ -95,9 +81,28 @@ def check_order(pipeline: Pipeline, order: list[Step], done: tuple = ()) -> None
 
 
 def prepare_definitions(ctx, pipeline: Pipeline, order: list[Step], base: jobrun.RunOptions) -> dict:
-    """jobs.run.prepare once per distinct job definition (None: the project's, as -r)."""
-    wanted = list(dict.fromkeys(s.job_definition or pipeline.settings.get("job_definition") for s in order))
-    return {ref: jobrun.prepare(ctx, replace(base, job_definition=ref)) for ref in wanted}
+    """jobs.run.prepare once per distinct job definition (None: the project's, as -r), then every
+    step's parameters against its own (the reader's check.check_parameters: every problem at once)."""
+    settings = pipeline.settings
+    for key, config_key in (("region", "AWS_REGION"), ("profile", "AWS_PROFILE"), ("role_arn", "CREDENTIALS_ROLE_ARN")):
+        if settings.get(key) and settings[key] != ctx.cfg.get(config_key):
+            raise UsageError(f"the pipeline's settings: {key} is {settings[key]}, the configuration's {config_key} is "
+                             f"{ctx.cfg.get(config_key) or 'unset'}", hint=f"set {config_key}={settings[key]} (or the flag)")
+    if settings.get("code"):
+        raise UsageError("the pipeline's settings: code is not run by the executor yet",
+                         hint="leave it out: the steps run the image's code (put it in the image with -b)")
+    wanted = list(dict.fromkeys(s.job_definition or settings.get("job_definition") for s in order))
+    prepared = {ref: jobrun.prepare(ctx, replace(base, job_definition=ref)) for ref in wanted}
+    if settings.get("queue"):
+        jobrun.check_queue(ctx.aws.client("batch"), settings["queue"])
+        for p in prepared.values():
+            p.spec.queue = settings["queue"]
+    if settings.get("tags"):
+        for p in prepared.values():
+            p.spec.tags = {**p.spec.tags, **settings["tags"]}
+    check.check_parameters(pipeline, {s.name: prepared[s.job_definition or settings.get("job_definition")]
+                                      .spec.job_definition for s in order})
+    return prepared
 
 
 def _overrides(prepared: jobrun.Prepared, step: Step, env_extra: dict) -> dict:
@@ -114,7 +119,11 @@ def _overrides(prepared: jobrun.Prepared, step: Step, env_extra: dict) -> dict:
 def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: str, outputs_run_id: str,
          base_token: str, bucket: str, prefix: str, results_prefix: str) -> PipelinePlan:
     """Every step's request, checked, every problem at once; nothing sent."""
-    urls = {s.name: output_url(bucket, results_prefix, outputs_run_id, s.name) for s in pipeline.steps}
+    urls = {s.name: step_output_url(bucket, results_prefix, outputs_run_id, s.name) for s in pipeline.steps}
+    output_parameter = ctx.cfg.get("OUTPUT_PARAMETER", DEFAULT_OUTPUT_PARAMETER)
+
+    def expand(value: str) -> str:
+        return expand_outputs(value, outputs_run_id, bucket, results_prefix)
     images = ctx.state.read(IMAGES).get("images") or {}
     problems, steps, uploads = [], [], []
     queue = ""
@@ -122,10 +131,13 @@ def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: 
         p = prepared[step.job_definition or pipeline.settings.get("job_definition")]
         queue = p.spec.queue
         token = f"{base_token}-{step.name}"
-        params = {k: expand(v, urls) for k, v in step.parameters.items()}
-        env = {k: expand(v, urls) for k, v in step.environment.items()}
-        step_x = replace(step, environment=env, command=[expand(w, urls) for w in step.command] if step.command else step.command)
-        spec = replace(p.spec, name=job_name(pipeline.name, step.name), parameters=params, extra_args=[],
+        params = {k: expand(v) for k, v in step.parameters.items()}
+        if step.map is None and output_parameter in {*req.placeholders(p.spec.job_definition),
+                                                     *(p.spec.job_definition.get("parameters") or {})}:
+            params.setdefault(output_parameter, urls[step.name].rstrip("/"))  # the step's own output location
+        env = {k: expand(v) for k, v in step.environment.items()}
+        step_x = replace(step, environment=env, command=[expand(w) for w in step.command] if step.command else step.command)
+        spec = replace(p.spec, name=check.job_name(pipeline.name, step.name), parameters=params, extra_args=[],
                        overrides=_overrides(p, step_x, {"BATCHDEPLOY_OUTPUT": urls[step.name]}),
                        vcpus=step.vcpus or p.spec.vcpus, memory=step.memory or p.spec.memory,
                        gpus=step.gpus or p.spec.gpus, timeout=step.timeout if step.timeout is not None else p.spec.timeout,
@@ -134,12 +146,13 @@ def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: 
         try:
             req.check_options(spec)
             if step.map is None:
-                req.check_parameters(params, spec.job_definition)
                 request = req.build(spec)
                 req.check(request)
                 steps.append(StepPlan(step, request, token, urls[step.name], spec.job_definition))
             else:
-                steps.append(_plan_map(step, spec, images, urls, run_id, bucket, prefix, uploads))
+                where = dict(run_id=run_id, bucket=bucket, prefix=prefix, results_prefix=results_prefix,
+                             outputs_run_id=outputs_run_id, output_parameter=output_parameter)
+                steps.append(_plan_map(step, spec, images, urls, expand, uploads, **where))
         except UsageError as exc:
             problems.append(f"step {step.name}{_at(step)}: {exc.line() if hasattr(exc, 'line') else exc}")
     if problems:
@@ -153,16 +166,20 @@ def _at(step: Step) -> str:
     return f" (line {step.line})" if step.line else ""
 
 
-def _plan_map(step: Step, spec: req.RunSpec, images: dict, urls: dict, run_id: str, bucket: str, prefix: str,
-              uploads: list) -> StepPlan:
-    """A map step: one array through the launcher's manifest (sweeps.plan), its tasks' parameters checked."""
-    from batchdeploy.sweeps.check import check_against_definition, with_fixed
+def _plan_map(step: Step, spec: req.RunSpec, images: dict, urls: dict, expand, uploads: list, *, run_id: str,
+              bucket: str, prefix: str, results_prefix: str, outputs_run_id: str, output_parameter: str) -> StepPlan:
+    """A map step: one array through the launcher's manifest (sweeps.plan); each task's own output
+    under the step's (`.../STEP/TASK/`, sweeps.outputs), its `{steps.X.output}` expanded."""
+    from batchdeploy.sweeps.check import with_fixed
+    from batchdeploy.sweeps.outputs import with_outputs
 
     launcher = codes.launcher_path(spec.job_definition, images)  # a UsageError (with its hint) without one
     sweep = step.map
-    sweep = replace(sweep, tasks=[replace(t, params={k: expand(v, urls) for k, v in t.params.items()},
-                                          env={k: expand(v, urls) for k, v in t.env.items()}) for t in sweep.tasks])
-    sweep = check_against_definition(with_fixed(sweep, spec.parameters), spec.job_definition)
+    sweep = replace(sweep, tasks=[replace(t, params={k: expand(v) for k, v in t.params.items()},
+                                          env={k: expand(v) for k, v in t.env.items()}) for t in sweep.tasks])
+    sweep = with_outputs(with_fixed(sweep, spec.parameters), run_id=f"{outputs_run_id}/{step.name}", bucket=bucket,
+                         results_prefix=results_prefix, job_definition=spec.job_definition,
+                         output_parameter=output_parameter)
     if len(sweep.tasks) > plans.ARRAY_MAX:
         raise UsageError(f"a map step of {len(sweep.tasks)} tasks", hint=f"a map step is one array: at most {plans.ARRAY_MAX}")
     records = runs.records_url(bucket, prefix, run_id) + f"maps/{step.name}/"

@@ -52,8 +52,9 @@ def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
     """The pipeline file read and checked by the reader (every problem at once), in dependency order."""
     from batchdeploy.pipelines import check, pipelinefile
 
+    ctx.cfg.require(optional=("MAX_SWEEP_TASKS",))
     file = ctx.cfg.path(path) if not Path(path).is_absolute() else Path(path)
-    pipeline = pipelinefile.read_pipeline_file(file)
+    pipeline = pipelinefile.read_pipeline_file(file, int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")))
     return pipeline, check.order(pipeline)
 
 

@@ -22,8 +22,8 @@ from .test_local_stack import Batch, unique
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
 # A step: reads each of its inputs (comma-separated S3 URLs, "-" for none), then writes
-# WORD(input+input) to its own output (BATCHDEPLOY_OUTPUT, an S3 folder) as out.txt, or TASK.txt for a
-# map step's task. WORD "fail" exits 3 before writing. bookworm's botocore needs the endpoint passed.
+# WORD(input+input) to its own output (BATCHDEPLOY_OUTPUT, an S3 folder: a map step's task has its own,
+# .../STEP/TASK/) as out.txt. WORD "fail" exits 3 before writing. bookworm's botocore needs the endpoint passed.
 STEP = ("import os, sys, boto3; s3 = boto3.client('s3', endpoint_url=os.environ['AWS_ENDPOINT_URL']); "
         "split = lambda u: u[5:].partition('/')[::2]; "
         "got = [s3.get_object(Bucket=b, Key=k)['Body'].read().decode() "
@@ -31,7 +31,7 @@ STEP = ("import os, sys, boto3; s3 = boto3.client('s3', endpoint_url=os.environ[
         "word = sys.argv[2]; print('step', word, got, flush=True); "
         "word == 'fail' and sys.exit(3); "
         "b, k = split(os.environ['BATCHDEPLOY_OUTPUT']); "
-        "s3.put_object(Bucket=b, Key=k + os.environ.get('BATCHDEPLOY_TASK_ID', 'out') + '.txt', "
+        "s3.put_object(Bucket=b, Key=k + 'out.txt', "
         "Body=(word + '(' + '+'.join(got) + ')').encode())")
 OUT = "{steps.%s.output}"
 
@@ -101,12 +101,12 @@ def test_a_diamond_runs_each_step_after_its_parents_and_d_reads_b_and_c(batch, p
 
 def test_a_map_then_an_n_to_n_map_then_a_summary(batch, pipe):
     fit = Sweep([SweepTask(i, {"word": f"f{i}"}) for i in (1, 2)], ["word"], {"kind": "grid"})
-    score = Sweep([SweepTask(i, {"word": f"s{i}", "inputs": f"{OUT % 'fit'}{i}.txt"}) for i in (1, 2)], ["word"],
+    score = Sweep([SweepTask(i, {"word": f"s{i}", "inputs": f"{OUT % 'fit'}{i}/out.txt"}) for i in (1, 2)], ["word"],
                   {"kind": "grid"})
     p = Pipeline("mapn", [
         Step("fit", map=fit),
         Step("score", map=score, depends_on=[Dependency("fit", "N_TO_N")]),
-        Step("sum", parameters={"inputs": f"{OUT % 'score'}1.txt,{OUT % 'score'}2.txt", "word": "sum"},
+        Step("sum", parameters={"inputs": f"{OUT % 'score'}1/out.txt,{OUT % 'score'}2/out.txt", "word": "sum"},
              depends_on=[Dependency("score")]),
     ])
     code, out, err = execute(p)

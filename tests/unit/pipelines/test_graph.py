@@ -9,7 +9,7 @@ from batchdeploy.errors import UsageError
 from batchdeploy.pipelines import graph
 from batchdeploy.pipelines.model import Dependency, Pipeline, Step
 from batchdeploy.pipelines.rerun import to_rerun
-from batchdeploy.pipelines.submit import check_order, depends_on, expand, output_url
+from batchdeploy.pipelines.submit import check_order, depends_on
 
 
 def S(name, *deps, status=None, size=None, summary=None, attempts=True):
@@ -71,11 +71,6 @@ def test_the_drawn_graph_names_each_steps_state_and_what_it_waits_for():
 def test_dependson_is_awss_shape_and_leaves_out_steps_not_in_this_submit():
     step = Step("d", depends_on=[Dependency("b"), Dependency("m", "N_TO_N"), Dependency("reused")])
     assert depends_on(step, {"b": "1", "m": "2"}) == [{"jobId": "1"}, {"jobId": "2", "type": "N_TO_N"}]
-
-
-def test_outputs_expand_to_the_run_and_step_location():
-    urls = {"b": output_url("bk", "results", "R", "b")}
-    assert expand("in={steps.b.output} x={steps.zz.output}", urls) == "in=s3://bk/results/R/b/ x={steps.zz.output}"
 
 
 def test_an_order_with_a_step_before_its_dependency_is_refused():
