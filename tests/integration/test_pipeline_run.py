@@ -185,3 +185,114 @@ def test_a_bad_graph_is_one_line_exit_2_and_nothing_is_sent(moto, aws, pipe_proj
     assert code == 2
     assert err.splitlines()[-1].startswith("batchdeploy: error:") and message in err.splitlines()[-1], err
     assert ops(counter, "submitjob") == 0 and keys(aws) == []
+
+
+# ---- through the real CLI words, from a pipeline file ---------------------------------------------
+
+DIAMOND_YAML = """\
+name: dia
+steps:
+  a: {parameters: {seed: "1"}}
+  b: {depends_on: [a], parameters: {inputs: "{steps.a.output}x"}}
+  c: {depends_on: [a], parameters: {inputs: "{steps.a.output}x"}}
+  d: {depends_on: [b, c], parameters: {inputs: "{steps.b.output}x,{steps.c.output}x"}}
+"""
+
+
+def cli(*argv, clock=None):
+    from tests.run_support import inprocess
+
+    t = clock or FakeClock()
+    return inprocess(list(argv), sleep=t.sleep, clock=t.clock)
+
+
+def test_pipeline_run_file_and_r_pipeline_file_submit_the_graph_and_status_draws_it(moto, aws, pipe_project):
+    project, env = pipe_project
+    project.write("pipeline.yaml", DIAMOND_YAML)
+    counter = RequestCounter(moto)
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait")
+    assert code == 0, err
+    assert ops(counter, "submitjob") == 4
+    run_id = runs.RUN_ID.search(out).group(0)
+    assert read(aws, f"runs/{run_id}/run.json")["pipeline"]["source"]["file"].endswith("pipeline.yaml")
+    code, out, err = cli("status", run_id)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"pipeline dia  run {run_id}  (4 steps)"
+    assert [line.split()[:2] for line in lines[1:]] == [["a", "SUCCEEDED"], ["b", "SUCCEEDED"], ["c", "SUCCEEDED"],
+                                                         ["d", "SUCCEEDED"]]
+    assert "<- b, c" in lines[4]
+    code, out, err = cli("run", "--pipeline", "pipeline.yaml", "--no-credentials")
+    assert code == 0, err
+    assert ops(counter, "submitjob") == 8
+    code, out, err = cli("run", "other", "--pipeline", "pipeline.yaml", "--no-credentials")
+    assert code == 2 and "the file's pipeline is named 'dia'" in err
+
+
+def twenty_one() -> str:
+    names = [f"s{i}" for i in range(21)]
+    return "name: p\nsteps:\n" + "".join(f"  {n}: {{}}\n" for n in names) + f"  join: {{depends_on: [{', '.join(names)}]}}\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: p\nsteps:\n  a: {depends_on: [b]}\n  b: {depends_on: [a]}\n", "a cycle"),
+    ("name: p\nsteps:\n  a: {depends_on: [nope]}\n", "nope"),
+    (twenty_one(), "21"),
+    ("name: p\nsteps:\n  f: {map: {grid: {seed: [1, 2, 3]}}}\n"
+     "  g: {depends_on: [{step: f, type: N_TO_N}], map: {grid: {seed: [1, 2]}}}\n", "N_TO_N"),
+])
+def test_a_bad_pipeline_file_is_one_line_exit_2_and_nothing_is_sent(moto, aws, pipe_project, text, message):
+    project, _ = pipe_project
+    project.write("pipeline.yaml", text)
+    counter = RequestCounter(moto)
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials")
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert counter.since() == [] and keys(aws) == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["pipeline", "walk", "x"], "not an action"),
+    (["pipeline", "rerun", "yesterday"], "not a run id"),
+    (["pipeline", "status", "20261130T161200Z-3fa9c1"], "no run 20261130T161200Z-3fa9c1"),
+    (["pipeline", "run", "missing.yaml"], "missing.yaml"),
+])
+def test_pipeline_usage_errors_are_one_line_exit_2(moto, aws, pipe_project, argv, message):
+    code, out, err = cli(*argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+@pytest.fixture
+def failing_pipe(moto, failing_moto, project, monkeypatch):
+    from batchdeploy.aws import Aws, AwsSettings
+    from tests.conftest import REGION
+
+    failing_moto.reset()
+    failing_moto.batch_use_docker(False)
+    aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
+    env = make_batch(aws, definition=DEFINITION)
+    aws.client("s3").create_bucket(Bucket=BUCKET)
+    setup_project(project, env, S3_BUCKET=BUCKET)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
+    monkeypatch.chdir(project.path)
+    return project, aws
+
+
+def test_a_failed_step_names_what_will_not_run_exits_3_and_rerun_submits_it_and_what_follows(failing_pipe):
+    project, aws = failing_pipe
+    project.write("pipeline.yaml", "name: chain\nsteps:\n  a: {}\n  b: {depends_on: [a]}\n  c: {depends_on: [b]}\n")
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait")
+    assert code == 3, out + err
+    assert "step a failed: b, c will not run" in err
+    run_id = runs.RUN_ID.search(out).group(0)
+    code, out, err = cli("pipeline", "rerun", run_id, "--no-credentials")
+    assert code == 0, err
+    assert f"rerun of {run_id}: a, b, c (reusing nothing)" in err
+    second = runs.RUN_ID.search(out.split("run:")[1]).group(0)
+    assert read(aws, f"runs/{run_id}/reruns/{second}.json")["steps"] == ["a", "b", "c"]
+    doc = read(aws, f"runs/{second}/run.json")
+    assert doc["rerun_of"] == run_id and doc["outputs_run_id"] == run_id
+    code, out, err = cli("status", run_id, "--output", "json")
+    assert code == 0, err
+    steps = {s["name"]: s for s in json.loads(out)["steps"]}
+    assert {s["run_id"] for s in steps.values()} == {second}
