@@ -100,8 +100,10 @@ def prepare_definitions(ctx, pipeline: Pipeline, order: list[Step], base: jobrun
     if settings.get("tags"):
         for p in prepared.values():
             p.spec.tags = {**p.spec.tags, **settings["tags"]}
-    check.check_parameters(pipeline, {s.name: prepared[s.job_definition or settings.get("job_definition")]
-                                      .spec.job_definition for s in order})
+    # the steps submitted now (a rerun's: not those it reuses)
+    check.check_parameters(replace(pipeline, steps=list(order)),
+                           {s.name: prepared[s.job_definition or settings.get("job_definition")].spec.job_definition
+                            for s in order})
     return prepared
 
 

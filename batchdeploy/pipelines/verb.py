@@ -24,6 +24,7 @@ from batchdeploy.pipelines import graph
 from batchdeploy.pipelines import rerun as reruns
 from batchdeploy.pipelines import submit as psubmit
 from batchdeploy.pipelines.model import Pipeline, Step
+from batchdeploy.pipelines.view import GraphView
 from batchdeploy.polling import Backoff
 
 ACTIONS = ("run", "rerun", "status")
@@ -125,30 +126,24 @@ def _full_order(pipeline: Pipeline, order: list[Step], reused) -> list[Step]:
     return [s for s in pipeline.steps if s.name in reused and s.name not in names] + list(order)
 
 
-def wait(ctx, steps: list[graph.StepState], run_id: str) -> int:
-    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll; a line per change."""
+def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = None, console=None) -> int:
+    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll, shown by pipelines.view."""
     batch = ctx.aws.client("batch")
     backoff = Backoff()
     last: dict[str, str] = {}
-    announced: set[str] = set()
     try:
-        while True:
-            graph.describe(batch, steps)
-            current = graph.states(steps)
-            changed = {k: v for k, v in current.items() if last.get(k) != v}
-            for name, state in changed.items():
-                ctx.out.info(f"step {name}: {state}")
-                if state == "FAILED" and name not in announced:
-                    announced.add(name)
-                    blocked = graph.blocked_by(steps, name)
-                    if blocked:
-                        ctx.out.warn(f"step {name} failed: {', '.join(blocked)} will not run")
-            if changed:
-                backoff.reset()
-            last = current
-            if all(v in graph.ENDED for v in current.values()):
-                break
-            ctx.sleep(backoff.next())
+        with GraphView(ctx.out, f"run {run_id}", live=live, console=console) as view:
+            while True:
+                graph.describe(batch, steps)
+                current = graph.states(steps)
+                changed = {k: v for k, v in current.items() if last.get(k) != v}
+                if changed:
+                    view.show(steps, current, changed)
+                    backoff.reset()
+                last = current
+                if all(v in graph.ENDED for v in current.values()):
+                    break
+                ctx.sleep(backoff.next())
     except KeyboardInterrupt:
         ctx.out.warn(f"stopped following; the steps run on: ./deploy.sh --status {run_id}")
         return errors.INTERRUPTED

@@ -247,3 +247,18 @@ def test_a_code_dry_run_says_what_it_would_upload_and_uploads_nothing(local_stac
     command = json.loads(done.stdout)["containerOverrides"]["command"]
     assert command[:2] == ["batchdeploy-launch", "--manifest"] and command[3] == "--records"
     assert bucket_keys(local_stack) == before
+
+
+def test_the_pipeline_example_runs_prepare_a_grid_of_fits_and_the_summary(local_stack, demo):
+    """examples/pipeline/pipeline.yaml on the quickstart the demo set up: the whole graph submitted at
+    once, Batch starting each step after its dependencies, the summary reading every fit's metrics."""
+    example, _ = demo
+    shutil.copy(ROOT / "examples" / "pipeline" / "pipeline.yaml", example / "pipeline.yaml")
+    done = deploy(local_stack, example, "--pipeline", "run", "pipeline.yaml", "--wait")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run_id = re.search(r"run:\s+(\S+)", done.stdout)[1]
+    keys = bucket_keys(local_stack, prefix="")
+    (summary_key,) = [k for k in keys if k.endswith(f"{run_id}/summarize/summary.json")]
+    summary = json.loads(s3_client(local_stack).get_object(Bucket="quickstart-local-bucket", Key=summary_key)["Body"].read())
+    assert summary["fits"] == 4
+    assert {f"{run_id}/steps/{s}.json" for s in ("prepare", "fit", "summarize")} <= {k.split("/", 1)[1] for k in keys}

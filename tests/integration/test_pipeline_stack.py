@@ -113,3 +113,37 @@ def test_a_map_then_an_n_to_n_map_then_a_summary(batch, pipe):
     assert code == 0, out + err
     run_id = runs.RUN_ID.search(out).group(0)
     assert text(batch, run_id, "sum") == "sum(s1(f1())+s2(f2()))"
+
+
+def cli(*argv):
+    from tests.run_support import inprocess
+
+    return inprocess(list(argv))
+
+
+CHAIN = """\
+name: chain
+steps:
+  a: {parameters: {word: a}}
+  b: {depends_on: [a], parameters: {inputs: "{steps.a.output}out.txt", word: WORD}}
+  c: {depends_on: [b], parameters: {inputs: "{steps.b.output}out.txt", word: c}}
+"""
+
+
+def test_a_failing_middle_step_stops_what_follows_and_rerun_after_the_fix_runs_only_it_and_after(batch, pipe):
+    pipe.write("pipeline.yaml", CHAIN.replace("WORD", "fail"))
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait")
+    assert code == 3, out + err
+    assert "step b failed: c will not run" in err
+    first = runs.RUN_ID.search(out).group(0)
+    assert text(batch, first, "a") == "a()" and text(batch, first, "c") is None
+
+    pipe.write("pipeline.yaml", CHAIN.replace("WORD", "b"))  # the fix
+    code, out, err = cli("pipeline", "rerun", first, "--no-credentials", "--wait")
+    assert code == 0, out + err
+    assert f"rerun of {first}: b, c (reusing a)" in err
+    # the rerun's steps write to the original run's locations, and read a's output from there
+    assert text(batch, first, "c") == "c(b(a()))"
+    code, out, err = cli("status", first)
+    assert code == 0, err
+    assert [line.split()[1] for line in out.splitlines()[1:4]] == ["SUCCEEDED"] * 3

@@ -78,3 +78,26 @@ def test_an_order_with_a_step_before_its_dependency_is_refused():
     with pytest.raises(UsageError, match="step b depends on a, which is not before it"):
         check_order(p, p.steps)
     check_order(p, p.steps[:1], done=("a",))  # a rerun: a succeeded before
+
+
+def test_the_live_view_draws_the_graph_and_what_will_not_run_and_plain_lines_elsewhere():
+    import io
+
+    from rich.console import Console
+
+    from batchdeploy.pipelines.view import GraphView
+    from batchdeploy.ui import Output
+
+    steps = diamond(b="FAILED")
+    current = graph.states(steps)
+    console = Console(record=True, width=100, file=io.StringIO())
+    err = io.StringIO()
+    with GraphView(Output(stdout=io.StringIO(), stderr=err), "run R", live=True, console=console) as view:
+        view.show(steps, current, current)
+    drawn = console.export_text()
+    assert "run R" in drawn and "d  NOT RUN" in drawn and "b failed: d will not run" in drawn
+    assert "step b failed: d will not run" in err.getvalue()
+    plain = io.StringIO()
+    with GraphView(Output(stdout=plain, stderr=plain), "run R", live=False) as view:
+        view.show(steps, current, {"b": "FAILED"})
+    assert plain.getvalue().splitlines()[0] == "step b: FAILED"
