@@ -140,7 +140,7 @@ setup() {
 
 @test "every verb flag reaches its verb" {
   for flag in -i --info -b --update-images -u --update-jobs -r --run-experiment --sync-to-s3 --sync-from-s3 \
-              --sync_to_s3 --sync_from_s3 -a --all --status --logs --cancel --create --delete; do
+              --sync_to_s3 --sync_from_s3 -a --all --status --logs --cancel --create --delete --submit --pipeline; do
     run --separate-stderr "$DEPLOY" "$flag" --help
     assert_success
     assert_output --partial "usage: batchdeploy"
@@ -163,4 +163,14 @@ setup() {
 
 @test "deploy.sh stays a thin front door (about 100 lines)" {
   [ "$(wc -l < "$DEPLOY")" -le 110 ]
+}
+
+@test "--pipeline hands run FILE to the pipelines' verb; a bad action is one line, exit 2" {
+  run --separate-stderr "$DEPLOY" --pipeline --help
+  assert_success
+  assert_output --partial "usage: batchdeploy pipeline"
+  run --separate-stderr "$DEPLOY" --pipeline walk x
+  assert_failure 2
+  [ "${#lines[@]}" -eq 0 ]
+  [[ "$stderr" == *"pipeline 'walk': not an action"* ]]
 }
