@@ -14,7 +14,7 @@ Exit codes: 0, 1 AWS refused, 2 usage, 3 a step failed, 130 interrupted.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batchdeploy import errors, runs
@@ -165,6 +165,8 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
         raise UsageError(f"no run {run_id} in s3://{bucket}/{runs.run_key(prefix, '')}", hint="check S3_BUCKET and the run id")
     if root.get("kind") != psubmit.KIND:
         raise UsageError(f"run {run_id} is not a pipeline run", hint=f"./deploy.sh --status {run_id}")
+    if root.get("rerun_of"):  # a rerun's id reads as its original: one run, as sweeps' reruns
+        return read_steps(ctx, root["rerun_of"])
     ids, attempts = {}, {}
     for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
         doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
@@ -179,6 +181,7 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
 
 def status(ctx, run_id: str) -> int:
     root, steps, attempts = read_steps(ctx, run_id)
+    run_id = root["run_id"]  # a rerun's id reads as its original
     graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
     current = graph.states(steps)
     if ctx.out.json:
@@ -229,6 +232,7 @@ def status_door(ctx) -> int:
 
 def rerun(ctx, opts) -> int:
     root, steps, _ = read_steps(ctx, opts.target)
+    opts = replace(opts, target=root["run_id"])  # a rerun of a rerun is a rerun of the original
     graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
     current = graph.states(steps)
     unended = [k for k, v in current.items() if v not in graph.ENDED]

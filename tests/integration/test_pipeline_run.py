@@ -296,3 +296,5 @@ def test_a_failed_step_names_what_will_not_run_exits_3_and_rerun_submits_it_and_
     assert code == 0, err
     steps = {s["name"]: s for s in json.loads(out)["steps"]}
     assert {s["run_id"] for s in steps.values()} == {second}
+    code, again, err = cli("status", second, "--output", "json")  # a rerun's id reads as its original
+    assert code == 0 and json.loads(again) == json.loads(out), err
