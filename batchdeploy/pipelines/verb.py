@@ -170,13 +170,25 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
     ids, attempts = {}, {}
     for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
         doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
+        docs = {d["name"]: d for d in (doc.get("pipeline") or {}).get("steps") or []}
         for name in (doc.get("pipeline") or {}).get("submitted_steps") or []:
             got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name))
             attempts[name] = rid
-            ids[name] = (got or {}).get("job_id")
+            ids[name] = (got or {}).get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
     steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
                              size=(d.get("map") or {}).get("tasks")) for d in root["pipeline"]["steps"]]
     return root, steps, attempts
+
+
+def _by_token(ctx, doc: dict, step: dict) -> str | None:
+    """A step with no steps/NAME.json (the submit was killed or refused there): the job its client token
+    made, if AWS made one (ListJobs by name, then the tag), so nothing is ever submitted twice."""
+    from batchdeploy.jobs.submit import with_token
+
+    if not step.get("client_token"):
+        return None
+    found = with_token(ctx.aws.client("batch"), doc.get("queue"), step["job_name"], step["client_token"])
+    return found[0]["jobId"] if found else None
 
 
 def status(ctx, run_id: str) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 
 import pytest
 
@@ -298,3 +299,39 @@ def test_a_failed_step_names_what_will_not_run_exits_3_and_rerun_submits_it_and_
     assert {s["run_id"] for s in steps.values()} == {second}
     code, again, err = cli("status", second, "--output", "json")  # a rerun's id reads as its original
     assert code == 0 and json.loads(again) == json.loads(out), err
+
+
+def test_a_pipeline_killed_mid_submit_keeps_what_it_wrote_and_its_jobs_are_found_by_token(moto, aws, pipe_project,
+                                                                                         proxy):
+    """SIGKILLed as its 3rd SubmitJob leaves (the proxy still forwards it, so AWS makes c): run.json and
+    steps/a.json, steps/b.json stay; --status finds c's job by its client token, and a rerun, once the
+    jobs ended, submits only d: c is never submitted twice."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    project, env = pipe_project
+    project.write("pipeline.yaml", DIAMOND_YAML)
+    procs = []
+    proxy.add(operation="submitjob", nth=3, before=lambda request: procs[0].send_signal(signal.SIGKILL))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", "pipeline", "run", "pipeline.yaml", "--no-credentials"],
+        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert procs[0].wait(120) == -signal.SIGKILL
+    written = keys(aws)
+    run_id = runs.RUN_ID.search(written[0]).group(0)
+    assert written == [f"runs/{run_id}/run.json", f"runs/{run_id}/steps/a.json", f"runs/{run_id}/steps/b.json"]
+    code, out, err = cli("status", run_id, "--output", "json")
+    assert code == 0, err
+    states = {s["name"]: (s["state"], bool(s["job_id"])) for s in json.loads(out)["steps"]}
+    assert states == {"a": ("SUCCEEDED", True), "b": ("SUCCEEDED", True), "c": ("SUCCEEDED", True),
+                      "d": ("NOT SUBMITTED", False)}
+    counter = RequestCounter(moto)
+    code, out, err = cli("pipeline", "rerun", run_id, "--no-credentials")
+    assert code == 0, err
+    assert f"rerun of {run_id}: d (reusing a, b, c)" in err
+    assert ops(counter, "submitjob") == 1
+    assert sorted(by_name(aws, env["queue"])) == ["dia-a", "dia-b", "dia-c", "dia-d"]
