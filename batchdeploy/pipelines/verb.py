@@ -110,9 +110,15 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
     except KeyboardInterrupt:
         return errors.INTERRUPTED
     what = f"rerun of {rerun_of}: " if rerun_of else ""
-    ctx.out.result(f"submitted pipeline {pipeline.name}: {what}{len(ids)} step{'s' if len(ids) != 1 else ''}")
-    ctx.out.result(f"  run:     {run_id}")
-    ctx.out.result(f"  status:  ./deploy.sh --status {run_id}")
+    if ctx.out.json:
+        ctx.out.emit_json({"run_id": run_id, "name": pipeline.name, "rerun_of": rerun_of, "job_ids": ids,
+                           "status": f"./deploy.sh --status {rerun_of or run_id}"})
+    elif ctx.out.quiet:
+        ctx.out.result(run_id)
+    else:
+        ctx.out.result(f"submitted pipeline {pipeline.name}: {what}{len(ids)} step{'s' if len(ids) != 1 else ''}")
+        ctx.out.result(f"  run:     {run_id}")
+        ctx.out.result(f"  status:  ./deploy.sh --status {rerun_of or run_id}")
     if not opts.wait:
         return errors.OK
     steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),

@@ -335,3 +335,12 @@ def test_a_pipeline_killed_mid_submit_keeps_what_it_wrote_and_its_jobs_are_found
     assert f"rerun of {run_id}: d (reusing a, b, c)" in err
     assert ops(counter, "submitjob") == 1
     assert sorted(by_name(aws, env["queue"])) == ["dia-a", "dia-b", "dia-c", "dia-d"]
+
+
+def test_output_json_is_one_document_with_the_run_and_its_job_ids(moto, aws, pipe_project):
+    project, _ = pipe_project
+    project.write("pipeline.yaml", DIAMOND_YAML)
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--output", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert sorted(data["job_ids"]) == list("abcd") and runs.RUN_ID.fullmatch(data["run_id"])
