@@ -172,14 +172,14 @@ def _plan_map(step: Step, spec: req.RunSpec, images: dict, urls: dict, expand, u
               bucket: str, prefix: str, results_prefix: str, outputs_run_id: str, output_parameter: str) -> StepPlan:
     """A map step: one array through the launcher's manifest (sweeps.plan); each task's own output
     under the step's (`.../STEP/TASK/`, sweeps.outputs), its `{steps.X.output}` expanded."""
-    from batchdeploy.sweeps.check import with_fixed
     from batchdeploy.sweeps.outputs import with_outputs
 
     launcher = codes.launcher_path(spec.job_definition, images)  # a UsageError (with its hint) without one
     sweep = step.map
     sweep = replace(sweep, tasks=[replace(t, params={k: expand(v) for k, v in t.params.items()},
                                           env={k: expand(v) for k, v in t.env.items()}) for t in sweep.tasks])
-    sweep = with_outputs(with_fixed(sweep, spec.parameters), run_id=f"{outputs_run_id}/{step.name}", bucket=bucket,
+    # the step's own parameters are in every task already (the reader put them there, as a tasks file's fixed ones)
+    sweep = with_outputs(sweep, run_id=f"{outputs_run_id}/{step.name}", bucket=bucket,
                          results_prefix=results_prefix, job_definition=spec.job_definition,
                          output_parameter=output_parameter)
     if len(sweep.tasks) > plans.ARRAY_MAX:

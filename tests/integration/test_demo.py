@@ -182,7 +182,7 @@ def test_an_edited_bundle_changes_the_result_without_b_and_the_run_record_says_s
     assert len(run["job_definition"]["sha256"]) == 64 and run["git"] is None  # a copy outside any git tree
     assert run["parameters"]["output_path"].endswith("/results/code-test")
     bundle_key = next(k for k in new if k.startswith("runs/code/"))
-    assert run["bundle"]["sha256"] in bundle_key and run["bundle"]["files"] == 1
+    assert run["bundle"]["sha256"] in bundle_key and run["bundle"]["files"] == 2  # run.py and pipeline.py
     assert run["manifest"]["url"].endswith(run["manifest"]["sha256"] + ".json")
     (record,) = run["tasks"][0]
     assert record["exit_code"] == 0 and record["bundle"]["sha256"] == run["bundle"]["sha256"]
@@ -243,7 +243,7 @@ def test_a_code_dry_run_says_what_it_would_upload_and_uploads_nothing(local_stac
     before = bucket_keys(local_stack)
     done = deploy(local_stack, example, "-r", "dry", *params(example), "--code", "--dry-run")
     assert done.returncode == 0, done.stderr
-    assert "would upload code bundle: 1 files" in done.stderr and "dry run: nothing uploaded" in done.stderr
+    assert "would upload code bundle: 2 files" in done.stderr  # experiment/: run.py and the pipeline's pipeline.py and "dry run: nothing uploaded" in done.stderr
     command = json.loads(done.stdout)["containerOverrides"]["command"]
     assert command[:2] == ["batchdeploy-launch", "--manifest"] and command[3] == "--records"
     assert bucket_keys(local_stack) == before
