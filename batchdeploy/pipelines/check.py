@@ -16,7 +16,8 @@ import difflib
 import re
 from collections import Counter
 
-from batchdeploy.aws.batch import ARRAY_SIZE, MAX_DEPENDS_ON
+from batchdeploy.aws.batch import ARRAY_SIZE, MAX_DEPENDS_ON, NAME
+from batchdeploy.config import KEYS
 from batchdeploy.errors import BatchdeployError
 from batchdeploy.jobs.request import RunSpec, check_options
 from batchdeploy.jobs.request import check_parameters as check_run_parameters
@@ -26,6 +27,8 @@ from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS, raise_problems
 
 OUTPUT_REF = re.compile(r"\{steps\.([^.{}]*)\.output\}")
 STEP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# What SubmitJob's jobDefinition takes: NAME, NAME:REVISION or an ARN.
+DEFINITION = re.compile(rf"{NAME.pattern}(:[1-9]\d*)?|{KEYS['ROLE_ARN'].pattern}")
 
 
 def job_name(pipeline_name: str, step_name: str) -> str:
@@ -163,6 +166,8 @@ def _option_problems(pipeline: Pipeline, step: Step) -> list[str]:
     elif len(name) > 128:
         out.append(f"{_at(step)}: the job name {name[:20]}... is {len(name)} characters, above AWS's 128 "
                    "(shorten the pipeline's or the step's name)")
+    if step.job_definition is not None and not DEFINITION.fullmatch(step.job_definition):
+        out.append(f"{_at(step)}: job_definition {step.job_definition!r} is not NAME, NAME:REVISION or an ARN")
     for option in ("vcpus", "memory", "gpus", "timeout", "retries"):
         value = getattr(step, option)
         if value is not None:
@@ -170,6 +175,20 @@ def _option_problems(pipeline: Pipeline, step: Step) -> list[str]:
                 check_options(RunSpec(name="x", queue="", job_definition={}, **{option: value}))
             except BatchdeployError as exc:
                 out.append(f"{_at(step)}: {exc.line().replace('--', '', 1)}")
+    return out
+
+
+def _settings_problems(settings: dict) -> list[str]:
+    """The pipeline's tags as -r checks a job's (reserved keys, lengths, how many), and its definition."""
+    out = []
+    if settings.get("tags"):
+        try:
+            check_options(RunSpec(name="x", queue="", job_definition={}, tags=dict(settings["tags"]), client_token="t"))
+        except BatchdeployError as exc:
+            out.append(f"settings: {exc.line()}")
+    definition = settings.get("job_definition")
+    if definition is not None and not DEFINITION.fullmatch(definition):
+        out.append(f"settings: job_definition {definition!r} is not NAME, NAME:REVISION or an ARN")
     return out
 
 
@@ -182,6 +201,7 @@ def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task
     lines = {s.name: s.line for s in pipeline.steps}
     out += [(f"line {lines[c[0]]}: " if lines.get(c[0]) else "") + f"a cycle: {' -> '.join(c)} (each depends on the next)"
             for c in cycles(pipeline)]
+    out += _settings_problems(pipeline.settings)
     known = {s.name for s in pipeline.steps}
     limit = min(max_tasks, ARRAY_SIZE[1])
     for step in pipeline.steps:

@@ -75,6 +75,7 @@ def test_dependents_are_every_step_after():
     ([step("a"), step("b", map=sweep(2, x="{steps.a.output}"))], "names a step it does not depend on"),
     ([step("a", map=sweep(10_001))], "a map of 10,001 tasks; a map step is one array job of 1 to 10,000"),
     ([step("a", map=sweep(0))], "a map of 0 tasks"),
+    ([step("a", job_definition="x y")], "step a: job_definition 'x y' is not NAME, NAME:REVISION or an ARN"),
 ])
 def test_each_problem(steps, expected):
     found = problems(*steps)
@@ -122,6 +123,17 @@ def test_n_to_n_needs_two_maps_of_one_size(a, b, ok):
 def test_n_to_n_on_a_step_submitted_one_job_per_task_is_refused():
     found = problems(step("a", map=sweep(3)), step("b", Dependency("a", "N_TO_N"), map=sweep(3)), per_task=frozenset({"a"}))
     assert "N_TO_N on a" in found[0]
+
+
+def test_job_definitions_by_name_revision_or_arn():
+    for jd in ("exp", "exp:3", "arn:aws:batch:eu-west-1:123456789012:job-definition/exp:3"):
+        assert problems(step("a", job_definition=jd)) == []
+    assert problems(step("a", job_definition="exp:0")) != []
+
+
+def test_settings_tags_as_a_job_s():
+    p = Pipeline("p", [step("a")], settings={"tags": {f"k{i}": "v" for i in range(50)}})
+    assert check.problems(p) == ["settings: 50 tags given; a job takes at most 50 tags, one is batchdeploy's"]
 
 
 def test_an_empty_pipeline():
