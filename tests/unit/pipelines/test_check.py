@@ -173,3 +173,20 @@ def test_step_output_url_and_expansion():
     text = "{steps.prepare.output}experiment.yaml {steps.fit.output} {run_id} {task} {steps.x}"
     assert expand_outputs(text, "r1", "b", "results") == (
         "s3://b/results/r1/prepare/experiment.yaml s3://b/results/r1/fit/ {run_id} {task} {steps.x}")
+
+
+def test_order_of_a_random_graph_puts_every_step_after_its_dependencies():
+    import random
+
+    rng = random.Random(7)
+    names = [f"s{i}" for i in range(300)]
+    steps = [step(n, *rng.sample(names[:i], min(i, rng.randint(0, 4)))) for i, n in enumerate(names)]
+    rng.shuffle(steps)
+    placed = {s.name: i for i, s in enumerate(check.order(pipe(*steps)))}
+    assert len(placed) == 300
+    assert all(placed[d.step] < placed[s.name] for s in steps for d in s.depends_on)
+
+
+def test_more_steps_than_a_pipeline_may_have():
+    assert check.problems(pipe(*[step(f"s{i}") for i in range(1001)])) == [
+        "the pipeline has 1,001 steps, above the 1,000 one pipeline may have"]

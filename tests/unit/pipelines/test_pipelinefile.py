@@ -232,3 +232,13 @@ def test_file_problems_are_one_line(tmp_path):
         with pytest.raises(BatchdeployError) as info:
             read_pipeline_file(path)
         assert info.value.exit_code == USAGE and expected in info.value.line()
+
+
+def test_too_many_steps_or_tasks_are_refused_before_they_are_built():
+    steps = "".join(f"  s{i}: {{}}\n" for i in range(1001))
+    assert "steps: 1,001 steps, above the 1,000 one pipeline may have" in error(f"name: p\nsteps:\n{steps}")
+    values = ", ".join(map(str, range(100)))
+    grid = "{map: {grid: {x: [" + values + "], y: [" + values + "]}}}"
+    steps = "".join(f"  s{i}: {grid}\n" for i in range(11))
+    assert "the maps up to step s10 have 110,000 tasks, above the 100,000 one pipeline may have" in error(
+        f"name: p\nsteps:\n{steps}")
