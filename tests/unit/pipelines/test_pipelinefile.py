@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -242,3 +243,22 @@ def test_too_many_steps_or_tasks_are_refused_before_they_are_built():
     steps = "".join(f"  s{i}: {grid}\n" for i in range(11))
     assert "the maps up to step s10 have 110,000 tasks, above the 100,000 one pipeline may have" in error(
         f"name: p\nsteps:\n{steps}")
+
+
+BAD = Path(__file__).parent / "bad"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cycle.yaml", "1 problem: line 3: a cycle: a -> c -> b -> a (each depends on the next)"),
+    ("unknown-dependency.yaml", "1 problem: line 4: step fit: depends on prepar, which is not a step (did you mean prepare?)"),
+    ("21-dependencies.yaml", "1 problem: line 24: step join: depends on 21 jobs, above AWS's 20 "
+                             "(add a step that gathers them)"),
+    ("map-size-mismatch.yaml", "1 problem: line 4: step evaluate: N_TO_N on fit needs both to be map steps (arrays) "
+                               "of one size: 2 tasks and 3 tasks"),
+])
+def test_the_issue_s_bad_files_are_one_line_each(name, expected):
+    """The files an executor's test can submit to see exit 2 and nothing submitted (tests/unit/pipelines/bad)."""
+    with pytest.raises(BatchdeployError) as info:
+        read_pipeline_file(BAD / name)
+    assert info.value.exit_code == USAGE
+    assert info.value.line() == f"{BAD / name}: {expected}"
