@@ -13,10 +13,12 @@ the job definitions (described by the executor). `order` and `dependents` walk t
 from __future__ import annotations
 
 import difflib
+import heapq
 import re
 from collections import Counter
 
-from batchdeploy.aws.batch import ARRAY_SIZE, MAX_DEPENDS_ON
+from batchdeploy.aws.batch import ARRAY_SIZE, MAX_DEPENDS_ON, NAME
+from batchdeploy.config import KEYS
 from batchdeploy.errors import BatchdeployError
 from batchdeploy.jobs.request import RunSpec, check_options
 from batchdeploy.jobs.request import check_parameters as check_run_parameters
@@ -25,7 +27,10 @@ from batchdeploy.sweeps.check import check_against_definition
 from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS, raise_problems
 
 OUTPUT_REF = re.compile(r"\{steps\.([^.{}]*)\.output\}")
+MAX_STEPS = 1000  # far more than a pipeline submitted at once needs; the checks stay quick below it
 STEP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+# What SubmitJob's jobDefinition takes: NAME, NAME:REVISION or an ARN.
+DEFINITION = re.compile(rf"{NAME.pattern}(:[1-9]\d*)?|{KEYS['ROLE_ARN'].pattern}")
 
 
 def job_name(pipeline_name: str, step_name: str) -> str:
@@ -52,21 +57,25 @@ def references(step: Step) -> list[str]:
 
 
 def order(pipeline: Pipeline) -> list[Step]:
-    """The steps in a dependency order, stable: among the steps ready, the file's order. Steps in a
-    cycle (which `problems` names) come last, in file order. Dependencies on unknown steps are ignored."""
-    known = {s.name for s in pipeline.steps}
-    waiting = {s.name: {d.step for d in s.depends_on if d.step in known and d.step != s.name} for s in pipeline.steps}
+    """The steps in a dependency order, stable: among the steps ready, the earliest in the file first.
+    Steps in a cycle (which `problems` names) come last, in file order; unknown dependencies are ignored."""
+    index = {s.name: i for i, s in enumerate(pipeline.steps)}
+    waiting = {s.name: {d.step for d in s.depends_on if d.step in index and d.step != s.name} for s in pipeline.steps}
+    after: dict[str, list[str]] = {}
+    for name, deps in waiting.items():
+        for dep in deps:
+            after.setdefault(dep, []).append(name)
+    ready = [i for i, s in enumerate(pipeline.steps) if not waiting[s.name]]
+    heapq.heapify(ready)
     done: list[Step] = []
-    seen: set[str] = set()
-    progress = True
-    while progress:
-        progress = False
-        for step in pipeline.steps:
-            if step.name not in seen and waiting[step.name] <= seen:
-                done.append(step)
-                seen.add(step.name)
-                progress = True
-                break  # start again from the top: the earliest ready step in the file goes first
+    while ready:
+        step = pipeline.steps[heapq.heappop(ready)]
+        done.append(step)
+        for nxt in after.get(step.name, []):
+            waiting[nxt].discard(step.name)
+            if not waiting[nxt]:
+                heapq.heappush(ready, index[nxt])
+    seen = {s.name for s in done}
     return done + [s for s in pipeline.steps if s.name not in seen]
 
 
@@ -163,6 +172,8 @@ def _option_problems(pipeline: Pipeline, step: Step) -> list[str]:
     elif len(name) > 128:
         out.append(f"{_at(step)}: the job name {name[:20]}... is {len(name)} characters, above AWS's 128 "
                    "(shorten the pipeline's or the step's name)")
+    if step.job_definition is not None and not DEFINITION.fullmatch(step.job_definition):
+        out.append(f"{_at(step)}: job_definition {step.job_definition!r} is not NAME, NAME:REVISION or an ARN")
     for option in ("vcpus", "memory", "gpus", "timeout", "retries"):
         value = getattr(step, option)
         if value is not None:
@@ -173,15 +184,32 @@ def _option_problems(pipeline: Pipeline, step: Step) -> list[str]:
     return out
 
 
+def _settings_problems(settings: dict) -> list[str]:
+    """The pipeline's tags as -r checks a job's (reserved keys, lengths, how many), and its definition."""
+    out = []
+    if settings.get("tags"):
+        try:
+            check_options(RunSpec(name="x", queue="", job_definition={}, tags=dict(settings["tags"]), client_token="t"))
+        except BatchdeployError as exc:
+            out.append(f"settings: {exc.line()}")
+    definition = settings.get("job_definition")
+    if definition is not None and not DEFINITION.fullmatch(definition):
+        out.append(f"settings: job_definition {definition!r} is not NAME, NAME:REVISION or an ARN")
+    return out
+
+
 def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task: frozenset = frozenset()) -> list[str]:
     """Every problem of the pipeline's graph and steps; `per_task`: the map steps the executor will
     submit as one job per task (an image with no launcher), which count as that many dependencies."""
     if not pipeline.steps:
         return ["the pipeline has no steps"]
+    if len(pipeline.steps) > MAX_STEPS:
+        return [f"the pipeline has {len(pipeline.steps):,} steps, above the {MAX_STEPS:,} one pipeline may have"]
     out = [f"step {name} is given {n} times" for name, n in Counter(s.name for s in pipeline.steps).items() if n > 1]
     lines = {s.name: s.line for s in pipeline.steps}
     out += [(f"line {lines[c[0]]}: " if lines.get(c[0]) else "") + f"a cycle: {' -> '.join(c)} (each depends on the next)"
             for c in cycles(pipeline)]
+    out += _settings_problems(pipeline.settings)
     known = {s.name for s in pipeline.steps}
     limit = min(max_tasks, ARRAY_SIZE[1])
     for step in pipeline.steps:
@@ -189,8 +217,9 @@ def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task
         out += _option_problems(pipeline, step)
         if step.map is not None and not 0 < len(step.map.tasks) <= limit:
             out.append(f"{_at(step)}: a map of {len(step.map.tasks):,} tasks; a map step is one array job of 1 to {limit:,}")
-        before = ancestors(pipeline, step.name)
-        for name in references(step):
+        named = references(step)
+        before = ancestors(pipeline, step.name) if named else set()
+        for name in named:
             if name not in known:
                 out.append(f"{_at(step)}: {{steps.{name}.output}} names no step")
             elif name not in before:

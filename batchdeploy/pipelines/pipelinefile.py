@@ -47,12 +47,14 @@ from batchdeploy.aws.batch import JOB_NAME
 from batchdeploy.config import KEYS
 from batchdeploy.errors import UsageError
 from batchdeploy.pipelines import check
+from batchdeploy.pipelines.check import MAX_STEPS
 from batchdeploy.pipelines.model import DEPENDENCY_TYPES, Dependency, Pipeline, Step
 from batchdeploy.pipelines.steps import read_map, string_map
 from batchdeploy.pipelines.yamlfile import compose, is_null, kind, line, pairs, read_text
 from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS, raise_problems
 
 TOP = ("name", "settings", "steps")
+MAX_PIPELINE_TASKS = 100_000  # all of a pipeline's maps together
 SETTINGS = ("queue", "job_definition", "region", "profile", "role_arn", "tags", "code")
 STEP = ("job_definition", "parameters", "environment", "command", "vcpus", "memory", "gpus", "timeout",
         "retries", "depends_on", "map")
@@ -192,8 +194,18 @@ def _steps(entry, base_dir: Path, max_tasks: int, problems: list[str]) -> list[S
     if not isinstance(node, yaml.MappingNode):
         problems.append(f"line {line(node)}: steps must be a mapping of step names to steps, not {kind(node)}")
         return []
-    return [_step(name, knode, value, base_dir, max_tasks, problems)
-            for name, (knode, value) in pairs(node, problems, "steps").items()]
+    if len(node.value) > MAX_STEPS:  # before any is built
+        problems.append(f"line {line(node)}: steps: {len(node.value):,} steps, above the {MAX_STEPS:,} one pipeline may have")
+        return []
+    steps, tasks = [], 0
+    for name, (knode, value) in pairs(node, problems, "steps").items():
+        steps.append(_step(name, knode, value, base_dir, max_tasks, problems))
+        tasks += len(steps[-1].map.tasks) if steps[-1].map else 0
+        if tasks > MAX_PIPELINE_TASKS:  # each map is bounded; so is their sum, so a small file stays cheap
+            problems.append(f"line {line(knode)}: steps: the maps up to step {name} have {tasks:,} tasks, above the "
+                            f"{MAX_PIPELINE_TASKS:,} one pipeline may have")
+            return []
+    return steps
 
 
 def _step(name: str, knode, node, base_dir: Path, max_tasks: int, problems: list[str]) -> Step:

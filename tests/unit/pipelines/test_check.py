@@ -75,6 +75,7 @@ def test_dependents_are_every_step_after():
     ([step("a"), step("b", map=sweep(2, x="{steps.a.output}"))], "names a step it does not depend on"),
     ([step("a", map=sweep(10_001))], "a map of 10,001 tasks; a map step is one array job of 1 to 10,000"),
     ([step("a", map=sweep(0))], "a map of 0 tasks"),
+    ([step("a", job_definition="x y")], "step a: job_definition 'x y' is not NAME, NAME:REVISION or an ARN"),
 ])
 def test_each_problem(steps, expected):
     found = problems(*steps)
@@ -124,6 +125,17 @@ def test_n_to_n_on_a_step_submitted_one_job_per_task_is_refused():
     assert "N_TO_N on a" in found[0]
 
 
+def test_job_definitions_by_name_revision_or_arn():
+    for jd in ("exp", "exp:3", "arn:aws:batch:eu-west-1:123456789012:job-definition/exp:3"):
+        assert problems(step("a", job_definition=jd)) == []
+    assert problems(step("a", job_definition="exp:0")) != []
+
+
+def test_settings_tags_as_a_job_s():
+    p = Pipeline("p", [step("a")], settings={"tags": {f"k{i}": "v" for i in range(50)}})
+    assert check.problems(p) == ["settings: 50 tags given; a job takes at most 50 tags, one is batchdeploy's"]
+
+
 def test_an_empty_pipeline():
     assert check.problems(pipe()) == ["the pipeline has no steps"]
 
@@ -161,3 +173,20 @@ def test_step_output_url_and_expansion():
     text = "{steps.prepare.output}experiment.yaml {steps.fit.output} {run_id} {task} {steps.x}"
     assert expand_outputs(text, "r1", "b", "results") == (
         "s3://b/results/r1/prepare/experiment.yaml s3://b/results/r1/fit/ {run_id} {task} {steps.x}")
+
+
+def test_order_of_a_random_graph_puts_every_step_after_its_dependencies():
+    import random
+
+    rng = random.Random(7)
+    names = [f"s{i}" for i in range(300)]
+    steps = [step(n, *rng.sample(names[:i], min(i, rng.randint(0, 4)))) for i, n in enumerate(names)]
+    rng.shuffle(steps)
+    placed = {s.name: i for i, s in enumerate(check.order(pipe(*steps)))}
+    assert len(placed) == 300
+    assert all(placed[d.step] < placed[s.name] for s in steps for d in s.depends_on)
+
+
+def test_more_steps_than_a_pipeline_may_have():
+    assert check.problems(pipe(*[step(f"s{i}") for i in range(1001)])) == [
+        "the pipeline has 1,001 steps, above the 1,000 one pipeline may have"]

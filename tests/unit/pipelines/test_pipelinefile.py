@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -130,12 +131,10 @@ def test_magnus_mode_keys_map_onto_settings():
     ("mode: {type: local-aws-batch}", "mode is not accepted: write magnus's mode config keys under settings"),
     ("settings: {region: Europe}", "'Europe' is not a region (e.g. us-west-2)"),
     ("settings: {role_arn: deployer}", "'deployer' is not a role arn"),
-    ("settings: {tags: {'aws:x': 1}}", None),
+    ("settings: {tags: {'aws:x': 1}}", "settings: tag key 'aws:x' is reserved"),
+    ("settings: {job_definition: 'a b'}", "settings: job_definition 'a b' is not NAME, NAME:REVISION or an ARN"),
 ])
 def test_magnus_keys_that_cannot_work_are_refused_with_the_reason(text, expected):
-    if expected is None:  # a reserved tag is left to check_options in the executor: read as given
-        assert parse(f"name: p\n{text}\nsteps: {{a: {{}}}}\n").settings["tags"] == {"aws:x": "1"}
-        return
     assert expected in error(f"name: p\n{text}\nsteps: {{a: {{}}}}\n")
 
 
@@ -234,3 +233,32 @@ def test_file_problems_are_one_line(tmp_path):
         with pytest.raises(BatchdeployError) as info:
             read_pipeline_file(path)
         assert info.value.exit_code == USAGE and expected in info.value.line()
+
+
+def test_too_many_steps_or_tasks_are_refused_before_they_are_built():
+    steps = "".join(f"  s{i}: {{}}\n" for i in range(1001))
+    assert "steps: 1,001 steps, above the 1,000 one pipeline may have" in error(f"name: p\nsteps:\n{steps}")
+    values = ", ".join(map(str, range(100)))
+    grid = "{map: {grid: {x: [" + values + "], y: [" + values + "]}}}"
+    steps = "".join(f"  s{i}: {grid}\n" for i in range(11))
+    assert "the maps up to step s10 have 110,000 tasks, above the 100,000 one pipeline may have" in error(
+        f"name: p\nsteps:\n{steps}")
+
+
+BAD = Path(__file__).parent / "bad"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cycle.yaml", "1 problem: line 3: a cycle: a -> c -> b -> a (each depends on the next)"),
+    ("unknown-dependency.yaml", "1 problem: line 4: step fit: depends on prepar, which is not a step (did you mean prepare?)"),
+    ("21-dependencies.yaml", "1 problem: line 24: step join: depends on 21 jobs, above AWS's 20 "
+                             "(add a step that gathers them)"),
+    ("map-size-mismatch.yaml", "1 problem: line 4: step evaluate: N_TO_N on fit needs both to be map steps (arrays) "
+                               "of one size: 2 tasks and 3 tasks"),
+])
+def test_the_issue_s_bad_files_are_one_line_each(name, expected):
+    """The files an executor's test can submit to see exit 2 and nothing submitted (tests/unit/pipelines/bad)."""
+    with pytest.raises(BatchdeployError) as info:
+        read_pipeline_file(BAD / name)
+    assert info.value.exit_code == USAGE
+    assert info.value.line() == f"{BAD / name}: {expected}"
