@@ -344,3 +344,19 @@ def test_output_json_is_one_document_with_the_run_and_its_job_ids(moto, aws, pip
     assert code == 0, err
     data = json.loads(out)
     assert sorted(data["job_ids"]) == list("abcd") and runs.RUN_ID.fullmatch(data["run_id"])
+
+
+@pytest.mark.parametrize("name", ["cycle", "unknown-dependency", "21-dependencies", "map-size-mismatch"])
+def test_the_issues_bad_files_through_deploy_sh_are_one_line_exit_2_and_nothing_is_sent(moto, aws, pipe_project, name):
+    """The reader's own bad files (tests/unit/pipelines/bad/), through the shell door."""
+    import shutil
+
+    from tests.conftest import ROOT
+
+    project, _ = pipe_project
+    shutil.copy(ROOT / "tests" / "unit" / "pipelines" / "bad" / f"{name}.yaml", project.path / "bad.yaml")
+    counter = RequestCounter(moto)
+    done = project.deploy("--pipeline", "run", "bad.yaml", "--no-credentials")
+    assert done.returncode == 2, done.both
+    assert done.stdout == "" and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert counter.since() == [] and keys(aws) == []
