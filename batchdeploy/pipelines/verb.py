@@ -71,8 +71,15 @@ def main(ctx) -> int:
 
 def from_run(ctx) -> int:
     """`-r NAME --pipeline FILE`: the same as `pipeline run FILE` (NAME, when given, must be the pipeline's)."""
-    opts = PipelineOptions("run", ctx.args.pipeline, bool(ctx.args.wait), bool(ctx.args.no_credentials),
-                           bool(ctx.args.dry_run))
+    a = ctx.args
+    given = [flag for flag, value in (("--tasks", a.tasks), ("--grid", a.grid), ("--range", a.range),
+                                      ("--rerun-failed", a.rerun_failed), ("--array-size", a.array_size),
+                                      ("--depends-on", a.depends_on), ("--code", a.code), ("key=val", a.params))
+             if value not in (None, [], False)]
+    if given:
+        raise UsageError(f"-r --pipeline takes its steps from the file, not {given[0]}",
+                         hint="put it in the pipeline file (a step's parameters, map:, depends_on:)")
+    opts = PipelineOptions("run", a.pipeline, bool(a.wait), bool(a.no_credentials), bool(a.dry_run))
     pipeline, order = load(ctx, opts.target)
     if ctx.args.name and ctx.args.name != pipeline.name:
         raise UsageError(f"-r {ctx.args.name} --pipeline: the file's pipeline is named {pipeline.name!r}",

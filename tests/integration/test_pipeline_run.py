@@ -228,6 +228,9 @@ def test_pipeline_run_file_and_r_pipeline_file_submit_the_graph_and_status_draws
     assert ops(counter, "submitjob") == 8
     code, out, err = cli("run", "other", "--pipeline", "pipeline.yaml", "--no-credentials")
     assert code == 2 and "the file's pipeline is named 'dia'" in err
+    code, out, err = cli("run", "dia", "--pipeline", "pipeline.yaml", "--grid", "seed=1,2")
+    assert code == 2 and "-r --pipeline takes its steps from the file, not --grid" in err
+    assert ops(counter, "submitjob") == 8
 
 
 def twenty_one() -> str:
