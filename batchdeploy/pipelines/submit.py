@@ -274,6 +274,11 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
                 request["dependsOn"] = deps
             answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
             ids[sp.step.name] = answer["jobId"]
+            # this machine's jobs.jsonl, as -r's: --status lists the step, and -u --prune keeps its revision
+            jobrun.record(ctx, req.RunSpec(name=request["jobName"], queue=request["jobQueue"], job_definition=sp.definition,
+                                           parameters=dict(request.get("parameters") or {}), client_token=sp.token,
+                                           array_size=(request.get("arrayProperties") or {}).get("size")),
+                          answer["jobId"])
             runs.put(s3, bucket, step_key(prefix, pp.run_id, sp.step.name),
                      {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "job_id": answer["jobId"],
                       "job_arn": answer.get("jobArn"), "client_token": sp.token, "submitted_at": runs.iso(_now()),

@@ -95,7 +95,7 @@ def by_name(aws, queue: str) -> dict[str, dict]:
 
 
 def test_a_diamond_is_four_submits_with_dependson_and_one_object_per_step(moto, aws, pipe_project):
-    _, env = pipe_project
+    project, env = pipe_project
     counter = RequestCounter(moto)
     code, out, err = execute(diamond())
     assert code == 0, err
@@ -114,6 +114,9 @@ def test_a_diamond_is_four_submits_with_dependson_and_one_object_per_step(moto, 
     assert doc["pipeline"]["steps"][3]["depends_on"] == [{"step": "b", "type": "all"}, {"step": "c", "type": "all"}]
     tokens = {s["client_token"] for s in doc["pipeline"]["steps"]}
     assert tokens == {j["tags"]["batchdeploy:client-token"] for j in jobs.values()} and len(tokens) == 4
+    # this machine's jobs.jsonl knows each step's job, as -r's (what --status lists and -u --prune keeps)
+    recorded = [json.loads(line) for line in (project.path / ".batchdeploy" / "jobs.jsonl").read_text().splitlines()]
+    assert [r["job_id"] for r in recorded] == [ids[s] for s in "abcd"]
 
 
 def test_one_definition_is_described_once_for_every_step(moto, aws, pipe_project):
