@@ -8,15 +8,15 @@ import contextlib
 import io
 import json
 import os
-import time
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
-from batchdeploy.bags import execute, pegasus
+from batchdeploy.bags import pegasus
 from batchdeploy.bags.logs import TASK_STDERR_SEPARATOR
-from tests.conftest import REGION, MotoServer, RequestCounter
+from tests.bags_support import logs_written
+from tests.conftest import REGION, RequestCounter
+from tests.fault_proxy import FaultProxy
 from tests.run_support import FakeClock
 
 ACCOUNT = "123456789012"
@@ -57,25 +57,6 @@ def bag_dir(tmp_path, aws, monkeypatch):
     return d
 
 
-def write_logs(aws, lines_of):
-    """Wrap BagRunner.fetch_logs: first put each task's lines in its stream, as its container would."""
-    real = execute.BagRunner.fetch_logs
-
-    def fetch(self, placed):
-        logs = aws.client("logs")
-        with contextlib.suppress(Exception):
-            logs.create_log_group(logGroupName="/aws/batch/job")
-        for p in placed:
-            stream = execute.stream_of(p.record)
-            logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=stream)
-            now = int(time.time() * 1000)  # CloudWatch drops events older than 14 days
-            events = [{"timestamp": now + i, "message": m} for i, m in enumerate(lines_of(p.task.name))]
-            logs.put_log_events(logGroupName="/aws/batch/job", logStreamName=stream, logEvents=events)
-        return real(self, placed)
-
-    return mock.patch.object(execute.BagRunner, "fetch_logs", fetch)
-
-
 def run(d: Path, *argv: str, clock: FakeClock | None = None) -> tuple[int, str]:
     clock = clock or FakeClock()
     world = pegasus.World(cwd=d, environ=dict(os.environ), home=None, sleep=clock.sleep, clock=clock.clock)
@@ -100,10 +81,9 @@ def leftovers(aws) -> dict:
     }
 
 
-def test_a_run_creates_runs_fetches_and_deletes_what_it_created(aws, moto, bag_dir):
+def test_a_run_creates_runs_fetches_and_deletes_what_it_created(aws, moto, bag_dir, proxy, monkeypatch):
     before = leftovers(aws)
-    counter = RequestCounter(moto)
-    with write_logs(aws, standard_lines):
+    with logs_written(aws, proxy, monkeypatch, standard_lines):
         code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json",
                         "-f", "myjob.sh", "-m", "merged", "submit.json")
     assert code == 0, err
@@ -116,25 +96,18 @@ def test_a_run_creates_runs_fetches_and_deletes_what_it_created(aws, moto, bag_d
     assert not (bag_dir / "t1.out").exists()  # merged, then removed as pegasus does
     states = [line.split()[1:3] for line in (bag_dir / "peg.jobstate.log").read_text().splitlines()]
     assert ["t1", "SUBMITTED"] in states and ["t2", "SUCCEEDED"] in states
-    calls = [p for _, p, _ in counter.since()]
-    assert sum("/v1/submitjob" in p for p in calls) == 2
-    assert sum("/v1/describejobs" in p for p in calls) == 1  # one poll saw both ended
+    assert proxy.count("submitjob") == 2  # batchdeploy's requests, on the proxy (the log hook's go to moto)
+    assert proxy.count("describejobs") == 1  # one poll saw both ended
     assert CANARY not in err
 
 
-def test_files_are_uploaded_once_content_addressed_and_the_tasks_are_told(aws, moto, bag_dir):
+def test_files_are_uploaded_once_content_addressed_and_the_tasks_are_told(aws, moto, bag_dir, proxy, monkeypatch):
     aws.client("s3").create_bucket(Bucket="kept-bucket")
     argv = ("-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json", "-s", "s3://kept-bucket/in/put",
             "-f", "myjob.sh", "submit.json")
-    sent = []
-    real = execute.BagRunner.submit
-
-    def spy(self, placed):
-        sent.extend(p.request for p in placed)
-        return real(self, placed)
-
-    with write_logs(aws, standard_lines), mock.patch.object(execute.BagRunner, "submit", spy):
+    with logs_written(aws, proxy, monkeypatch, standard_lines):
         code, err = run(bag_dir, *argv)
+    sent = proxy.bodies("submitjob")  # what batchdeploy sent AWS, as AWS got it
     assert code == 0, err
     assert "2 uploaded, 0 unchanged" in err
     keys = sorted(o["Key"] for o in aws.client("s3").list_objects_v2(Bucket="kept-bucket")["Contents"])
@@ -143,11 +116,11 @@ def test_files_are_uploaded_once_content_addressed_and_the_tasks_are_told(aws, m
     assert env == {"TRANSFER_INPUT_FILES": "input-a.txt,myjob.sh", "PEGASUS_AWS_BATCH_BUCKET": "s3://kept-bucket/in/put/",
                    "PEGASUS_JOB_NAME": "t1"}
     assert sent[0]["containerOverrides"]["command"] == ["myjob.sh", "1"]
-    with write_logs(aws, standard_lines):
+    with logs_written(aws, proxy, monkeypatch, standard_lines):
         code, err = run(bag_dir, *argv)
     assert code == 0 and "0 uploaded, 2 unchanged" in err
     (bag_dir / "input-a.txt").write_text("changed\n")
-    with write_logs(aws, standard_lines):
+    with logs_written(aws, proxy, monkeypatch, standard_lines):
         code, err = run(bag_dir, *argv)
     assert code == 0 and "1 uploaded, 1 unchanged" in err
 
@@ -170,15 +143,6 @@ def test_bad_submit_files_are_refused_before_any_change(aws, moto, bag_dir, subm
     assert counter.since() == []  # not one request: nothing created, uploaded or submitted
 
 
-@pytest.fixture(scope="module")
-def failing_moto(tmp_path_factory):
-    """A second moto server whose docker-less Batch fails every job."""
-    with mock.patch.dict(os.environ, {"MOTO_SIMPLE_BATCH_FAIL_AFTER": "0"}):
-        server = MotoServer(tmp_path_factory.mktemp("moto-failing"))
-    yield server
-    server.stop()
-
-
 def test_a_failed_task_exits_1_with_its_stderr_in_its_err_and_the_summary_counting_it(
         moto, failing_moto, bag_dir, monkeypatch):
     from batchdeploy.aws import Aws, AwsSettings
@@ -188,8 +152,13 @@ def test_a_failed_task_exits_1_with_its_stderr_in_its_err_and_the_summary_counti
     monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
     aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
     (bag_dir / "ce.json").write_text(json.dumps(compute_env(aws)))
-    with write_logs(aws, lambda n: ["starting", TASK_STDERR_SEPARATOR, f"{n}: No such file", "exitcode 1"]):
-        code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json", "submit.json")
+    proxy = FaultProxy(failing_moto.url)
+    try:
+        with logs_written(aws, proxy, monkeypatch, lambda n: ["starting", TASK_STDERR_SEPARATOR, f"{n}: No such file",
+                                                             "exitcode 1"]):
+            code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json", "submit.json")
+    finally:
+        proxy.close()
     assert code == 1, err
     assert (bag_dir / "t1.err").read_text() == "t1: No such file\nexitcode 1\n"
     assert 'state=failed, status=1' in (bag_dir / "t1.out").read_text()
@@ -197,20 +166,18 @@ def test_a_failed_task_exits_1_with_its_stderr_in_its_err_and_the_summary_counti
     assert leftovers(aws)["queues"] == [] and leftovers(aws)["buckets"] == []
 
 
-def test_with_the_launcher_a_bag_is_one_array_job_and_each_task_keeps_its_files(aws, moto, bag_dir):
+def test_with_the_launcher_a_bag_is_one_array_job_and_each_task_keeps_its_files(aws, moto, bag_dir, proxy, monkeypatch):
     jd = json.loads((bag_dir / "jd.json").read_text())
     jd["containerProperties"]["environment"] = [{"name": "BATCHDEPLOY_LAUNCHER", "value": "/usr/local/bin/batchdeploy-launch"}]
     (bag_dir / "jd.json").write_text(json.dumps(jd))
     (bag_dir / "many.json").write_text(json.dumps({"SubmitJob": [task(f"t{i}", str(i)) for i in range(1, 8)]}))
-    counter = RequestCounter(moto)
     clock = FakeClock()
-    with write_logs(aws, standard_lines):
+    with logs_written(aws, proxy, monkeypatch, standard_lines):
         code, err = run(bag_dir, "-C", "pegasusrc", "-p", "peg", "-j", "jd.json", "--ce", "ce.json", "many.json",
                         clock=clock)
     assert code == 0, err
     assert "submitted 7 tasks as 1 array job and 0 single" in err
-    calls = [p for _, p, _ in counter.since()]
-    assert sum("/v1/submitjob" in p for p in calls) == 1
+    assert proxy.count("submitjob") == 1
     for i in range(1, 8):
         assert (bag_dir / f"t{i}.out").read_text().startswith(f"out of t{i}\n[cluster-task id={i}, name=\"t{i}\"")
         assert (bag_dir / f"t{i}.err").read_text().startswith(f"err of t{i}\n")

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import time
-
 import pytest
 
-from batchdeploy.bags import execute
 from batchdeploy.bags.logs import TASK_STDERR_SEPARATOR
+from tests.bags_support import logs_written
 from tests.run_support import FakeClock, inprocess, make_batch, setup_project
 
 BUCKET = "bag-bucket"
@@ -29,42 +26,24 @@ def bag_project(aws, project, monkeypatch):
     return project
 
 
-def put_logs(aws, monkeypatch):
-    real = execute.BagRunner.fetch_logs
-
-    def fetch(self, placed):
-        logs = aws.client("logs")
-        with contextlib.suppress(Exception):
-            logs.create_log_group(logGroupName="/aws/batch/job")
-        for p in placed:
-            stream = execute.stream_of(p.record)
-            logs.create_log_stream(logGroupName="/aws/batch/job", logStreamName=stream)
-            now = int(time.time() * 1000)
-            logs.put_log_events(logGroupName="/aws/batch/job", logStreamName=stream, logEvents=[
-                {"timestamp": now, "message": f"hello {p.task.name}"}])
-        return real(self, placed)
-
-    monkeypatch.setattr(execute.BagRunner, "fetch_logs", fetch)
-
-
-def test_submit_runs_the_bag_in_batchdeploys_configuration(aws, bag_project, monkeypatch):
-    put_logs(aws, monkeypatch)
-    clock = FakeClock()
-    code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs", "-m", "all"],
-                               sleep=clock.sleep, clock=clock.clock)
-    assert code == 0, err
-    assert "2 of 2 tasks succeeded" in out
-    assert "1 uploaded, 0 unchanged" in err
-    merged = (bag_project.path / "logs" / "all.out").read_text().splitlines()
-    assert merged[0] == "hello one" and merged[1].startswith('[cluster-task id=1, name="one"')
-    assert merged[-1].startswith("[cluster-summary tasks=2, succeeded=2, failed=0")
-    keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert "bags/inputs/data.csv" in keys
-    code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs"], sleep=clock.sleep, clock=clock.clock)
-    assert code == 0 and "0 uploaded, 1 unchanged" in err
-    assert (bag_project.path / "logs" / "two.out").read_text().startswith("hello two\n")
-    assert (bag_project.path / "logs" / "two.err").read_text() == ""
-    assert TASK_STDERR_SEPARATOR not in out
+def test_submit_runs_the_bag_in_batchdeploys_configuration(aws, bag_project, proxy, monkeypatch):
+    with logs_written(aws, proxy, monkeypatch, lambda name: [f"hello {name}"]):
+        clock = FakeClock()
+        code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs", "-m", "all"],
+                                   sleep=clock.sleep, clock=clock.clock)
+        assert code == 0, err
+        assert "2 of 2 tasks succeeded" in out
+        assert "1 uploaded, 0 unchanged" in err
+        merged = (bag_project.path / "logs" / "all.out").read_text().splitlines()
+        assert merged[0] == "hello one" and merged[1].startswith('[cluster-task id=1, name="one"')
+        assert merged[-1].startswith("[cluster-summary tasks=2, succeeded=2, failed=0")
+        keys = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+        assert "bags/inputs/data.csv" in keys
+        code, out, err = inprocess(["submit", "jobs.json", "--logs-dir", "logs"], sleep=clock.sleep, clock=clock.clock)
+        assert code == 0 and "0 uploaded, 1 unchanged" in err
+        assert (bag_project.path / "logs" / "two.out").read_text().startswith("hello two\n")
+        assert (bag_project.path / "logs" / "two.err").read_text() == ""
+        assert TASK_STDERR_SEPARATOR not in out
 
 
 def test_a_bad_submit_file_is_refused_with_exit_2_and_nothing_sent(aws, moto, bag_project):
