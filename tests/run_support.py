@@ -186,3 +186,20 @@ def release_jobs(moto_server) -> None:
     set_job_transitions(moto_server, None)
     moto_server.batch_use_docker(False)
 
+
+
+def on_failing_moto(failing_moto, project, monkeypatch, definition: dict, bucket: str):
+    """`project` set up against the moto server whose Batch fails every job (conftest's failing_moto):
+    a queue, `definition` recorded, `bucket`, and AWS_ENDPOINT_URL pointing there. Returns (project, aws)."""
+    from batchdeploy.aws import Aws, AwsSettings
+    from tests.conftest import REGION
+
+    failing_moto.reset()
+    failing_moto.batch_use_docker(False)
+    aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
+    env = make_batch(aws, definition=definition)
+    aws.client("s3").create_bucket(Bucket=bucket)
+    setup_project(project, env, S3_BUCKET=bucket)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
+    monkeypatch.chdir(project.path)
+    return project, aws

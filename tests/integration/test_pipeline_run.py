@@ -18,7 +18,7 @@ from batchdeploy import errors, runs
 from batchdeploy.pipelines.model import Dependency, Pipeline, Step
 from batchdeploy.sweeps.model import Sweep, SweepTask
 from tests.conftest import RequestCounter
-from tests.run_support import FakeClock, all_jobs, make_batch, setup_project
+from tests.run_support import FakeClock, all_jobs, make_batch, on_failing_moto, setup_project
 
 BUCKET = "pipe-bucket"
 DEFINITION = {
@@ -271,18 +271,7 @@ def test_pipeline_usage_errors_are_one_line_exit_2(moto, aws, pipe_project, argv
 
 @pytest.fixture
 def failing_pipe(moto, failing_moto, project, monkeypatch):
-    from batchdeploy.aws import Aws, AwsSettings
-    from tests.conftest import REGION
-
-    failing_moto.reset()
-    failing_moto.batch_use_docker(False)
-    aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
-    env = make_batch(aws, definition=DEFINITION)
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    setup_project(project, env, S3_BUCKET=BUCKET)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
-    monkeypatch.chdir(project.path)
-    return project, aws
+    return on_failing_moto(failing_moto, project, monkeypatch, DEFINITION, BUCKET)
 
 
 def test_a_failed_step_names_what_will_not_run_exits_3_and_rerun_submits_it_and_what_follows(failing_pipe):

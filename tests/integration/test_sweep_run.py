@@ -20,6 +20,7 @@ from tests.run_support import (
     all_jobs,
     inprocess,
     make_batch,
+    on_failing_moto,
     release_jobs,
     set_job_transitions,
     setup_project,
@@ -116,17 +117,7 @@ def test_many_polls_cost_one_describe_each_and_the_failed_children_are_listed_on
 
 @pytest.fixture
 def failing_project(moto, failing_moto, project, monkeypatch):
-    from batchdeploy.aws import Aws, AwsSettings
-
-    failing_moto.reset()
-    failing_moto.batch_use_docker(False)
-    aws = Aws(AwsSettings(region=REGION, endpoint_url=failing_moto.url))
-    env = make_batch(aws, definition=DEFINITION)
-    aws.client("s3").create_bucket(Bucket=BUCKET)
-    setup_project(project, env, S3_BUCKET=BUCKET)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", failing_moto.url)
-    monkeypatch.chdir(project.path)
-    return project, aws
+    return on_failing_moto(failing_moto, project, monkeypatch, DEFINITION, BUCKET)
 
 
 def test_failed_tasks_end_with_their_table_and_exit_3_and_are_listed_only_when_the_count_changes(failing_moto,
