@@ -8,7 +8,7 @@ import json
 import stat
 from pathlib import Path
 
-from batchdeploy.errors import ConfigError
+from batchdeploy.errors import ConfigError, UsageError
 
 MAX_JSON_DEPTH = 64  # far deeper than any AWS request; walkers below never recurse without bound
 _TOO_DEEP = object()
@@ -108,3 +108,25 @@ def load_json(path: Path, what: str = "file"):
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text", hint="save it as UTF-8") from None
     return parse_json(text, str(path))
+
+
+def read_limited(path: Path, what: str, max_bytes: int, file_kind: str, too_big_hint: str = "check the file") -> bytes:
+    """The bytes of a file a user named (a tasks file, a pipeline file), at most `max_bytes`: a FIFO
+    is refused, as are a missing file, a folder and a file over the limit (even one that grows while
+    it is read), each as one UsageError line."""
+    refuse_special(path, what)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise UsageError(f"{path} is {size:,} bytes, above the {max_bytes:,} a {what} may have", hint=too_big_hint)
+        with path.open("rb") as f:
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} does not exist", hint="check the path") from None
+    except IsADirectoryError:
+        raise UsageError(f"{what} {path} is a directory", hint=f"name the {file_kind} file itself") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > max_bytes:  # it grew while being read
+        raise UsageError(f"{path} is above the {max_bytes:,} bytes a {what} may have", hint=too_big_hint)
+    return data

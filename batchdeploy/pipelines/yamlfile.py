@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from batchdeploy.errors import UsageError
-from batchdeploy.userjson import refuse_special
+from batchdeploy.userjson import read_limited
 
 MAX_FILE_BYTES = 1024 * 1024  # a pipeline of hundreds of steps is tens of KB
 MAX_DEPTH = 32
@@ -38,18 +38,7 @@ def line(node) -> int:
 
 def read_text(path, what: str, max_bytes: int = MAX_FILE_BYTES) -> str:
     path = Path(path)
-    refuse_special(path, what)
-    try:
-        with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist", hint="check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"{what} {path} is a directory", hint="name the YAML file itself") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    if len(data) > max_bytes:
-        raise UsageError(f"{path} is above the {max_bytes:,} bytes a {what} may have", hint="check the file")
+    data = read_limited(path, what, max_bytes, "YAML")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

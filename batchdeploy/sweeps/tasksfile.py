@@ -35,7 +35,7 @@ from batchdeploy.launch.spec import LaunchError, parse_s3_url
 from batchdeploy.secrets import is_secret
 from batchdeploy.sweeps.model import Sweep, SweepTask
 from batchdeploy.sweeps.problems import DEFAULT_MAX_TASKS, check_count, raise_problems, varying
-from batchdeploy.userjson import refuse_special
+from batchdeploy.userjson import read_limited
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far more than 10,000 rows need; a larger file is a mistake
 KINDS = ("--env", "--label", "--input", "--input-recursive", "--output", "--output-recursive", "--param")
@@ -67,24 +67,8 @@ def read_tasks_file(path, task_range: str | None = None, max_tasks: int = DEFAUL
                     max_bytes: int = MAX_FILE_BYTES) -> Sweep:
     """The sweep a tasks file at `path` describes (see the module docstring); UsageError otherwise."""
     path = Path(path)
-    shown = str(path)
-    refuse_special(path, "tasks file")
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise UsageError(f"{shown} is {size:,} bytes, above the {max_bytes:,} a tasks file may have",
-                             hint="split the sweep into several tasks files")
-        with path.open("rb") as f:
-            data = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise UsageError(f"tasks file {shown} does not exist", hint="check the path") from None
-    except IsADirectoryError:
-        raise UsageError(f"tasks file {shown} is a directory", hint="name the TSV file itself") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {shown}: {exc.strerror}") from None
-    if len(data) > max_bytes:  # it grew while being read
-        raise UsageError(f"{shown} is above the {max_bytes:,} bytes a tasks file may have")
-    return parse_tasks(data, shown, task_range, max_tasks)
+    data = read_limited(path, "tasks file", max_bytes, "TSV", too_big_hint="split the sweep into several tasks files")
+    return parse_tasks(data, str(path), task_range, max_tasks)
 
 
 def parse_tasks(data: bytes, shown: str = "tasks file", task_range: str | None = None,

@@ -228,7 +228,7 @@ def test_file_problems_are_one_line(tmp_path):
     (tmp_path / "latin.yaml").write_bytes("name: caf\xe9\n".encode("latin-1"))
     cases[tmp_path / "latin.yaml"] = "is not UTF-8 text (byte 10)"
     (tmp_path / "big.yaml").write_text("#" * (1024 * 1024 + 1))
-    cases[tmp_path / "big.yaml"] = "is above the 1,048,576 bytes a pipeline file may have"
+    cases[tmp_path / "big.yaml"] = "is 1,048,577 bytes, above the 1,048,576 a pipeline file may have"
     for path, expected in cases.items():
         with pytest.raises(BatchdeployError) as info:
             read_pipeline_file(path)
