@@ -37,14 +37,28 @@ def batch(local_stack):
     return Batch(local_stack)
 
 
-def definition(batch: Batch, image: str, name: str, script: str) -> dict:
+def definition(batch: Batch, image: str, name: str, script: str, parameters: dict | None = None) -> dict:
+    """`python3 -c script Ref::P...` for each of `parameters` (default lr and seed), launcher declared."""
+    parameters = parameters or {"lr": "0.1", "seed": "1"}
     env = {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_EC2_METADATA_DISABLED": "true", "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch"}
     return batch.batch.register_job_definition(
-        jobDefinitionName=name, type="container", parameters={"lr": "0.1", "seed": "1"},
+        jobDefinitionName=name, type="container", parameters=parameters,
         containerProperties={"image": image, "vcpus": 1, "memory": 256,
-                             "command": ["python3", "-c", script, "Ref::lr", "Ref::seed"],
+                             "command": ["python3", "-c", script, *(f"Ref::{p}" for p in parameters)],
                              "environment": [{"name": k, "value": v} for k, v in env.items()]})
+
+
+def use_project(batch: Batch, project, monkeypatch, name: str, arn: str) -> None:
+    """The project on the stack's queue and bucket, `arn` recorded as -u would, this process pointed there."""
+    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=batch.bucket)
+    record_definition(project, name, arn)
+    shutil.copy(ROOT / "credentials-filter.example", project.path / "credentials-filter")
+    for key, value in {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
+                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(project.path)
 
 
 def result(batch: Batch, run_id: str, task: int) -> dict | None:
@@ -59,14 +73,7 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
         batch, launcher_image, project, monkeypatch):  # noqa: F811
     name = unique("sweep")
     first_jd = definition(batch, launcher_image, name, BUGGY)
-    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=batch.bucket)
-    record_definition(project, name, first_jd["jobDefinitionArn"])
-    shutil.copy(ROOT / "credentials-filter.example", project.path / "credentials-filter")
-    for key, value in {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(project.path)
+    use_project(batch, project, monkeypatch, name, first_jd["jobDefinitionArn"])
 
     code, out, err = inprocess(["run", "exp", "--grid", "lr=0.1,0.2,0.3", "seed=1,2", "--wait"])
     assert code == 3, out + err
@@ -109,14 +116,7 @@ SUMMARIZE = ("import json, os, sys; rows = open(os.environ['DATA']).read().split
 def test_a_tasks_file_copies_each_tasks_inputs_in_and_its_outputs_out(
         batch, launcher_image, project, monkeypatch):  # noqa: F811
     name = unique("tasks")
-    jd = batch.batch.register_job_definition(
-        jobDefinitionName=name, type="container", parameters={"scale": "1"},
-        containerProperties={"image": launcher_image, "vcpus": 1, "memory": 256,
-                             "command": ["python3", "-c", SUMMARIZE, "Ref::scale"],
-                             "environment": [{"name": k, "value": v} for k, v in {
-                                 "AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_REGION": "us-east-1",
-                                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
-                                 "BATCHDEPLOY_LAUNCHER": "/usr/local/bin/batchdeploy-launch"}.items()]})
+    jd = definition(batch, launcher_image, name, SUMMARIZE, parameters={"scale": "1"})
     data = {"a.txt": "1\n2\n3\n", "b.txt": "10\n20\n"}
     for key, text in data.items():
         batch.s3.put_object(Bucket=batch.bucket, Key=f"{name}/in/{key}", Body=text.encode())
@@ -124,14 +124,7 @@ def test_a_tasks_file_copies_each_tasks_inputs_in_and_its_outputs_out(
     project.write("tasks.tsv", "--param scale\t--input DATA\t--output-recursive OUT\t--label which\n"
                   f"2\ts3://{b}/{name}/in/a.txt\ts3://{b}/{name}/out/a/\tfirst\n"
                   f"0.5\ts3://{b}/{name}/in/b.txt\ts3://{b}/{name}/out/b/\tsecond\n")
-    project.env_file(PROJECT_NAME="demo", AWS_JOB_QUEUE=batch.queue.rsplit("/", 1)[1], S3_BUCKET=b)
-    record_definition(project, name, jd["jobDefinitionArn"])
-    shutil.copy(ROOT / "credentials-filter.example", project.path / "credentials-filter")
-    for key, value in {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_ACCESS_KEY_ID": "testing",
-                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1",
-                       "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.chdir(project.path)
+    use_project(batch, project, monkeypatch, name, jd["jobDefinitionArn"])
 
     code, out, err = inprocess(["run", "summarize", "--tasks", "tasks.tsv", "--wait"])
     assert code == 0, out + err
