@@ -11,8 +11,8 @@ Where each verb lives (a test checks this table against VERBS):
     info          -i                batchdeploy.info
     images        -b                batchdeploy.images.verb
     update-jobs   -u                batchdeploy.jobs.register
-    run           -r                batchdeploy.pipelines.verb
-    status        --status          batchdeploy.pipelines.verb
+    run           -r                batchdeploy.pipelines.doors
+    status        --status          batchdeploy.pipelines.doors
     logs          --logs            batchdeploy.jobs.commands
     cancel        --cancel          batchdeploy.jobs.commands
     sync-to-s3    --sync-to-s3      batchdeploy.sync.verb
@@ -67,11 +67,11 @@ VERBS: dict[str, Verb] = {
                    ("-b", "--update-images"), "images"),
     "update-jobs": Verb("batchdeploy.jobs.register:main", "register job definitions that changed; --prune old revisions",
                         ("-u", "--update-jobs"), "update-jobs"),
-    # run and status go through pipelines.verb, then sweeps.verb, then batchdeploy.jobs (a pipeline is built
+    # run and status go through pipelines.doors (pipelines.verb for a pipeline), then sweeps.verb, then batchdeploy.jobs (a pipeline is built
     # on sweeps, a sweep on jobs; the lower never imports the higher).
-    "run": Verb("batchdeploy.pipelines.verb:run_door", "submit an experiment: NAME [key=val ...] [-- extra args]",
+    "run": Verb("batchdeploy.pipelines.doors:run_door", "submit an experiment: NAME [key=val ...] [-- extra args]",
                 ("-r", "--run-experiment"), "run"),
-    "status": Verb("batchdeploy.pipelines.verb:status_door", "recent jobs of this project as a table, or one run's tasks",
+    "status": Verb("batchdeploy.pipelines.doors:status_door", "recent jobs of this project as a table, or one run's tasks",
                    ("--status",), "status"),
     "logs": Verb("batchdeploy.jobs.commands:logs", "a job's log lines (--follow to stream)", ("--logs",), "logs"),
     "cancel": Verb("batchdeploy.jobs.commands:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from batchdeploy.sweeps.model import Sweep
 
 DEPENDENCY_TYPES = ("all", "N_TO_N")
+RUN_KIND = "pipeline"  # run.json's "kind" for a pipeline run
 
 
 @dataclass(frozen=True)

@@ -29,14 +29,14 @@ from batchdeploy.jobs import run as jobrun
 from batchdeploy.jobs.runrecord import image_of, who
 from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.pipelines import check
-from batchdeploy.pipelines.model import Pipeline, Step
+from batchdeploy.pipelines.model import RUN_KIND, Pipeline, Step
 from batchdeploy.pipelines.outputs import expand_outputs, step_output_url
 from batchdeploy.secrets import MASK, is_secret, redact
 from batchdeploy.state import IMAGES
 from batchdeploy.sweeps import plan as plans
 from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER
 
-KIND = "pipeline"
+KIND = RUN_KIND
 STEPS_DIR = "steps/"
 
 

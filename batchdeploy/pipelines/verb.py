@@ -229,32 +229,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def is_pipeline_run(ctx, run_id: str) -> bool:
-    """`--status RUN_ID` of a pipeline run draws its graph (one GET of run.json decides)."""
-    bucket, prefix, _ = where(ctx)
-    root = runs.get_json(ctx.aws.client("s3"), bucket, runs.run_key(prefix, run_id, runs.RUN_FILE))
-    return bool(root and root.get("kind") == psubmit.KIND)
-
-
-def run_door(ctx) -> int:
-    """`-r`: a pipeline with --pipeline FILE, else a sweep or one job (sweeps.verb)."""
-    if getattr(ctx.args, "pipeline", None):
-        return from_run(ctx)
-    from batchdeploy.sweeps import verb as sweeps
-
-    return sweeps.main(ctx)
-
-
-def status_door(ctx) -> int:
-    """`--status`: a pipeline run's graph, else a sweep's tasks or jobs (sweeps.verb)."""
-    from batchdeploy.sweeps import verb as sweeps
-
-    ref = getattr(ctx.args, "job", None)
-    if ref and runs.RUN_ID.fullmatch(ref) and is_pipeline_run(ctx, ref):
-        return status(ctx, ref)
-    return sweeps.status(ctx)
-
-
 def rerun(ctx, opts) -> int:
     root, steps, _ = read_steps(ctx, opts.target)
     opts = replace(opts, target=root["run_id"])  # a rerun of a rerun is a rerun of the original
