@@ -1,8 +1,19 @@
 """Configuration: `.aws_env` read as data, the process environment, and command-line flags.
 
-Precedence, written once (see `load`): flag > process environment > `.aws_env` > default.
-The file is parsed by python-dotenv and never sourced or executed. Each verb states the keys it
-needs with `Config.require`, which reports every missing or malformed key at once.
+Precedence, written once (see `load`): flag > process environment > `.aws_env` > default, where the
+process environment may set only (`from_environment`):
+
+- `BATCHDEPLOY_<KEY>` for any key (`BATCHDEPLOY_ENV=production ./deploy.sh -r ...`);
+- `AWS_*` keys (the SDK's own, AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ..., and ours named like
+  them, AWS_REGISTRY, AWS_JOB_QUEUE), and `CONTAINER_CLI`, which describes the machine, not the project;
+- the keys the file itself lists in `ENVIRONMENT_KEYS` (space-separated), for a user who opts in.
+
+So an unrelated shell variable (POSIX sh's `ENV=/root/.shrc`, a `VERSION` some tool exported) never
+becomes the deployment's. The file is parsed by python-dotenv and never sourced or executed; a
+`${NAME}` (or `${NAME:-default}`) in a value is expanded from the keys set earlier in the same file,
+never from the environment, as triage's `source .aws_env` expanded them (single-quoted values stay
+literal). A triage file's `TRIAGE_VERSION` is the `VERSION` where the file sets none. Each verb states
+the keys it needs with `Config.require`, which reports every missing or malformed key at once.
 """
 
 from __future__ import annotations
@@ -104,6 +115,12 @@ KEYS: dict[str, Key] = {
         r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "output_path", "output_path",
     ),
     "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
+    "ENVIRONMENT_KEYS": Key(
+        "keys the process environment may override besides AWS_* and BATCHDEPLOY_<KEY>, space-separated",
+        _NAMES, "S3_BUCKET VERSION",
+    ),
+    "TRIAGE_VERSION": Key("triage's name for VERSION, read where VERSION is not set", r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
+                          "3.3.0"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
     "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),
     "AWS_SECRET_ACCESS_KEY": Key("secret access key (prefer profiles)", r"\S+", secret=True),
@@ -223,9 +240,44 @@ def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
         raise ConfigError(
             f"{path}: cannot parse line {lines}", hint="write each setting as KEY=value (comments start with #)"
         )
-    # interpolate=False: the file is data; ${VAR} inside it is not expanded from the environment.
-    values = DotEnv(path, interpolate=False).dict()
-    return {k: ("" if v is None else v) for k, v in values.items()}, _file_warnings(path, bindings)
+    # interpolate=False: the file is data; ${VAR} is expanded below from the file's own earlier keys only.
+    values = {k: ("" if v is None else v) for k, v in DotEnv(path, interpolate=False).dict().items()}
+    return _expand(path, bindings, values), _file_warnings(path, bindings)
+
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(path: Path, bindings, values: dict[str, str]) -> dict[str, str]:
+    """`${NAME}` and `${NAME:-default}` in each value, from the keys set on earlier lines of the same
+    file (as a shell sourcing it would see them); a single-quoted value stays literal. A name no earlier
+    line sets is an error naming the line: the environment is never read here."""
+    seen: dict[str, str] = {}
+    problems = []
+    for b in bindings:
+        if not b.key:
+            continue
+        raw = values.get(b.key, "") if b.value is not None else ""
+        if b.value is None or re.match(r"\s*(export\s+)?[A-Za-z_][A-Za-z0-9_.]*\s*=\s*'", b.original.string):
+            seen[b.key] = raw
+            continue
+
+        def fill(m, line=b.original.line):
+            name, default = m.group(1), m.group(2)
+            if name in seen and seen[name] != "":
+                return seen[name]
+            if default is not None:
+                return default
+            if name in seen:
+                return ""
+            problems.append(f"line {line}: ${{{name}}} names no key set on an earlier line of this file")
+            return m.group(0)
+
+        seen[b.key] = _REFERENCE.sub(fill, raw)
+    if problems:
+        raise ConfigError(f"{path}: cannot expand", problems,
+                          hint="set the key on an earlier line (the environment is not read inside the file)")
+    return {k: seen.get(k, v) for k, v in values.items()}
 
 
 def _file_warnings(path: Path, bindings) -> list[str]:
@@ -244,6 +296,21 @@ def _file_warnings(path: Path, bindings) -> list[str]:
             if close:
                 warnings.append(f"{path}: line {at[0]}: unknown key {key}; did you mean {close[0]}?")
     return warnings
+
+
+MACHINE_KEYS = frozenset({"CONTAINER_CLI"})  # describe the machine, not the project: the environment may set them
+
+
+def from_environment(environ: dict[str, str], keys: set[str], opted: set[str]) -> dict[str, str]:
+    """What the process environment sets of `keys`: `BATCHDEPLOY_<KEY>` for any key; the plain name
+    only for `AWS_*` keys, MACHINE_KEYS and the keys the file opted into (ENVIRONMENT_KEYS)."""
+    out = {}
+    for key in sorted(keys):
+        if f"BATCHDEPLOY_{key}" in environ:
+            out[key] = environ[f"BATCHDEPLOY_{key}"]
+        elif key in environ and (key.startswith("AWS_") or key in MACHINE_KEYS or key in opted):
+            out[key] = environ[key]
+    return out
 
 
 def load(
@@ -282,10 +349,12 @@ def load(
 
     layer(((k, s.default) for k, s in KEYS.items() if s.default is not None), "default")
     layer(file_values.items(), str(path))
+    if not file_values.get("VERSION") and file_values.get("TRIAGE_VERSION"):
+        layer([("VERSION", file_values["TRIAGE_VERSION"])], f"{path} (TRIAGE_VERSION)")
     if "AWS_REGION" not in environ and environ.get("AWS_DEFAULT_REGION"):
         environ["AWS_REGION"] = environ["AWS_DEFAULT_REGION"]
-    overridable = set(KEYS) | set(file_values)
-    layer(((k, environ[k]) for k in sorted(overridable) if k in environ), "environment")
+    opted = set((file_values.get("ENVIRONMENT_KEYS") or "").split())
+    layer(from_environment(environ, set(KEYS) | set(file_values), opted).items(), "environment")
     layer(flags.items(), "flag")
     return Config(values, sources, path, path.parent if path else cwd, warnings=warnings)
 

@@ -38,9 +38,10 @@ done
 "${aws_cli[@]}" iam get-instance-profile --instance-profile-name ecsInstanceRole >/dev/null 2>&1 \
   || "${aws_cli[@]}" iam create-instance-profile --instance-profile-name ecsInstanceRole >/dev/null
 # The compute environment goes into the emulated account's default VPC.
-SUBNET_ID=$("${aws_cli[@]}" ec2 describe-subnets --query 'Subnets[0].SubnetId' --output text)
-SECURITY_GROUP_ID=$("${aws_cli[@]}" ec2 describe-security-groups --query 'SecurityGroups[0].GroupId' --output text)
-export SUBNET_ID SECURITY_GROUP_ID
+# The environment sets a project key by its BATCHDEPLOY_ name (batchdeploy/config.py's precedence).
+BATCHDEPLOY_SUBNET_ID=$("${aws_cli[@]}" ec2 describe-subnets --query 'Subnets[0].SubnetId' --output text)
+BATCHDEPLOY_SECURITY_GROUP_ID=$("${aws_cli[@]}" ec2 describe-security-groups --query 'SecurityGroups[0].GroupId' --output text)
+export BATCHDEPLOY_SUBNET_ID BATCHDEPLOY_SECURITY_GROUP_ID
 
 step "--create: bucket, compute environment, job queue"
 "${deploy[@]}" --create --yes

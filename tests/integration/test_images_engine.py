@@ -139,14 +139,14 @@ def test_a_new_version_moves_the_tags_without_building(app, local_stack, view):
     assert run_b(app).returncode == 0
     first = entry(app)
     built = set(local_ids(local_stack, repo).values())
-    done = run_b(app, VERSION="2.0")
+    done = run_b(app, BATCHDEPLOY_VERSION="2.0")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"tagged: {repo}:{first['tag']}@{first['digest']} (tags 2.0, latest)")
     assert view.digest(app.name, "2.0") == first["digest"]
     assert set(local_ids(local_stack, repo).values()) == built
     assert entry(app)["version"] == "2.0" and entry(app)["pushed_at"] == first["pushed_at"]
     mark = view.mark()
-    assert run_b(app, VERSION="2.0").stdout.startswith("up to date: ")
+    assert run_b(app, BATCHDEPLOY_VERSION="2.0").stdout.startswith("up to date: ")
     assert len(view.since(mark)) == 1
 
 

@@ -97,3 +97,20 @@ def test_output_to_a_closed_pipe_is_not_a_traceback(moto, project):
     done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], cwd=project.path, capture_output=True, text=True,
                           env={**__import__("os").environ, "PYTHONPATH": str(ROOT)}, timeout=60)
     assert "Traceback" not in done.stderr
+
+
+def test_info_shows_the_file_not_the_shell_and_expands_the_files_own_keys(moto, project):
+    """Issue #20 items 6, 7, 10: ENV=/root/.shrc exported by POSIX sh stays out; triage's
+    `S3_BUCKET=${PROJECT_NAME}-bucket` and TRIAGE_VERSION read as triage's `source .aws_env` did."""
+    project.write(".aws_env", "PROJECT_NAME=dirtyduck\nTRIAGE_VERSION=3.3.0\nS3_BUCKET=${PROJECT_NAME}-bucket\n")
+    r = project.run("info", "--output", "json", env={"ENV": "/root/.shrc", "S3_BUCKET": "from-the-shell"})
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)["configuration"]
+    assert shown["ENV"]["value"] == "development" and shown["S3_BUCKET"]["value"] == "dirtyduck-bucket"
+    assert shown["VERSION"]["value"] == "3.3.0" and shown["VERSION"]["from"].endswith("(TRIAGE_VERSION)")
+    r = project.run("info", "--output", "json", env={"BATCHDEPLOY_ENV": "production"})
+    assert json.loads(r.stdout)["configuration"]["ENV"] == {"value": "production", "from": "environment"}
+    project.write(".aws_env", "S3_BUCKET=${PROJECT}-bucket\n")
+    r = project.deploy("-i")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "line 1: ${PROJECT} names no key set on an earlier line" in r.stderr

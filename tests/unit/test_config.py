@@ -11,9 +11,10 @@ def write(tmp_path, text, name=".aws_env"):
 
 
 def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
-    write(tmp_path, "PROJECT_NAME=fromfile\nAWS_REGION=eu-west-1\nS3_BUCKET=file-bucket\nCUSTOM=x\n")
+    write(tmp_path, "PROJECT_NAME=fromfile\nAWS_REGION=eu-west-1\nS3_BUCKET=file-bucket\nCUSTOM=x\nOTHER=o\n")
     cfg = config.load(
-        environ={"AWS_REGION": "us-east-2", "S3_BUCKET": "env-bucket", "CUSTOM": "y"},
+        environ={"AWS_REGION": "us-east-2", "BATCHDEPLOY_S3_BUCKET": "env-bucket", "BATCHDEPLOY_CUSTOM": "y",
+                 "OTHER": "shell"},
         flags={"AWS_REGION": "ap-south-1"},
         cwd=tmp_path,
     )
@@ -21,13 +22,59 @@ def test_precedence_flag_over_environment_over_file_over_default(tmp_path):
     assert cfg["S3_BUCKET"] == "env-bucket" and cfg.sources["S3_BUCKET"] == "environment"
     assert cfg["PROJECT_NAME"] == "fromfile" and cfg.sources["PROJECT_NAME"].endswith(".aws_env")
     assert cfg["ENV"] == "development" and cfg.sources["ENV"] == "default"
-    assert cfg["CUSTOM"] == "y"  # a key the file names may be overridden by the environment too
+    assert cfg["CUSTOM"] == "y"  # a key the file names may be overridden as BATCHDEPLOY_<KEY> too
+    assert cfg["OTHER"] == "o"  # but not by its plain name: the file did not opt it in
+
+
+def test_unrelated_shell_variables_never_become_the_deployment(tmp_path):
+    """Issue #20 item 6: POSIX sh's ENV=/root/.shrc and a stray VERSION or S3_BUCKET in the shell."""
+    write(tmp_path, "PROJECT_NAME=p\nS3_BUCKET=file-bucket\n")
+    cfg = config.load(environ={"ENV": "/root/.shrc", "VERSION": "9", "S3_BUCKET": "shell", "PROJECT_NAME": "x",
+                               "HOME": "/root"}, cwd=tmp_path)
+    assert (cfg["ENV"], cfg["VERSION"], cfg["S3_BUCKET"], cfg["PROJECT_NAME"]) == ("development", "latest", "file-bucket", "p")
+    assert cfg.get("HOME") is None
+    cfg = config.load(environ={"BATCHDEPLOY_ENV": "production", "AWS_JOB_QUEUE": "q", "CONTAINER_CLI": "podman"},
+                      cwd=tmp_path)
+    assert (cfg["ENV"], cfg["AWS_JOB_QUEUE"], cfg["CONTAINER_CLI"]) == ("production", "q", "podman")
+
+
+def test_the_file_opts_keys_into_the_environment(tmp_path):
+    write(tmp_path, "ENVIRONMENT_KEYS=S3_BUCKET SUBNET_ID\nS3_BUCKET=file-bucket\nSUBNET_ID=\nVERSION=1\n")
+    cfg = config.load(environ={"S3_BUCKET": "shell-bucket", "SUBNET_ID": "subnet-1", "VERSION": "2"}, cwd=tmp_path)
+    assert (cfg["S3_BUCKET"], cfg["SUBNET_ID"], cfg["VERSION"]) == ("shell-bucket", "subnet-1", "1")
 
 
 def test_unrelated_environment_is_not_configuration(tmp_path):
-    cfg = config.load(environ={"HOME": "/root", "PROJECT_NAME": "p"}, cwd=tmp_path)
+    cfg = config.load(environ={"HOME": "/root", "BATCHDEPLOY_PROJECT_NAME": "p"}, cwd=tmp_path)
     assert cfg.get("HOME") is None and cfg["PROJECT_NAME"] == "p"
     assert cfg.env_file is None and cfg.project_dir == tmp_path
+
+
+def test_references_expand_from_earlier_keys_of_the_file_only(tmp_path):
+    """Issue #20 item 7: triage's `S3_BUCKET=${PROJECT_NAME}-bucket` works as `source .aws_env` did."""
+    write(tmp_path, "PROJECT_NAME=dirtyduck\nS3_BUCKET=${PROJECT_NAME}-bucket\nS3_PREFIX=\"${ENV:-dev}/x\"\n"
+                    "EMPTY=\nLITERAL='${PROJECT_NAME}'\nBOTH=${EMPTY:-d}${EMPTY}\n")
+    cfg = config.load(environ={"PROJECT_NAME": "shell", "ENV": "shell"}, cwd=tmp_path)
+    assert cfg["S3_BUCKET"] == "dirtyduck-bucket" and cfg["S3_PREFIX"] == "dev/x"
+    assert cfg["LITERAL"] == "${PROJECT_NAME}" and cfg["BOTH"] == "d"
+    cfg.require("S3_BUCKET")
+
+
+def test_a_reference_to_no_earlier_key_names_its_line(tmp_path):
+    write(tmp_path, "S3_BUCKET=${PROJECT_NAME}-bucket\nPROJECT_NAME=late\nX=${HOME}\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(environ={"HOME": "/root"}, cwd=tmp_path)
+    text = err.value.line()
+    assert "line 1: ${PROJECT_NAME} names no key set on an earlier line" in text
+    assert "line 3: ${HOME}" in text and "/root" not in text
+
+
+def test_triage_version_is_the_version_where_none_is_set(tmp_path):
+    write(tmp_path, "PROJECT_NAME=dirtyduck\nTRIAGE_VERSION=3.3.0\n")
+    cfg = config.load(environ={}, cwd=tmp_path)
+    assert cfg["VERSION"] == "3.3.0" and cfg.sources["VERSION"].endswith("(TRIAGE_VERSION)")
+    write(tmp_path, "TRIAGE_VERSION=3.3.0\nVERSION=1.0\n")
+    assert config.load(environ={}, cwd=tmp_path)["VERSION"] == "1.0"
 
 
 def test_aws_default_region_is_honoured(tmp_path):
@@ -48,10 +95,10 @@ def test_named_env_file_that_is_missing_is_an_error(tmp_path):
 
 
 def test_file_is_data_not_shell(tmp_path):
-    write(tmp_path, "#!/usr/bin/env bash\nexport PROJECT_NAME=p\nS3_PREFIX=${HOME}/x\nQUOTED='a b'\n")
+    write(tmp_path, "#!/usr/bin/env bash\nexport PROJECT_NAME=p\nS3_PREFIX=$(whoami)/x\nQUOTED='a b'\n")
     cfg = config.load(environ={"HOME": "/root"}, cwd=tmp_path)
     assert cfg["PROJECT_NAME"] == "p"
-    assert cfg["S3_PREFIX"] == "${HOME}/x"  # not expanded
+    assert cfg["S3_PREFIX"] == "$(whoami)/x"  # not run
     assert cfg["QUOTED"] == "a b"
 
 
@@ -146,7 +193,7 @@ def test_render_can_refuse_secrets_where_aws_shows_the_result():
     ("AWS_RETRY_MODE", "bogus"), ("RUNNABLE_WARN_S", "10m"), ("CREDENTIALS_DURATION", "-1"),
 ])
 def test_every_known_key_is_checked_before_any_aws_call(tmp_path, key, value):
-    cfg = config.load(environ={key: value}, cwd=tmp_path)
+    cfg = config.load(environ={key if key.startswith("AWS_") else f"BATCHDEPLOY_{key}": value}, cwd=tmp_path)
     with pytest.raises(ConfigError) as e:
         cfg.check_known()
     assert e.value.exit_code == 2

@@ -180,7 +180,7 @@ def test_the_sweep_keys_are_declared_with_their_defaults(tmp_path):
 
     assert config.KEYS["MAX_SWEEP_TASKS"].default == str(DEFAULT_MAX_TASKS)
     assert config.KEYS["OUTPUT_PARAMETER"].default == DEFAULT_OUTPUT_PARAMETER
-    loaded = config.load(environ={"MAX_SWEEP_TASKS": "0"}, cwd=tmp_path)
+    loaded = config.load(environ={"BATCHDEPLOY_MAX_SWEEP_TASKS": "0"}, cwd=tmp_path)
     assert any("MAX_SWEEP_TASKS='0' is malformed" in p for p in loaded.malformed(["MAX_SWEEP_TASKS"]))
 
 
