@@ -47,7 +47,9 @@ DEFAULT_FILTER = """{
 MIN_S, MAX_S = 900, 129_600  # GetSessionToken's range
 ASSUME_MAX_S = 43_200  # AssumeRole's ceiling (a role's own maximum, or 1 h when chaining, may be lower)
 MARGIN_S = 1_800  # time in the queue before the first attempt starts
-NO_TIMEOUT_S = 43_200  # STS's own default, when the job has no timeout to go by
+# No timeout to go by: the longest STS gives for the kind of credentials (GetSessionToken 36 h, as
+# triage asked; an AssumeRole session ASSUME_MAX_S), with a warning that says when they expire.
+NO_TIMEOUT_WHY = "the job has no timeout; the longest STS allows"
 SECRET_FIELDS = ("AccessKeyId", "SecretAccessKey", "SessionToken")
 
 
@@ -87,7 +89,7 @@ def duration(configured: str | None, timeout: int | None, attempts: int) -> tupl
             )
         why = "CREDENTIALS_DURATION"
     elif span is None:
-        seconds, why = NO_TIMEOUT_S, "the job has no timeout; STS's default"
+        seconds, why = MAX_S, NO_TIMEOUT_WHY
     else:
         seconds = min(MAX_S, max(MIN_S, span + MARGIN_S))
         runs = f"{attempts} attempts of {human(timeout)}" if attempts > 1 else f"the job's timeout {human(timeout)}"
@@ -222,6 +224,11 @@ def describe(got: Obtained, seconds: int, why: str, warnings: list[str]) -> list
     told += [("note", f"note: {text}") for text in got.notes]
     if got.path == "GetSessionToken":
         told += [("warn", text) for text in warnings]
+    if why == NO_TIMEOUT_WHY and got.path in ("GetSessionToken", "AssumeRole"):
+        expires = (got.document.get("Credentials") or {}).get("Expiration") or f"in {human(got.lifetime_s or 0)}"
+        told.append(("warn", f"the job has no timeout: its credentials expire at {expires} "
+                             f"({human(got.lifetime_s or 0)}, the longest STS gives); a longer experiment loses AWS "
+                             "access then: set a timeout (attemptDurationSeconds) or use --no-credentials and a jobRoleArn"))
     return told + [("warn", text) for text in got.warnings]
 
 

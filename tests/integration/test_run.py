@@ -257,3 +257,15 @@ def test_ref_in_file_is_one_parameter_for_update_jobs_and_run(moto, run_project,
     assert job["parameters"] == {"in-file": "a"}
     r = run_project.deploy("-r", "x", "in=a", "--no-credentials")
     assert r.returncode == 2 and "unknown parameter in for demo-infile:1; valid parameters: in-file" in r.stderr
+
+
+def test_a_job_with_no_timeout_gets_36_hours_of_credentials_and_is_told_when_they_end(moto, aws, project):
+    """Issue #20 item 2: triage asked STS for 36 h; with no timeout to go by, batchdeploy asked for STS's
+    12 h default and one informational line, so a longer experiment lost AWS access midway."""
+    untimed = {k: v for k, v in run_support.JOB_DEFINITION.items() if k != "timeout"}
+    run_support.setup_project(project, run_support.make_batch(aws, definition=untimed))
+    r = project.deploy("-r", "exp1", *PARAMS)
+    assert r.returncode == 0, r.stderr
+    assert "credentials: STS GetSessionToken for 36h (the job has no timeout; the longest STS allows)" in r.stderr
+    warned = [line for line in r.stderr.splitlines() if "the job has no timeout: its credentials expire at 20" in line]
+    assert len(warned) == 1 and "(36h, the longest STS gives)" in warned[0], r.stderr

@@ -120,7 +120,7 @@ def test_stand_in_keeps_the_shape_and_drops_every_string():
         (None, 3600, 3, 12600, False),  # every attempt may run to the timeout
         (None, 60, 1, 1860, False),
         (None, 200, 1, 2000, False),
-        (None, None, 1, 43200, False),  # no timeout: STS's own default
+        (None, None, 1, 129_600, False),  # no timeout: the longest STS gives (triage's 36 h); describe warns
         (None, 129_000, 1, 129_600, True),  # capped at STS's maximum: no margin left for the queue
         (None, 7200, 20, 129_600, True),  # capped below the job's whole span
         ("900", 3600, 1, 900, True),
@@ -164,3 +164,15 @@ def test_obtained_credentials_never_show_in_repr():
 
 def test_human():
     assert [credentials.human(s) for s in (30, 60, 5400, 7200, 129600)] == ["30s", "1m", "1h30m", "2h", "36h"]
+
+
+def test_no_timeout_warns_when_the_credentials_expire_and_a_timeout_does_not():
+    seconds, why, warnings = credentials.duration(None, None, 1)
+    got = credentials.Obtained({"Credentials": {"Expiration": "2026-12-02T09:00:00Z"}}, "GetSessionToken", float(seconds))
+    told = credentials.describe(got, seconds, why, warnings)
+    assert told[0] == ("note", "credentials: STS GetSessionToken for 36h (the job has no timeout; the longest STS allows)")
+    assert [t for k, t in told if k == "warn"] == [
+        "the job has no timeout: its credentials expire at 2026-12-02T09:00:00Z (36h, the longest STS gives); a longer "
+        "experiment loses AWS access then: set a timeout (attemptDurationSeconds) or use --no-credentials and a jobRoleArn"]
+    seconds, why, warnings = credentials.duration(None, 3600, 1)
+    assert not [k for k, _ in credentials.describe(got, seconds, why, warnings) if k == "warn"]
