@@ -115,6 +115,9 @@ KEYS: dict[str, Key] = {
         r"[A-Za-z0-9_][A-Za-z0-9_.-]*", "output_path", "output_path",
     ),
     "STATE_DIR": Key("local state folder", r".+", ".batchdeploy", ".batchdeploy"),
+    "OVERRIDES_FILE": Key("-r's containerOverrides file (else env-overrides.json or triage's)", r".+", "env-overrides.json"),
+    "CREDENTIALS_FILTER": Key("-r's jq credentials filter (default: credentials-filter, else triage's credentials.filter)",
+                              r".+", "credentials-filter"),
     "ENVIRONMENT_KEYS": Key(
         "keys the process environment may override besides AWS_* and BATCHDEPLOY_<KEY>, space-separated",
         _NAMES, "S3_BUCKET VERSION",

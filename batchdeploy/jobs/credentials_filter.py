@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from batchdeploy import userjson, userprog
 from batchdeploy.aws import translate
@@ -235,16 +234,16 @@ def describe(got: Obtained, seconds: int, why: str, warnings: list[str]) -> list
 # ---- the jq filter ---------------------------------------------------------------------------------
 
 
-def filter_text(project_dir: Path) -> tuple[str, str]:
-    """(program, where it came from): `credentials-filter` in the project, else triage's filter."""
-    path = Path(project_dir) / FILTER_FILE
-    userjson.refuse_special(path, FILTER_FILE)
-    try:
-        return path.read_text(encoding="utf-8"), FILTER_FILE
-    except FileNotFoundError:
+def filter_text(found) -> tuple[str, str]:
+    """(program, where it came from) of a `projectfiles.filter_file` answer: the project's filter, else
+    the built-in copy of triage's."""
+    if found.path is None:
         return DEFAULT_FILTER, f"{FILTER_FILE} (built-in triage filter; none in the project)"
+    userjson.refuse_special(found.path, found.label)
+    try:
+        return found.path.read_text(encoding="utf-8"), found.label
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+        raise ConfigError(f"cannot read {found.path}: {exc}") from None
 
 
 def compile_filter(program: str, label: str, seconds: float | None = None, wait: bool = True):

@@ -20,13 +20,12 @@ from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
+from batchdeploy.jobs import projectfiles
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.commands import wait
 from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.state import JOBS
-
-OVERRIDES_FILE = "env-overrides.json"
 
 
 @dataclass(frozen=True)
@@ -141,12 +140,16 @@ def main(ctx) -> int:
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
     """The SubmitJob request, checked, and the names of the environment entries that hold credentials."""
     compiled = label = None
-    if not opts.no_credentials:
+    overrides_file = projectfiles.overrides_file(ctx.cfg)
+    filter_file = None if opts.no_credentials else projectfiles.filter_file(ctx.cfg)
+    later.note(projectfiles.used_line(overrides_file, filter_file))
+    if filter_file is not None:
         # The filter's child starts now and compiles while the overrides are read (botocore's model).
-        program, label = credentials.filter_text(ctx.cfg.project_dir)
+        program, label = credentials.filter_text(filter_file)
         compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")), wait=False)
     try:
-        overrides = with_emulator_endpoint(load_overrides(ctx, later), ctx.cfg.get("AWS_ENDPOINT_URL"), later)
+        overrides = load_overrides(ctx, overrides_file)
+        overrides = with_emulator_endpoint(overrides, ctx.cfg.get("AWS_ENDPOINT_URL"), later)
         if compiled is not None:
             credentials.check_compiled(compiled)
         return _checked_request(ctx, opts, spec, overrides, compiled, label, later)
@@ -198,21 +201,21 @@ class Later:
         self.held.clear()
 
 
-def load_overrides(ctx, out) -> dict:
-    """env-overrides.json (a containerOverrides object) with ${VAR} filled; absent means none."""
-    path = ctx.cfg.path(OVERRIDES_FILE)
-    if not path.exists():
-        out.note(f"no {OVERRIDES_FILE} in the project: no environment overrides")
+def load_overrides(ctx, found) -> dict:
+    """The overrides file (a containerOverrides object; `projectfiles.overrides_file`) with ${VAR}
+    filled; none means no overrides."""
+    if found.path is None:
         return {}
-    data = config.render(userjson.load_json(path, OVERRIDES_FILE), ctx.cfg.variables(), OVERRIDES_FILE)
+    name = found.label
+    data = config.render(userjson.load_json(found.path, name), ctx.cfg.variables(), name)
     if not isinstance(data, dict):
-        raise ConfigError(f"{OVERRIDES_FILE} must be a JSON object", hint='e.g. {"environment": [{"name": "X", "value": "1"}]}')
+        raise ConfigError(f"{name} must be a JSON object", hint='e.g. {"environment": [{"name": "X", "value": "1"}]}')
     from batchdeploy.aws import shapes
 
     shape = shapes.input_shape("batch", "SubmitJob").members["containerOverrides"]
     problems = shapes.check(shape, data)
     if problems:
-        raise ConfigError(f"{OVERRIDES_FILE} is not a valid containerOverrides object", problems)
+        raise ConfigError(f"{name} is not a valid containerOverrides object", problems)
     return data
 
 

@@ -269,3 +269,41 @@ def test_a_job_with_no_timeout_gets_36_hours_of_credentials_and_is_told_when_the
     assert "credentials: STS GetSessionToken for 36h (the job has no timeout; the longest STS allows)" in r.stderr
     warned = [line for line in r.stderr.splitlines() if "the job has no timeout: its credentials expire at 20" in line]
     assert len(warned) == 1 and "(36h, the longest STS gives)" in warned[0], r.stderr
+
+
+def test_triages_layout_is_found_and_said_and_a_named_file_must_exist(moto, aws, project):
+    """Issue #20 item 3: with triage's infrastructure/aws_batch/triage-overrides.json and its
+    credentials.filter, -r said "no env-overrides.json", submitted without POSTGRES_* and used its own
+    filter. Now the files are found, one line names them, and keys can name any other place."""
+    run_support.setup_project(project, run_support.make_batch(aws))
+    (project.path / "env-overrides.json").rename(project.path / "triage-overrides.json")
+    (project.path / "credentials-filter").unlink()
+    triage = project.path / "infrastructure" / "aws_batch"
+    triage.mkdir(parents=True)
+    (project.path / "triage-overrides.json").rename(triage / "triage-overrides.json")
+    # triage's filter, with one more entry, so the test sees that this file (not the built-in copy) ran
+    (triage / "credentials.filter").write_text(
+        '{"environment": [{"name": "AWS_ACCESS_KEY_ID", "value": .Credentials.AccessKeyId},'
+        ' {"name": "AWS_SECRET_ACCESS_KEY", "value": .Credentials.SecretAccessKey},'
+        ' {"name": "AWS_SESSION_TOKEN", "value": .Credentials.SessionToken},'
+        ' {"name": "FILTER_USED", "value": "triage"}]}')
+    r = project.deploy("-r", "exp1", *PARAMS)
+    assert r.returncode == 0, r.stderr
+    assert ("project files: overrides infrastructure/aws_batch/triage-overrides.json, credentials filter "
+            "infrastructure/aws_batch/credentials.filter (triage's layout)") in r.stderr
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    env = job_env(aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0])
+    assert env["POSTGRES_HOST"] == "db.internal" and env["FILTER_USED"] == "triage"
+
+    with open(project.path / ".aws_env", "a") as f:
+        f.write("OVERRIDES_FILE=conf/overrides.json\n")
+    r = project.deploy("-r", "exp1", *PARAMS)
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "OVERRIDES_FILE=conf/overrides.json names no file" in r.stderr
+    (project.path / "conf").mkdir()
+    (project.path / "conf" / "overrides.json").write_text('{"environment": [{"name": "FROM", "value": "conf"}]}')
+    r = project.deploy("-r", "exp1", *PARAMS, "--no-credentials")
+    assert r.returncode == 0, r.stderr
+    assert "project files: overrides conf/overrides.json\n" in r.stderr
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    assert job_env(aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0])["FROM"] == "conf"

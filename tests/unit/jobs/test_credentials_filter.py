@@ -11,6 +11,7 @@ import pytest
 
 from batchdeploy.errors import ConfigError
 from batchdeploy.jobs import credentials_filter as credentials
+from batchdeploy.jobs import projectfiles
 from tests.conftest import ROOT
 
 SECRET = "CANARY-secret-access-key-9f8e7d6c5b4a3928"
@@ -31,7 +32,7 @@ def compiled(text):
 
 def test_the_built_in_filter_is_the_triage_filter_shipped_as_example():
     assert credentials.DEFAULT_FILTER == EXAMPLE.read_text()
-    assert credentials.filter_text(ROOT / "no-such-folder")[0] == credentials.DEFAULT_FILTER
+    assert credentials.filter_text(projectfiles.Found(None, "credentials-filter", "none"))[0] == credentials.DEFAULT_FILTER
 
 
 def test_the_triage_filter_makes_the_three_variables():
