@@ -115,9 +115,12 @@ def check_parameters(given: dict[str, str], job_definition: dict) -> dict[str, s
         raise UsageError(f"unknown parameter {', '.join(unknown)} for {label}", hint=f"valid parameters: {listed}")
     missing = [k for k in refs if k not in given and k not in defaults]
     if missing:
+        refs_text = ", ".join(f"Ref::{k}" for k in missing)
         raise UsageError(
-            f"{label} needs a value for {', '.join(missing)} (Ref:: placeholder with no default)",
-            hint="pass " + " ".join(f"{k}=..." for k in missing),
+            f"{label} needs a value for {', '.join(missing)}: its command has {refs_text} and no default, and AWS "
+            "would leave an unfilled Ref:: in the command as literal text",
+            hint="pass " + " ".join(f"{k}=..." for k in missing) + ", or give each a default in the job definition's "
+            '"parameters" object and run -u',
         )
     return {**defaults, **given}
 

@@ -307,3 +307,31 @@ def test_triages_layout_is_found_and_said_and_a_named_file_must_exist(moto, aws,
     assert "project files: overrides conf/overrides.json\n" in r.stderr
     job_id = r.stdout.split(": ", 1)[1].split()[0]
     assert job_env(aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0])["FROM"] == "conf"
+
+
+TRIAGE_DEFINITION = {  # the triage chapter's job definition, as it is (six Ref::, no parameters defaults)
+    "jobDefinitionName": "triage-cli-experiment", "type": "container", "retryStrategy": {"attempts": 1},
+    "containerProperties": {
+        "command": ["--tb", "Ref::experiment_file", "--project-path", "Ref::output_path", "Ref::replace",
+                    "Ref::save_predictions", "Ref::profile", "Ref::validate"],
+        "image": "registry.example/triage:1", "memory": 16000, "vcpus": 1},
+}
+
+
+def test_triages_own_line_runs_with_triages_own_definition_and_a_short_one_says_why_not(moto, aws, project):
+    """Issue #20 item 1: the README's "triage's form" must be one that works; leaving a Ref:: unfilled is
+    refused, and the message says what AWS would do and how to give defaults."""
+    run_support.setup_project(project, run_support.make_batch(aws, definition=TRIAGE_DEFINITION))
+    line = ("experiment_file=s3://b/experiments/simple_test_skeleton.yaml,output_path=s3://b/triage,"
+            "replace=--no-replace,save_predictions=--no-save-predictions,profile=--profile,validate=--validate")
+    r = project.deploy("-r", "exp1", line)
+    assert r.returncode == 0, r.stderr
+    job_id = r.stdout.split(": ", 1)[1].split()[0]
+    job = aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0]
+    assert job["parameters"]["save_predictions"] == "--no-save-predictions" and len(job["parameters"]) == 6
+    r = project.deploy("-r", "exp1", "experiment_file=s3://b/e.yaml,output_path=s3://b/triage")
+    assert r.returncode == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert ("needs a value for replace, save_predictions, profile, validate: its command has Ref::replace, "
+            "Ref::save_predictions, Ref::profile, Ref::validate and no default, and AWS would leave an unfilled "
+            "Ref:: in the command as literal text") in r.stderr
+    assert 'give each a default in the job definition\'s "parameters" object and run -u' in r.stderr

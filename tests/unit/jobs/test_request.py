@@ -102,7 +102,8 @@ def test_ref_in_file_is_the_parameter_in_file_as_update_jobs_reads_it():
     assert request.check_parameters({"in-file": "a"}, jd) == {"in-file": "a"}
     with pytest.raises(UsageError) as e:
         request.check_parameters({}, jd)
-    assert e.value.line().startswith("demo:1 needs a value for in-file (Ref:: placeholder with no default)")
+    assert e.value.line().startswith("demo:1 needs a value for in-file: its command has Ref::in-file and no default, "
+                                     "and AWS would leave an unfilled Ref:: in the command as literal text")
 
 
 def test_parameters_are_checked_against_placeholders_and_defaults():
@@ -116,8 +117,10 @@ def test_parameters_are_checked_against_placeholders_and_defaults():
     with pytest.raises(UsageError) as e:
         request.check_parameters({"replace": "--replace"}, JD)
     assert e.value.line() == (
-        "demo:3 needs a value for experiment_file, output_path (Ref:: placeholder with no default); "
-        "pass experiment_file=... output_path=..."
+        "demo:3 needs a value for experiment_file, output_path: its command has Ref::experiment_file, "
+        "Ref::output_path and no default, and AWS would leave an unfilled Ref:: in the command as literal text; "
+        'pass experiment_file=... output_path=..., or give each a default in the job definition\'s "parameters" '
+        "object and run -u"
     )
 
 
