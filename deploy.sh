@@ -35,8 +35,9 @@ VERBS:
 
    Global options (before or after the verb): --env-file PATH, --region R, --profile P,
    --endpoint-url URL, --output text|json, -q|--quiet.
-   Configuration: ./.aws_env (copy .aws_env.example), or --env-file PATH,
-   or BATCHDEPLOY_ENV_FILE; the environment overrides the file, flags override both.
+   Configuration: ./.aws_env (copy .aws_env.example), or --env-file PATH, or BATCHDEPLOY_ENV_FILE;
+   BATCHDEPLOY_<KEY> and AWS_* variables override the file, flags override both.
+   triage's -t (update the triage image) is -b here: it builds and pushes every image in IMAGES.
 
 EXAMPLES:
    ./deploy.sh -b
@@ -75,6 +76,7 @@ while (($#)); do
     --env-file=* | --region=* | --profile=* | --endpoint-url=* | --output=* | -q | --quiet) globals+=("$1") ;;
     -i | --info) verb=info ;;
     -b | --update-images) verb=images ;;
+    -t) printf 'deploy.sh: -t is triage'"'"'s image update: running -b (every image in IMAGES)\n' >&2; verb=images ;;
     -u | --update-jobs) verb=update-jobs ;;
     -r | --run-experiment) verb=run ;;
     --sync-to-s3 | --sync_to_s3) verb=sync-to-s3 ;;
@@ -94,5 +96,5 @@ while (($#)); do
 done
 [[ -n "$verb" ]] || die_usage "no verb given"
 
-export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$here${PYTHONPATH:+:$PYTHONPATH}" BATCHDEPLOY_FRONT_DOOR=deploy.sh
 exec "$python" -m batchdeploy "${globals[@]}" "$verb" "$@"

@@ -1,9 +1,8 @@
 """The command layer: every verb's flags, the configuration they resolve, and the error edge.
 
-`batchdeploy VERB ...` is parsed in two steps: global options and the verb, then the verb's own
-flags (which may also carry the global ones, before or after). Each verb's code lives in its own
-module and is imported only when that verb runs, so `--help` stays fast. Every failure a user can
-meet leaves here as one line on stderr and an exit code from `batchdeploy.errors`.
+`batchdeploy VERB ...` is parsed in two steps: global options and the verb, then the verb's own flags
+(which may carry the global ones too). Each verb's code is imported only when that verb runs, so `--help`
+stays fast. Every failure leaves here as one line on stderr and an exit code from `batchdeploy.errors`.
 
 Where each verb lives (a test checks this table against VERBS):
 
@@ -23,9 +22,8 @@ Where each verb lives (a test checks this table against VERBS):
     submit        --submit          batchdeploy.bags.verb
     pipeline      --pipeline        batchdeploy.pipelines.verb
 
-Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create
-share), config, secrets, state, polling, ui, userprog (user jq programs under limits), engine. The
-local stack is `python -m batchdeploy.local`.
+Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create share),
+config, secrets, state, polling, ui, userprog (user jq programs under limits), engine; local/ the local stack.
 """
 
 from __future__ import annotations
@@ -135,14 +133,16 @@ class Context:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the flag and where the usage is (exit 2),
-    instead of a usage block followed by the error."""
+    """argparse, but a usage error is one line naming the flag and where the usage is (exit 2)."""
 
     def error(self, message: str):
+        from batchdeploy.usage import explain
+
         verb = self.prog[len(PROG) :].strip()
-        if "the following arguments are required: NAME" in message and verb == "run":
-            message = "the job's NAME is missing: run NAME [key=val ...]"
-        raise errors.UsageError(f"{verb}: {message}" if verb else message, hint=f"see `{self.prog} --help`")
+        message = explain(verb, message)
+        deploy_sh = os.environ.get("BATCHDEPLOY_FRONT_DOOR") == "deploy.sh" and verb in VERBS and VERBS[verb].flags
+        door = f"./deploy.sh {VERBS[verb].flags[0]}" if deploy_sh else self.prog
+        raise errors.UsageError(f"{verb}: {message}" if verb else message, hint=f"see `{door} --help`")
 
 
 def _global_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -321,8 +321,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def make_context(args: argparse.Namespace, environ=None) -> Context:
     from batchdeploy import config
     from batchdeploy.secrets import is_secret, register_secret, url_passwords
-    from batchdeploy.ui import Output
+    from batchdeploy.ui import Output, name_verbs
 
+    name_verbs({flag: name for name, verb in VERBS.items() for flag in verb.flags})  # hints name the door used
     flags = {key: getattr(args, attr, None) for attr, key in FLAG_KEYS.items()}
     cfg = config.load(env_file=args.env_file, environ=environ, flags=flags)
     for key, value in cfg.values.items():
@@ -359,14 +360,13 @@ def run_all(ctx: Context) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("BATCHDEPLOY_DEBUG") == "1"
+    from batchdeploy.interrupts import terminate_as_interrupt
     from batchdeploy.secrets import redact
-    from batchdeploy.ui import one_line
+    from batchdeploy.ui import as_run, one_line
 
     def fail(line: str, code: int) -> int:
-        print(one_line(redact(f"{PROG}: error: {line}")), file=sys.stderr, flush=True)
+        print(one_line(as_run(redact(f"{PROG}: error: {line}"))), file=sys.stderr, flush=True)
         return code
-
-    from batchdeploy.interrupts import terminate_as_interrupt
 
     restore = terminate_as_interrupt()
     try:

@@ -1,8 +1,10 @@
-"""Everything batchdeploy prints goes through here, and every line through `secrets.redact` first."""
+"""Everything batchdeploy prints goes through here, and every line through `secrets.redact` first, and
+through `as_run`, which names the program the way the user ran it."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 
@@ -21,6 +23,28 @@ def one_line(text: str) -> str:
         return m.group(0).encode("unicode_escape").decode("ascii")
 
     return _CONTROL.sub(escape, text)
+
+
+# Hints are written as `./deploy.sh FLAG ...`; run as `batchdeploy` (or `python -m batchdeploy`), they
+# say `batchdeploy VERB ...`. deploy.sh exports FRONT_DOOR so the Python core knows it was the door.
+FRONT_DOOR = "BATCHDEPLOY_FRONT_DOOR"
+_DEPLOY = re.compile(r"\./deploy\.sh(?: (-[A-Za-z]|--[a-z][a-z0-9-]*)(?![\w-]))?")
+
+
+_VERB_OF_FLAG: dict[str, str] = {}  # deploy.sh's flag -> batchdeploy's verb; the command layer fills it
+
+
+def name_verbs(verb_of_flag: dict[str, str]) -> None:
+    _VERB_OF_FLAG.update(verb_of_flag)
+
+
+def as_run(text: str, environ=None) -> str:
+    """`text` with each `./deploy.sh FLAG` named as the user ran batchdeploy: unchanged through
+    deploy.sh, else `batchdeploy VERB` (the verb of that flag; other flags kept as they are)."""
+    if (os.environ if environ is None else environ).get(FRONT_DOOR) == "deploy.sh" or "./deploy.sh" not in text:
+        return text
+    verbs = _VERB_OF_FLAG
+    return _DEPLOY.sub(lambda m: "batchdeploy" + (f" {verbs.get(m.group(1), m.group(1))}" if m.group(1) else ""), text)
 
 
 class Output:
@@ -44,23 +68,23 @@ class Output:
 
     def result(self, text: str = "") -> None:
         """A result line: always printed (it is what the user asked for)."""
-        print(redact(text), file=self.stdout, flush=True)
+        print(as_run(redact(text)), file=self.stdout, flush=True)
 
     def info(self, text: str = "") -> None:
         """Progress for a person: stdout, silenced by --quiet and by --output json."""
         if not self.quiet and not self.json:
-            print(redact(text), file=self.stdout, flush=True)
+            print(as_run(redact(text)), file=self.stdout, flush=True)
 
     def note(self, text: str) -> None:
         """Progress on stderr (keeps stdout clean for piping), silenced by --quiet; one line."""
         if not self.quiet:
-            print(one_line(redact(text)), file=self.stderr, flush=True)
+            print(one_line(as_run(redact(text))), file=self.stderr, flush=True)
 
     def warn(self, text: str) -> None:
-        print(one_line(redact(f"warning: {text}")), file=self.stderr, flush=True)
+        print(one_line(as_run(redact(f"warning: {text}"))), file=self.stderr, flush=True)
 
     def error(self, text: str) -> None:
-        print(one_line(redact(f"error: {text}")), file=self.stderr, flush=True)
+        print(one_line(as_run(redact(f"error: {text}"))), file=self.stderr, flush=True)
 
     def emit_json(self, obj) -> None:
-        print(redact(json.dumps(obj, indent=2, sort_keys=True, default=str)), file=self.stdout, flush=True)
+        print(as_run(redact(json.dumps(obj, indent=2, sort_keys=True, default=str))), file=self.stdout, flush=True)

@@ -174,3 +174,30 @@ setup() {
   [ "${#lines[@]}" -eq 0 ]
   [[ "$stderr" == *"pipeline 'walk': not an action"* ]]
 }
+
+@test "triage's help form -r --experiment_file=... says what is wrong with it and the form that works" {
+  run --separate-stderr "$DEPLOY" -r --experiment_file=s3://your_project/experiments/test.yaml,project_path=s3://p/triage,replace=--replace
+  assert_failure 2
+  [ -z "$output" ]
+  [ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
+  [[ "$stderr" == *"is a parameter written as a flag"* ]]
+  [[ "$stderr" == *"e.g. -r exp1 experiment_file=..."* ]]
+  [[ "$stderr" == *"see \`./deploy.sh -r --help\`"* ]]
+}
+
+@test "triage's -t runs -b and says so" {
+  printf 'PROJECT_NAME=demo\n' > .aws_env
+  run --separate-stderr "$DEPLOY" -t
+  assert_failure 2
+  [[ "$(printf '%s\n' "$stderr" | head -n 1)" == "deploy.sh: -t is triage's image update: running -b (every image in IMAGES)" ]]
+  [[ "$stderr" == *"AWS_REGISTRY is missing"* ]]
+}
+
+@test "hints name deploy.sh through deploy.sh and batchdeploy through batchdeploy" {
+  run --separate-stderr "$DEPLOY" --logs
+  assert_failure 2
+  [[ "$stderr" == *"see \`./deploy.sh --logs --help\`"* ]]
+  run --separate-stderr env PYTHONPATH="$ROOT" "$ROOT/.venv/bin/python" -m batchdeploy logs
+  assert_failure 2
+  [[ "$stderr" == *"see \`batchdeploy logs --help\`"* ]]
+}

@@ -129,7 +129,8 @@ def test_json_output_is_one_object(moto, run_project):
     r = run_project.run("run", "exp1", *PARAMS, "--no-credentials", "--output", "json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["job_name"] == "exp1" and data["follow"] == f"./deploy.sh --logs {data['job_id']} --follow"
+    # hints name the program the user ran: `batchdeploy logs`, not deploy.sh's `--logs` (issue #20 item 12)
+    assert data["job_name"] == "exp1" and data["follow"] == f"batchdeploy logs {data['job_id']} --follow"
     r = run_project.run("run", "exp1", *PARAMS, "--no-credentials", "--output", "json", "--wait")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)  # still one object: the submission and how it ended

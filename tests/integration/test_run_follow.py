@@ -175,7 +175,7 @@ def test_ctrl_c_while_waiting_leaves_the_job_and_says_how_to_reattach(moto, aws,
 
     code, out, err = inprocess(["logs", job_id, "--follow"], sleep=ctrl_c)
     assert code == 130
-    assert f"job {job_id} keeps running; re-attach with: ./deploy.sh --logs {job_id} --follow" in err
+    assert f"job {job_id} keeps running; re-attach with: batchdeploy logs {job_id} --follow" in err
     assert not any("terminatejob" in p or "canceljob" in p for _, p, _ in counter.since())
 
 

@@ -148,7 +148,7 @@ def test_json_output_is_one_machine_readable_object(jobs_project, moto):
     assert d["changes"] == [{"path": "containerProperties.resourceRequirements MEMORY", "before": "16000", "after": "4000"}]
     assert d["arn"].endswith(f":job-definition/{NAME}:2") and len(d["hash"]) == 64
     assert data["dry_run"] is False and data["prune"] is None
-    assert data["image_tag"] == {"value": "1.0.0", "from": "VERSION (no image pushed yet by ./deploy.sh -b)"}
+    assert data["image_tag"] == {"value": "1.0.0", "from": "VERSION (no image pushed yet by batchdeploy images)"}
 
 
 def test_image_tag_comes_from_what_images_pushed(jobs_project, moto):

@@ -31,3 +31,16 @@ def test_warnings_errors_and_notes_are_one_line_each():
     out.note("upload a\nb")
     assert err.getvalue().splitlines() == [
         "warning: experiments/a\\nb.txt: cannot read it", "error: x\\ry", "upload a\\nb"]
+
+
+def test_hints_name_the_program_the_user_ran():
+    """Issue #20 item 12: hints said ./deploy.sh --logs ... even to a user of the installed `batchdeploy`."""
+    from batchdeploy.cli import VERBS
+    from batchdeploy.ui import as_run, name_verbs
+
+    name_verbs({flag: name for name, verb in VERBS.items() for flag in verb.flags})
+    text = "re-attach: ./deploy.sh --logs j1 --follow; rerun: ./deploy.sh -r --rerun-failed R; see ./deploy.sh -h"
+    assert as_run(text, environ={"BATCHDEPLOY_FRONT_DOOR": "deploy.sh"}) == text
+    assert as_run(text, environ={}) == ("re-attach: batchdeploy logs j1 --follow; rerun: batchdeploy run --rerun-failed R; "
+                                        "see batchdeploy -h")
+    assert as_run("./deploy.sh --status-x and ./deploy.sh", environ={}) == "batchdeploy --status-x and batchdeploy"
