@@ -22,6 +22,7 @@ from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.pipelines import check, graph
+from batchdeploy.pipelines import logs as plogs
 from batchdeploy.pipelines import rerun as reruns
 from batchdeploy.pipelines import submit as psubmit
 from batchdeploy.pipelines.model import Pipeline, Step
@@ -39,6 +40,7 @@ class PipelineOptions:
     wait: bool = False
     no_credentials: bool = False
     dry_run: bool = False
+    logs: tuple | None = None  # --logs: () every step, else the steps named; None: no log lines
 
     @classmethod
     def from_args(cls, args) -> PipelineOptions:
@@ -47,8 +49,11 @@ class PipelineOptions:
             raise UsageError(f"pipeline {action!r}: not an action", hint="write pipeline run FILE | rerun RUN_ID | status RUN_ID")
         if action != "run" and not runs.RUN_ID.fullmatch(target or ""):
             raise UsageError(f"pipeline {action} {target!r}: not a run id", hint="a run id looks like 20261130T161200Z-3fa9c1")
+        logs = plogs.parse_choice(getattr(args, "logs", None))
+        if logs is not None and not getattr(args, "wait", False):
+            raise UsageError("--logs shows the steps' lines while following the run", hint="add --wait")
         return cls(action, target, bool(getattr(args, "wait", False)), bool(getattr(args, "no_credentials", False)),
-                   bool(getattr(args, "dry_run", False)))
+                   bool(getattr(args, "dry_run", False)), logs)
 
 
 def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
@@ -64,7 +69,7 @@ def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
 def main(ctx) -> int:
     opts = PipelineOptions.from_args(ctx.args)
     if opts.action == "status":
-        return status(ctx, opts.target)
+        return status(ctx, opts.target, opts)
     if opts.action == "rerun":
         return rerun(ctx, opts)
     pipeline, order = load(ctx, opts.target)
@@ -102,6 +107,7 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
                  outputs_run_id: str | None = None, reused: list[str] = ()) -> int:
     bucket, prefix, results = where(ctx)
     psubmit.check_order(pipeline, order, tuple(reused))
+    plogs.check_choice(opts.logs, [s.name for s in pipeline.steps])
     code = pack_code(ctx, pipeline, bucket, prefix)  # before any AWS call, as -r --code
     prepared = psubmit.prepare_definitions(ctx, pipeline, order, base_options(pipeline, opts))
     run_id = runs.new_run_id(psubmit._now())
@@ -135,11 +141,12 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
         ctx.out.result(f"  status:  ./deploy.sh --status {rerun_of or run_id}")
     if not opts.wait:
         return errors.OK
+    task_ids = {sp.step.name: sp.manifest.get("task_ids") for sp in pp.steps if sp.manifest}
     steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),
                              size=len(s.map.tasks) if s.map else None, reused=s.name in reused,
-                             tasks=pp.task_jobs.get(s.name))
+                             tasks=pp.task_jobs.get(s.name), task_ids=task_ids.get(s.name))
              for s in _full_order(pipeline, order, reused)]
-    return wait(ctx, steps, run_id)
+    return wait(ctx, steps, run_id, logs=opts.logs)
 
 
 def pack_code(ctx, pipeline: Pipeline, bucket: str, prefix: str):
@@ -165,13 +172,17 @@ def _full_order(pipeline: Pipeline, order: list[Step], reused) -> list[Step]:
     return [s for s in pipeline.steps if s.name in reused and s.name not in names] + list(order)
 
 
-def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = None, console=None) -> int:
-    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll, shown by pipelines.view."""
+def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = None, console=None,
+         logs: tuple | None = None) -> int:
+    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll, shown by pipelines.view;
+    with `logs`, the chosen steps' log lines as they arrive (pipelines.logs)."""
     batch = ctx.aws.client("batch")
     backoff = Backoff()
     last: dict[str, str] = {}
     try:
         with GraphView(ctx.out, f"run {run_id}", live=live, console=console) as view:
+            lines = None if logs is None else plogs.StepLogs(batch, ctx.aws.client("logs"), logs, view.log,
+                                                             ctx.out.warn, sleep=ctx.sleep)
             while True:
                 graph.describe(batch, steps)
                 current = graph.states(steps)
@@ -179,10 +190,14 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
                 if changed:
                     view.show(steps, current, changed)
                     backoff.reset()
+                if lines is not None and lines.poll(steps, current) and not changed:
+                    backoff.reset()
                 last = current
                 if all(v in graph.ENDED for v in current.values()):
                     break
                 ctx.sleep(backoff.next())
+            if lines is not None:
+                lines.finish(steps, current)
     except KeyboardInterrupt:
         ctx.out.warn(f"stopped following; the steps run on: ./deploy.sh --status {run_id}")
         return errors.INTERRUPTED
@@ -223,7 +238,8 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
                 tasks.pop(name, None)
                 ids[name] = got.get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
     steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
-                             size=(d.get("map") or {}).get("tasks"), tasks=tasks.get(d["name"]))
+                             size=(d.get("map") or {}).get("tasks"), tasks=tasks.get(d["name"]),
+                             task_ids=(d.get("map") or {}).get("task_ids"))
              for d in root["pipeline"]["steps"]]
     return root, steps, attempts
 
@@ -239,9 +255,13 @@ def _by_token(ctx, doc: dict, step: dict) -> str | None:
     return found[0]["jobId"] if found else None
 
 
-def status(ctx, run_id: str) -> int:
+def status(ctx, run_id: str, opts: PipelineOptions | None = None) -> int:
+    """The graph with each step's state; with --wait (`pipeline status RUN_ID --wait`), followed to its end."""
     root, steps, attempts = read_steps(ctx, run_id)
     run_id = root["run_id"]  # a rerun's id reads as its original
+    if opts is not None and opts.wait:
+        plogs.check_choice(opts.logs, [s.name for s in steps])
+        return wait(ctx, steps, run_id, logs=opts.logs)
     graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
     current = graph.states(steps)
     if ctx.out.json:

@@ -156,3 +156,18 @@ def test_a_failed_per_task_map_stops_what_follows_and_rerun_submits_its_tasks_ag
     code, out, err = cli("status", run_id, "--output", "json")
     steps = {s["name"]: s for s in json.loads(out)["steps"]}
     assert steps["fit"]["run_id"] == second and len(steps["fit"]["jobs"]) == 2
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--logs"], "--logs shows the steps' lines while following the run; add --wait"),
+    (["--wait", "--logs", "fit,nope"], "--logs nope: no such step; the steps are prep, fit, score, sum"),
+])
+def test_logs_without_wait_or_naming_no_step_is_one_line_exit_2_through_deploy_sh(moto, aws, pipe_project, argv,
+                                                                                   message):
+    project, _ = pipe_project
+    project.write("pipeline.yaml", PER_TASK)
+    counter = RequestCounter(moto)
+    done = project.deploy("--pipeline", "run", "pipeline.yaml", "--no-credentials", *argv)
+    assert done.returncode == 2, done.both
+    assert done.stdout == "" and done.stderr.strip().splitlines() == [f"batchdeploy: error: {message}"], done.stderr
+    assert ops(counter, "submitjob") == 0 and keys(aws) == []
