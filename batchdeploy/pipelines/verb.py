@@ -114,7 +114,8 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
     pp = psubmit.plan(ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id,
                       base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results, code=code)
     if pp.per_task():  # now that the shapes are known: a per-task map counts as that many dependencies
-        check.check_pipeline(pipeline, max_tasks=int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")), per_task=pp.per_task())
+        check.check_pipeline(pipeline, max_tasks=int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")), per_task=pp.per_task(),
+                             reused=frozenset(reused))
         ctx.out.note(f"no launcher in the image of {', '.join(sorted(pp.per_task()))}: one job per task, paced at "
                      f"{plans.PACED_RATE}/s; add `{codes.DOCKERFILE_LINE}` to the Dockerfile (then -b, -u) for one array job")
     for p in prepared.values():

@@ -201,3 +201,9 @@ def test_order_of_a_random_graph_puts_every_step_after_its_dependencies():
 def test_more_steps_than_a_pipeline_may_have():
     assert check.problems(pipe(*[step(f"s{i}") for i in range(1001)])) == [
         "the pipeline has 1,001 steps, above the 1,000 one pipeline may have"]
+
+
+def test_a_reruns_reused_steps_are_no_dependency_so_neither_counted_nor_paired():
+    steps = [step("a", map=sweep(30)), step("b", Dependency("a", "N_TO_N"), map=sweep(30)), step("c", "a")]
+    assert problems(*steps, per_task=frozenset({"b"}), reused=frozenset({"a"})) == []
+    assert len(problems(*steps, per_task=frozenset({"b"}))) == 1
