@@ -120,6 +120,9 @@ SEEDS_21 = ", ".join(f'"{i}"' for i in range(21))
      "  sum: {depends_on: [fit]}\n", "step sum: depends on 21 jobs, above AWS's 20"),
     ("name: pt\nsettings: {code: src}\nsteps:\n  fit:\n    job_definition: pipe-plain\n    map: {grid: {seed: [1, 2]}}\n",
      "settings: code runs each step through the launcher, and registry.example/exp:1 has none"),
+    ("name: pt\nsettings: {code: src}\nsteps:\n  a: {job_definition: pipe-plain}\n",
+     "step a (line 4): settings: code runs each step through the launcher, and registry.example/exp:1 has none"),
+    ("name: pt\nsettings: {code: nope}\nsteps:\n  a: {}\n", "the pipeline's settings: code: nope is not a folder"),
 ])
 def test_what_aws_cannot_express_is_one_line_exit_2_and_nothing_is_sent(moto, aws, pipe_project, text, message):
     project, _ = pipe_project
