@@ -136,3 +136,25 @@ def test_a_per_task_step_after_a_failed_one_is_not_run_and_drawn_with_its_counts
     assert "[map 2, one job per task] (SUCCEEDED 1, FAILED 1)" in line and "j1 ... (2 jobs)" in line
     partly = graph.StepState("fit", [], job_id="j1", size=3, tasks={1: "j1"})
     assert partly.own_state() == "NOT SUBMITTED"  # a submit that stopped inside the step
+
+
+def test_a_log_line_goes_above_the_live_graph_on_a_terminal_and_to_stdout_as_a_plain_line_elsewhere():
+    import io
+
+    from rich.console import Console
+
+    from batchdeploy.pipelines.view import GraphView
+    from batchdeploy.ui import Output
+
+    steps = diamond()
+    current = graph.states(steps)
+    console = Console(record=True, width=100, file=io.StringIO())
+    out = io.StringIO()
+    with GraphView(Output(stdout=out, stderr=io.StringIO()), "run R", live=True, console=console) as view:
+        view.show(steps, current, current)
+        view.log("fit[2]: epoch 1")
+    assert "fit[2]: epoch 1" in console.export_text() and out.getvalue() == ""
+    plain = io.StringIO()
+    with GraphView(Output(stdout=plain, stderr=io.StringIO()), "run R", live=False) as view:
+        view.log("fit[2]: epoch 1")
+    assert plain.getvalue() == "fit[2]: epoch 1\n"
