@@ -15,4 +15,9 @@ The front half, pure (no AWS), in the order a verb calls it:
     check.job_name(pipeline.name, step.name)                          # PIPELINE-STEP
 
 Every mistake is a UsageError (exit 2) of one line listing every problem with its line.
+
+The back half: `submit` plans every step's requests (by shape, `maps`: a plain job, an array through
+the launcher, or one job per task on an image without it; with `settings: code`, every step through
+the launcher from one code bundle), writes the run record and submits; `graph` reads the steps'
+states, `view` shows them while `--wait` follows, `logs` adds the steps' log lines (`--logs`).
 """

@@ -3,7 +3,8 @@
 `problems(pipeline)` lists them and `check_pipeline` raises them as one UsageError (exit 2): unknown or
 repeated steps in depends_on, cycles (named `a -> b -> a`), more than AWS's 20 dependencies on a step
 (as the executor submits them: a map step is one array job, so one dependency; a step submitted one
-job per task counts each), N_TO_N between steps that are not map steps of one size, `{steps.X.output}`
+job per task counts each, but for N_TO_N between two such steps, where task i waits on task i only),
+N_TO_N between steps that are not map steps of one size, or between an array and a per-task step, `{steps.X.output}`
 naming a step that is unknown or not an ancestor (its output would not exist yet), job names AWS
 would refuse, duplicate names, an empty pipeline, maps above MAX_SWEEP_TASKS or AWS's 10,000, and
 resources, timeout and retries outside `-r`'s limits. `check_parameters` does the one check that needs
@@ -138,7 +139,7 @@ def map_size(step: Step) -> int | None:
     return len(step.map.tasks) if step.map is not None else None
 
 
-def _dependency_problems(pipeline: Pipeline, step: Step, per_task: frozenset) -> list[str]:
+def _dependency_problems(pipeline: Pipeline, step: Step, per_task: frozenset, reused: frozenset = frozenset()) -> list[str]:
     by_name = {s.name: s for s in pipeline.steps}
     at, out = _at(step), []
     for name, n in Counter(d.step for d in step.depends_on).items():
@@ -150,10 +151,18 @@ def _dependency_problems(pipeline: Pipeline, step: Step, per_task: frozenset) ->
             out.append(f"{at}: depends on {d.step}, which is not a step" + (f" (did you mean {near[0]}?)" if near else ""))
         elif d.type == "N_TO_N":
             mine, theirs = map_size(step), map_size(by_name[d.step])
-            if mine is None or theirs is None or mine != theirs or mine < ARRAY_SIZE[0] or per_task & {step.name, d.step}:
+            shapes = per_task & {step.name, d.step}
+            if mine is None or theirs is None or mine != theirs or mine < ARRAY_SIZE[0]:
                 out.append(f"{at}: N_TO_N on {d.step} needs both to be map steps (arrays) of one size: "
                            f"{_size(mine)} and {_size(theirs)}")
-    jobs = sum(map_size(by_name[n]) if n in per_task else 1 for n in {d.step for d in step.depends_on} if n in by_name)
+            elif len(shapes) == 1 and d.step not in reused:  # task i's job on array child i: no such dependsOn entry
+                one = next(iter(shapes))
+                out.append(f"{at}: N_TO_N on {d.step} pairs one job per task ({one}: its image has no launcher) with "
+                           f"an array's children, which AWS's dependsOn cannot express (give both images the launcher, "
+                           f"or neither)")
+    # a per-task dependency is each of its jobs, but with N_TO_N between two per-task steps: the one task's
+    jobs = sum(map_size(by_name[d.step]) if d.step in per_task and not (d.type == "N_TO_N" and step.name in per_task)
+               else 1 for d in {d.step: d for d in step.depends_on}.values() if d.step in by_name and d.step not in reused)
     if jobs > MAX_DEPENDS_ON:
         out.append(f"{at}: depends on {jobs} jobs, above AWS's {MAX_DEPENDS_ON} (add a step that gathers them)")
     return out
@@ -198,9 +207,11 @@ def _settings_problems(settings: dict) -> list[str]:
     return out
 
 
-def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task: frozenset = frozenset()) -> list[str]:
+def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task: frozenset = frozenset(),
+             reused: frozenset = frozenset()) -> list[str]:
     """Every problem of the pipeline's graph and steps; `per_task`: the map steps the executor will
-    submit as one job per task (an image with no launcher), which count as that many dependencies."""
+    submit as one job per task (an image with no launcher), which count as that many dependencies;
+    `reused`: a rerun's steps that succeeded before, no dependency of what it submits."""
     if not pipeline.steps:
         return ["the pipeline has no steps"]
     if len(pipeline.steps) > MAX_STEPS:
@@ -213,7 +224,7 @@ def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task
     known = {s.name for s in pipeline.steps}
     limit = min(max_tasks, ARRAY_SIZE[1])
     for step in pipeline.steps:
-        out += _dependency_problems(pipeline, step, frozenset(per_task))
+        out += _dependency_problems(pipeline, step, frozenset(per_task), frozenset(reused))
         out += _option_problems(pipeline, step)
         if step.map is not None and not 0 < len(step.map.tasks) <= limit:
             out.append(f"{_at(step)}: a map of {len(step.map.tasks):,} tasks; a map step is one array job of 1 to {limit:,}")
@@ -228,10 +239,11 @@ def problems(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task
     return out
 
 
-def check_pipeline(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task: frozenset = frozenset()) -> None:
+def check_pipeline(pipeline: Pipeline, *, max_tasks: int = DEFAULT_MAX_TASKS, per_task: frozenset = frozenset(),
+                   reused: frozenset = frozenset()) -> None:
     """`problems`, as one UsageError (exit 2) of one line."""
     shown = pipeline.source.get("file") or f"pipeline {pipeline.name}"
-    raise_problems(shown, problems(pipeline, max_tasks=max_tasks, per_task=per_task))
+    raise_problems(shown, problems(pipeline, max_tasks=max_tasks, per_task=per_task, reused=reused))
 
 
 def check_parameters(pipeline: Pipeline, definitions: dict[str, dict]) -> None:

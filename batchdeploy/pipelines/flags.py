@@ -7,3 +7,5 @@ def add_flags(add, verb: str) -> None:
     add("--wait", action="store_true", help="follow the graph to its end (exit 3 when a step failed)")
     add("--no-credentials", action="store_true", help="inject no credentials (right when the definitions have a jobRoleArn)")
     add("--dry-run", action="store_true", help="read, check and plan; upload and submit nothing")
+    add("--logs", nargs="?", const="", metavar="STEP[,STEP]",
+        help="with --wait: the running steps' log lines as they arrive, each prefixed by its step (default: every step)")

@@ -16,6 +16,7 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws.batch import chunks
 
 ENDED = ("SUCCEEDED", "FAILED", "NOT RUN", "NOT SUBMITTED")  # NOT SUBMITTED: a submit that stopped part-way
+WAITING = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING")  # a per-task step shows the furthest its jobs got
 
 
 @dataclass
@@ -26,12 +27,36 @@ class StepState:
     size: int | None = None  # a map step's tasks
     record: dict = field(default_factory=dict)
     reused: bool = False  # a rerun's step that had succeeded: its output is the original's
+    tasks: dict | None = None  # a map step submitted one job per task: {task id: job id}
+    task_records: dict = field(default_factory=dict)  # job id -> DescribeJobs record, per-task
+    task_ids: list | None = None  # an array map step's task id of each child index (its manifest's)
+
+    def summary(self) -> dict[str, int]:
+        """A map step's jobs by state: the array parent's statusSummary, or the per-task jobs' counted."""
+        if self.tasks is None:
+            return aws_batch.array_summary(self.record)
+        counts: dict[str, int] = {}
+        for job_id in self.tasks.values():
+            status = (self.task_records.get(job_id) or {}).get("status", "SUBMITTED")
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    def jobs(self) -> list[str]:
+        return list(self.tasks.values()) if self.tasks is not None else [self.job_id] if self.job_id else []
 
     def own_state(self) -> str:
         if self.reused:
             return "SUCCEEDED"
-        if not self.job_id:
+        if not self.job_id or (self.tasks is not None and len(self.tasks) < (self.size or 0)):
             return "NOT SUBMITTED"
+        if self.tasks is not None:
+            summary = self.summary()
+            ok, bad = summary.get("SUCCEEDED", 0), summary.get("FAILED", 0)
+            if ok + bad >= len(self.tasks):
+                return "FAILED" if bad else "SUCCEEDED"
+            if summary.get("RUNNING") or ok or bad:
+                return "RUNNING"
+            return max(summary, key=lambda k: WAITING.index(k) if k in WAITING else 0)
         if not self.record:
             return "SUBMITTED"
         status = self.record.get("status", "SUBMITTED")
@@ -59,7 +84,8 @@ def states(steps: list[StepState]) -> dict[str, str]:
 
 def _failed_by_dependency(s: StepState) -> bool:
     # AWS fails a job whose dependency failed without running it (no container, no attempts)
-    return not (s.record.get("attempts") or [])
+    records = [s.record] if s.tasks is None else list(s.task_records.values())
+    return not any(r.get("attempts") for r in records)
 
 
 def blocked_by(steps: list[StepState], failed: str) -> list[str]:
@@ -76,13 +102,22 @@ def describe(batch, steps: list[StepState], *, only_unfinished: bool = True) -> 
     """DescribeJobs for the steps' jobs, 100 ids a call; returns the number of calls."""
     current = states(steps)
     wanted = [s for s in steps if s.job_id and not s.reused and (not only_unfinished or current[s.name] not in ENDED)]
-    by_id = {s.job_id: s for s in wanted}
+    by_id = {}
+    for s in wanted:
+        for job_id in s.jobs():
+            record = s.task_records.get(job_id) if s.tasks is not None else None
+            if not (only_unfinished and record and record.get("status") in ("SUCCEEDED", "FAILED")):
+                by_id[job_id] = s
     calls = 0
     for group in chunks(list(by_id)):
         calls += 1
         for job_id, record in aws_batch.describe_jobs(batch, group).items():
             if job_id in by_id:
-                by_id[job_id].record = record
+                s = by_id[job_id]
+                if s.tasks is None:
+                    s.record = record
+                else:
+                    s.task_records[job_id] = record
     return calls
 
 
@@ -92,12 +127,12 @@ def draw(steps: list[StepState], current: dict[str, str]) -> list[str]:
     lines = []
     for s in steps:
         after = f"  <- {', '.join(s.depends_on)}" if s.depends_on else ""
-        kind = f" [map {s.size}]" if s.size else ""
+        kind = f" [map {s.size}{', one job per task' if s.tasks is not None else ''}]" if s.size else ""
         extra = ""
-        if s.size and s.size > 1 and s.record:
-            summary = aws_batch.array_summary(s.record)
+        if s.size and s.size > 1 and (s.record or s.task_records):
+            summary = s.summary()
             extra = " (" + ", ".join(f"{k} {v}" for k, v in summary.items() if v) + ")" if summary else ""
         reused = " (reused)" if s.reused else ""
-        job = f"  {s.job_id}" if s.job_id else ""
+        job = f"  {s.job_id}" + (f" ... ({len(s.tasks)} jobs)" if s.tasks and len(s.tasks) > 1 else "") if s.job_id else ""
         lines.append(f"  {s.name:<{width}}  {current[s.name]:<13}{kind}{extra}{reused}{after}{job}")
     return lines

@@ -9,7 +9,7 @@ reading the file (and a map step's tasks file).
       profile: dev                     # or magnus's aws_profile
       role_arn: arn:aws:iam::123456789012:role/deployer
       tags: {team: x}                  # on every job
-      code: experiment                 # as -r --code DIR: run this folder's code through the launcher
+      code: experiment                 # as -r --code DIR (relative to this file): every step through the launcher
     steps:                             # in any order; the file's order breaks ties
       prepare:
         parameters: {experiment_file: s3://b/linear.yaml}

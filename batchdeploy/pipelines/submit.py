@@ -17,7 +17,7 @@ sent in dependency order, each step's `dependsOn` naming the job ids its depende
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from batchdeploy import manifest as manifests
 from batchdeploy import runs
@@ -28,7 +28,8 @@ from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.jobs.runrecord import image_of, who
 from batchdeploy.jobs.submit import submit_exactly_once
-from batchdeploy.pipelines import check
+from batchdeploy.pipelines import check, maps
+from batchdeploy.pipelines.maps import StepPlan
 from batchdeploy.pipelines.model import RUN_KIND, Pipeline, Step
 from batchdeploy.pipelines.outputs import expand_outputs, step_output_url
 from batchdeploy.secrets import MASK, is_secret, redact
@@ -45,17 +46,6 @@ def step_key(prefix: str, run_id: str, step: str) -> str:
 
 
 @dataclass
-class StepPlan:
-    step: Step
-    request: dict  # without dependsOn: the job ids are known only as the submits answer
-    token: str  # the client token the request carries
-    output: str
-    definition: dict
-    size: int | None = None  # a map step's number of tasks
-    manifest: dict | None = None  # a map step's: {"url", "sha256", "task_ids"}
-
-
-@dataclass
 class PipelinePlan:
     pipeline: Pipeline
     run_id: str
@@ -64,6 +54,11 @@ class PipelinePlan:
     steps: list[StepPlan]
     manifests: list  # (key, bytes) uploaded before run.json
     secret_names: set
+    code: codes.CodePlan | None = None  # settings: code, uploaded once before run.json
+    task_jobs: dict = field(default_factory=dict)  # per-task steps' {step: {task id: job id}}, as submitted
+
+    def per_task(self) -> frozenset:
+        return frozenset(sp.step.name for sp in self.steps if sp.mode == maps.PER_TASK)
 
 
 def check_order(pipeline: Pipeline, order: list[Step], done: tuple = ()) -> None:
@@ -88,9 +83,6 @@ def prepare_definitions(ctx, pipeline: Pipeline, order: list[Step], base: jobrun
         if settings.get(key) and settings[key] != ctx.cfg.get(config_key):
             raise UsageError(f"the pipeline's settings: {key} is {settings[key]}, the configuration's {config_key} is "
                              f"{ctx.cfg.get(config_key) or 'unset'}", hint=f"set {config_key}={settings[key]} (or the flag)")
-    if settings.get("code"):
-        raise UsageError("the pipeline's settings: code is not run by the executor yet",
-                         hint="leave it out: the steps run the image's code (put it in the image with -b)")
     wanted = list(dict.fromkeys(s.job_definition or settings.get("job_definition") for s in order))
     prepared = {ref: jobrun.prepare(ctx, replace(base, job_definition=ref)) for ref in wanted}
     if settings.get("queue"):
@@ -119,7 +111,7 @@ def _overrides(prepared: jobrun.Prepared, step: Step, env_extra: dict) -> dict:
 
 
 def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: str, outputs_run_id: str,
-         base_token: str, bucket: str, prefix: str, results_prefix: str) -> PipelinePlan:
+         base_token: str, bucket: str, prefix: str, results_prefix: str, code: codes.CodePlan | None = None) -> PipelinePlan:
     """Every step's request, checked, every problem at once; nothing sent."""
     urls = {s.name: step_output_url(bucket, results_prefix, outputs_run_id, s.name) for s in pipeline.steps}
     output_parameter = ctx.cfg.get("OUTPUT_PARAMETER", DEFAULT_OUTPUT_PARAMETER)
@@ -147,51 +139,40 @@ def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: 
                        depends_on=[], array_size=None, client_token=token)
         try:
             req.check_options(spec)
+            records = maps.records_of(bucket, prefix, run_id, step)
             if step.map is None:
-                request = req.build(spec)
-                req.check(request)
-                steps.append(StepPlan(step, request, token, urls[step.name], spec.job_definition))
+                steps.append(maps.plan_job(step, spec, token, urls[step.name], images=images, code=code,
+                                           records=records, uploads=uploads))
             else:
-                where = dict(run_id=run_id, bucket=bucket, prefix=prefix, results_prefix=results_prefix,
-                             outputs_run_id=outputs_run_id, output_parameter=output_parameter)
-                steps.append(_plan_map(step, spec, images, urls, expand, uploads, **where))
+                steps.append(maps.plan_map(step, spec, _map_sweep(step, spec, expand, outputs_run_id=outputs_run_id,
+                                                                  bucket=bucket, results_prefix=results_prefix,
+                                                                  output_parameter=output_parameter),
+                                           urls[step.name], images=images, code=code, records=records,
+                                           bucket=bucket, prefix=prefix, uploads=uploads))
         except UsageError as exc:
             problems.append(f"step {step.name}{_at(step)}: {exc.line() if hasattr(exc, 'line') else exc}")
     if problems:
         raise UsageError(f"pipeline {pipeline.name}: {len(problems)} problem{'s' if len(problems) > 1 else ''}: "
                          + "; ".join(problems))
     secrets = set().union(*(p.secret_names for p in prepared.values())) if prepared else set()
-    return PipelinePlan(pipeline, run_id, base_token, queue, steps, uploads, secrets)
+    return PipelinePlan(pipeline, run_id, base_token, queue, steps, uploads, secrets, code)
 
 
 def _at(step: Step) -> str:
     return f" (line {step.line})" if step.line else ""
 
 
-def _plan_map(step: Step, spec: req.RunSpec, images: dict, urls: dict, expand, uploads: list, *, run_id: str,
-              bucket: str, prefix: str, results_prefix: str, outputs_run_id: str, output_parameter: str) -> StepPlan:
-    """A map step: one array through the launcher's manifest (sweeps.plan); each task's own output
-    under the step's (`.../STEP/TASK/`, sweeps.outputs), its `{steps.X.output}` expanded."""
+def _map_sweep(step: Step, spec: req.RunSpec, expand, *, outputs_run_id: str, bucket: str, results_prefix: str,
+               output_parameter: str):
+    """A map step's sweep with `{steps.X.output}` expanded and each task's own output under the
+    step's (`.../STEP/TASK/`, sweeps.outputs)."""
     from batchdeploy.sweeps.outputs import with_outputs
 
-    launcher = codes.launcher_path(spec.job_definition, images)  # a UsageError (with its hint) without one
-    sweep = step.map
-    sweep = replace(sweep, tasks=[replace(t, params={k: expand(v) for k, v in t.params.items()},
-                                          env={k: expand(v) for k, v in t.env.items()}) for t in sweep.tasks])
+    sweep = replace(step.map, tasks=[replace(t, params={k: expand(v) for k, v in t.params.items()},
+                                             env={k: expand(v) for k, v in t.env.items()}) for t in step.map.tasks])
     # the step's own parameters are in every task already (the reader put them there, as a tasks file's fixed ones)
-    sweep = with_outputs(sweep, run_id=f"{outputs_run_id}/{step.name}", bucket=bucket,
-                         results_prefix=results_prefix, job_definition=spec.job_definition,
-                         output_parameter=output_parameter)
-    if len(sweep.tasks) > plans.ARRAY_MAX:
-        raise UsageError(f"a map step of {len(sweep.tasks)} tasks", hint=f"a map step is one array: at most {plans.ARRAY_MAX}")
-    records = runs.records_url(bucket, prefix, run_id) + f"maps/{step.name}/"
-    sp = plans.plan_arrays(spec, sweep, launcher=launcher, bundle=None, records=records, bucket=bucket, prefix=prefix)
-    m = sp.manifests[0]
-    uploads.append((m.key(prefix), m.data))
-    unit = sp.units[0]
-    return StepPlan(step, unit.request, unit.request["tags"][TAG_CLIENT_TOKEN], urls[step.name], spec.job_definition,
-                    size=len(sweep.tasks), manifest={"url": sp.manifest_urls[0], "sha256": m.sha256,
-                                                     "task_ids": sp.chunks[0], "records": records})
+    return with_outputs(sweep, run_id=f"{outputs_run_id}/{step.name}", bucket=bucket, results_prefix=results_prefix,
+                        job_definition=spec.job_definition, output_parameter=output_parameter)
 
 
 def step_doc(sp: StepPlan, secret_names: set) -> dict:
@@ -206,7 +187,9 @@ def step_doc(sp: StepPlan, secret_names: set) -> dict:
         "parameters": params,
         "depends_on": [{"step": d.step, "type": d.type} for d in sp.step.depends_on],
         "output": sp.output,
-        "map": None if sp.size is None else {"tasks": sp.size, **(sp.manifest or {})},
+        "map": None if sp.size is None else {"tasks": sp.size, "mode": sp.mode, **(sp.manifest or {}),
+                                             **({"units": maps.units_doc(sp)} if sp.units else {})},
+        **({"launched": sp.manifest} if sp.size is None and sp.manifest else {}),
         "command": [redact(w) for w in (sp.request.get("containerOverrides") or {}).get("command") or []] or None,
     }
 
@@ -233,6 +216,7 @@ def run_doc(ctx, pp: PipelinePlan, *, rerun_of: str | None, outputs_run_id: str,
                      "steps": [step_doc(sp, pp.secret_names) for sp in pp.steps],
                      "submitted_steps": [sp.step.name for sp in pp.steps]},
         **({"rerun_of": rerun_of} if rerun_of else {}),
+        **({"bundle": pp.code.summary()} if pp.code else {}),
     }
 
 
@@ -242,20 +226,13 @@ def _now():
     return _dt.datetime.now(_dt.timezone.utc)
 
 
-def depends_on(step: Step, ids: dict[str, str]) -> list[dict]:
-    """AWS's dependsOn for a step: one entry per dependency on a step submitted in this run (a rerun's
-    steps that succeeded before are no dependency: their outputs are there already)."""
-    out = []
-    for d in step.depends_on:
-        if d.step in ids:
-            out.append({"jobId": ids[d.step], **({"type": "N_TO_N"} if d.type == "N_TO_N" else {})})
-    return out
-
-
 def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | None = None,
            outputs_run_id: str | None = None) -> dict[str, str]:
-    """The record, then every step in order; returns {step: job id}."""
+    """The record, then every step in order; returns {step: job id} (a per-task step: its first task's)."""
     s3 = ctx.aws.client("s3")
+    if pp.code is not None:
+        sent = manifests.upload_if_absent(s3, bucket, pp.code.bundle.key(prefix), pp.code.bundle.data, "application/gzip")
+        ctx.out.note(f"code bundle {pp.code.bundle.sha256[:12]}: " + ("uploaded" if sent else "already in S3"))
     for key, data in pp.manifests:
         manifests.upload_if_absent(s3, bucket, key, data, "application/json")
     doc = run_doc(ctx, pp, rerun_of=rerun_of, outputs_run_id=outputs_run_id or pp.run_id, bucket=bucket, prefix=prefix)
@@ -266,23 +243,39 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
                   "steps": [sp.step.name for sp in pp.steps]}
         runs.put(s3, bucket, runs.rerun_key(prefix, rerun_of, pp.run_id), marker)
     ids: dict[str, str] = {}
+    tasks = pp.task_jobs  # a per-task step's {task id: job id}, in task order
+    pacer = plans.Pacer(plans.PACED_RATE, clock=ctx.clock, sleep=ctx.sleep) if pp.per_task() else None
+
+    def send(sp: StepPlan, request: dict, deps: list, token: str) -> str:
+        if deps:
+            request = {**request, "dependsOn": deps}
+        answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
+        # this machine's jobs.jsonl, as -r's: --status lists the step, and -u --prune keeps its revision
+        jobrun.record(ctx, req.RunSpec(name=request["jobName"], queue=request["jobQueue"], job_definition=sp.definition,
+                                       parameters=dict(request.get("parameters") or {}), client_token=token,
+                                       array_size=(request.get("arrayProperties") or {}).get("size")),
+                      answer["jobId"])
+        return answer["jobId"]
+
     try:
         for sp in pp.steps:
-            request = dict(sp.request)
-            deps = depends_on(sp.step, ids)
-            if deps:
-                request["dependsOn"] = deps
-            answer = submit_exactly_once(ctx.aws, request, sleep=ctx.sleep, note=ctx.out.note)
-            ids[sp.step.name] = answer["jobId"]
-            # this machine's jobs.jsonl, as -r's: --status lists the step, and -u --prune keeps its revision
-            jobrun.record(ctx, req.RunSpec(name=request["jobName"], queue=request["jobQueue"], job_definition=sp.definition,
-                                           parameters=dict(request.get("parameters") or {}), client_token=sp.token,
-                                           array_size=(request.get("arrayProperties") or {}).get("size")),
-                          answer["jobId"])
+            record = {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "client_token": sp.token}
+            if sp.units is None:
+                deps = maps.depends_on(sp.step, ids, tasks)
+                ids[sp.step.name] = send(sp, sp.request, deps, sp.token)
+                record.update(job_id=ids[sp.step.name], depends_on=deps)
+            else:
+                mine: dict[int, str] = {}
+                for position, unit in enumerate(sp.units):
+                    pacer.wait()
+                    mine[unit.task_ids[0]] = send(sp, unit.request, maps.depends_on(sp.step, ids, tasks, position),
+                                                  unit.request["tags"][TAG_CLIENT_TOKEN])
+                tasks[sp.step.name] = mine
+                ids[sp.step.name] = next(iter(mine.values()))
+                record.update(job_id=ids[sp.step.name], mode=maps.PER_TASK, jobs={str(k): v for k, v in mine.items()},
+                              depends_on=maps.depends_on(sp.step, ids, tasks, 0))  # task 1's
             runs.put(s3, bucket, step_key(prefix, pp.run_id, sp.step.name),
-                     {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "job_id": answer["jobId"],
-                      "job_arn": answer.get("jobArn"), "client_token": sp.token, "submitted_at": runs.iso(_now()),
-                      "depends_on": deps})
+                     {**record, "submitted_at": runs.iso(_now())})
     except Exception:
         if ids:
             ctx.out.warn(f"{len(ids)} of {len(pp.steps)} steps submitted (run {pp.run_id}); they run on: once they "

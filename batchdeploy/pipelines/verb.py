@@ -19,13 +19,16 @@ from pathlib import Path
 
 from batchdeploy import errors, runs
 from batchdeploy.errors import UsageError
+from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import run as jobrun
-from batchdeploy.pipelines import graph
+from batchdeploy.pipelines import check, graph
+from batchdeploy.pipelines import logs as plogs
 from batchdeploy.pipelines import rerun as reruns
 from batchdeploy.pipelines import submit as psubmit
 from batchdeploy.pipelines.model import Pipeline, Step
 from batchdeploy.pipelines.view import GraphView
 from batchdeploy.polling import Backoff
+from batchdeploy.sweeps import plan as plans
 
 ACTIONS = ("run", "rerun", "status")
 
@@ -37,6 +40,7 @@ class PipelineOptions:
     wait: bool = False
     no_credentials: bool = False
     dry_run: bool = False
+    logs: tuple | None = None  # --logs: () every step, else the steps named; None: no log lines
 
     @classmethod
     def from_args(cls, args) -> PipelineOptions:
@@ -45,8 +49,11 @@ class PipelineOptions:
             raise UsageError(f"pipeline {action!r}: not an action", hint="write pipeline run FILE | rerun RUN_ID | status RUN_ID")
         if action != "run" and not runs.RUN_ID.fullmatch(target or ""):
             raise UsageError(f"pipeline {action} {target!r}: not a run id", hint="a run id looks like 20261130T161200Z-3fa9c1")
+        logs = plogs.parse_choice(getattr(args, "logs", None))
+        if logs is not None and not getattr(args, "wait", False):
+            raise UsageError("--logs shows the steps' lines while following the run", hint="add --wait")
         return cls(action, target, bool(getattr(args, "wait", False)), bool(getattr(args, "no_credentials", False)),
-                   bool(getattr(args, "dry_run", False)))
+                   bool(getattr(args, "dry_run", False)), logs)
 
 
 def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
@@ -62,7 +69,7 @@ def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
 def main(ctx) -> int:
     opts = PipelineOptions.from_args(ctx.args)
     if opts.action == "status":
-        return status(ctx, opts.target)
+        return status(ctx, opts.target, opts)
     if opts.action == "rerun":
         return rerun(ctx, opts)
     pipeline, order = load(ctx, opts.target)
@@ -100,16 +107,23 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
                  outputs_run_id: str | None = None, reused: list[str] = ()) -> int:
     bucket, prefix, results = where(ctx)
     psubmit.check_order(pipeline, order, tuple(reused))
+    plogs.check_choice(opts.logs, [s.name for s in pipeline.steps])
+    code = pack_code(ctx, pipeline, bucket, prefix)  # before any AWS call, as -r --code
     prepared = psubmit.prepare_definitions(ctx, pipeline, order, base_options(pipeline, opts))
     run_id = runs.new_run_id(psubmit._now())
     pp = psubmit.plan(ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id,
-                      base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results)
+                      base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results, code=code)
+    if pp.per_task():  # now that the shapes are known: a per-task map counts as that many dependencies
+        check.check_pipeline(pipeline, max_tasks=int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")), per_task=pp.per_task(),
+                             reused=frozenset(reused))
+        ctx.out.note(f"no launcher in the image of {', '.join(sorted(pp.per_task()))}: one job per task, paced at "
+                     f"{plans.PACED_RATE}/s; add `{codes.DOCKERFILE_LINE}` to the Dockerfile (then -b, -u) for one array job")
     for p in prepared.values():
         p.later.flush()
     if opts.dry_run:
-        ctx.out.emit_json({"run_id": run_id, "submits": len(pp.steps),
+        ctx.out.emit_json({"run_id": run_id, "submits": sum(len(sp.units or [1]) for sp in pp.steps),
                            "steps": [{"name": sp.step.name, "depends_on": [d.step for d in sp.step.depends_on],
-                                      "map": sp.size} for sp in pp.steps]})
+                                      "map": sp.size, "mode": sp.mode} for sp in pp.steps]})
         ctx.out.note("dry run: nothing uploaded, nothing submitted")
         return errors.OK
     try:
@@ -128,10 +142,30 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
         ctx.out.result(f"  status:  ./deploy.sh --status {rerun_of or run_id}")
     if not opts.wait:
         return errors.OK
+    task_ids = {sp.step.name: sp.manifest.get("task_ids") for sp in pp.steps if sp.manifest}
     steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),
-                             size=len(s.map.tasks) if s.map else None, reused=s.name in reused)
+                             size=len(s.map.tasks) if s.map else None, reused=s.name in reused,
+                             tasks=pp.task_jobs.get(s.name), task_ids=task_ids.get(s.name))
              for s in _full_order(pipeline, order, reused)]
-    return wait(ctx, steps, run_id)
+    return wait(ctx, steps, run_id, logs=opts.logs)
+
+
+def pack_code(ctx, pipeline: Pipeline, bucket: str, prefix: str):
+    """`settings: code: DIR` packed once (a folder relative to the pipeline file), as -r --code DIR."""
+    folder = pipeline.settings.get("code")
+    if not folder:
+        return None
+    from batchdeploy import bundle as bundles
+
+    path = Path(folder)
+    if not path.is_absolute():
+        path = Path(pipeline.source.get("file") or ".").parent / path
+    if not path.is_dir():
+        raise UsageError(f"the pipeline's settings: code: {folder} is not a folder ({path})",
+                         hint="name the folder of the steps' code, relative to the pipeline file")
+    ctx.cfg.require(optional=("CODE_SIZE_LIMIT",))
+    packed = bundles.pack(path, bundles.parse_size(ctx.cfg.get("CODE_SIZE_LIMIT", "64MiB")))
+    return codes.CodePlan(path, packed, bucket, prefix)
 
 
 def _full_order(pipeline: Pipeline, order: list[Step], reused) -> list[Step]:
@@ -139,13 +173,17 @@ def _full_order(pipeline: Pipeline, order: list[Step], reused) -> list[Step]:
     return [s for s in pipeline.steps if s.name in reused and s.name not in names] + list(order)
 
 
-def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = None, console=None) -> int:
-    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll, shown by pipelines.view."""
+def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = None, console=None,
+         logs: tuple | None = None) -> int:
+    """Poll until every step ended: one DescribeJobs (per 100 jobs) a poll, shown by pipelines.view;
+    with `logs`, the chosen steps' log lines as they arrive (pipelines.logs)."""
     batch = ctx.aws.client("batch")
     backoff = Backoff()
     last: dict[str, str] = {}
     try:
         with GraphView(ctx.out, f"run {run_id}", live=live, console=console) as view:
+            lines = None if logs is None else plogs.StepLogs(batch, ctx.aws.client("logs"), logs, view.log,
+                                                             ctx.out.warn, sleep=ctx.sleep)
             while True:
                 graph.describe(batch, steps)
                 current = graph.states(steps)
@@ -153,10 +191,14 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
                 if changed:
                     view.show(steps, current, changed)
                     backoff.reset()
+                if lines is not None and lines.poll(steps, current) and not changed:
+                    backoff.reset()
                 last = current
                 if all(v in graph.ENDED for v in current.values()):
                     break
                 ctx.sleep(backoff.next())
+            if lines is not None:
+                lines.finish(steps, current)
     except KeyboardInterrupt:
         ctx.out.warn(f"stopped following; the steps run on: ./deploy.sh --status {run_id}")
         return errors.INTERRUPTED
@@ -180,16 +222,26 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
         raise UsageError(f"run {run_id} is not a pipeline run", hint=f"./deploy.sh --status {run_id}")
     if root.get("rerun_of"):  # a rerun's id reads as its original: one run, as sweeps' reruns
         return read_steps(ctx, root["rerun_of"])
-    ids, attempts = {}, {}
+    ids, attempts, tasks = {}, {}, {}
     for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
         doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
         docs = {d["name"]: d for d in (doc.get("pipeline") or {}).get("steps") or []}
         for name in (doc.get("pipeline") or {}).get("submitted_steps") or []:
-            got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name))
+            got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name)) or {}
             attempts[name] = rid
-            ids[name] = (got or {}).get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
+            units = ((docs.get(name) or {}).get("map") or {}).get("units")
+            if units is not None:  # a map step submitted one job per task
+                jobs = {int(k): v for k, v in (got.get("jobs") or {}).items()} or {
+                    u["task_id"]: found for u in units if (found := _by_token(ctx, doc, u))}
+                tasks[name] = jobs
+                ids[name] = next(iter(jobs.values()), None)
+            else:
+                tasks.pop(name, None)
+                ids[name] = got.get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
     steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
-                             size=(d.get("map") or {}).get("tasks")) for d in root["pipeline"]["steps"]]
+                             size=(d.get("map") or {}).get("tasks"), tasks=tasks.get(d["name"]),
+                             task_ids=(d.get("map") or {}).get("task_ids"))
+             for d in root["pipeline"]["steps"]]
     return root, steps, attempts
 
 
@@ -204,15 +256,20 @@ def _by_token(ctx, doc: dict, step: dict) -> str | None:
     return found[0]["jobId"] if found else None
 
 
-def status(ctx, run_id: str) -> int:
+def status(ctx, run_id: str, opts: PipelineOptions | None = None) -> int:
+    """The graph with each step's state; with --wait (`pipeline status RUN_ID --wait`), followed to its end."""
     root, steps, attempts = read_steps(ctx, run_id)
     run_id = root["run_id"]  # a rerun's id reads as its original
+    if opts is not None and opts.wait:
+        plogs.check_choice(opts.logs, [s.name for s in steps])
+        return wait(ctx, steps, run_id, logs=opts.logs)
     graph.describe(ctx.aws.client("batch"), steps, only_unfinished=False)
     current = graph.states(steps)
     if ctx.out.json:
         ctx.out.emit_json({"run_id": run_id, "name": root.get("name"), "steps": [
             {"name": s.name, "state": current[s.name], "job_id": s.job_id, "depends_on": s.depends_on,
-             "run_id": attempts.get(s.name), "map": s.size} for s in steps]})
+             "run_id": attempts.get(s.name), "map": s.size,
+             **({"jobs": {str(k): v for k, v in s.tasks.items()}} if s.tasks is not None else {})} for s in steps]})
         return errors.OK
     ctx.out.result(f"pipeline {root.get('name')}  run {run_id}  ({len(steps)} steps)")
     for line in graph.draw(steps, current):

@@ -1,6 +1,6 @@
 """What `--wait` shows while it follows a pipeline: on a terminal, the graph redrawn in place by rich's
 Live (each step, its state, what it waits for); elsewhere (a pipe, CI, --quiet), one plain line per
-step whose state changed. A failed step's "will not run" line is in the live view and, at the end,
+step whose state changed. `log` shows a step's log line (--logs, pipelines.logs). A failed step's "will not run" line is in the live view and, at the end,
 on stderr in either case. `console` is for tests (rich's Console(record=True))."""
 
 from __future__ import annotations
@@ -39,6 +39,17 @@ class GraphView:
             return
         for name, state in changed.items():
             self.out.info(f"step {name}: {state}")
+
+    def log(self, line: str) -> None:
+        """A step's log line (--logs): above the live graph on a terminal, else one plain line on stdout."""
+        if self.live is not None:
+            from rich.text import Text
+
+            self.live.console.print(Text(line))
+        elif self.out.json:
+            self.out.note(line)
+        else:
+            self.out.result(line)
 
     def __exit__(self, *exc):
         if self.live is not None:

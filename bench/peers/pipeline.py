@@ -8,7 +8,11 @@ at most 20 dependencies each (AWS's limit) and a final join, then a chain of 45)
                                      depends on SUCCEEDED, DescribeJobs of the unfinished (100 ids a call)
                                      every POLL_S, until every step ended; the process must live that long
 
-Prints one JSON line: {"steps", "submits", "describe_calls", "polls"}.
+    --shape small                    scenario 15's pipeline on the local stack: three roots, a join of
+                                     them, then a chain of three after it (real containers)
+    --poll-s S                       the driver's DescribeJobs interval (default 0.2)
+
+Prints one JSON line: {"steps", "submits", "describe_calls", "polls", "ids": {step: job id}}.
 """
 
 from __future__ import annotations
@@ -41,22 +45,43 @@ def hundred(job_definition: str) -> Pipeline:
     return Pipeline("bench", steps, {"job_definition": job_definition})
 
 
-def ours(job_definition: str) -> dict:
+def small(job_definition: str) -> Pipeline:
+    """Scenario 15's: r1, r2, r3; join after all three (a fan-in of 3); c1, c2, c3 after it (with join,
+    a chain of 4). Four steps start after others: join, c1, c2, c3."""
+    steps = [Step(r, parameters={"set": r}) for r in ("r1", "r2", "r3")]
+    steps.append(Step("join", parameters={"set": "join"}, depends_on=[Dependency(r) for r in ("r1", "r2", "r3")]))
+    prev = "join"
+    for c in ("c1", "c2", "c3"):
+        steps.append(Step(c, parameters={"set": c}, depends_on=[Dependency(prev)]))
+        prev = c
+    return Pipeline("bench", steps, {"job_definition": job_definition})
+
+
+SHAPES = {"hundred": hundred, "small": small}
+
+
+def ours(job_definition: str, shape: str = "hundred") -> dict:
+    import contextlib
+    import io
+
     from batchdeploy import cli
     from batchdeploy.pipelines import verb
 
-    pipeline = hundred(job_definition)
+    pipeline = SHAPES[shape](job_definition)
     args = cli.parse(["pipeline", "run", "pipeline.yaml", "--no-credentials", "--output", "json"])
-    ctx = cli.make_context(args)
-    code = verb.run_pipeline(ctx, pipeline, list(pipeline.steps), verb.PipelineOptions.from_args(args))
-    return {"steps": len(pipeline.steps), "exit": code}
+    shown = io.StringIO()
+    with contextlib.redirect_stdout(shown):  # the context's output is made here, so its JSON lands in `shown`
+        ctx = cli.make_context(args)
+        code = verb.run_pipeline(ctx, pipeline, list(pipeline.steps), verb.PipelineOptions.from_args(args))
+    ids = json.loads(shown.getvalue()).get("job_ids") if code == 0 else None
+    return {"steps": len(pipeline.steps), "exit": code, "ids": ids}
 
 
-def driver(queue: str, job_definition: str) -> dict:
+def driver(queue: str, job_definition: str, shape: str = "hundred", poll_s: float = POLL_S) -> dict:
     from batchdeploy.aws import Aws, AwsSettings
 
     batch = Aws(AwsSettings(region="us-east-1")).client("batch")
-    pipeline = hundred(job_definition)
+    pipeline = SHAPES[shape](job_definition)
     ids: dict[str, str] = {}
     state: dict[str, str] = {}
     submits = calls = polls = 0
@@ -71,14 +96,14 @@ def driver(queue: str, job_definition: str) -> dict:
             break
         if any(v == "FAILED" for v in state.values()):
             break
-        time.sleep(POLL_S)
+        time.sleep(poll_s)
         polls += 1
         by_id = {v: k for k, v in ids.items()}
         for i in range(0, len(pending), 100):
             calls += 1
             for job in batch.describe_jobs(jobs=pending[i:i + 100])["jobs"]:
                 state[by_id[job["jobId"]]] = job["status"]
-    return {"steps": len(pipeline.steps), "submits": submits, "describe_calls": calls, "polls": polls}
+    return {"steps": len(pipeline.steps), "submits": submits, "describe_calls": calls, "polls": polls, "ids": ids}
 
 
 def main() -> int:
@@ -86,8 +111,11 @@ def main() -> int:
     p.add_argument("--side", choices=("batchdeploy", "driver"), required=True)
     p.add_argument("--queue", default="bench-queue")
     p.add_argument("--job-definition", default="bench-fanout")
+    p.add_argument("--shape", choices=tuple(SHAPES), default="hundred")
+    p.add_argument("--poll-s", type=float, default=POLL_S)
     a = p.parse_args()
-    out = ours(a.job_definition) if a.side == "batchdeploy" else driver(a.queue, a.job_definition)
+    out = (ours(a.job_definition, a.shape) if a.side == "batchdeploy"
+           else driver(a.queue, a.job_definition, a.shape, a.poll_s))
     print(json.dumps(out), flush=True)
     return 0 if out.get("exit", 0) == 0 else 1
 

@@ -109,10 +109,13 @@ def test_a_map_then_an_n_to_n_map_then_a_summary(batch, pipe):
         Step("sum", parameters={"inputs": f"{OUT % 'score'}1/out.txt,{OUT % 'score'}2/out.txt", "word": "sum"},
              depends_on=[Dependency("score")]),
     ])
-    code, out, err = execute(p)
+    code, out, err = execute(p, "--logs", "score")
     assert code == 0, out + err
     run_id = runs.RUN_ID.search(out).group(0)
     assert text(batch, run_id, "sum") == "sum(s1(f1())+s2(f2()))"
+    # --logs score: the array's children's lines, each named by its task; no other step's
+    logged = [line for line in out.splitlines() if ": step " in line]
+    assert sorted(logged) == ["score[1]: step s1 ['f1()']", "score[2]: step s2 ['f2()']"], out
 
 
 def cli(*argv):
@@ -147,3 +150,88 @@ def test_a_failing_middle_step_stops_what_follows_and_rerun_after_the_fix_runs_o
     code, out, err = cli("status", first)
     assert code == 0, err
     assert [line.split()[1] for line in out.splitlines()[1:4]] == ["SUCCEEDED"] * 3
+
+
+def plain_definition(batch: Batch, image: str, name: str, command: list) -> str:
+    """`command` on `image`, the launcher not declared (the base image has none): what -u registers for
+    an image built without the launcher line."""
+    env = {"AWS_ENDPOINT_URL": batch.stack.endpoint, "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}
+    return batch.batch.register_job_definition(
+        jobDefinitionName=name, type="container", parameters={"inputs": "-", "word": "x"},
+        containerProperties={"image": image, "vcpus": 1, "memory": 256, "command": command,
+                             "environment": [{"name": k, "value": v} for k, v in env.items()]})["jobDefinitionName"]
+
+
+PER_TASK = """\
+name: pt
+steps:
+  fit:
+    job_definition: PLAIN
+    map: {grid: {word: [f1, f2]}}
+  score:
+    job_definition: PLAIN
+    depends_on: [{step: fit, type: N_TO_N}]
+    map: {tasks: score.tsv}
+  sum:
+    depends_on: [score]
+    parameters: {inputs: "{steps.score.output}1/out.txt,{steps.score.output}2/out.txt", word: sum}
+"""
+
+
+def test_a_map_on_an_image_without_the_launcher_runs_one_job_per_task_and_n_to_n_task_by_task(batch, pipe, local_stack):
+    plain = plain_definition(batch, local_stack.env["BATCHDEPLOY_BASE_IMAGE"], unique("plain"),
+                             ["python3", "-c", STEP, "Ref::inputs", "Ref::word"])
+    pipe.write("pipeline.yaml", PER_TASK.replace("PLAIN", plain))
+    pipe.write("score.tsv", "--param word\t--param inputs\n"
+               "s1\t{steps.fit.output}1/out.txt\ns2\t{steps.fit.output}2/out.txt\n")
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait", "--logs", "fit")
+    assert code == 0, out + err
+    assert "no launcher in the image of fit, score: one job per task" in err
+    assert sorted(line for line in out.splitlines() if ": step " in line) == ["fit[1]: step f1 []", "fit[2]: step f2 []"]
+    run_id = runs.RUN_ID.search(out).group(0)
+    assert text(batch, run_id, "sum") == "sum(s1(f1())+s2(f2()))"
+    code, out, err = cli("status", run_id)
+    assert code == 0, err
+    assert "[map 2, one job per task] (SUCCEEDED 2)" in out, out
+
+
+CODE = """\
+name: coded
+settings: {code: src}
+steps:
+  a: {command: [python3, step.py, Ref::inputs, Ref::word], parameters: {word: a}}
+  b:
+    depends_on: [a]
+    command: [python3, step.py, Ref::inputs, Ref::word]
+    parameters: {inputs: "{steps.a.output}out.txt", word: b}
+"""
+
+
+def test_settings_code_runs_each_step_from_the_bundle_and_a_change_needs_no_image_rebuild(batch, pipe):
+    """The pipe's definition declares the launcher (as an image built elsewhere would); step.py is only
+    in the bundle, and its second version runs with no image rebuilt and no definition registered."""
+    results = []
+    for version in ("v1", "v2"):
+        pipe.write("src/step.py", STEP.replace("word + '('", f"'{version}:' + word + '('") + "\n")
+        pipe.write("pipeline.yaml", CODE)
+        code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait")
+        assert code == 0, out + err
+        assert "code bundle" in err
+        results.append(text(batch, runs.RUN_ID.search(out).group(0), "b"))
+    assert results == ["v1:b(v1:a())", "v2:b(v2:a())"]
+
+
+def test_logs_prints_the_steps_lines_as_plain_lines_prefixed_by_the_step_and_status_wait_follows_too(batch, pipe):
+    """Not a terminal (a pipe): each log line one plain line on stdout. The local stack's containers send
+    their lines to CloudWatch when they end (moto's docker runner), so a step's lines come at its end;
+    on AWS they come while it runs."""
+    pipe.write("pipeline.yaml", CHAIN.replace("WORD", "b"))
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait", "--logs")
+    assert code == 0, out + err
+    logged = [line for line in out.splitlines() if ": step " in line]
+    assert logged == ["a: step a []", "b: step b ['a()']", "c: step c ['b(a())']"], out
+    run_id = runs.RUN_ID.search(out).group(0)
+    code, out, err = cli("pipeline", "status", run_id, "--wait", "--logs", "b")
+    assert code == 0, out + err
+    assert [line for line in out.splitlines() if ": step " in line] == ["b: step b ['a()']"], out

@@ -120,9 +120,20 @@ def test_n_to_n_needs_two_maps_of_one_size(a, b, ok):
         assert "N_TO_N on a needs both to be map steps (arrays) of one size" in found[0]
 
 
-def test_n_to_n_on_a_step_submitted_one_job_per_task_is_refused():
-    found = problems(step("a", map=sweep(3)), step("b", Dependency("a", "N_TO_N"), map=sweep(3)), per_task=frozenset({"a"}))
-    assert "N_TO_N on a" in found[0]
+@pytest.mark.parametrize("per_task", [{"a"}, {"b"}])
+def test_n_to_n_between_an_array_and_one_job_per_task_is_refused_with_the_reason(per_task):
+    found = problems(step("a", map=sweep(3)), step("b", Dependency("a", "N_TO_N"), map=sweep(3)),
+                     per_task=frozenset(per_task))
+    assert found == [f"step b: N_TO_N on a pairs one job per task ({per_task.pop()}: its image has no launcher) with an "
+                     "array's children, which AWS's dependsOn cannot express (give both images the launcher, or neither)"]
+
+
+def test_n_to_n_between_two_per_task_steps_is_task_i_on_task_i_so_one_dependency_each():
+    both = frozenset({"a", "b"})
+    assert problems(step("a", map=sweep(30)), step("b", Dependency("a", "N_TO_N"), map=sweep(30)), per_task=both) == []
+    # "all" on the same per-task step is each of its 30 jobs
+    found = problems(step("a", map=sweep(30)), step("b", "a", map=sweep(30)), per_task=both)
+    assert found == ["step b: depends on 30 jobs, above AWS's 20 (add a step that gathers them)"]
 
 
 def test_job_definitions_by_name_revision_or_arn():
@@ -190,3 +201,9 @@ def test_order_of_a_random_graph_puts_every_step_after_its_dependencies():
 def test_more_steps_than_a_pipeline_may_have():
     assert check.problems(pipe(*[step(f"s{i}") for i in range(1001)])) == [
         "the pipeline has 1,001 steps, above the 1,000 one pipeline may have"]
+
+
+def test_a_reruns_reused_steps_are_no_dependency_so_neither_counted_nor_paired():
+    steps = [step("a", map=sweep(30)), step("b", Dependency("a", "N_TO_N"), map=sweep(30)), step("c", "a")]
+    assert problems(*steps, per_task=frozenset({"b"}), reused=frozenset({"a"})) == []
+    assert len(problems(*steps, per_task=frozenset({"b"}))) == 1

@@ -7,9 +7,10 @@ import pytest
 
 from batchdeploy.errors import UsageError
 from batchdeploy.pipelines import graph
+from batchdeploy.pipelines.maps import depends_on
 from batchdeploy.pipelines.model import Dependency, Pipeline, Step
 from batchdeploy.pipelines.rerun import to_rerun
-from batchdeploy.pipelines.submit import check_order, depends_on
+from batchdeploy.pipelines.submit import check_order
 
 
 def S(name, *deps, status=None, size=None, summary=None, attempts=True):
@@ -70,7 +71,7 @@ def test_the_drawn_graph_names_each_steps_state_and_what_it_waits_for():
 
 def test_dependson_is_awss_shape_and_leaves_out_steps_not_in_this_submit():
     step = Step("d", depends_on=[Dependency("b"), Dependency("m", "N_TO_N"), Dependency("reused")])
-    assert depends_on(step, {"b": "1", "m": "2"}) == [{"jobId": "1"}, {"jobId": "2", "type": "N_TO_N"}]
+    assert depends_on(step, {"b": "1", "m": "2"}, {}) == [{"jobId": "1"}, {"jobId": "2", "type": "N_TO_N"}]
 
 
 def test_an_order_with_a_step_before_its_dependency_is_refused():
@@ -101,3 +102,59 @@ def test_the_live_view_draws_the_graph_and_what_will_not_run_and_plain_lines_els
     with GraphView(Output(stdout=plain, stderr=plain), "run R", live=False) as view:
         view.show(steps, current, {"b": "FAILED"})
     assert plain.getvalue().splitlines()[0] == "step b: FAILED"
+
+
+def test_dependson_on_a_per_task_step_is_each_of_its_jobs_or_with_n_to_n_the_one_at_the_same_place():
+    tasks = {"fit": {1: "j1", 2: "j2", 3: "j3"}}
+    after = Step("sum", depends_on=[Dependency("fit"), Dependency("prep")])
+    assert depends_on(after, {"fit": "j1", "prep": "p"}, tasks) == [{"jobId": j} for j in ("j1", "j2", "j3", "p")]
+    paired = Step("score", depends_on=[Dependency("fit", "N_TO_N")])
+    assert [depends_on(paired, {"fit": "j1"}, tasks, i) for i in range(3)] == [[{"jobId": j}] for j in ("j1", "j2", "j3")]
+
+
+def per_task(*statuses, attempts=True) -> graph.StepState:
+    jobs = {i: f"j{i}" for i in range(1, len(statuses) + 1)}
+    records = {f"j{i}": {"status": st, **({"attempts": [{}]} if attempts else {})} for i, st in enumerate(statuses, 1)}
+    return graph.StepState("fit", [], job_id="j1", size=len(statuses), tasks=jobs, task_records=records)
+
+
+@pytest.mark.parametrize("statuses, state", [
+    (("SUCCEEDED", "SUCCEEDED"), "SUCCEEDED"),
+    (("SUCCEEDED", "FAILED"), "FAILED"),
+    (("SUCCEEDED", "RUNNABLE"), "RUNNING"),
+    (("PENDING", "RUNNABLE"), "RUNNABLE"),
+])
+def test_a_per_task_steps_state_comes_from_its_jobs(statuses, state):
+    assert per_task(*statuses).own_state() == state
+
+
+def test_a_per_task_step_after_a_failed_one_is_not_run_and_drawn_with_its_counts():
+    fit = per_task("SUCCEEDED", "FAILED")
+    after = graph.StepState("sum", ["fit"], job_id="s", record={"status": "FAILED"})
+    assert graph.states([fit, after]) == {"fit": "FAILED", "sum": "NOT RUN"}
+    line = graph.draw([fit, after], graph.states([fit, after]))[0]
+    assert "[map 2, one job per task] (SUCCEEDED 1, FAILED 1)" in line and "j1 ... (2 jobs)" in line
+    partly = graph.StepState("fit", [], job_id="j1", size=3, tasks={1: "j1"})
+    assert partly.own_state() == "NOT SUBMITTED"  # a submit that stopped inside the step
+
+
+def test_a_log_line_goes_above_the_live_graph_on_a_terminal_and_to_stdout_as_a_plain_line_elsewhere():
+    import io
+
+    from rich.console import Console
+
+    from batchdeploy.pipelines.view import GraphView
+    from batchdeploy.ui import Output
+
+    steps = diamond()
+    current = graph.states(steps)
+    console = Console(record=True, width=100, file=io.StringIO())
+    out = io.StringIO()
+    with GraphView(Output(stdout=out, stderr=io.StringIO()), "run R", live=True, console=console) as view:
+        view.show(steps, current, current)
+        view.log("fit[2]: epoch 1")
+    assert "fit[2]: epoch 1" in console.export_text() and out.getvalue() == ""
+    plain = io.StringIO()
+    with GraphView(Output(stdout=plain, stderr=io.StringIO()), "run R", live=False) as view:
+        view.log("fit[2]: epoch 1")
+    assert plain.getvalue() == "fit[2]: epoch 1\n"
