@@ -197,7 +197,7 @@ def test_an_edited_bundle_changes_the_result_without_b_and_the_run_record_says_s
 def test_a_bundle_over_the_limit_is_refused_before_anything_is_sent(local_stack, demo):
     example, _ = demo
     before = bucket_keys(local_stack)
-    done = deploy(local_stack, example, "-r", "too-big", *params(example), "--code", CODE_SIZE_LIMIT="1KiB")
+    done = deploy(local_stack, example, "-r", "too-big", *params(example), "--code", BATCHDEPLOY_CODE_SIZE_LIMIT="1KiB")
     assert done.returncode == 2, done.stdout + done.stderr
     first = done.stderr.strip().splitlines()[0]
     assert "over the 1.0 KiB limit" in first and "run.py" in first
