@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from bench import report  # noqa: E402
 from bench.bags import bags  # noqa: E402
+from bench.functions import functions  # noqa: E402
 from bench.harness import Runner, clean_environment, machine, versions  # noqa: E402
 from bench.iteration import iteration  # noqa: E402
 from bench.pipelines import pipelines  # noqa: E402
@@ -58,6 +59,7 @@ GROUPS = {
     "12": ("12 sweep watch", sweep_watch),
     "13": ("13 bag of tasks (pegasus-aws-batch)", bags),
     "14": ("14 pipeline of 100 steps", pipelines),
+    "16": ("16 functions .map (covalent)", functions),
 }
 ALIASES = {"2": "1", "3": "1", "4": "1", "8": ("8u", "8b")}
 
@@ -70,7 +72,7 @@ def parse_only(text: str | None) -> list[str]:
         keys = ALIASES.get(word, word)
         for key in (keys,) if isinstance(keys, str) else keys:
             if key not in GROUPS:
-                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-14)")
+                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-14, 16)")
             if key not in chosen:
                 chosen.append(key)
     return [k for k in GROUPS if k in chosen]
