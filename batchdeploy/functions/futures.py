@@ -11,6 +11,8 @@ AWS's reason. A map's failures never lose the others' results: `MapError` carrie
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.batch import TERMINAL
@@ -22,6 +24,7 @@ from batchdeploy.jobs.watch import LogFollower
 from batchdeploy.polling import Backoff
 
 FIRST_LOOK_S = 0.5
+READERS = 8  # result GETs at once (under the client's pool of 10 connections)
 
 
 class CallFailed(OperationError):
@@ -94,18 +97,24 @@ class Tracker:
                     raise
                 data = None
         if data is None:
-            return False, self.no_result(task_id)
+            return False, None  # no result: the caller asks AWS why (no_results, 100 jobs a call)
         try:
             return True, results.value(data)
         except Exception as exc:  # noqa: BLE001 - the remote exception (or why the envelope cannot be read)
             return False, exc
 
-    def no_result(self, task_id: int) -> CallFailed:
-        job_id = self.job_of(task_id)
-        record = self.jobs.get(job_id) or aws_batch.describe_jobs(self.ctx.aws.client("batch"), [job_id]).get(job_id) or {}
-        _, line = Job(record).outcome()
-        return CallFailed(f"call {task_id - 1} (job {job_id}) ended with no result: {line}",
-                          hint=f"./deploy.sh --logs {job_id}")
+    def no_results(self, task_ids: list[int]) -> dict[int, CallFailed]:
+        """Why each call ended with no result, as AWS says (DescribeJobs of their jobs, 100 a call)."""
+        unknown = [self.job_of(t) for t in task_ids if self.job_of(t) not in self.jobs or ":" in self.job_of(t)]
+        if unknown:
+            self.look(unknown)
+        out = {}
+        for task_id in task_ids:
+            job_id = self.job_of(task_id)
+            _, line = Job(self.jobs.get(job_id) or {}).outcome()
+            out[task_id] = CallFailed(f"call {task_id - 1} (job {job_id}) ended with no result: {line}",
+                                      hint=f"./deploy.sh --logs {job_id}")
+        return out
 
 
 class Future:
@@ -137,7 +146,8 @@ class Future:
         """The call's value, or its exception raised here; TimeoutError when not done in `timeout` s."""
         if self._outcome is None:
             self._tracker.wait([self.job_id], timeout)
-            self._outcome = self._tracker.outcome(self._task)
+            ok, value = self._tracker.outcome(self._task)
+            self._outcome = (ok, value) if ok or value is not None else (False, self._tracker.no_results([self._task])[self._task])
         ok, value = self._outcome
         if ok:
             return value
@@ -179,14 +189,16 @@ class Future:
 def gather(tracker: Tracker, count: int, timeout: float | None, return_exceptions: bool) -> list:
     """Every call's result in order, once all the jobs ended (see MapError)."""
     tracker.wait(tracker.job_ids, timeout)
+    with ThreadPoolExecutor(READERS) as pool:  # botocore's clients are thread-safe; GETs overlap
+        outcomes = list(pool.map(tracker.outcome, range(1, count + 1)))
+    missing = tracker.no_results([n + 1 for n, (ok, value) in enumerate(outcomes) if not ok and value is None])
     results, errors = [], {}
-    for n in range(count):
-        ok, value = tracker.outcome(n + 1)
+    for n, (ok, value) in enumerate(outcomes):
         if ok:
             results.append(value)
         else:
-            errors[n] = value
-            results.append(value if return_exceptions else None)
+            errors[n] = missing.get(n + 1, value)
+            results.append(errors[n] if return_exceptions else None)
     if errors and not return_exceptions:
         raise MapError(results, errors)
     return results

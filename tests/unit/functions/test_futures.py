@@ -104,6 +104,14 @@ def test_map_children_are_parent_index_and_only_parents_are_looked_at():
 def test_a_call_with_no_result_says_what_aws_said():
     t, _, _ = tracker({"j1": ["FAILED"]}, [("j1", [1])])
     t.look(["j1"])
-    err = t.no_result(1)
+    err = t.no_results([1])[1]
     assert "call 0 (job j1) ended with no result: FAILED; Essential container exited" in err.message
     assert err.hint == "./deploy.sh --logs j1"
+
+
+def test_a_maps_calls_with_no_result_are_explained_with_one_describe_per_hundred():
+    t, batch, _ = tracker({"p": ["FAILED"], **{f"p:{i}": ["FAILED"] for i in range(150)}}, [("p", list(range(1, 151)))],
+                          results={i: (False, None) for i in range(1, 151)})
+    got = futures.gather(t, 150, None, return_exceptions=True)
+    assert all(isinstance(e, futures.CallFailed) for e in got) and "call 149 (job p:149)" in str(got[149])
+    assert [len(look) for look in batch.looks] == [1, 100, 50]
