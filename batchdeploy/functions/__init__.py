@@ -1,6 +1,8 @@
 """Python functions on AWS Batch (issue #19): `batch(**options)` submits a call or maps one over an
-iterable as one array job, through the launcher's function mode (launch.calls, the contract), and
-brings back the value or the remote exception with its traceback and output.
+iterable as one array job; a call is pickled here (payload.py), run by the launcher's function mode
+in the job's container (batchdeploy.launch.function), and its result read back (results.py): the
+value, or the remote exception with its traceback and output. The contract between the two sides is
+batchdeploy.launch.calls.
 
 Modules: api (the decorator), options (ours and covalent's names, AWS's limits), jobdefs (one
 definition per image and resources), shipping (what a submit uploads; payload pickles), pyversion,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 
 from batchdeploy.errors import UsageError
-from batchdeploy.functions.shipping import client_python
-from batchdeploy.jobs.code import image_entry
+from batchdeploy.functions.payload import client_python
+from batchdeploy.images.launcher import python_version
 
 
 def major_minor(version: str | None) -> str | None:
@@ -19,13 +19,9 @@ def major_minor(version: str | None) -> str | None:
 
 
 def recorded(image: str, images: dict) -> str | None:
-    """The Python version -b recorded for `image`, or None (not built by -b here, or built before it
-    recorded versions)."""
-    found = image_entry(images, image)
-    if not found:
-        return None
-    entry = found[1]
-    return entry.get("python") or (entry.get("launcher_info") or {}).get("python") if isinstance(entry, dict) else None
+    """The Python version -b recorded for `image` (images.launcher's reading of images.json), or None
+    (not built by -b here, or before it recorded versions)."""
+    return python_version(images, image)
 
 
 def problem(client: str, image_version: str | None, image: str) -> str | None:

@@ -7,14 +7,12 @@ Pure: `pack` returns the objects to upload and the call objects; submit.py uploa
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 
-from batchdeploy.launch import calls as contract
+from batchdeploy.functions import payload
+from batchdeploy.functions.payload import client_python
 
-
-def client_python() -> str:
-    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+__all__ = ["Packed", "client_python", "pack", "result_url"]
 
 
 @dataclass
@@ -32,10 +30,8 @@ def result_url(bucket: str, prefix: str, run_id: str, task_id: int) -> str:
 def pack(fn, arguments: list[tuple[tuple, dict]], *, bucket: str, prefix: str, run_id: str) -> Packed:
     """The function and every call's (args, kwargs) pickled and checked (payload.py), as call objects
     with task ids 1..N. UsageError naming what cannot be pickled, or what is over the size limit."""
-    from batchdeploy.functions import payload
-
     function = payload.pickle_function(fn)
-    where = f"{prefix.strip('/')}/functions"
+    where = payload.functions_prefix(prefix)
     packed = Packed(function.sha256, [])
     for n, (args, kwargs) in enumerate(arguments, 1):
         blob = payload.pickle_arguments(args, kwargs, index=n - 1 if len(arguments) > 1 else None)
@@ -44,5 +40,4 @@ def pack(fn, arguments: list[tuple[tuple, dict]], *, bucket: str, prefix: str, r
         for key, data in payload.uploads(function, blob, prefix=where).items():
             packed.uploads.setdefault(key, data)
         packed.calls.append(call)
-    assert contract.CALL_FORMAT  # the contract this module builds against
     return packed

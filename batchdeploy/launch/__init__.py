@@ -58,6 +58,8 @@ Exit codes of the launcher's own failures (chosen outside what commands commonly
 
 from __future__ import annotations
 
+from batchdeploy.launch.calls import EXIT_CALL_SETUP
+
 VERSION = "1"
 
 # The launcher's own failures; listed in the module docstring's table by `exit_code_table`.
@@ -79,6 +81,7 @@ EXIT_CODES = {
     EXIT_INPUT: "an input missing in S3 or not writable locally",
     EXIT_OUTPUT: "a declared output missing after a successful command, or its upload failed",
     EXIT_RECORD: "the command succeeded but the task record could not be written",
+    EXIT_CALL_SETUP: "a function call could not be loaded or its result stored (the result envelope says why)",
     EXIT_NOT_EXECUTABLE: "the command cannot be executed",
     EXIT_NOT_FOUND: "the command's program was not found",
 }

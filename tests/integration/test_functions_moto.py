@@ -164,7 +164,7 @@ def test_an_unpicklable_argument_is_refused_before_anything(moto, aws, fn_projec
 
 
 def test_a_python_version_mismatch_is_refused_before_anything(moto, aws, fn_project):
-    write_images(fn_project[0], python="3.7.3")
+    write_images(fn_project[0], python="3.7")
     with pytest.raises(UsageError, match=f"this Python is {PY} and image {IMAGE} has Python 3.7"):
         remote().map([1, 2])
     assert nothing_sent(aws, fn_project[1]["queue"])

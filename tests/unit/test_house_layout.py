@@ -12,7 +12,7 @@ MAX_FUNCTION_LINES = 60
 CAPABILITIES = {"jobs", "images", "sync", "infra", "local", "sweeps", "bags", "pipelines", "functions"}
 # Capabilities built on another: a sweep is a run (the same checks, credentials, record, submit).
 BUILT_ON = {"sweeps": {"jobs"}, "bags": {"jobs", "sweeps", "sync", "infra"}, "pipelines": {"jobs", "sweeps"},
-            "functions": {"jobs", "sweeps"}}
+            "functions": {"jobs", "sweeps", "images"}}
 # The top: it names every verb's module (as strings, imported on use) and may import any of them.
 TOP = {"batchdeploy.cli", "batchdeploy.__main__"}
 

@@ -53,7 +53,7 @@ def test_a_role_name_becomes_an_arn_in_the_callers_account():
         jobdefs.role_arn("x", None)
 
 
-IMAGES = {"app": {"repository": "r/app", "tag": "1", "python": "3.11.2"},
+IMAGES = {"app": {"repository": "r/app", "tag": "1", "python": "3.11"},
           "old": {"repository": "r/old", "tag": "1"}}
 
 
