@@ -42,6 +42,17 @@ class MapError(Exception):
                          f"{type(errors[first]).__name__}: {errors[first]})")
 
 
+def job_ended(record: dict) -> bool:
+    """A job has ended when its status says so; an array also when every child has (statusSummary:
+    SUCCEEDED + FAILED == size), since on moto a parent with a failed child stays SUBMITTED for good
+    (sweeps.watch reads arrays the same way)."""
+    if record.get("status") in TERMINAL:
+        return True
+    array = record.get("arrayProperties") or {}
+    summary = array.get("statusSummary") or {}
+    return bool(array.get("size")) and summary.get("SUCCEEDED", 0) + summary.get("FAILED", 0) >= array["size"]
+
+
 class Tracker:
     """One submit's jobs, looked at together (a map's futures share it)."""
 
@@ -67,7 +78,7 @@ class Tracker:
         self.jobs.update(aws_batch.describe_jobs(self.ctx.aws.client("batch"), job_ids))
 
     def ended(self, job_ids: list[str]) -> bool:
-        return all((self.jobs.get(j) or {}).get("status") in TERMINAL for j in job_ids)
+        return all(job_ended(self.jobs.get(j) or {}) for j in job_ids)
 
     def wait(self, job_ids: list[str], timeout: float | None) -> None:
         """Until every job of `job_ids` has ended; TimeoutError after `timeout` seconds."""

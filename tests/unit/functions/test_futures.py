@@ -115,3 +115,10 @@ def test_a_maps_calls_with_no_result_are_explained_with_one_describe_per_hundred
     got = futures.gather(t, 150, None, return_exceptions=True)
     assert all(isinstance(e, futures.CallFailed) for e in got) and "call 149 (job p:149)" in str(got[149])
     assert [len(look) for look in batch.looks] == [1, 100, 50]
+
+
+def test_an_array_whose_children_all_ended_has_ended_whatever_its_parents_status():
+    summary = {"size": 3, "statusSummary": {"SUCCEEDED": 2, "FAILED": 1}}
+    assert futures.job_ended({"status": "SUBMITTED", "arrayProperties": summary})
+    assert not futures.job_ended({"status": "RUNNING", "arrayProperties": {"size": 3, "statusSummary": {"SUCCEEDED": 2}}})
+    assert futures.job_ended({"status": "FAILED"}) and not futures.job_ended({"status": "RUNNING"})
