@@ -184,3 +184,20 @@ def test_no_bucket_and_no_launcher_are_refused_before_anything(moto, aws, fn_pro
     with pytest.raises(UsageError, match="a function runs in the launcher"):
         remote().submit(1)
     assert nothing_sent(aws, env["queue"])
+
+
+def test_no_secret_reaches_the_run_record_the_manifest_or_the_result_objects(moto, aws, fn_project):
+    from tests.run_support import DB_CANARY, STS_SECRET
+
+    handle = remote().map_async([1, 2])
+    s3 = aws.client("s3")
+    for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]:
+        body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        assert DB_CANARY.encode() not in body and STS_SECRET.encode() not in body, item["Key"]
+    state = fn_project[0].path / ".batchdeploy"
+    for path in state.iterdir():
+        assert DB_CANARY not in path.read_text() and STS_SECRET not in path.read_text(), path
+    # the canaries were in play: they reach the job through its environment, as -r's do
+    job = aws.client("batch").describe_jobs(jobs=handle.job_ids)["jobs"][0]
+    env = {e["name"]: e["value"] for e in job["container"]["environment"]}
+    assert env["POSTGRES_PASSWORD"] == DB_CANARY and env["AWS_SECRET_ACCESS_KEY"] == STS_SECRET
