@@ -21,7 +21,7 @@ from batchdeploy.functions import api, futures
 from batchdeploy.functions import options as fopts
 from batchdeploy.jobs.prune import function_definitions
 from tests.conftest import ROOT
-from tests.run_support import FakeClock, JOB_DEFINITION, inprocess, make_batch, setup_project
+from tests.run_support import JOB_DEFINITION, FakeClock, inprocess, make_batch, setup_project
 
 BUCKET = "fn-bucket"
 IMAGE = JOB_DEFINITION["containerProperties"]["image"]  # registry.example/demo:c0ffee12
