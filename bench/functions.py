@@ -3,7 +3,7 @@ functions API (one job definition, found or registered once, and one array job t
 manifest) against covalent-awsbatch-plugin's pattern (per element: an upload, a RegisterJobDefinition,
 a SubmitJob, then its own polling), on one moto server (API-level Batch: every job ends at once, no
 container runs). Time to all results on the local stack, where the calls really run, is measured by
-`bench/functions.py`'s stack half (make bench-functions-stack), written to the same RESULTS file."""
+its stack half, `python -m bench.functions_stack` (bench/functions_stack.py), added to the same RESULTS file."""
 
 from __future__ import annotations
 
