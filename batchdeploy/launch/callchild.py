@@ -119,6 +119,9 @@ def main(argv: list) -> int:
     envelope = {"format": RESULT_FORMAT, "python": platform.python_version(), "host": socket.gethostname(),
                 "started": now()}
     cloudpickle = None
+    for stream in (sys.stdout, sys.stderr):  # whole lines reach the job's log as they are printed
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     try:
         import cloudpickle  # from ROOT: the copy the zip application carries
 

@@ -99,8 +99,6 @@ class Call:
         function, arguments = self.fetch("function"), self.fetch("arguments")
         envelope_path = os.path.join(self.scratch, "envelope.pkl")
         command = [sys.executable, "-c", BOOTSTRAP, ROOT, workdir, function, arguments, envelope_path]
-        env = {**env}
-        env.setdefault("PYTHONUNBUFFERED", "1")  # the function's prints reach the job's log as they happen
         finished = process.run(command, env, workdir, stderr_after=stderr_after, keep_stdout=True)
         try:
             with open(envelope_path, "rb") as f:
