@@ -116,7 +116,7 @@ def _reason(obj) -> str:
 def _check_size(data: bytes, what: str) -> None:
     if len(data) > MAX_PICKLE_BYTES:
         raise UsageError(
-            f"{what} pickles to {len(data) / 1e6:.1f} MB, over the {MAX_PICKLE_BYTES // (1024 * 1024)} MiB limit",
+            f"{what} pickle to {len(data) / 2**20:.1f} MiB, over the limit of {MAX_PICKLE_BYTES / 2**20:.1f} MiB",
             hint="put large data in S3 and pass its s3:// URL for the function to read",
         )
 
@@ -133,7 +133,7 @@ def pickle_function(fn) -> Pickled:
         raise UsageError(f"the function {name} cannot be pickled: {where.strip()} cannot be pickled "
                          f"({type(exc).__name__}: {exc})",
                          hint="make it a module-level function or create that object inside the function") from None
-    _check_size(data, f"the function {name}")
+    _check_size(data, f"the function {name} and what it holds")
     return Pickled(data)
 
 
