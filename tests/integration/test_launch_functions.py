@@ -103,6 +103,9 @@ def test_a_function_that_raises_comes_back_with_its_traceback_and_what_it_printe
     note = "\n".join(getattr(raised.value, "__notes__", [])) or str(raised.value.__cause__)
     assert "Remote traceback" in note and "in fails" in note and "about to fail on x7" in note
     assert raised.value.remote.stdout == "about to fail on x7\n"
+    with pytest.raises(Boom) as raised:
+        results.read_result(get_envelope(s3), fails)  # given the function: the client's file and source lines
+    assert f'File "{__file__}", line {line}, in fails\n    raise Boom(f"bad input {{x}} {{inner}}")' in raised.value.remote.traceback
     rec = get_record(s3, task=1)
     assert rec["outcome"] == "failed" and rec["exit_code"] == EXIT_CALL_RAISED
 

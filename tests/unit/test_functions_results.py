@@ -91,3 +91,24 @@ def test_a_value_this_side_cannot_unpickle_is_named_with_a_hint():
     with pytest.raises(results.ResultUnreadable) as raised:
         results.read_result(envelope(value=data))
     assert "cannot be unpickled here: ModuleNotFoundError" in raised.value.message and "import" in raised.value.hint
+
+
+def helper(x):
+    return {}[x]
+
+
+def test_the_remote_traceback_names_the_clients_file_and_lines_for_a_function_shipped_by_value():
+    def fit(lr):
+        return helper(lr)
+
+    start = fit.__code__.co_firstlineno
+    remote = (f'Traceback (most recent call last):\n  File "<dynamic-code>", line {start + 1}, in fit\n'
+              f'  File "<dynamic-code>", line {helper.__code__.co_firstlineno + 1}, in helper\n'
+              '  File "<dynamic-code>", line 7, in elsewhere\nKeyError: 0.1\n')
+    with pytest.raises(KeyError) as raised:
+        results.read_result(failure(cloudpickle.dumps(KeyError(0.1)), traceback=remote), fit)
+    text = raised.value.remote.traceback
+    assert f'  File "{__file__}", line {start + 1}, in fit\n    return helper(lr)\n' in text
+    assert f'  File "{__file__}", line {helper.__code__.co_firstlineno + 1}, in helper\n    return {{}}[x]\n' in text
+    assert '  File "<dynamic-code>", line 7, in elsewhere\n' in text  # not known to be of this file: left as it was
+    assert results.localize(remote, None) == remote
