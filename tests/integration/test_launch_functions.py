@@ -215,3 +215,50 @@ def test_an_exception_whose_text_holds_a_secret_is_masked(moto, s3):
     err = pickle.loads(data)["error"]
     assert err["message"] == "cannot log in with ****" and err["exception"] is None
     assert "".join(traceback.format_exception_only(RuntimeError, RuntimeError("x")))  # the type still reads
+
+
+def test_a_function_whose_module_is_not_shipped_fails_to_load_and_says_which_module(moto, s3, tmp_path):
+    code = tmp_path / "lib"
+    code.mkdir()
+    (code / "fnmod_not_shipped.py").write_text("def f():\n    return 1\n")
+    sys.path.insert(0, str(code))
+    try:
+        from fnmod_not_shipped import f
+
+        url = put_call(s3, f)  # no bundle: the module is nowhere in the job
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop("fnmod_not_shipped", None)
+    done = launch(moto.url, "--manifest", url)
+    assert done.returncode == EXIT_CALL_SETUP
+    assert "ModuleNotFoundError: No module named 'fnmod_not_shipped'" in done.stderr
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert (err["type"], err["stage"], err["message"]) == ("ModuleNotFoundError", "load", "No module named 'fnmod_not_shipped'")
+    with pytest.raises(ModuleNotFoundError):
+        results.read_result(get_envelope(s3))
+    assert get_record(s3, task=1)["outcome"] == "failed"
+
+
+def test_a_call_that_exits_with_0_and_no_result_did_not_return(moto, s3):
+    def leaves():
+        import os
+
+        os._exit(0)
+
+    done = launch(moto.url, "--manifest", put_call(s3, leaves))
+    assert done.returncode == EXIT_CALL_SETUP
+    assert done.stderr == "batchdeploy-launch: the call's process ended (exit code 0) without a result: os._exit or a crash\n"
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert (err["type"], err["stage"], err["exit_code"]) == (CALL_DIED, "process", EXIT_CALL_SETUP)
+    assert get_record(s3, task=1)["exit_code"] == EXIT_CALL_SETUP
+
+
+def test_a_result_that_cannot_be_stored_is_exit_117_and_the_record_says_why(moto, s3, proxy):
+    url = put_call(s3, abs, (-4,))
+    proxy.add(method="PUT", bucket=BUCKET, key="runs/r1/results/", status=403, code="AccessDenied", message="Access Denied")
+    done = launch(moto.url, "--manifest", url, endpoint=proxy.url)
+    assert done.returncode == EXIT_CALL_SETUP
+    assert done.stderr == (f"batchdeploy-launch: cannot store the call's result s3://{BUCKET}/runs/r1/results/1.pkl: "
+                           "AccessDenied: Access Denied\n")
+    rec = get_record(s3, task=1)
+    assert rec["exit_code"] == EXIT_CALL_SETUP and "cannot store the call's result" in rec["launcher_error"]["message"]

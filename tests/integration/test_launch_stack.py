@@ -238,4 +238,7 @@ def test_function_calls_run_in_the_bookworm_image_with_the_launchers_own_cloudpi
     assert "in compute" in raised.value.remote.traceback and raised.value.remote.stdout.startswith("computing -1")
     assert "ArithmeticError: negative input -1" in batch.log_lines(failed)  # the traceback in the job's log too
     assert task_record(batch, "calls", 2)["exit_code"] == EXIT_CALL_RAISED
+    rec = task_record(batch, "calls", 1)
+    print(f"function call in the container: start->call process {rec['overhead_s']['before_command']:.3f}s, "
+          f"call process {rec['resources']['wall_s']:.3f}s, its end->record {rec['overhead_s']['after_command']:.3f}s")
     assert sys.version_info[:2] == (3, 11)  # this test ran a 3.11 pickle in the image
