@@ -87,8 +87,8 @@ class Call:
             try:
                 with s3.s3_errors(f"fetch the call's {part} {where}", EXIT_CALL_SETUP, "no such object"):
                     s3.download(self.client, bucket, key, path)
-            except LaunchError as exc:
-                raise (CallError(exc.message) if exc.code == EXIT_CALL_SETUP else CallError(exc.message, code=EXIT_S3)) from None
+            except LaunchError as exc:  # missing: the call's own failure; denied or unreachable: S3's
+                raise CallError(exc.message, code=exc.code if exc.code == EXIT_S3 else EXIT_CALL_SETUP) from None
         got = file_sha256(path)
         if got != ref["sha256"]:
             raise CallError(f"the call's {part} ({where}) has sha256 {got}, not the manifest's {ref['sha256']}")
