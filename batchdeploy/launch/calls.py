@@ -12,6 +12,8 @@ A function call is a task of the launcher's manifest with a `"call"` object inst
               "python": "3.11",                 # the client's major.minor: pickles do not cross versions
               "result": "s3://B/P/runs/RUN_ID/results/3.pkl"}}
 
+- `format` (optional, added by the launcher's half): `CALL_FORMAT`; `batchdeploy.functions.payload`
+  writes it and the launcher refuses a call of another format (`spec.call_problems`).
 - `function`: cloudpickle of the callable alone, content-addressed (the key's name is the sha256 of
   the bytes), so a `.map` over 1,000 inputs uploads the function once, and a second run none.
 - `arguments`: cloudpickle of `(args, kwargs)` (a tuple and a dict), content-addressed too, or inline
