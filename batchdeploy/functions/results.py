@@ -7,7 +7,8 @@ When the function raised and its exception unpickles here, that exception is rai
 remote traceback and the end of the call's output added as a note (Python 3.11's `add_note`; on
 older Pythons as its `__cause__`, a RemoteError) and the RemoteError kept as its `remote` attribute.
 Otherwise (a class this side does not have, an exception that did not pickle, the launcher's own
-failure, a Python version refused) a `RemoteError` carries the type, message, remote traceback,
+failure, a Python version refused, and a remote SystemExit, KeyboardInterrupt or SIGTERM, which
+must not end this process) a `RemoteError` carries the type, message, remote traceback,
 stdout and stderr. The envelope is a pickle: read only envelopes from your own bucket.
 """
 
@@ -113,7 +114,7 @@ def exception_of(envelope: dict, function=None) -> BaseException:
         exc = pickle.loads(data) if data else None
     except Exception:  # noqa: BLE001 - a class this side lacks: the RemoteError still says everything
         exc = None
-    if not isinstance(exc, BaseException):
+    if not isinstance(exc, Exception):  # SystemExit, KeyboardInterrupt, a SIGTERM: not to end this process
         return remote
     try:
         exc.remote = remote

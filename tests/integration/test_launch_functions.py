@@ -4,7 +4,10 @@ client's results module. The same in a real job container: test_launch_stack.py.
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
 import sys
 import traceback
 
@@ -25,6 +28,7 @@ from batchdeploy.launch.calls import (
 )
 from batchdeploy.launch.spec import MANIFEST_FORMAT, canonical_json, sha256_hex
 
+from .conftest import ROOT, wait_for
 from .test_launch_host import BUCKET, CANARY, get_record, launch
 
 PREFIX = "bd/functions"
@@ -262,3 +266,38 @@ def test_a_result_that_cannot_be_stored_is_exit_117_and_the_record_says_why(moto
                            "AccessDenied: Access Denied\n")
     rec = get_record(s3, task=1)
     assert rec["exit_code"] == EXIT_CALL_SETUP and "cannot store the call's result" in rec["launcher_error"]["message"]
+
+
+def test_sigterm_to_the_launcher_is_raised_where_the_function_was(moto, s3, tmp_path):
+    """AWS Batch ends a job (its timeout, a cancel) with SIGTERM to the launcher, which passes it on:
+    the call's result then says where the function was, instead of a job that just vanished."""
+    marker = str(tmp_path / "started")
+
+    def sleeper():
+        import pathlib
+        import time
+
+        pathlib.Path(marker).touch()
+        time.sleep(60)
+
+    url = put_call(s3, sleeper)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCH"))}
+    env.update(PYTHONPATH=str(ROOT), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=moto.url)
+    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy.launch", "--manifest", url], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(marker), 30, what="the function to start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert err["type"] == "batchdeploy.launch.callchild.Terminated" and err["stage"] == "call"
+    assert err["message"].startswith("the job was ended by SIGTERM (AWS Batch's timeout")
+    assert "in sleeper" in err["traceback"]
+    with pytest.raises(results.RemoteError, match="ended by SIGTERM") as raised:  # not a BaseException here
+        results.read_result(get_envelope(s3))
+    assert "in sleeper" in raised.value.traceback
+    assert get_record(s3, task=1)["exit_code"] == 143

@@ -112,3 +112,11 @@ def test_the_remote_traceback_names_the_clients_file_and_lines_for_a_function_sh
     assert f'  File "{__file__}", line {helper.__code__.co_firstlineno + 1}, in helper\n    return {{}}[x]\n' in text
     assert '  File "<dynamic-code>", line 7, in elsewhere\n' in text  # not known to be of this file: left as it was
     assert results.localize(remote, None) == remote
+
+
+@pytest.mark.parametrize("remote", [SystemExit(2), KeyboardInterrupt()])
+def test_a_remote_exit_or_interrupt_is_a_remote_error_and_never_ends_this_process(remote):
+    data = failure(cloudpickle.dumps(remote), type=type(remote).__name__, message=str(remote))
+    with pytest.raises(results.RemoteError) as raised:
+        results.read_result(data)
+    assert raised.value.type == type(remote).__name__ and isinstance(raised.value, Exception)
