@@ -61,7 +61,8 @@ traceback on stderr when it raises) and their ends are kept; store the result en
 value, or the exception's type, message, remote traceback and pickle, with both streams' ends, the
 job's secrets masked) at the call's `result`, whatever happened, then the task record (which names
 the call). Exit 0 when the function returned, 1 when it raised, 117 when the call could not be
-loaded or its value pickled. cloudpickle travels inside the zip application (`zipapp`); only the
+loaded or its value pickled, 143 when SIGTERM (Batch's timeout, a cancel) ended it: raised inside
+the function, so the envelope has the traceback of where it was. cloudpickle travels inside the zip application (`zipapp`); only the
 child imports it, so the launcher itself still needs nothing but the standard library and botocore.
 
 **fetch-and-run mode** (`BATCH_FILE_TYPE` and `BATCH_FILE_S3_URL`, no manifest): what AWS's

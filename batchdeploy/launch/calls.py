@@ -56,8 +56,10 @@ live to the job's log as a command's are.
 
 Exit codes of a call task: 0 when the function returned; `EXIT_CALL_RAISED` when it raised (the
 envelope holds the exception); `EXIT_CALL_SETUP` when the call could not be loaded (missing object,
-sha256 mismatch, Python version, unpickling failed: the envelope says which); the launcher's own codes
-(`batchdeploy.launch.EXIT_*`) otherwise.
+sha256 mismatch, Python version, unpickling failed: the envelope says which); 143 when SIGTERM (Batch's
+timeout, a cancel) ended it: raised inside the function as `callchild.Terminated`, so the envelope has
+the traceback of where it was; 128+N when another signal N killed it (`CALL_DIED`); the launcher's own
+codes (`batchdeploy.launch.EXIT_*`) otherwise.
 """
 
 from __future__ import annotations
