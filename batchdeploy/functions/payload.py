@@ -84,25 +84,34 @@ def _function_parts(fn) -> list:
     code, parts = fn.__code__, []
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
-            parts.append((f" (its closure variable {name!r})", cell.cell_contents))
+            parts.append((f"its closure variable {name!r}", cell.cell_contents))
         except ValueError:  # an empty cell
             continue
     names = set(code.co_names)
     globals_ = getattr(fn, "__globals__", {}) or {}
-    parts += [(f" (its global {n!r})", globals_[n]) for n in sorted(names) if n in globals_]
-    parts += [(f" (its default {i})", d) for i, d in enumerate(fn.__defaults__ or ())]
-    parts += [(f" (its default {k!r})", d) for k, d in (fn.__kwdefaults__ or {}).items()]
+    parts += [(f"its global {n!r}", globals_[n]) for n in sorted(names) if n in globals_]
+    parts += [(f"its default {i}", d) for i, d in enumerate(fn.__defaults__ or ())]
+    parts += [(f"its default {k!r}", d) for k, d in (fn.__kwdefaults__ or {}).items()]
     return parts
 
 
-def culprit(obj, depth: int = _DEPTH) -> str:
-    """Where inside `obj` the first thing that does not pickle is: "" for `obj` itself, else a path
-    such as "[2].lock" or " (its closure variable 'conn')", ending with what that thing is."""
+def culprit(obj, depth: int = _DEPTH) -> tuple[str, object]:
+    """(where inside `obj` the first thing that does not pickle is, that thing): the path is "" for
+    `obj` itself, else as "[2]['lock']", "its closure variable 'conn'.sock" or "[0]: its global 'db'"."""
     if depth > 0:
         for label, part in _parts(obj):
             if not _pickles(part):
-                return label + culprit(part, depth - 1)
-    return f" ({describe(obj)})"
+                inner, leaf = culprit(part, depth - 1)
+                joined = inner if not inner or inner[0] in "[." else f": {inner}"
+                return label + joined, leaf
+    return "", obj
+
+
+def _named(what: str, obj) -> str:
+    """`what (a T) cannot be pickled`, and the thing inside it that is the cause, when it is not itself."""
+    path, leaf = culprit(obj)
+    inside = f": {path} ({describe(leaf)}) inside it" if path else ""
+    return f"{what} ({describe(obj)}) cannot be pickled{inside}"
 
 
 def _reason(obj) -> str:
@@ -116,7 +125,7 @@ def _reason(obj) -> str:
 def _check_size(data: bytes, what: str) -> None:
     if len(data) > MAX_PICKLE_BYTES:
         raise UsageError(
-            f"{what} pickles to {len(data) / 1e6:.1f} MB, over the {MAX_PICKLE_BYTES // (1024 * 1024)} MiB limit",
+            f"{what} pickle to {len(data) / 2**20:.1f} MiB, over the limit of {MAX_PICKLE_BYTES / 2**20:.1f} MiB",
             hint="put large data in S3 and pass its s3:// URL for the function to read",
         )
 
@@ -129,11 +138,9 @@ def pickle_function(fn) -> Pickled:
     try:
         data = _dumps(fn)
     except Exception as exc:  # noqa: BLE001 - named below
-        where = culprit(fn)
-        raise UsageError(f"the function {name} cannot be pickled: {where.strip()} cannot be pickled "
-                         f"({type(exc).__name__}: {exc})",
+        raise UsageError(f"{_named(f'the function {name}', fn)} ({type(exc).__name__}: {exc})",
                          hint="make it a module-level function or create that object inside the function") from None
-    _check_size(data, f"the function {name}")
+    _check_size(data, f"the function {name} and what it holds")
     return Pickled(data)
 
 
@@ -149,10 +156,8 @@ def pickle_arguments(args, kwargs, index: int | None = None) -> Pickled:
         for label, value in named:
             reason = _reason(value)
             if reason:
-                inside = culprit(value)
-                raise UsageError(f"{element}{label} ({describe(value)}) cannot be pickled"
-                                 + (f": {inside.strip()} inside it" if inside.strip() != f"({describe(value)})" else "")
-                                 + f" ({reason})", hint="pass data that pickles, or create the object inside the function") from None
+                raise UsageError(f"{element}{_named(label, value)} ({reason})",
+                                 hint="pass data that pickles, or create the object inside the function") from None
         raise UsageError(f"{element}the arguments cannot be pickled: {type(exc).__name__}: {exc}") from None
     _check_size(data, f"{element}the arguments")
     return Pickled(data)

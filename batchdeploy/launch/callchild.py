@@ -15,7 +15,8 @@ here and never needs cloudpickle. stdout and stderr are the
 function's; the child adds only, when the call fails, the traceback on stderr as Python prints an
 uncaught exception's, so the job's log shows it. The envelope it writes lacks the stream tails, which
 only the launcher, reading the pipes, has. Exit codes: 0 returned, EXIT_CALL_RAISED raised,
-EXIT_CALL_SETUP could not load the call or pickle its value.
+EXIT_CALL_SETUP could not load the call or pickle its value, 143 ended by SIGTERM (`Terminated`,
+raised inside the function, so the result has the traceback of where it was).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import signal
 import socket
 import sys
 import traceback
@@ -40,6 +42,16 @@ BOOTSTRAP = (
     "import sys; sys.path.insert(0, sys.argv[1]); "
     "from batchdeploy.launch.callchild import main; sys.exit(main(sys.argv[1:]))"
 )
+
+
+class Terminated(BaseException):
+    """SIGTERM reached the call (AWS Batch ending the job: its timeout, a cancel, a terminate), raised
+    where the function was, so its result says where that was; the child then exits 143 (128+15)."""
+
+
+def _terminated(signum, _frame):
+    raise Terminated(f"the job was ended by {signal.Signals(signum).name} (AWS Batch's timeout, a cancel or a "
+                     "terminate) while the function ran")
 
 
 def now() -> str:
@@ -119,6 +131,9 @@ def main(argv: list) -> int:
     envelope = {"format": RESULT_FORMAT, "python": platform.python_version(), "host": socket.gethostname(),
                 "started": now()}
     cloudpickle = None
+    for stream in (sys.stdout, sys.stderr):  # whole lines reach the job's log as they are printed
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
     try:
         import cloudpickle  # from ROOT: the copy the zip application carries
 
@@ -130,12 +145,15 @@ def main(argv: list) -> int:
         write(envelope_path, envelope)
         return EXIT_CALL_SETUP
     try:
+        signal.signal(signal.SIGTERM, _terminated)
         value = function(*args, **kwargs)
     except BaseException as exc:  # noqa: B036 - SystemExit and KeyboardInterrupt are the function's too
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         envelope.update(ok=False, error=error(exc, "call", cloudpickle, skip_frames=1), ended=now())
         show(envelope["error"])
         write(envelope_path, envelope)
-        return EXIT_CALL_RAISED
+        return 128 + signal.SIGTERM if isinstance(exc, Terminated) else EXIT_CALL_RAISED
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     envelope["ended"] = now()
     try:
         envelope.update(ok=True, value=cloudpickle.dumps(value, protocol=PICKLE_PROTOCOL))

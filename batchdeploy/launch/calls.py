@@ -12,6 +12,8 @@ A function call is a task of the launcher's manifest with a `"call"` object inst
               "python": "3.11",                 # the client's major.minor: pickles do not cross versions
               "result": "s3://B/P/runs/RUN_ID/results/3.pkl"}}
 
+- `format` (optional, added by the launcher's half): `CALL_FORMAT`; `batchdeploy.functions.payload`
+  writes it and the launcher refuses a call of another format (`spec.call_problems`).
 - `function`: cloudpickle of the callable alone, content-addressed (the key's name is the sha256 of
   the bytes), so a `.map` over 1,000 inputs uploads the function once, and a second run none.
 - `arguments`: cloudpickle of `(args, kwargs)` (a tuple and a dict), content-addressed too, or inline
@@ -54,8 +56,10 @@ live to the job's log as a command's are.
 
 Exit codes of a call task: 0 when the function returned; `EXIT_CALL_RAISED` when it raised (the
 envelope holds the exception); `EXIT_CALL_SETUP` when the call could not be loaded (missing object,
-sha256 mismatch, Python version, unpickling failed: the envelope says which); the launcher's own codes
-(`batchdeploy.launch.EXIT_*`) otherwise.
+sha256 mismatch, Python version, unpickling failed: the envelope says which); 143 when SIGTERM (Batch's
+timeout, a cancel) ended it: raised inside the function as `callchild.Terminated`, so the envelope has
+the traceback of where it was; 128+N when another signal N killed it (`CALL_DIED`); the launcher's own
+codes (`batchdeploy.launch.EXIT_*`) otherwise.
 """
 
 from __future__ import annotations

@@ -87,8 +87,8 @@ class Call:
             try:
                 with s3.s3_errors(f"fetch the call's {part} {where}", EXIT_CALL_SETUP, "no such object"):
                     s3.download(self.client, bucket, key, path)
-            except LaunchError as exc:
-                raise (CallError(exc.message) if exc.code == EXIT_CALL_SETUP else CallError(exc.message, code=EXIT_S3)) from None
+            except LaunchError as exc:  # missing: the call's own failure; denied or unreachable: S3's
+                raise CallError(exc.message, code=exc.code if exc.code == EXIT_S3 else EXIT_CALL_SETUP) from None
         got = file_sha256(path)
         if got != ref["sha256"]:
             raise CallError(f"the call's {part} ({where}) has sha256 {got}, not the manifest's {ref['sha256']}")
@@ -99,8 +99,6 @@ class Call:
         function, arguments = self.fetch("function"), self.fetch("arguments")
         envelope_path = os.path.join(self.scratch, "envelope.pkl")
         command = [sys.executable, "-c", BOOTSTRAP, ROOT, workdir, function, arguments, envelope_path]
-        env = {**env}
-        env.setdefault("PYTHONUNBUFFERED", "1")  # the function's prints reach the job's log as they happen
         finished = process.run(command, env, workdir, stderr_after=stderr_after, keep_stdout=True)
         try:
             with open(envelope_path, "rb") as f:

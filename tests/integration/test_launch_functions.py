@@ -4,7 +4,10 @@ client's results module. The same in a real job container: test_launch_stack.py.
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
 import sys
 import traceback
 
@@ -25,6 +28,7 @@ from batchdeploy.launch.calls import (
 )
 from batchdeploy.launch.spec import MANIFEST_FORMAT, canonical_json, sha256_hex
 
+from .conftest import ROOT, wait_for
 from .test_launch_host import BUCKET, CANARY, get_record, launch
 
 PREFIX = "bd/functions"
@@ -103,6 +107,9 @@ def test_a_function_that_raises_comes_back_with_its_traceback_and_what_it_printe
     note = "\n".join(getattr(raised.value, "__notes__", [])) or str(raised.value.__cause__)
     assert "Remote traceback" in note and "in fails" in note and "about to fail on x7" in note
     assert raised.value.remote.stdout == "about to fail on x7\n"
+    with pytest.raises(Boom) as raised:
+        results.read_result(get_envelope(s3), fails)  # given the function: the client's file and source lines
+    assert f'File "{__file__}", line {line}, in fails\n    raise Boom(f"bad input {{x}} {{inner}}")' in raised.value.remote.traceback
     rec = get_record(s3, task=1)
     assert rec["outcome"] == "failed" and rec["exit_code"] == EXIT_CALL_RAISED
 
@@ -212,3 +219,85 @@ def test_an_exception_whose_text_holds_a_secret_is_masked(moto, s3):
     err = pickle.loads(data)["error"]
     assert err["message"] == "cannot log in with ****" and err["exception"] is None
     assert "".join(traceback.format_exception_only(RuntimeError, RuntimeError("x")))  # the type still reads
+
+
+def test_a_function_whose_module_is_not_shipped_fails_to_load_and_says_which_module(moto, s3, tmp_path):
+    code = tmp_path / "lib"
+    code.mkdir()
+    (code / "fnmod_not_shipped.py").write_text("def f():\n    return 1\n")
+    sys.path.insert(0, str(code))
+    try:
+        from fnmod_not_shipped import f
+
+        url = put_call(s3, f)  # no bundle: the module is nowhere in the job
+    finally:
+        sys.path.remove(str(code))
+        sys.modules.pop("fnmod_not_shipped", None)
+    done = launch(moto.url, "--manifest", url)
+    assert done.returncode == EXIT_CALL_SETUP
+    assert "ModuleNotFoundError: No module named 'fnmod_not_shipped'" in done.stderr
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert (err["type"], err["stage"], err["message"]) == ("ModuleNotFoundError", "load", "No module named 'fnmod_not_shipped'")
+    with pytest.raises(ModuleNotFoundError):
+        results.read_result(get_envelope(s3))
+    assert get_record(s3, task=1)["outcome"] == "failed"
+
+
+def test_a_call_that_exits_with_0_and_no_result_did_not_return(moto, s3):
+    def leaves():
+        import os
+
+        os._exit(0)
+
+    done = launch(moto.url, "--manifest", put_call(s3, leaves))
+    assert done.returncode == EXIT_CALL_SETUP
+    assert done.stderr == "batchdeploy-launch: the call's process ended (exit code 0) without a result: os._exit or a crash\n"
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert (err["type"], err["stage"], err["exit_code"]) == (CALL_DIED, "process", EXIT_CALL_SETUP)
+    assert get_record(s3, task=1)["exit_code"] == EXIT_CALL_SETUP
+
+
+def test_a_result_that_cannot_be_stored_is_exit_117_and_the_record_says_why(moto, s3, proxy):
+    url = put_call(s3, abs, (-4,))
+    proxy.add(method="PUT", bucket=BUCKET, key="runs/r1/results/", status=403, code="AccessDenied", message="Access Denied")
+    done = launch(moto.url, "--manifest", url, endpoint=proxy.url)
+    assert done.returncode == EXIT_CALL_SETUP
+    assert done.stderr == (f"batchdeploy-launch: cannot store the call's result s3://{BUCKET}/runs/r1/results/1.pkl: "
+                           "AccessDenied: Access Denied\n")
+    rec = get_record(s3, task=1)
+    assert rec["exit_code"] == EXIT_CALL_SETUP and "cannot store the call's result" in rec["launcher_error"]["message"]
+
+
+def test_sigterm_to_the_launcher_is_raised_where_the_function_was(moto, s3, tmp_path):
+    """AWS Batch ends a job (its timeout, a cancel) with SIGTERM to the launcher, which passes it on:
+    the call's result then says where the function was, instead of a job that just vanished."""
+    marker = str(tmp_path / "started")
+
+    def sleeper():
+        import pathlib
+        import threading
+
+        pathlib.Path(marker).touch()
+        threading.Event().wait(60)  # blocked until the SIGTERM
+
+    url = put_call(s3, sleeper)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BATCH"))}
+    env.update(PYTHONPATH=str(ROOT), AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=moto.url)
+    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy.launch", "--manifest", url], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: os.path.exists(marker), 30, what="the function to start")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = pickle.loads(get_envelope(s3))["error"]
+    assert err["type"] == "batchdeploy.launch.callchild.Terminated" and err["stage"] == "call"
+    assert err["message"].startswith("the job was ended by SIGTERM (AWS Batch's timeout")
+    assert "in sleeper" in err["traceback"] and "threading.Event().wait(60)" not in err["traceback"]  # by value: no source
+    with pytest.raises(results.RemoteError, match="ended by SIGTERM") as raised:  # not a BaseException here
+        results.read_result(get_envelope(s3))
+    assert "in sleeper" in raised.value.traceback
+    assert get_record(s3, task=1)["exit_code"] == 143
