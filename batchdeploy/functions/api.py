@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import time
 
+from batchdeploy.aws import translate
 from batchdeploy.functions import options as opts
 from batchdeploy.functions import session
 from batchdeploy.functions.futures import Future, Tracker, gather
@@ -71,6 +72,9 @@ class Remote:
 
 
 class MapFuture:
+    """A map submitted: `.results(timeout, return_exceptions)`, `.futures()` (one per call: `.logs()`,
+    `.job_id` PARENT:INDEX), `.cancel()`, `.run_id`, `.job_ids`."""
+
     def __init__(self, tracker: Tracker, count: int):
         self._tracker, self.count = tracker, count
 
@@ -87,6 +91,20 @@ class MapFuture:
 
     def results(self, timeout: float | None = None, return_exceptions: bool = False) -> list:
         return gather(self._tracker, self.count, timeout, return_exceptions)
+
+    def cancel(self) -> bool:
+        """Terminate the map's array jobs that have not ended (their children with them); True if any."""
+        return any([Future(self._tracker, ids[0]).cancel() for _, ids in self._tracker.submitted.units
+                    if len(ids) == 1] + [self._cancel_array(job_id) for job_id, ids in self._tracker.submitted.units
+                                         if len(ids) > 1])
+
+    def _cancel_array(self, job_id: str) -> bool:
+        self._tracker.look([job_id])
+        if self._tracker.ended([job_id]):
+            return False
+        with translate(f"terminate array job {job_id} (batch:TerminateJob)"):
+            self._tracker.ctx.aws.client("batch").terminate_job(jobId=job_id, reason="cancelled from Python")
+        return True
 
 
 def batch(fn=None, /, **options):

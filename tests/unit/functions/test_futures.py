@@ -122,3 +122,11 @@ def test_an_array_whose_children_all_ended_has_ended_whatever_its_parents_status
     assert futures.job_ended({"status": "SUBMITTED", "arrayProperties": summary})
     assert not futures.job_ended({"status": "RUNNING", "arrayProperties": {"size": 3, "statusSummary": {"SUCCEEDED": 2}}})
     assert futures.job_ended({"status": "FAILED"}) and not futures.job_ended({"status": "RUNNING"})
+
+
+def test_a_map_is_cancelled_by_terminating_its_array_while_it_runs():
+    from batchdeploy.functions.api import MapFuture
+
+    t, batch, _ = tracker({"p": ["RUNNING"], "q": ["SUCCEEDED"]}, [("p", [1, 2]), ("q", [3, 4])])
+    assert MapFuture(t, 4).cancel() is True and batch.terminated == ["p"]
+    assert [f.job_id for f in MapFuture(t, 4).futures()] == ["p:0", "p:1", "q:0", "q:1"]
