@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
 
 from bench import report  # noqa: E402
 from bench.bags import bags  # noqa: E402
+from bench.functions import functions  # noqa: E402
 from bench.harness import Runner, clean_environment, machine, versions  # noqa: E402
 from bench.iteration import iteration  # noqa: E402
 from bench.pipeline_latency import pipeline_latency  # noqa: E402
@@ -60,6 +61,7 @@ GROUPS = {
     "13": ("13 bag of tasks (pegasus-aws-batch)", bags),
     "14": ("14 pipeline of 100 steps", pipelines),
     "15": ("15 pipeline start latency (local stack)", pipeline_latency),
+    "16": ("16 functions .map (covalent)", functions),
 }
 ALIASES = {"2": "1", "3": "1", "4": "1", "8": ("8u", "8b")}
 
@@ -72,7 +74,7 @@ def parse_only(text: str | None) -> list[str]:
         keys = ALIASES.get(word, word)
         for key in (keys,) if isinstance(keys, str) else keys:
             if key not in GROUPS:
-                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-15)")
+                raise SystemExit(f"bench: unknown scenario {word!r} (choose from 1-16)")
             if key not in chosen:
                 chosen.append(key)
     return [k for k in GROUPS if k in chosen]

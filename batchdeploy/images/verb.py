@@ -16,7 +16,7 @@ from batchdeploy.images.spec import ImagesOptions
 from batchdeploy.state import IMAGES, iso, now
 
 
-def record(state, outcome: Outcome, version: str, launcher: bool = False) -> None:
+def record(state, outcome: Outcome, version: str, launcher: bool = False, python: str | None = None) -> None:
     """images.json after a push (or a look-up that found the build): only this image's entry."""
     data = state.read(IMAGES)
     images = dict(data.get("images") or {})
@@ -27,6 +27,7 @@ def record(state, outcome: Outcome, version: str, launcher: bool = False) -> Non
         "digest": outcome.digest,
         "version": version,
         "launcher": launcher,  # the Dockerfile copies batchdeploy-launch in (images.launcher)
+        "python": python,  # its python3's major.minor, asked when it has the launcher (images.launcher)
         # Unchanged build: keep when it was first recorded.
         "pushed_at": old.get("pushed_at") if old.get("digest") == outcome.digest and old.get("pushed_at") else iso(now()),
     }
@@ -34,6 +35,16 @@ def record(state, outcome: Outcome, version: str, launcher: bool = False) -> Non
         return
     images[outcome.image] = entry
     state.write(IMAGES, {**data, "images": images})
+
+
+def image_python(engine, outcome: Outcome, previous: dict) -> str | None:
+    """The image's Python: as recorded for this digest, else asked of the local image (built or
+    pulled by this run; an up-to-date image not present locally stays unknown: nothing is pulled)."""
+    known = launcher.recorded_python(previous, outcome.digest)
+    if known:
+        return known
+    source = f"{outcome.repository}:{outcome.tag}" if outcome.action == "pushed" else f"{outcome.repository}@{outcome.digest}"
+    return launcher.ask_python(engine, source)
 
 
 def result_line(outcome: Outcome) -> str:
@@ -82,7 +93,8 @@ def main(ctx) -> int:
         previous = (state.read(IMAGES).get("images") or {}).get(spec.name) or {}
         has_launcher = launcher.provide(spec.context, spec.dockerfile)
         outcome = work.process(spec, previous)
-        record(state, outcome, options.version, has_launcher)
+        python = image_python(engine, outcome, previous) if has_launcher else None
+        record(state, outcome, options.version, has_launcher, python)
         outcomes.append(outcome)
         if not ctx.out.json:
             ctx.out.result(result_line(outcome))

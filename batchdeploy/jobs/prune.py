@@ -4,6 +4,10 @@ A revision is kept when it is among the newest KEEP, is the one in force, is not
 (the ownership rule: only revisions tagged batchdeploy:project=PROJECT_NAME are ever deregistered, so
 one registered by hand or by another project is left alone, with a line saying why) or is used by a
 job still active (SUBMITTED..RUNNING) on a queue this project uses.
+
+Function definitions (batchdeploy.functions: one per image and resources, named PROJECT-fn-<hash>,
+tagged batchdeploy:kind=function) are a cache: `--prune` deregisters every one of this project's that no
+active job uses, whatever KEEP says; the next call that needs one registers it again (one request).
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from batchdeploy.aws.batch import ACTIVE_JOB_STATES, NAME
 from batchdeploy.aws.tags import TAG_PROJECT
 from batchdeploy.errors import OperationError
 from batchdeploy.state import JOBS
+
+TAG_KIND = "batchdeploy:kind"  # what batchdeploy made a resource for; "function": batchdeploy.functions
+KIND_FUNCTION = "function"
 
 
 def parse_ref(text: str):
@@ -185,4 +192,36 @@ def prune(ctx, batch, items: list, previous: dict, keep: int, dry_run: bool) -> 
                     batch.deregister_job_definition(jobDefinition=rev["jobDefinitionArn"])
             say(out, f"{verb}: {ref}")
             result[gone].append({"name": name, "revision": rev["revision"], "arn": rev["jobDefinitionArn"]})
+    result["functions"] = prune_functions(ctx, batch, dry_run)
     return result
+
+
+def function_definitions(batch, project: str) -> list[dict]:
+    """This project's ACTIVE function definitions (tagged batchdeploy:kind=function)."""
+    found = []
+    with translate("list the ACTIVE job definitions (batch:DescribeJobDefinitions)"):
+        for page in batch.get_paginator("describe_job_definitions").paginate(status="ACTIVE"):
+            found += [d for d in page.get("jobDefinitions") or []
+                      if (d.get("tags") or {}).get(TAG_KIND) == KIND_FUNCTION
+                      and (d.get("tags") or {}).get(TAG_PROJECT) == project]
+    return sorted(found, key=lambda d: (d["jobDefinitionName"], d["revision"]))
+
+
+def prune_functions(ctx, batch, dry_run: bool) -> list[dict]:
+    """Deregister (dry: list) the function definitions no active job uses."""
+    revisions = function_definitions(batch, ctx.cfg["PROJECT_NAME"])
+    candidates = {(r["jobDefinitionName"], r["revision"]) for r in revisions}
+    in_use = jobs_using(ctx, batch, candidates, ctx.state.records(JOBS)) if candidates else {}
+    done = []
+    for rev in revisions:
+        ref = f"{rev['jobDefinitionName']}:{rev['revision']}"
+        users = in_use.get((rev["jobDefinitionName"], rev["revision"]))
+        if users:
+            say(ctx.out, f"kept: {ref} (function definition used by {', '.join(users)})")
+            continue
+        if not dry_run:
+            with translate(f"deregister job definition {ref} (batch:DeregisterJobDefinition)"):
+                batch.deregister_job_definition(jobDefinition=rev["jobDefinitionArn"])
+        say(ctx.out, f"{'would deregister' if dry_run else 'deregistered'}: {ref} (function definition)")
+        done.append({"name": rev["jobDefinitionName"], "revision": rev["revision"], "arn": rev["jobDefinitionArn"]})
+    return done

@@ -7,7 +7,7 @@ package alone (`batchdeploy.launch.zipapp`), which a Dockerfile adds with one li
 
     COPY batchdeploy-launch /usr/local/bin/
 
-Two modes, chosen by the environment:
+Three modes, chosen by the environment and the manifest:
 
 **Manifest mode** (`--manifest s3://BUCKET/KEY` or `BATCHDEPLOY_MANIFEST`). In order: find the task
 (`--task N`, else `AWS_BATCH_JOB_ARRAY_INDEX`, else the INDEX of an `AWS_BATCH_JOB_ID` of the form
@@ -49,6 +49,22 @@ The task record, one object per task and attempt, never rewritten by anyone:
 index, exit code, signal, start and end, attempt, peak memory and CPU time of the command's processes, host, the last lines of
 stderr, bytes copied, bundle hash, and the launcher's own time before and after the command).
 
+**Function mode** (issue #19): a manifest task with a `"call"` instead of a command runs a Python
+function that `batchdeploy.functions` pickled on the client (the call object, the result envelope
+and the exit codes are `batchdeploy.launch.calls`'s docstring; `function` does the work). After the
+bundle and the inputs as for a command: refuse a call pickled by another Python major.minor; fetch
+the function's and the arguments' cloudpickles (or decode the arguments from the manifest) and check
+each sha256; run the call in a child `python3` (`callchild`) whose `sys.path` starts with the
+bundle's folder (also its working folder), so a function of the project's own modules imports them
+from the bundle; its stdout and stderr stream live to the job's log (line by line, with the
+traceback on stderr when it raises) and their ends are kept; store the result envelope (the
+value, or the exception's type, message, remote traceback and pickle, with both streams' ends, the
+job's secrets masked) at the call's `result`, whatever happened, then the task record (which names
+the call). Exit 0 when the function returned, 1 when it raised, 117 when the call could not be
+loaded or its value pickled, 143 when SIGTERM (Batch's timeout, a cancel) ended it: raised inside
+the function, so the envelope has the traceback of where it was. cloudpickle travels inside the zip application (`zipapp`); only the
+child imports it, so the launcher itself still needs nothing but the standard library and botocore.
+
 **fetch-and-run mode** (`BATCH_FILE_TYPE` and `BATCH_FILE_S3_URL`, no manifest): what AWS's
 `fetch_and_run.sh` does, with its variables, messages and exit codes (see `fetch_and_run`).
 
@@ -57,6 +73,8 @@ Exit codes of the launcher's own failures (chosen outside what commands commonly
 """
 
 from __future__ import annotations
+
+from batchdeploy.launch.calls import EXIT_CALL_SETUP
 
 VERSION = "1"
 
@@ -79,6 +97,7 @@ EXIT_CODES = {
     EXIT_INPUT: "an input missing in S3 or not writable locally",
     EXIT_OUTPUT: "a declared output missing after a successful command, or its upload failed",
     EXIT_RECORD: "the command succeeded but the task record could not be written",
+    EXIT_CALL_SETUP: "a function call could not be loaded or its result stored (the result envelope says why)",
     EXIT_NOT_EXECUTABLE: "the command cannot be executed",
     EXIT_NOT_FOUND: "the command's program was not found",
 }

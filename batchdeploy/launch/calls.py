@@ -12,6 +12,8 @@ A function call is a task of the launcher's manifest with a `"call"` object inst
               "python": "3.11",                 # the client's major.minor: pickles do not cross versions
               "result": "s3://B/P/runs/RUN_ID/results/3.pkl"}}
 
+- `format` (optional, added by the launcher's half): `CALL_FORMAT`; `batchdeploy.functions.payload`
+  writes it and the launcher refuses a call of another format (`spec.call_problems`).
 - `function`: cloudpickle of the callable alone, content-addressed (the key's name is the sha256 of
   the bytes), so a `.map` over 1,000 inputs uploads the function once, and a second run none.
 - `arguments`: cloudpickle of `(args, kwargs)` (a tuple and a dict), content-addressed too, or inline
@@ -38,6 +40,15 @@ The result envelope at `result` is a plain `pickle` (protocol `PICKLE_PROTOCOL`)
      "stdout": "<last STREAM_TAIL_BYTES of the call's stdout>", "stderr": "<same for stderr>",
      "python": "3.11.2", "host": "...", "started": "ISO 8601 UTC", "ended": "ISO 8601 UTC"}
 
+Two fields beyond the shape above (added by the launcher's half): `error.stage`, where the call
+failed: "load" (fetching, checking or unpickling the call; `PYTHON_MISMATCH`, `LAUNCH_FAILED` or the
+unpickling exception's own type), "call" (the function raised: its exception), "result" (the value
+could not be pickled: `RESULT_UNPICKLABLE`), "process" (the call's process ended without a result,
+killed or `os._exit`: `CALL_DIED`), "launcher" (the launcher failed around a call that ran: inputs,
+outputs: `LAUNCH_FAILED`); and `error.exit_code`, the task's exit code. Every text of the envelope
+(stdout, stderr, message, traceback) has the job's secret-looking environment values masked as the
+task record has, and an exception whose pickle holds one is not kept (`exception: None`).
+
 The value and the exception are pickled apart from the envelope so a client that cannot unpickle one
 (a class it does not have) still reads the envelope, the message and the traceback. A return value that
 cannot be pickled is an `ok: False` result whose error says so. stdout and stderr are also streamed
@@ -45,8 +56,10 @@ live to the job's log as a command's are.
 
 Exit codes of a call task: 0 when the function returned; `EXIT_CALL_RAISED` when it raised (the
 envelope holds the exception); `EXIT_CALL_SETUP` when the call could not be loaded (missing object,
-sha256 mismatch, Python version, unpickling failed: the envelope says which); the launcher's own codes
-(`batchdeploy.launch.EXIT_*`) otherwise.
+sha256 mismatch, Python version, unpickling failed: the envelope says which); 143 when SIGTERM (Batch's
+timeout, a cancel) ended it: raised inside the function as `callchild.Terminated`, so the envelope has
+the traceback of where it was; 128+N when another signal N killed it (`CALL_DIED`); the launcher's own
+codes (`batchdeploy.launch.EXIT_*`) otherwise.
 """
 
 from __future__ import annotations
@@ -57,5 +70,8 @@ PICKLE_PROTOCOL = 4  # every Python 3 this project supports reads it
 INLINE_ARGUMENTS_MAX = 2048  # bytes of an arguments pickle kept in the manifest instead of its own object
 STREAM_TAIL_BYTES = 64 * 1024  # of the call's stdout and of its stderr, kept in the result envelope
 PYTHON_MISMATCH = "batchdeploy.PythonVersionMismatch"  # error.type of a refused call
+LAUNCH_FAILED = "batchdeploy.LaunchFailed"  # error.type: the launcher's own failure (missing object, sha256, S3)
+RESULT_UNPICKLABLE = "batchdeploy.UnpicklableResult"  # error.type: the return value cannot be pickled
+CALL_DIED = "batchdeploy.CallDied"  # error.type: the call's process ended without a result (signal, os._exit)
 EXIT_CALL_RAISED = 1  # the function raised; the exception is in the result envelope
 EXIT_CALL_SETUP = 117  # the call could not be loaded or its result not stored; the envelope says why

@@ -23,6 +23,7 @@ from batchdeploy.launch import (
     EXIT_RECORD,
     EXIT_USAGE,
     fetch_and_run,
+    function,
     process,
     record,
     s3,
@@ -167,29 +168,43 @@ class Launch:
             shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def exit_code(finished, error: LaunchError | None) -> int:
+    if finished is not None and finished.exit_code != 0:
+        return finished.exit_code
+    return error.code if error is not None else 0
+
+
 def launch(opts: Options, environ: dict, ctx: dict) -> int:
     job = Launch(opts, environ, ctx)
-    finished, error = None, None
+    finished, error, call = None, None, None
     try:
         task = job.load_task()
+        if task.call is not None:  # function mode (batchdeploy.launch.function)
+            call = function.Call(task.call, job.client, ctx["secrets"])
+            ctx["call"] = call.record_fields()
         workdir = job.prepare(task)
         after = spec.TASK_STDERR_MARKER if task.stderr == "after-marker" else None
-        finished = process.run(task.command, job.child_env(task, workdir), workdir, stderr_after=after)
+        if call is not None:
+            finished = call.run(job.child_env(task, workdir), workdir, stderr_after=after)
+        else:
+            finished = process.run(task.command, job.child_env(task, workdir), workdir, stderr_after=after)
         error = job.copy_outputs(task, workdir, finished)
     except LaunchError as exc:
         error = exc
     finally:
+        if call is not None:
+            error = call.verdict(finished, error)
+            failed_result = call.store(finished, error, exit_code(finished, error))
+            error = error or failed_result
+            call.cleanup()
         job.cleanup()
     if error is not None:
         say(error.message)
     failed_record = job.write_record(finished, error)
     if failed_record is not None:
         say(failed_record.message)
-    if finished is not None and finished.exit_code != 0:
-        return finished.exit_code
-    if error is not None:
-        return error.code
-    return failed_record.code if failed_record is not None else 0
+    code = exit_code(finished, error)
+    return code if code != 0 or failed_record is None else failed_record.code
 
 
 def main(argv: list | None = None) -> int:

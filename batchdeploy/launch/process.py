@@ -30,6 +30,7 @@ class Finished:
     max_rss_kib: int  # the largest peak resident size of any one of its processes
     cpu_user_s: float
     cpu_system_s: float
+    stdout_tail: bytes = b""  # kept only when asked (a function call's result envelope holds it)
 
 
 class Tail:
@@ -90,17 +91,18 @@ def start(command: list, env: dict, cwd: str) -> subprocess.Popen:
         raise LaunchError(EXIT_NOT_EXECUTABLE, f"command cannot be executed: {command[0]}: {exc.strerror}") from None
 
 
-def run(command: list, env: dict, cwd: str, stderr_after: str | None = None) -> Finished:
+def run(command: list, env: dict, cwd: str, stderr_after: str | None = None, keep_stdout: bool = False) -> Finished:
     """Runs `command` to its end. Signals the launcher gets (SIGTERM from `docker stop` when AWS
     Batch ends a job) go to the command's process group; the launcher then still writes its record.
     With `stderr_after` (a marker line), stderr is held in a temporary file and written to stdout
-    after the marker once the command ended, so one log stream holds the two apart."""
+    after the marker once the command ended, so one log stream holds the two apart. With
+    `keep_stdout`, the end of stdout is kept as well as stderr's."""
     started = time.time()
     proc = start(command, env, cwd)
-    tail = Tail()
+    tail, out_tail = Tail(), Tail() if keep_stdout else None
     held = tempfile.TemporaryFile() if stderr_after is not None else None
     pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, 1, None), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stdout, 1, out_tail), daemon=True),
         threading.Thread(target=_pump, args=(proc.stderr, held.fileno() if held else 2, tail), daemon=True),
     ]
     for pump in pumps:
@@ -136,4 +138,5 @@ def run(command: list, env: dict, cwd: str, stderr_after: str | None = None) -> 
         max_rss_kib=int(usage.ru_maxrss),
         cpu_user_s=round(usage.ru_utime, 3),
         cpu_system_s=round(usage.ru_stime, 3),
+        stdout_tail=out_tail.value() if out_tail is not None else b"",
     )

@@ -90,6 +90,7 @@ def build_record(ctx: dict, finished=None, error=None, copied=None, ended: float
         "manifest": ctx.get("manifest"),
         "bundle": ctx.get("bundle"),
         "command": [redact(w, secrets) for w in ctx.get("command") or []],
+        "call": ctx.get("call"),  # a function call's {function, arguments (sha256), python, result}, or None
         "exit_code": exit_code,  # the launcher's, so the container's
         "command_exit_code": finished.exit_code if finished else None,
         "signal": finished.signal if finished else None,

@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from batchdeploy.launch import EXIT_MANIFEST, EXIT_USAGE
+from batchdeploy.launch.calls import CALL_FORMAT
 
 MANIFEST_FORMAT = "batchdeploy.manifest/1"
 RECORD_FORMAT = "batchdeploy.task-record/1"
@@ -23,6 +24,8 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _REF = re.compile(r"Ref::([A-Za-z0-9_-]+)")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PYTHON = re.compile(r"[0-9]+\.[0-9]+")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
 class LaunchError(Exception):
@@ -92,6 +95,7 @@ class Task:
     outputs: list = field(default_factory=list)
     id: int | None = None  # the task's name (records, BATCHDEPLOY_TASK_ID): the manifest's "id", else the index
     stderr: str = "live"  # the manifest's "stderr": STDERR_MODES
+    call: dict | None = None  # a function call (batchdeploy.launch.calls) instead of a command
 
     def __post_init__(self):
         if self.id is None:
@@ -143,10 +147,15 @@ def task_problems(task, has_default: bool) -> list:
     if not isinstance(task, dict):
         return ["not a JSON object"]
     problems = _command_problems(task.get("command"), "command")
+    call = task.get("call")
+    if call is not None:
+        problems += call_problems(call)
+        if task.get("command") is not None:
+            problems.append("has both a command and a call: give one")
     task_id = task.get("id")
     if task_id is not None and (isinstance(task_id, bool) or not isinstance(task_id, int) or task_id < 1):
         problems.append(f"id {task_id!r} is not a positive integer")
-    if task.get("command") is None and not has_default:
+    if task.get("command") is None and call is None and not has_default:
         problems.append("no command (neither the task's nor the manifest's)")
     problems += _env_problems(task.get("environment"), "environment")
     params = task.get("parameters") or {}
@@ -158,6 +167,29 @@ def task_problems(task, has_default: bool) -> list:
                 problems.append(f"{kind}[{n}] needs {local!r}, a local path")
             elif not str(item.get(remote, "")).startswith("s3://"):
                 problems.append(f"{kind}[{n}] needs {remote!r}, an s3:// URL")
+    return problems
+
+
+def call_problems(call) -> list:
+    """Every way `call` is not a call object of batchdeploy.launch.calls's docstring."""
+    if not isinstance(call, dict):
+        return ["call must be a JSON object"]
+    problems = []
+    if call.get("format", CALL_FORMAT) != CALL_FORMAT:
+        problems.append(f"call format is {call.get('format')!r}, not {CALL_FORMAT!r}")
+    for part in ("function", "arguments"):
+        ref = call.get(part)
+        if not isinstance(ref, dict) or not SHA256.fullmatch(str(ref.get("sha256"))):
+            problems.append(f"call {part} must be an object with a sha256 (64 hex digits)")
+        elif part == "arguments" and "inline" in ref:
+            if not isinstance(ref["inline"], str) or not _BASE64.fullmatch(ref["inline"]) or "url" in ref:
+                problems.append("call arguments' inline must be base64 text (and no url beside it)")
+        elif not str(ref.get("url", "")).startswith("s3://"):
+            problems.append(f"call {part} needs a url, an s3:// URL" + (" (or inline)" if part == "arguments" else ""))
+    if not isinstance(call.get("python"), str) or not _PYTHON.fullmatch(call["python"]):
+        problems.append("call python must be the client's major.minor version, as \"3.11\"")
+    if not str(call.get("result", "")).startswith("s3://"):
+        problems.append("call result must be an s3:// URL")
     return problems
 
 
@@ -200,10 +232,11 @@ def select_task(doc: dict, index: int, url: str = "the manifest") -> Task:
         raise LaunchError(EXIT_MANIFEST, f"{url} has {len(tasks)} task(s); there is no task {index}")
     raw = tasks[index]
     params = dict(raw.get("parameters") or {})
-    command = substitute(raw.get("command") or doc.get("command"), params)
+    call = raw.get("call")
+    command = [] if call is not None else substitute(raw.get("command") or doc.get("command"), params)
     env = {**(doc.get("environment") or {}), **(raw.get("environment") or {})}
     inputs, outputs = list(raw.get("inputs") or []), list(raw.get("outputs") or [])
-    return Task(index, command, env, params, inputs, outputs, raw.get("id"), doc.get("stderr") or "live")
+    return Task(index, command, env, params, inputs, outputs, raw.get("id"), doc.get("stderr") or "live", call)
 
 
 def substitute(words: list, params: dict) -> list:

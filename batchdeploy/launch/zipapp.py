@@ -1,5 +1,9 @@
 """The launcher as one executable file, `batchdeploy-launch`: a zip application holding this package
-alone (and an empty `batchdeploy/__init__.py`), behind a `#!/usr/bin/env python3` line.
+(and an empty `batchdeploy/__init__.py`) and, as a top-level package beside it, the cloudpickle this
+batchdeploy runs with (found with importlib: the client's own copy, with its license), behind a
+`#!/usr/bin/env python3` line. cloudpickle is there for a function call's child process
+(`callchild`), so the image needs nothing installed for function mode and both sides pickle with
+the same cloudpickle; the launcher's own modules never import it.
 
     python3 -m batchdeploy.launch.zipapp PATH      # writes it; then, in a Dockerfile:
     COPY batchdeploy-launch /usr/local/bin/
@@ -10,6 +14,8 @@ when the launcher does.
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import stat
 import sys
@@ -28,6 +34,23 @@ def _entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     archive.writestr(info, data)
 
 
+def cloudpickle_files() -> list:
+    """(name in the zip, bytes) of the installed cloudpickle's modules and license, sorted."""
+    spec = importlib.util.find_spec("cloudpickle")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("cloudpickle is not installed: the launcher's zip carries it (pip install cloudpickle)")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    files = [(f"cloudpickle/{p.relative_to(package).as_posix()}", p.read_bytes())
+             for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+    try:
+        dist = importlib.metadata.distribution("cloudpickle")
+        licenses = [f for f in dist.files or [] if f.name in ("LICENSE", "LICENSE.txt", "LICENSE.rst")]
+        files += [("cloudpickle/LICENSE", dist.locate_file(f).read_bytes()) for f in licenses[:1]]
+    except (importlib.metadata.PackageNotFoundError, OSError):
+        pass
+    return sorted(files)
+
+
 def write(path: str) -> str:
     """Writes the launcher file at `path` (made executable); returns the path."""
     here = Path(__file__).resolve().parent
@@ -39,6 +62,8 @@ def write(path: str) -> str:
             _entry(archive, "batchdeploy/__init__.py", b"")
             for source in sorted(here.glob("*.py")):
                 _entry(archive, f"batchdeploy/launch/{source.name}", source.read_bytes())
+            for name, data in cloudpickle_files():
+                _entry(archive, name, data)
     os.chmod(partial, 0o755)
     os.replace(partial, path)
     return path

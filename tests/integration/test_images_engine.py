@@ -8,6 +8,7 @@ Skipped, with the local stack's own reason, where no container engine can run.
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import tarfile
@@ -442,3 +443,26 @@ def test_a_dockerfile_syntax_error_is_one_short_line_naming_its_line(app, view, 
     assert debug.returncode == 1
     assert debug.stderr.rstrip("\n").splitlines()[-1] == last
     assert 'Original:"FORM x"}' in debug.stderr  # the engine's full text, above
+
+
+def test_an_image_with_the_launcher_records_its_python_and_one_without_python_records_none(app, local_stack, view):
+    """-b asks an image with the launcher for its python3's major.minor (function calls need the
+    client's to match): Debian bookworm's is 3.11; the scratch image has none; an unchanged build is
+    not asked again."""
+    base = local_stack.env["BATCHDEPLOY_BASE_IMAGE"]
+    app.write("Dockerfile", f"FROM {base}\nCOPY batchdeploy-launch /usr/local/bin/\n")
+    done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    e = entry(app)
+    assert (e["launcher"], e["python"]) == (True, "3.11")
+    from batchdeploy.images.launcher import python_version
+
+    assert python_version(app.state("images.json")["images"], f"{e['repository']}:{e['tag']}") == "3.11"
+    data = app.state("images.json")
+    data["images"][app.name]["python"] = "3.99"  # what -b recorded for this digest is kept, not asked again
+    (app.path / ".batchdeploy" / "images.json").write_text(json.dumps(data))
+    assert run_b(app).returncode == 0 and entry(app)["python"] == "3.99"
+    app.write("Dockerfile", f"FROM {SCRATCH}\nCOPY batchdeploy-launch /usr/local/bin/\n")
+    done = run_b(app)
+    assert done.returncode == 0, done.stderr
+    assert (entry(app)["launcher"], entry(app)["python"]) == (True, None)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
+import sys
 import uuid
 import zipfile
 
@@ -18,7 +20,10 @@ import pytest
 
 from batchdeploy import bundle as bundles
 from batchdeploy import manifest as manifests
+from batchdeploy.functions import payload, results
 from batchdeploy.launch import EXIT_MANIFEST, EXIT_S3
+from batchdeploy.launch.calls import EXIT_CALL_RAISED
+from batchdeploy.launch.spec import MANIFEST_FORMAT, canonical_json, sha256_hex
 from batchdeploy.launch.zipapp import write as write_launcher
 from tests.fault_proxy import FaultProxy
 
@@ -182,3 +187,58 @@ def test_fetch_and_run_with_a_script_and_with_a_zip(batch, launcher_image):
     assert missing["status"] == "FAILED"
     assert batch.log_lines(missing) == ["batchdeploy-launch - Failed to download S3 script."]
 
+
+
+def test_function_calls_run_in_the_bookworm_image_with_the_launchers_own_cloudpickle(batch, launcher_image, tmp_path):
+    """Two calls as one array job: one returns (a closure over a local value, so pickled by value),
+    one raises; the image has no cloudpickle but the one in the launcher's zip."""
+    image_python = batch.stack.cli("run", "--rm", "--entrypoint", "python3", launcher_image, "-c",
+                                   "import sys; print('%d.%d' % sys.version_info[:2])").stdout.strip()
+    if image_python != payload.client_python():
+        pytest.skip(f"the image's Python is {image_python} and this one {payload.client_python()}: pickles do not cross")
+    offset = 100
+
+    def compute(x):
+        import cloudpickle
+
+        print("computing", x, "with cloudpickle from", cloudpickle.__file__, flush=True)
+        if x < 0:
+            raise ArithmeticError(f"negative input {x}")
+        return {"square": x * x + offset}
+
+    function = payload.pickle_function(compute)
+    prefix = payload.functions_prefix("bd")
+    tasks = []
+    for n, x in enumerate([7, -1], 1):
+        arguments = payload.pickle_arguments((x,), {})
+        for key, data in payload.uploads(function, arguments, prefix=prefix).items():
+            batch.s3.put_object(Bucket=batch.bucket, Key=key, Body=data)
+        result = f"s3://{batch.bucket}/runs/calls/results/{n}.pkl"
+        tasks.append({"id": n, "call": payload.call_object(function, arguments, bucket=batch.bucket, prefix=prefix,
+                                                            result=result)})
+    doc = {"format": MANIFEST_FORMAT, "bundle": None, "records": None, "command": None, "environment": {}, "tasks": tasks}
+    data = canonical_json(doc)
+    key = f"bd/manifests/{sha256_hex(data)}.json"
+    batch.s3.put_object(Bucket=batch.bucket, Key=key, Body=data)
+    jd = job_definition(batch, launcher_image, LAUNCH)
+    params = {"manifest": f"s3://{batch.bucket}/{key}", "records": f"s3://{batch.bucket}/runs/calls/"}
+    parent = batch.submit(jd, parameters=params, arrayProperties={"size": 2})
+    ok, failed = (batch.wait(f"{parent}:{i}") for i in range(2))
+
+    def envelope(n):
+        return batch.s3.get_object(Bucket=batch.bucket, Key=f"runs/calls/results/{n}.pkl")["Body"].read()
+
+    assert ok["status"] == "SUCCEEDED", batch.log_lines(ok)
+    assert results.read_result(envelope(1)) == {"square": 149}
+    assert batch.log_lines(ok) == ["computing 7 with cloudpickle from /usr/local/bin/batchdeploy-launch/cloudpickle/__init__.py"]
+    assert pickle.loads(envelope(1))["python"].startswith("3.11.")
+    assert failed["status"] == "FAILED"
+    with pytest.raises(ArithmeticError, match="negative input -1") as raised:
+        results.read_result(envelope(2))
+    assert "in compute" in raised.value.remote.traceback and raised.value.remote.stdout.startswith("computing -1")
+    assert "ArithmeticError: negative input -1" in batch.log_lines(failed)  # the traceback in the job's log too
+    assert task_record(batch, "calls", 2)["exit_code"] == EXIT_CALL_RAISED
+    rec = task_record(batch, "calls", 1)
+    print(f"function call in the container: start->call process {rec['overhead_s']['before_command']:.3f}s, "
+          f"call process {rec['resources']['wall_s']:.3f}s, its end->record {rec['overhead_s']['after_command']:.3f}s")
+    assert sys.version_info[:2] == (3, 11)  # this test ran a 3.11 pickle in the image

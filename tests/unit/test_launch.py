@@ -52,8 +52,19 @@ def test_the_launcher_imports_only_the_standard_library_botocore_and_itself():
             root = name.split(".")[0]
             if root in allowed_std or root == "botocore" or name == "batchdeploy.launch" or name.startswith("batchdeploy.launch."):
                 continue
+            if (path.name, name) == ("callchild.py", "cloudpickle"):  # the function call's child process alone
+                continue
             bad.setdefault(path.name, []).append(name)
     assert bad == {}
+
+
+def test_the_call_child_imports_cloudpickle_only_when_it_runs_so_the_launcher_never_needs_it():
+    body = ast.parse((LAUNCH / "callchild.py").read_text()).body
+    at_import_time = [n for n in body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert all("cloudpickle" not in ast.dump(n) for n in at_import_time)
+    blocked = "import sys; sys.modules['cloudpickle'] = None; import batchdeploy.launch.main, batchdeploy.launch.function"
+    done = subprocess.run([sys.executable, "-c", blocked], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
 
 
 def test_exit_codes_are_distinct_documented_and_clear_of_common_ones():
@@ -218,7 +229,11 @@ def test_the_one_file_launcher_is_deterministic_and_runs(tmp_path):
     a, b = zipapp.write(str(tmp_path / "a")), zipapp.write(str(tmp_path / "b"))
     assert Path(a).read_bytes() == Path(b).read_bytes() and os.access(a, os.X_OK)
     names = zipfile.ZipFile(a).namelist()
-    assert all(n in ("__main__.py", "batchdeploy/__init__.py") or n.startswith("batchdeploy/launch/") for n in names)
+    assert all(n in ("__main__.py", "batchdeploy/__init__.py") or n.startswith(("batchdeploy/launch/", "cloudpickle/")) for n in names)
+    assert {"cloudpickle/__init__.py", "cloudpickle/cloudpickle.py", "cloudpickle/LICENSE"} <= set(names)
+    loads = f"import sys; sys.path.insert(0, {a!r}); import cloudpickle; print(cloudpickle.__file__)"
+    found = subprocess.run([sys.executable, "-I", "-c", loads], capture_output=True, text=True, timeout=60)
+    assert found.stdout.startswith(f"{a}/cloudpickle/"), found.stderr
     env = {"PATH": os.environ["PATH"]}
     done = subprocess.run([a], env=env, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (EXIT_USAGE, "batchdeploy-launch: no manifest: pass --manifest s3://BUCKET/KEY or set BATCHDEPLOY_MANIFEST\n")
