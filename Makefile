@@ -131,6 +131,10 @@ pipeline: ## ./deploy.sh --pipeline run FILE: every step submitted at once with 
 	$(if $(FILE),,$(error FILE is required: make pipeline FILE=examples/pipeline/pipeline.yaml))
 	$(DEPLOY) --pipeline run $(FILE)
 
+.PHONY: doctor
+doctor: ## ./deploy.sh --doctor [JOB]: why a job (or the queue) cannot run, and the fix
+	$(DEPLOY) --doctor $(JOB)
+
 .PHONY: bench
 bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md
 	$(PY) bench/run.py $(BENCH_ARGS)

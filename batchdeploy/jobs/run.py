@@ -16,6 +16,8 @@ from batchdeploy import config, errors, userjson
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
+from batchdeploy.doctor import flags as doctor_flags
+from batchdeploy.doctor import preflight
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import code as codes
@@ -98,6 +100,7 @@ def prepare(ctx, opts: RunOptions | None = None) -> Prepared:
     spec = opts.spec()
     if opts.cancel_on_interrupt and not opts.wait:
         raise UsageError("--cancel-on-interrupt needs --wait")
+    doctor_flags.check_run_flags(ctx.args)
     ctx.cfg.require("AWS_JOB_QUEUE", optional=("CREDENTIALS_DURATION", "CREDENTIALS_ROLE_ARN", "RUNNABLE_WARN_S",
                                                  "FILTER_TIMEOUT_S"))
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
@@ -176,6 +179,7 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     spec.overrides = overrides
     request = req.build(spec)
     req.check(request)
+    preflight.check(ctx, spec.queue, spec.job_definition, request)  # can the queue place it (cached)?
     return request, secret_names
 
 
