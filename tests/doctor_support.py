@@ -95,6 +95,9 @@ def runnable(reason: str | None = None, ids: set | None = None):
                     job.pop(key, None)
                 if reason:
                     job["statusReason"] = reason
+                array = job.get("arrayProperties") or {}
+                if array.get("size"):  # an array parent: every child RUNNABLE
+                    array["statusSummary"] = {"RUNNABLE": array["size"]}
         return answer
 
     return edit

@@ -62,6 +62,19 @@ def test_cancel_unschedulable_needs_wait(setup, proxy):
     assert proxy.count("submitjob") == 0
 
 
+def test_a_sweeps_wait_ends_too(setup, proxy, aws, project):
+    aws.client("s3").create_bucket(Bucket="sweep-bucket")
+    ds.project_for(project, setup, RUNNABLE_WARN_S="60", S3_BUCKET="sweep-bucket")
+    proxy.add(path="/v1/describejobs", rewrite=ds.runnable(MISCONFIGURED))
+    t = FakeClock()
+    code, out, err = inprocess(["run", "sw", "--grid", "word=a,b", "--no-credentials", "--wait", "--cancel-unschedulable"],
+                               sleep=t.sleep, clock=t.clock)
+    assert code == 4, err
+    assert "can never run: AWS says: MISCONFIGURATION" in err
+    assert t.now >= 60 and t.now - t.sleeps[-1] < 60
+    assert len(proxy.bodies("terminatejob")) == 1  # the first stuck job; the wait ends there
+
+
 # ---- the preflight --------------------------------------------------------------------------------
 
 
