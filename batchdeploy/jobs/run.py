@@ -111,8 +111,15 @@ def prepare(ctx, opts: RunOptions | None = None) -> Prepared:
     return Prepared(opts, spec, code, request, secret_names, later)
 
 
+def place(ctx, prepared: Prepared) -> None:
+    """The preflight (batchdeploy.doctor.preflight), after every other check and before anything is
+    uploaded or submitted: can the queue place this request? Cached briefly; --no-preflight skips it."""
+    preflight.check(ctx, prepared.spec.queue, prepared.spec.job_definition, prepared.request)
+
+
 def main(ctx) -> int:
     prepared = prepare(ctx)
+    place(ctx, prepared)
     opts, spec, code, request, secret_names = (prepared.opts, prepared.spec, prepared.code, prepared.request,
                                                prepared.secret_names)
     recorder = RunRecorder(ctx, spec, code)
@@ -179,7 +186,6 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     spec.overrides = overrides
     request = req.build(spec)
     req.check(request)
-    preflight.check(ctx, spec.queue, spec.job_definition, request)  # can the queue place it (cached)?
     return request, secret_names
 
 

@@ -117,3 +117,11 @@ def test_the_preflight_refuses_an_invalid_queue(setup, proxy):
     code, out, err = inprocess(["run", "exp1", "--no-credentials"])
     assert code == 4 and "INVALID: compute environment deleted" in err, err
     assert proxy.count("submitjob") == 0
+
+
+def test_a_sweep_goes_through_the_same_preflight(setup, proxy, aws, project):
+    aws.client("s3").create_bucket(Bucket="sweep-bucket")
+    ds.project_for(project, setup, S3_BUCKET="sweep-bucket")
+    code, out, err = inprocess(["run", "sw", "--grid", "word=a,b", "--no-credentials", "--vcpus", "128"])
+    assert code == 4 and "preflight: queue demo-queue cannot place 128 vCPU" in err, err
+    assert proxy.count("submitjob") == 0 and not [r for r in proxy.requests if r.method == "PUT"]  # nothing uploaded
