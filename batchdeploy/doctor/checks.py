@@ -14,20 +14,20 @@ FIX_BY_REASON = {
 }
 
 
-def _name(ce: dict) -> str:
+def ce_name(ce: dict) -> str:
     return ce.get("computeEnvironmentName") or ce.get("computeEnvironmentArn", "?")
 
 
-def _arn(ce: dict) -> str:
-    return ce.get("computeEnvironmentArn") or _name(ce)
+def ce_arn(ce: dict) -> str:
+    return ce.get("computeEnvironmentArn") or ce_name(ce)
 
 
-def _resources(ce: dict) -> dict:
+def ce_resources(ce: dict) -> dict:
     return ce.get("computeResources") or {}
 
 
-def _managed(ce: dict) -> bool:
-    return ce.get("type", "MANAGED") == "MANAGED" and bool(_resources(ce))
+def is_managed(ce: dict) -> bool:
+    return ce.get("type", "MANAGED") == "MANAGED" and bool(ce_resources(ce))
 
 
 def job_reason(f: Facts) -> list[Finding]:
@@ -60,7 +60,7 @@ def queue_state(f: Facts) -> list[Finding]:
 def ce_state(f: Facts) -> list[Finding]:
     out = []
     for ce in f.ces:
-        name, arn = _name(ce), _arn(ce)
+        name, arn = ce_name(ce), ce_arn(ce)
         if ce.get("status") == "INVALID":
             out.append(Finding("ce-invalid", f"compute environment {name} is INVALID: "
                                f"{ce.get('statusReason') or 'no reason given'}", arn,
@@ -79,8 +79,8 @@ def fit(f: Facts) -> list[Finding]:
         return []
     out, s = [], f.shape
     for ce in f.ces:
-        r, name, arn = _resources(ce), _name(ce), _arn(ce)
-        if not _managed(ce):
+        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
+        if not is_managed(ce):
             continue
         if r.get("maxvCpus") is not None and s.vcpus > float(r["maxvCpus"]):
             out.append(Finding("max-vcpus-below-job", f"the job needs {s.vcpus:g} vCPU; compute environment {name} "
@@ -108,8 +108,8 @@ def platform(f: Facts) -> list[Finding]:
         return []
     out, s = [], f.shape
     for ce in f.ces:
-        r, name, arn = _resources(ce), _name(ce), _arn(ce)
-        if not _managed(ce):
+        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
+        if not is_managed(ce):
             continue
         fargate = r.get("type") in limits.FARGATE_TYPES
         if fargate != (s.platform == "FARGATE"):
@@ -134,12 +134,12 @@ def capacity(f: Facts) -> list[Finding]:
         return []
     out = []
     for ce in f.ces:
-        r, arn = _resources(ce), _arn(ce)
+        r, arn = ce_resources(ce), ce_arn(ce)
         used, most = f.used_vcpus.get(arn), r.get("maxvCpus")
         if used is None or most is None or f.shape.vcpus > float(most):
             continue
         if used + f.shape.vcpus > float(most):
-            out.append(Finding("max-vcpus-used", f"compute environment {_name(ce)} has {used:g} of its maxvCpus {most} "
+            out.append(Finding("max-vcpus-used", f"compute environment {ce_name(ce)} has {used:g} of its maxvCpus {most} "
                                f"in use by running jobs; the job needs {f.shape.vcpus:g} more", arn,
                                f"raise its maxvCpus to at least {used + f.shape.vcpus:g}, or wait for those jobs", False, arn))
     return out
@@ -149,7 +149,7 @@ def spot(f: Facts) -> list[Finding]:
     """A Spot environment whose allocation may not place the job (no price data is read: see README)."""
     out = []
     for ce in f.ces:
-        r, name, arn = _resources(ce), _name(ce), _arn(ce)
+        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
         if r.get("type") != "SPOT":
             continue
         strategy = r.get("allocationStrategy") or "BEST_FIT"

@@ -4,7 +4,7 @@ the image, the instance profile and roles, the image itself in ECR. Pure functio
 from __future__ import annotations
 
 from batchdeploy.doctor import limits
-from batchdeploy.doctor.checks import _arn, _managed, _name, _resources
+from batchdeploy.doctor.checks import ce_arn, ce_name, ce_resources, is_managed
 from batchdeploy.doctor.model import Facts, Finding
 
 
@@ -30,7 +30,7 @@ def _endpoints_missing(f: Facts, vpc: str) -> list[str]:
 
 
 def _public_ip(f: Facts, ce: dict, subnet: dict) -> bool:
-    if _resources(ce).get("type") in limits.FARGATE_TYPES:
+    if ce_resources(ce).get("type") in limits.FARGATE_TYPES:
         net = ((f.job_definition or {}).get("containerProperties") or {}).get("networkConfiguration") or {}
         return net.get("assignPublicIp") == "ENABLED"
     return bool(subnet.get("MapPublicIpOnLaunch"))
@@ -41,17 +41,17 @@ def network(f: Facts) -> list[Finding]:
     public IP, or the ECR and S3 endpoints in its VPC."""
     out = []
     for ce in f.ces:
-        if not _managed(ce):
+        if not is_managed(ce):
             continue
-        for sid in _resources(ce).get("subnets") or []:
+        for sid in ce_resources(ce).get("subnets") or []:
             subnet = f.network.subnets.get(sid)
             if subnet is None:
-                out.append(Finding("subnet-missing", f"subnet {sid} of compute environment {_name(ce)} does not exist",
-                                   _arn(ce), "update the compute environment's subnets", True, _arn(ce)))
+                out.append(Finding("subnet-missing", f"subnet {sid} of compute environment {ce_name(ce)} does not exist",
+                                   ce_arn(ce), "update the compute environment's subnets", True, ce_arn(ce)))
                 continue
             problem = _no_way_out(f, ce, subnet)
             if problem:
-                out.append(Finding("subnet-no-route", problem[0], sid, problem[1], False, _arn(ce)))
+                out.append(Finding("subnet-no-route", problem[0], sid, problem[1], False, ce_arn(ce)))
     return out
 
 
@@ -67,12 +67,12 @@ def _no_way_out(f: Facts, ce: dict, subnet: dict) -> tuple[str, str] | None:
     if gateway.startswith("igw-"):
         if _public_ip(f, ce, subnet):
             return None
-        fargate = _resources(ce).get("type") in limits.FARGATE_TYPES
+        fargate = ce_resources(ce).get("type") in limits.FARGATE_TYPES
         fix = ("set networkConfiguration.assignPublicIp ENABLED in the job definition" if fargate else
                f"aws ec2 modify-subnet-attribute --subnet-id {sid} --map-public-ip-on-launch")
         return (f"subnet {sid} routes to internet gateway {gateway} but its {'tasks' if fargate else 'instances'} "
                 "get no public IP, so nothing can pull the image", fix)
-    return (f"subnet {sid} (compute environment {_name(ce)}) has no route to the internet (no internet gateway or "
+    return (f"subnet {sid} (compute environment {ce_name(ce)}) has no route to the internet (no internet gateway or "
             f"NAT for 0.0.0.0/0) and no VPC endpoint for {', '.join(missing)}: the image cannot be pulled",
             "add a NAT gateway route for 0.0.0.0/0 to its route table, or the VPC endpoints " + ", ".join(missing))
 
@@ -81,16 +81,16 @@ def roles(f: Facts) -> list[Finding]:
     """The instance profile (and its role), the service role and its policy, the execution role."""
     out = []
     for ce in f.ces:
-        r, name, arn = _resources(ce), _name(ce), _arn(ce)
+        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
         profile = r.get("instanceRole")
-        if _managed(ce) and profile and r.get("type") not in limits.FARGATE_TYPES:
+        if is_managed(ce) and profile and r.get("type") not in limits.FARGATE_TYPES:
             record = f.profiles.get(profile, {})
             if record is None:
                 out.append(Finding("instance-profile-missing", f"instance profile {profile} of compute environment {name} "
                                    "does not exist: its instances cannot join the cluster", arn,
                                    "create it with a role that has AmazonEC2ContainerServiceforEC2Role, or update instanceRole",
                                    False, arn))
-            elif record is not None and record and not record.get("Roles"):
+            elif record and not record.get("Roles"):
                 out.append(Finding("instance-profile-empty", f"instance profile {profile} of compute environment {name} "
                                    "holds no role", arn, "add a role with AmazonEC2ContainerServiceforEC2Role to it",
                                    False, arn))
@@ -104,7 +104,7 @@ def roles(f: Facts) -> list[Finding]:
 
 
 def _service_role(f: Facts, ce: dict) -> list[Finding]:
-    role, name, arn = ce.get("serviceRole"), _name(ce), _arn(ce)
+    role, name, arn = ce.get("serviceRole"), ce_name(ce), ce_arn(ce)
     if not role or "aws-service-role" in role:
         return []  # the service-linked role AWS manages
     record = f.roles.get(role, {})

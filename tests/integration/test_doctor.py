@@ -230,3 +230,17 @@ def test_no_permission_for_a_peripheral_read_is_noted_not_fatal(aws, project, pr
     r, data = doctor(project, proxy, job)
     assert r.returncode == 0, r.both
     assert any("ec2:DescribeInstanceTypes" in u and "UnauthorizedOperation" in u for u in data["unchecked"]), data
+
+
+def test_no_secret_of_the_job_reaches_the_doctors_output(aws, project, proxy):
+    canary = "CANARY-doctor-7b1f0c"
+    env = ds.environment(aws, types=("c5.large",), max_vcpus=256, vcpus="64")
+    ds.project_for(project, env)
+    job = aws.client("batch").submit_job(
+        jobName="exp1", jobQueue=env["queue"], jobDefinition=env["jobdef_arn"],
+        containerOverrides={"environment": [{"name": "POSTGRES_PASSWORD", "value": canary}]})["jobId"]
+    assert canary in json.dumps(aws.client("batch").describe_jobs(jobs=[job])["jobs"])  # the doctor reads it
+    proxy.add(path="/v1/describejobs", rewrite=ds.runnable())
+    for output in ("text", "json"):
+        r = project.run("doctor", job, "--output", output, env={"AWS_ENDPOINT_URL": proxy.url})
+        assert r.returncode == 4 and canary not in r.both, r.both
