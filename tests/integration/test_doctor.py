@@ -244,3 +244,11 @@ def test_no_secret_of_the_job_reaches_the_doctors_output(aws, project, proxy):
     for output in ("text", "json"):
         r = project.run("doctor", job, "--output", output, env={"AWS_ENDPOINT_URL": proxy.url})
         assert r.returncode == 4 and canary not in r.both, r.both
+
+
+def test_a_spot_environment_whose_allocation_may_not_place_it(aws, project, proxy):
+    env = ds.environment(aws, kind="SPOT", extra={"bidPercentage": 40})  # BEST_FIT: AWS's default strategy
+    ds.project_for(project, env)
+    r, data = doctor(project, proxy)
+    assert checks(data) == ["spot-fleet-role", "spot-bid"], data
+    assert r.returncode == 4 and "SPOT_CAPACITY_OPTIMIZED" in data["findings"][0]["fix"]
