@@ -135,6 +135,10 @@ pipeline: ## ./deploy.sh --pipeline run FILE: every step submitted at once with 
 functions-example: setup ## examples/functions/fit.py: a model per learning rate as one .map on Batch (IMAGE ?= the project's)
 	$(PY) examples/functions/fit.py $(IMAGE)
 
+.PHONY: doctor
+doctor: ## ./deploy.sh --doctor [JOB]: why a job (or the queue) cannot run, and the fix
+	$(DEPLOY) --doctor $(JOB)
+
 .PHONY: bench
 bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md
 	$(PY) bench/run.py $(BENCH_ARGS)

@@ -29,6 +29,7 @@ VERBS:
    --pipeline run FILE | rerun RUN_ID [--wait]
                              A pipeline: every step submitted at once with dependsOn (also
                              -r NAME --pipeline FILE); --status RUN_ID draws its graph
+   --doctor [JOB_ID|RUN_ID]  Why a job (or the queue) cannot run, and the one change that fixes it
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -48,7 +49,8 @@ EXAMPLES:
 
 EXIT CODES:
    0 success, 1 an operation failed (AWS refused), 2 usage or configuration error,
-   3 what was submitted failed (-r --wait: the job or a sweep's tasks; --submit: a task), 130 interrupted
+   3 what was submitted failed (-r --wait: the job or a sweep's tasks; --submit: a task),
+   4 a job can never run as things stand (--doctor; -r's preflight; --wait), 130 interrupted
 EOF
 }
 
@@ -89,6 +91,7 @@ while (($#)); do
     --delete) verb=delete ;;
     --submit) verb=submit ;;
     --pipeline) verb=pipeline ;;
+    --doctor) verb=doctor ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

@@ -21,6 +21,7 @@ Where each verb lives (a test checks this table against VERBS):
     delete        --delete          batchdeploy.infra.verbs
     submit        --submit          batchdeploy.bags.verb
     pipeline      --pipeline        batchdeploy.pipelines.verb
+    doctor        --doctor          batchdeploy.doctor.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create share),
 config, secrets, state, polling, ui, userprog (user jq programs under limits), engine; local/ the local stack.
@@ -85,6 +86,7 @@ VERBS: dict[str, Verb] = {
     "submit": Verb("batchdeploy.bags.verb:main", "pegasus job submit files: every task run, followed, its .out/.err written",
                    ("--submit",), "submit"),
     "pipeline": Verb("batchdeploy.pipelines.verb:main", "pipelines: run FILE, rerun RUN_ID", ("--pipeline",), "pipeline"),
+    "doctor": Verb("batchdeploy.doctor.verb:main", "why a job (or the queue) cannot run, and the fix", ("--doctor",), "doctor"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
@@ -98,6 +100,7 @@ EXIT_CODES = """exit codes:
   1    an operation failed (AWS refused, a build or a transfer failed)
   2    usage or configuration error
   3    what was submitted failed (-r --wait: the job, or tasks of a sweep; submit: a task)
+  4    a job can never run as things stand (doctor; -r preflight; --wait once the doctor looked)
   130  interrupted (Ctrl-C or SIGTERM)"""
 
 
@@ -210,6 +213,7 @@ def _run_flags(add, verb: str) -> None:
           help="one task per combination of the values (the cartesian product)")
     sweep("--rerun-failed", metavar="RUN_ID", help="a new run of the run's failed and never-started tasks only")
     add("--pipeline", metavar="FILE", help="a pipeline file: every step submitted at once with dependsOn")
+    importlib.import_module("batchdeploy.doctor.flags").add_run_flags(add)
 
 
 def _status_flags(add, verb: str) -> None:
@@ -272,18 +276,11 @@ def _submit_flags(add, verb: str) -> None:
 
 # verb -> the function that adds its own flags (verbs with none are absent)
 _VERB_FLAGS = {
-    "images": _images_flags,
-    "update-jobs": _update_jobs_flags,
-    "run": _run_flags,
-    "status": _status_flags,
-    "logs": _logs_flags,
-    "cancel": _cancel_flags,
-    "sync-to-s3": _sync_flags,
-    "sync-from-s3": _sync_flags,
-    "create": _infra_flags,
-    "delete": _infra_flags,
-    "submit": _submit_flags,
+    "images": _images_flags, "update-jobs": _update_jobs_flags, "run": _run_flags, "status": _status_flags,
+    "logs": _logs_flags, "cancel": _cancel_flags, "sync-to-s3": _sync_flags, "sync-from-s3": _sync_flags,
+    "create": _infra_flags, "delete": _infra_flags, "submit": _submit_flags,
     "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
+    "doctor": lambda add, verb: importlib.import_module("batchdeploy.doctor.flags").add_flags(add, verb),
 }
 
 

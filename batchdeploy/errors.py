@@ -8,6 +8,7 @@ OK = 0
 FAILED = 1  # an operation failed: AWS refused, a build failed, a transfer failed
 USAGE = 2  # usage or configuration error: the user can fix it and run again
 TASKS_FAILED = 3  # everything was submitted and followed, and a job or some of a sweep's tasks failed
+UNSCHEDULABLE = 4  # the doctor found that a job can never run as things stand (batchdeploy.doctor)
 INTERRUPTED = 130
 
 
@@ -56,6 +57,13 @@ class TasksFailed(BatchdeployError):
     anything, so a script can tell "fix the experiment" (3) from "fix the setup or retry" (1)."""
 
     exit_code = TASKS_FAILED
+
+
+class Unschedulable(BatchdeployError):
+    """A job (or a request, at the preflight) can never be placed as things stand: a MISCONFIGURATION
+    reason from AWS, no instance type that fits, an INVALID queue or compute environment (exit 4)."""
+
+    exit_code = UNSCHEDULABLE
 
 
 class Interrupted(BatchdeployError):

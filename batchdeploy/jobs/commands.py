@@ -14,6 +14,7 @@ from batchdeploy import errors
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.batch import JOB_NAME, QUEUED
+from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import OperationError, TasksFailed, UsageError
 from batchdeploy.jobs.job import Job, children_text
 from batchdeploy.jobs.submit import named
@@ -82,7 +83,7 @@ def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = No
     try:
         followed = follow(batch, ctx.aws.client("logs"), job_id, sleep=ctx.sleep, clock=ctx.clock,
                           on_change=on_change, on_line=on_line, warn=out.warn,
-                          runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")))
+                          runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")), on_stuck=doctor_hook.on_stuck(ctx))
     except KeyboardInterrupt:
         return _interrupted(ctx, batch, job_id, cancel_on_interrupt)
     ok, line = Job(with_exit_code(followed.job, exit_code_from, out)).outcome()

@@ -16,6 +16,8 @@ from batchdeploy import config, errors, userjson
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
+from batchdeploy.doctor import flags as doctor_flags
+from batchdeploy.doctor import preflight
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import code as codes
@@ -97,6 +99,7 @@ def prepare(ctx, opts: RunOptions | None = None) -> Prepared:
     spec = opts.spec()
     if opts.cancel_on_interrupt and not opts.wait:
         raise UsageError("--cancel-on-interrupt needs --wait")
+    doctor_flags.check_run_flags(ctx.args)
     ctx.cfg.require("AWS_JOB_QUEUE", optional=("CREDENTIALS_DURATION", "CREDENTIALS_ROLE_ARN", "RUNNABLE_WARN_S",
                                                  "FILTER_TIMEOUT_S"))
     spec.queue = ctx.cfg["AWS_JOB_QUEUE"]
@@ -107,8 +110,15 @@ def prepare(ctx, opts: RunOptions | None = None) -> Prepared:
     return Prepared(opts, spec, code, request, secret_names, later)
 
 
+def place(ctx, prepared: Prepared) -> None:
+    """The preflight (batchdeploy.doctor.preflight), after every other check and before anything is
+    uploaded or submitted: can the queue place this request? Cached briefly; --no-preflight skips it."""
+    preflight.check(ctx, prepared.spec.queue, prepared.spec.job_definition, prepared.request)
+
+
 def main(ctx) -> int:
     prepared = prepare(ctx)
+    place(ctx, prepared)
     opts, spec, code, request, secret_names = (prepared.opts, prepared.spec, prepared.code, prepared.request,
                                                prepared.secret_names)
     recorder = RunRecorder(ctx, spec, code)

@@ -255,11 +255,13 @@ def follow(
     backoff: Backoff | None = None,
     final_grace_s: float = 1.0,
     log_page_size: int | None = None,
+    on_stuck: Callable[[str, dict, float], None] | None = None,
 ) -> Followed:
     """State changes and log lines of one job as they happen, until it ends. A new state restarts the
     looks at `polling.QUICK` (a short job's end is seen about half a second after it); array progress and
     log lines restart them at the backoff's `first` (2 s), so a chatty job is not looked at faster than
-    before; nothing changing settles at one look per `cap` seconds."""
+    before; nothing changing settles at one look per `cap` seconds. `on_stuck(job_id, job, seconds)` runs once when the
+    job has been RUNNABLE `runnable_warn_s` (the doctor, which may end the wait by raising)."""
     pace = backoff or Backoff(quick=QUICK)
 
     def slow(job_id_, job, waited):
@@ -267,6 +269,8 @@ def follow(
             f"job {job_id_} has been RUNNABLE for {int(waited)} s: the queue's compute environments cannot place "
             "it (check their state, maximum vCPUs and instance types against the job's vcpus/memory/gpus)"
         )
+        if on_stuck is not None:
+            on_stuck(job_id_, job, waited)
 
     watcher = JobWatcher(
         batch, [job_id], sleep=sleep, clock=clock, runnable_warn_s=runnable_warn_s, warn=slow, backoff=pace

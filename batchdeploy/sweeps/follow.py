@@ -9,6 +9,7 @@ the API when it has one, else from the launcher's task record in S3 (moto report
 from __future__ import annotations
 
 from batchdeploy import errors, runs
+from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import TasksFailed
 from batchdeploy.jobs.commands import elapsed as elapsed_text
 from batchdeploy.secrets import redact
@@ -143,7 +144,9 @@ def record_exit_code(ctx, bucket: str, prefix: str, run_id: str):
 def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], exit_code_of=None, json_extra=None) -> int:
     """Follow every job of the sweep to its end; 0 when every task succeeded, TasksFailed (3) else."""
     out = ctx.out
-    watcher = SweepWatcher(ctx.aws.client("batch"), tracked, sleep=ctx.sleep, clock=ctx.clock)
+    watcher = SweepWatcher(ctx.aws.client("batch"), tracked, sleep=ctx.sleep, clock=ctx.clock,
+                           runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")),
+                           on_stuck=doctor_hook.on_stuck(ctx))
     try:
         with Display(out, label) as display:
             failures = watcher.run(lambda counts, t: display.update(counts, watcher.total, t))

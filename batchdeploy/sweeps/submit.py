@@ -130,6 +130,7 @@ def submit(ctx, prepared: jobrun.Prepared, sweep: Sweep, *, rerun_of: str | None
             job_definition=prepared.spec.job_definition,
             output_parameter=ctx.cfg.get("OUTPUT_PARAMETER", DEFAULT_OUTPUT_PARAMETER))
     recorder.plan = plan = build_plan(ctx, prepared, sweep, recorder)
+    jobrun.place(ctx, prepared)  # the preflight: can the queue place it?
     prepared.later.flush()
     if prepared.opts.dry_run:
         _dry_run(ctx, prepared, plan, recorder.run_id)

@@ -74,7 +74,8 @@ def done_from_summary(summary: dict, size: int) -> bool:
 
 class SweepWatcher:
     def __init__(self, batch, tracked: list[Tracked], *, sleep, clock, backoff: Backoff | None = None,
-                 missing_grace_s: float = 120.0):
+                 missing_grace_s: float = 120.0, runnable_warn_s: float | None = None,
+                 on_stuck: Callable[[str, dict, float], None] | None = None):
         self.batch, self.tracked = batch, tracked
         self.sleep, self.clock = sleep, clock
         self.backoff = backoff or Backoff()
@@ -83,6 +84,11 @@ class SweepWatcher:
         self.describe_calls = self.list_calls = 0
         self.start = clock()
         self._last: dict[str, int] | None = None
+        # on_stuck(job id, record, seconds): once per job whose tasks have all been RUNNABLE (or waiting)
+        # for runnable_warn_s with none started (the doctor, which may end the watch by raising)
+        self.runnable_warn_s, self.on_stuck = runnable_warn_s, on_stuck
+        self._runnable_since: dict[str, float] = {}
+        self._stuck_told: set[str] = set()
 
     @property
     def total(self) -> int:
@@ -113,9 +119,23 @@ class SweepWatcher:
                                  hint="check the region; Batch forgets finished jobs after some days")
         for t in pending:
             self._failures_of(t)
+            self._stuck(t)
         counts = self.counts()
         changed, self._last = counts != self._last, counts
         return changed
+
+    def _stuck(self, t: Tracked) -> None:
+        if self.on_stuck is None or self.runnable_warn_s is None or t.job_id in self._stuck_told:
+            return
+        counts = t.counts()
+        if not counts.get("RUNNABLE") or any(counts.get(s) for s in ("STARTING", "RUNNING", "SUCCEEDED", "FAILED")):
+            self._runnable_since.pop(t.job_id, None)
+            return
+        now = self.clock()
+        since = self._runnable_since.setdefault(t.job_id, now)
+        if now - since >= self.runnable_warn_s:
+            self._stuck_told.add(t.job_id)
+            self.on_stuck(t.job_id, t.record, now - since)
 
     def _failures_of(self, t: Tracked) -> None:
         failed = t.counts().get("FAILED", 0)

@@ -140,7 +140,8 @@ setup() {
 
 @test "every verb flag reaches its verb" {
   for flag in -i --info -b --update-images -u --update-jobs -r --run-experiment --sync-to-s3 --sync-from-s3 \
-              --sync_to_s3 --sync_from_s3 -a --all --status --logs --cancel --create --delete --submit --pipeline; do
+              --sync_to_s3 --sync_from_s3 -a --all --status --logs --cancel --create --delete --submit --pipeline \
+              --doctor; do
     run --separate-stderr "$DEPLOY" "$flag" --help
     assert_success
     assert_output --partial "usage: batchdeploy"
@@ -200,4 +201,14 @@ setup() {
   run --separate-stderr env PYTHONPATH="$ROOT" "$ROOT/.venv/bin/python" -m batchdeploy logs
   assert_failure 2
   [[ "$stderr" == *"see \`batchdeploy logs --help\`"* ]]
+}
+
+@test "--doctor hands its target to the doctor; a bad one is one line, exit 2" {
+  run --separate-stderr "$DEPLOY" --doctor --help
+  assert_success
+  assert_output --partial "usage: batchdeploy doctor"
+  assert_output --partial "JOB_ID|RUN_ID"
+  run --separate-stderr "$DEPLOY" --doctor a b
+  assert_failure 2
+  [[ "$stderr" == *"unrecognized arguments: b"* ]]
 }
