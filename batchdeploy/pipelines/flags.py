@@ -1,5 +1,7 @@
 """The flags of `batchdeploy pipeline` (kept out of cli.py, which holds the verb table)."""
 
+from batchdeploy.doctor import flags as doctor_flags
+
 
 def add_flags(add, verb: str) -> None:
     add("action", metavar="run|rerun|status", help="run FILE, rerun RUN_ID, or status RUN_ID")
@@ -9,3 +11,4 @@ def add_flags(add, verb: str) -> None:
     add("--dry-run", action="store_true", help="read, check and plan; upload and submit nothing")
     add("--logs", nargs="?", const="", metavar="STEP[,STEP]",
         help="with --wait: the running steps' log lines as they arrive, each prefixed by its step (default: every step)")
+    doctor_flags.add_run_flags(add)  # --no-preflight, --cancel-unschedulable: as -r's

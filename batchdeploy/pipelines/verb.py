@@ -18,6 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batchdeploy import errors, runs
+from batchdeploy.doctor import flags as doctor_flags
+from batchdeploy.doctor import hook as doctor_hook
+from batchdeploy.doctor import preflight
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import run as jobrun
@@ -120,6 +123,9 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
                      f"{plans.PACED_RATE}/s; add `{codes.DOCKERFILE_LINE}` to the Dockerfile (then -b, -u) for one array job")
     for p in prepared.values():
         p.later.flush()
+    doctor_flags.check_run_flags(ctx.args)
+    for sp in pp.steps:  # -r's preflight, per step request (its shape cached: a repeat costs nothing)
+        preflight.check(ctx, pp.queue, sp.definition, sp.request)
     if opts.dry_run:
         ctx.out.emit_json({"run_id": run_id, "submits": sum(len(sp.units or [1]) for sp in pp.steps),
                            "steps": [{"name": sp.step.name, "depends_on": [d.step for d in sp.step.depends_on],
@@ -180,6 +186,7 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
     batch = ctx.aws.client("batch")
     backoff = Backoff()
     last: dict[str, str] = {}
+    stuck = StuckSteps(ctx)
     try:
         with GraphView(ctx.out, f"run {run_id}", live=live, console=console) as view:
             lines = None if logs is None else plogs.StepLogs(batch, ctx.aws.client("logs"), logs, view.log,
@@ -194,6 +201,7 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
                 if lines is not None and lines.poll(steps, current) and not changed:
                     backoff.reset()
                 last = current
+                stuck.look(steps, current)
                 if all(v in graph.ENDED for v in current.values()):
                     break
                 ctx.sleep(backoff.next())
@@ -209,6 +217,26 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
         return errors.TASKS_FAILED
     ctx.out.result(f"run {run_id}: every step succeeded")
     return errors.OK
+
+
+class StuckSteps:
+    """The doctor during a pipeline's --wait, as during -r's: once per step whose jobs stay RUNNABLE
+    past RUNNABLE_WARN_S (the injected clock); a cause that never resolves ends the wait (exit 4)."""
+
+    def __init__(self, ctx):
+        self.clock, self.after = ctx.clock, float(ctx.cfg.get("RUNNABLE_WARN_S", "600"))
+        self.on_stuck, self.since, self.told = doctor_hook.on_stuck(ctx), {}, set()
+
+    def look(self, steps: list[graph.StepState], current: dict[str, str]) -> None:
+        for s in steps:
+            if current.get(s.name) != "RUNNABLE" or s.name in self.told:
+                self.since.pop(s.name, None)
+                continue
+            now = self.clock()
+            if now - self.since.setdefault(s.name, now) >= self.after:
+                self.told.add(s.name)
+                job_id = s.jobs()[0]
+                self.on_stuck(job_id, s.task_records.get(job_id) or s.record, now - self.since[s.name])
 
 
 def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:

@@ -125,3 +125,48 @@ def test_a_sweep_goes_through_the_same_preflight(setup, proxy, aws, project):
     code, out, err = inprocess(["run", "sw", "--grid", "word=a,b", "--no-credentials", "--vcpus", "128"])
     assert code == 4 and "preflight: queue demo-queue cannot place 128 vCPU" in err, err
     assert proxy.count("submitjob") == 0 and not [r for r in proxy.requests if r.method == "PUT"]  # nothing uploaded
+
+
+# ---- pipelines: the same preflight and the same doctor during --wait ---------------------------------
+
+PIPELINE = """name: pipe
+steps:
+  a: {}
+  b:
+    depends_on: [a]
+    vcpus: %s
+"""
+
+
+@pytest.fixture
+def pipe(setup, aws, project):
+    aws.client("s3").create_bucket(Bucket="pipe-bucket")
+    ds.project_for(project, setup, RUNNABLE_WARN_S="60", S3_BUCKET="pipe-bucket")
+    return project
+
+
+def test_a_pipeline_goes_through_the_preflight_per_step_and_caches_it(pipe, proxy):
+    pipe.write("pipeline.yaml", PIPELINE % 128)
+    code, out, err = inprocess(["pipeline", "run", "pipeline.yaml", "--no-credentials"])
+    assert code == 4 and "preflight: queue demo-queue cannot place 128 vCPU" in err, err
+    assert proxy.count("submitjob") == 0 and not [r for r in proxy.requests if r.method == "PUT"]
+    pipe.write("pipeline.yaml", PIPELINE % 1)
+    code, out, err = inprocess(["pipeline", "run", "pipeline.yaml", "--no-credentials"])
+    assert code == 0, err
+    asked = proxy.count("describecomputeenvironments")
+    code, out, err = inprocess(["pipeline", "run", "pipeline.yaml", "--no-credentials"])
+    assert code == 0 and proxy.count("describecomputeenvironments") == asked  # both shapes cached
+    code, out, err = inprocess(["pipeline", "run", "pipeline.yaml", "--no-credentials", "--cancel-unschedulable"])
+    assert code == 2 and "--cancel-unschedulable needs --wait" in err
+
+
+def test_a_pipelines_wait_runs_the_doctor_on_a_stuck_step_and_ends_at_a_cause_that_never_resolves(pipe, proxy):
+    pipe.write("pipeline.yaml", PIPELINE % 1)
+    proxy.add(path="/v1/describejobs", rewrite=ds.runnable(MISCONFIGURED))
+    t = FakeClock()
+    code, out, err = inprocess(["pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait",
+                                "--cancel-unschedulable"], sleep=t.sleep, clock=t.clock)
+    assert code == 4, err
+    assert "has been RUNNABLE for 6" in err and "can never run: AWS says: MISCONFIGURATION" in err
+    assert t.now >= 60 and t.now - t.sleeps[-1] < 60
+    assert len(proxy.bodies("terminatejob")) == 1
