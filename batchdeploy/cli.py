@@ -272,6 +272,7 @@ def _submit_flags(add, verb: str) -> None:
     add("--files", "-f", metavar="FILE[,FILE...]", help="files every task gets (as pegasus's -f)")
     add("--logs-dir", metavar="DIR", help="where <jobName>.out and .err go (default: the current folder)")
     add("--merge-logs", "-m", metavar="PREFIX", help="merge them into PREFIX.out, PREFIX.err (in --logs-dir)")
+    importlib.import_module("batchdeploy.doctor.flags").add_run_flags(add)  # --no-preflight, --cancel-unschedulable
 
 
 # verb -> the function that adds its own flags (verbs with none are absent)

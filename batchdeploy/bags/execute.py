@@ -90,8 +90,9 @@ def stream_of(record: dict) -> str | None:
 
 class BagRunner:
     def __init__(self, aws, *, sleep, clock, now, note, logs_dir: Path, jobstate: Path | None = None,
-                 backoff: Backoff | None = None):
+                 backoff: Backoff | None = None, stuck=None):
         self.aws, self.sleep, self.clock, self.now, self.note = aws, sleep, clock, now, note
+        self.stuck = stuck  # doctor.hook.Stuck: the doctor once per unit RUNNABLE past RUNNABLE_WARN_S
         self.logs_dir, self.jobstate = logs_dir, jobstate
         self.backoff = backoff or Backoff()
         self.calls = {"SubmitJob": 0, "DescribeJobs": 0, "FilterLogEvents": 0}
@@ -147,6 +148,8 @@ class BagRunner:
                 unit = pending[job_id]
                 changed |= record != unit.record
                 unit.record = record
+                if self.stuck is not None:
+                    self.stuck.saw(job_id, _runnable(record), job_id, record)
                 if not unit.is_array:
                     self._saw(unit.placed[0], record)
                 elif _unit_done(unit):
@@ -227,6 +230,14 @@ def launchers_for(batch, definitions: set[str], known: dict[str, dict], images: 
         except UsageError:
             out[ref] = None
     return out
+
+
+def _runnable(record: dict) -> bool:
+    """A job (or an array, all of whose started children are) waiting in RUNNABLE for a place."""
+    summary = aws_batch.array_summary(record) if (record.get("arrayProperties") or {}).get("size") else {}
+    if summary:
+        return bool(summary.get("RUNNABLE")) and not any(summary.get(s) for s in ("STARTING", "RUNNING", "SUCCEEDED", "FAILED"))
+    return record.get("status") == "RUNNABLE"
 
 
 def _unit_done(unit: Unit) -> bool:

@@ -20,6 +20,8 @@ from batchdeploy.bags import logs as baglogs
 from batchdeploy.bags.execute import BagRunner, Placed, launchers_for, new_token, request_for
 from batchdeploy.bags.files import upload
 from batchdeploy.bags.names import S3Location, task_environment
+from batchdeploy.doctor import hook as doctor_hook
+from batchdeploy.doctor import preflight
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.state import IMAGES
 
@@ -45,9 +47,10 @@ def main(ctx) -> int:
     # every request built and checked before anything is uploaded or submitted
     batch = ctx.aws.client("batch")
     need_default = [t for t in bag.tasks if not (t.job_definition and t.job_queue)]
-    jd = queue = None
+    jd = queue = described = None
     if any(not t.job_definition for t in bag.tasks):
-        jd = jobrun.resolve_definition(ctx, batch, args.job_definition)["jobDefinitionArn"]
+        described = jobrun.resolve_definition(ctx, batch, args.job_definition)
+        jd = described["jobDefinitionArn"]
     if need_default and any(not t.job_queue for t in bag.tasks):
         ctx.cfg.require("AWS_JOB_QUEUE")
         queue = ctx.cfg.get("AWS_JOB_QUEUE")
@@ -55,6 +58,9 @@ def main(ctx) -> int:
     placed = [Placed(t, request_for(t, task_environment(t.environment, t.name, where, names),
                                     t.job_definition or jd, t.job_queue or queue, f"{token}-t{n}"))
               for n, t in enumerate(bag.tasks, 1)]
+    for p in placed:  # -r's preflight for the tasks on the project's definition (one look per request shape)
+        if described is not None and p.request["jobDefinition"] == jd:
+            preflight.check(ctx, p.request["jobQueue"], described, p.request)
     files = {**bag.uploads(), **{p.name: p for p in common}}
     if files:
         sent = upload(ctx.aws.client("s3"), where, files)
@@ -67,7 +73,7 @@ def main(ctx) -> int:
         ctx.out.warn(note)
     logs_dir = ctx.cfg.path(args.logs_dir) if args.logs_dir else cwd
     runner = BagRunner(ctx.aws, sleep=ctx.sleep, clock=ctx.clock, now=lambda: datetime.now().astimezone(),
-                       note=ctx.out.note, logs_dir=logs_dir)
+                       note=ctx.out.note, logs_dir=logs_dir, stuck=doctor_hook.stuck_for(ctx))
     outcome = runner.run(placed, units)
     if args.merge_logs:
         summary = baglogs.cluster_summary(outcome.total, outcome.succeeded, outcome.failed, outcome.start, outcome.end)

@@ -42,3 +42,28 @@ def on_stuck(ctx, cancel: bool | None = None) -> Callable[[str, dict, float], No
         raise Unschedulable(f"job {job_id} can never run: {first.what}", hint=f"fix: {first.fix}")
 
     return look
+
+
+class Stuck:
+    """When to call the doctor: `saw(key, ...)` once a poll per followed thing (a job, a step); the
+    first time `key` has been RUNNABLE for `after` seconds by `clock`, `on_stuck` runs, once per key."""
+
+    def __init__(self, clock, after: float, on_stuck: Callable[[str, dict, float], None]):
+        self.clock, self.after, self.on_stuck = clock, after, on_stuck
+        self.since: dict[str, float] = {}
+        self.told: set[str] = set()
+
+    def saw(self, key: str, runnable: bool, job_id: str, record: dict) -> None:
+        if not runnable or key in self.told:
+            self.since.pop(key, None)
+            return
+        now = self.clock()
+        waited = now - self.since.setdefault(key, now)
+        if waited >= self.after:
+            self.told.add(key)
+            self.on_stuck(job_id, record, waited)
+
+
+def stuck_for(ctx) -> Stuck:
+    """The doctor's Stuck for a verb's --wait: RUNNABLE_WARN_S, the injected clock, --cancel-unschedulable."""
+    return Stuck(ctx.clock, float(ctx.cfg.get("RUNNABLE_WARN_S", "600")), on_stuck(ctx))

@@ -186,7 +186,7 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
     batch = ctx.aws.client("batch")
     backoff = Backoff()
     last: dict[str, str] = {}
-    stuck = StuckSteps(ctx)
+    stuck = doctor_hook.stuck_for(ctx)
     try:
         with GraphView(ctx.out, f"run {run_id}", live=live, console=console) as view:
             lines = None if logs is None else plogs.StepLogs(batch, ctx.aws.client("logs"), logs, view.log,
@@ -201,7 +201,9 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
                 if lines is not None and lines.poll(steps, current) and not changed:
                     backoff.reset()
                 last = current
-                stuck.look(steps, current)
+                for s in steps:  # the doctor, once per step RUNNABLE past RUNNABLE_WARN_S
+                    job_id = (s.jobs() or [""])[0]
+                    stuck.saw(s.name, current.get(s.name) == "RUNNABLE", job_id, s.task_records.get(job_id) or s.record)
                 if all(v in graph.ENDED for v in current.values()):
                     break
                 ctx.sleep(backoff.next())
@@ -217,26 +219,6 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
         return errors.TASKS_FAILED
     ctx.out.result(f"run {run_id}: every step succeeded")
     return errors.OK
-
-
-class StuckSteps:
-    """The doctor during a pipeline's --wait, as during -r's: once per step whose jobs stay RUNNABLE
-    past RUNNABLE_WARN_S (the injected clock); a cause that never resolves ends the wait (exit 4)."""
-
-    def __init__(self, ctx):
-        self.clock, self.after = ctx.clock, float(ctx.cfg.get("RUNNABLE_WARN_S", "600"))
-        self.on_stuck, self.since, self.told = doctor_hook.on_stuck(ctx), {}, set()
-
-    def look(self, steps: list[graph.StepState], current: dict[str, str]) -> None:
-        for s in steps:
-            if current.get(s.name) != "RUNNABLE" or s.name in self.told:
-                self.since.pop(s.name, None)
-                continue
-            now = self.clock()
-            if now - self.since.setdefault(s.name, now) >= self.after:
-                self.told.add(s.name)
-                job_id = s.jobs()[0]
-                self.on_stuck(job_id, s.task_records.get(job_id) or s.record, now - self.since[s.name])
 
 
 def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:

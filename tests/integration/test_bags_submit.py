@@ -60,3 +60,30 @@ def test_a_bad_submit_file_is_refused_with_exit_2_and_nothing_sent(aws, moto, ba
 def test_deploy_sh_knows_submit(bag_project):
     result = bag_project.deploy("--submit", "--help")
     assert result.returncode == 0 and "--merge-logs" in result.stdout
+
+
+def test_a_bag_goes_through_the_preflight_and_its_watch_through_the_doctor(aws, bag_project, proxy, monkeypatch):
+    """Issue #24 for bags: the preflight before anything is uploaded or submitted, and the doctor when a
+    task stays RUNNABLE past RUNNABLE_WARN_S (the injected clock), ending at a cause that never resolves."""
+    from tests import doctor_support as ds
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+
+    def disabled(answer):
+        for ce in answer.get("computeEnvironments", []):
+            ce["state"] = "DISABLED"
+        return answer
+
+    rule = proxy.add(path="/v1/describecomputeenvironments", rewrite=disabled)
+    code, out, err = inprocess(["submit", "jobs.json"])
+    assert code == 4 and "preflight: queue" in err and "DISABLED" in err, err
+    assert proxy.count("submitjob") == 0 and not [r for r in proxy.requests if r.method == "PUT"]
+    proxy.rules.remove(rule)
+
+    with open(bag_project.path / ".aws_env", "a") as f:
+        f.write("RUNNABLE_WARN_S=60\n")
+    proxy.add(path="/v1/describejobs", rewrite=ds.runnable("MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - too big"))
+    clock = FakeClock()
+    code, out, err = inprocess(["submit", "jobs.json", "--cancel-unschedulable"], sleep=clock.sleep, clock=clock.clock)
+    assert code == 4 and "can never run: AWS says: MISCONFIGURATION" in err, err
+    assert clock.now >= 60 and len(proxy.bodies("terminatejob")) == 1

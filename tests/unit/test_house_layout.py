@@ -12,7 +12,7 @@ MAX_FUNCTION_LINES = 60
 CAPABILITIES = {"jobs", "images", "sync", "infra", "local", "sweeps", "bags", "pipelines", "functions", "doctor"}
 # Capabilities built on another: a sweep is a run (the same checks, credentials, record, submit).
 # The doctor is below jobs and sweeps: their --wait and -r's preflight call it; it imports neither.
-BUILT_ON = {"sweeps": {"jobs", "doctor"}, "bags": {"jobs", "sweeps", "sync", "infra"}, "pipelines": {"jobs", "sweeps", "doctor"},
+BUILT_ON = {"sweeps": {"jobs", "doctor"}, "bags": {"jobs", "sweeps", "sync", "infra", "doctor"}, "pipelines": {"jobs", "sweeps", "doctor"},
             "functions": {"jobs", "sweeps", "images"}, "jobs": {"doctor"}}
 # The top: it names every verb's module (as strings, imported on use) and may import any of them.
 TOP = {"batchdeploy.cli", "batchdeploy.__main__"}
