@@ -252,3 +252,61 @@ def test_a_spot_environment_whose_allocation_may_not_place_it(aws, project, prox
     r, data = doctor(project, proxy)
     assert checks(data) == ["spot-fleet-role", "spot-bid"], data
     assert r.returncode == 4 and "SPOT_CAPACITY_OPTIMIZED" in data["findings"][0]["fix"]
+
+
+# ---- the findings that had unit tests only, each made for real in moto ------------------------------------
+
+
+def test_an_instance_profile_with_no_role(aws, project, proxy):
+    env = ds.environment(aws)
+    ds.project_for(project, env)
+    aws.client("iam").remove_role_from_instance_profile(InstanceProfileName="ecs-instance", RoleName="ecs-instance")
+    r, data = doctor(project, proxy)
+    assert checks(data) == ["instance-profile-empty"], data
+    assert r.returncode == 0 and "holds no role" in data["findings"][0]["what"]
+
+
+def test_a_subnet_the_compute_environment_names_that_is_gone(aws, project, proxy):
+    ec2 = aws.client("ec2")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    doomed = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.200.0/24")["Subnet"]["SubnetId"]
+    env = ds.environment(aws, extra={"subnets": [doomed]})
+    ds.project_for(project, env)
+    ec2.delete_subnet(SubnetId=doomed)
+    r, data = doctor(project, proxy)
+    assert checks(data) == ["subnet-missing"], data
+    assert r.returncode == 4 and doomed in data["findings"][0]["what"]
+
+
+def test_a_fargate_job_on_an_ec2_queue_and_gpus_on_fargate(aws, project, proxy):
+    env = ds.environment(aws)
+    ds.project_for(project, env)
+    batch = aws.client("batch")
+    fargate = batch.register_job_definition(
+        jobDefinitionName="fargate-job", type="container", platformCapabilities=["FARGATE"],
+        containerProperties={"image": ds.IMAGE, "command": ["true"], "executionRoleArn": env["execution"],
+                             "networkConfiguration": {"assignPublicIp": "ENABLED"},
+                             "resourceRequirements": [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"}]})
+    job = batch.submit_job(jobName="f", jobQueue=env["queue"], jobDefinition=fargate["jobDefinitionArn"])["jobId"]
+    proxy.add(path="/v1/describejobs", rewrite=ds.runnable())
+    r, data = doctor(project, proxy, job)
+    assert checks(data) == ["platform-mismatch"] and r.returncode == 4, data
+    assert "defined for FARGATE" in data["findings"][0]["what"]
+
+
+def test_gpus_asked_of_fargate(aws, project, proxy):
+    env = ds.environment(aws, kind="FARGATE", vcpus="1", memory="2048")
+    ds.project_for(project, env)
+    job = aws.client("batch").submit_job(
+        jobName="g", jobQueue=env["queue"], jobDefinition=env["jobdef_arn"],
+        containerOverrides={"resourceRequirements": [{"type": "GPU", "value": "1"}]})["jobId"]
+
+    def with_gpu(answer):  # as AWS reports the override (moto shows the definition's requirements)
+        for j in answer.get("jobs", []):
+            j["container"]["resourceRequirements"] = [{"type": "VCPU", "value": "1"}, {"type": "MEMORY", "value": "2048"},
+                                                      {"type": "GPU", "value": "1"}]
+        return ds.runnable()(answer)
+
+    proxy.add(path="/v1/describejobs", rewrite=with_gpu)
+    r, data = doctor(project, proxy, job)
+    assert checks(data) == ["fargate-gpu"] and r.returncode == 4, data
