@@ -6,7 +6,18 @@ from __future__ import annotations
 from html import escape
 
 from batchdeploy.report import svg
-from batchdeploy.report.model import Run, Task, fmt, metric_names, numeric, parse_time, seconds, series_names, varying, what_ran
+from batchdeploy.report.model import (
+    Run,
+    Task,
+    fmt,
+    metric_names,
+    numeric,
+    parse_time,
+    seconds,
+    series_names,
+    varying,
+    what_ran,
+)
 
 MAX_PLOTS = 36
 
