@@ -29,7 +29,7 @@ th{background:#f4f4f4;position:sticky;top:0}table.sortable th{cursor:pointer}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .side{display:flex;flex-wrap:wrap;gap:24px}.plots{display:flex;flex-wrap:wrap;gap:12px}
 .plot text{font-size:11px;fill:#333}.plot .title{font-size:13px;font-weight:600}.plot .legend{font-size:11px}
-.plot .axis{stroke:#333}.plot .grid{stroke:#e4e4e4}
+.plot .axis{stroke:#333}figure{margin:0}figcaption{max-width:460px;font-size:12px}.plot .grid{stroke:#e4e4e4}
 .FAILED{color:#c00;font-weight:600}.SUCCEEDED{color:#070}
 pre{background:#f7f7f7;padding:6px;max-width:900px;overflow:auto;font-size:12px}
 """
@@ -129,7 +129,7 @@ def timeline_plot(run: Run) -> str | None:
         note = f"peak {fmt(t.peak_memory_mib)} MiB, CPU {fmt(t.cpu_s)} s"
         bars.append({"name": f"task {t.task}", "queued": min(queued or start, start), "start": start, "end": end,
                      "failed": t.state == "FAILED", "note": note})
-    return svg.timeline(bars, f"{run.run_id}: tasks queued (grey) and running") if bars else None
+    return svg.timeline(bars, f"{run.run_id[-6:]}: queued (grey), ran (green), failed (red)") if bars else None
 
 
 def resource_plots(runs: list[Run]) -> list[str]:

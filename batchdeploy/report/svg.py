@@ -10,20 +10,19 @@ import math
 from html import escape
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-W, H = 420, 260
+W, H = 460, 280
 LEFT, RIGHT, TOP, BOTTOM = 60, 12, 28, 42
 
 
 def ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Round tick values covering [lo, hi] (1, 2, 5 times a power of ten apart)."""
+    """Round values (1, 2 or 5 times a power of ten apart) inside [lo, hi], about `count` of them."""
     if hi == lo:
         lo, hi = lo - (abs(lo) or 1) * 0.5, hi + (abs(hi) or 1) * 0.5
     raw = (hi - lo) / count
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
-    first = math.floor(lo / step) * step
-    out, v = [], first
-    while v <= hi + step * 0.5:
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda st: abs((hi - lo) / st - count))
+    out, v = [], math.ceil(lo / step - 1e-9) * step
+    while v <= hi + step * 1e-9:
         out.append(round(v, 12))
         v += step
     return out
@@ -37,12 +36,21 @@ def label(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _padded(values: list[float]) -> tuple[float, float]:
+    """The values' range widened by 5% each side, so no point sits on an axis."""
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return lo - (abs(lo) or 1) * 0.5, hi + (abs(hi) or 1) * 0.5
+    pad = (hi - lo) * 0.05
+    return lo - pad, hi + pad
+
+
 class Frame:
     """Scales and axes of one plot."""
 
     def __init__(self, xs: list[float], ys: list[float], title: str, xlabel: str, ylabel: str):
-        self.xt, self.yt = ticks(min(xs), max(xs)), ticks(min(ys), max(ys))
-        self.x0, self.x1, self.y0, self.y1 = self.xt[0], self.xt[-1], self.yt[0], self.yt[-1]
+        (self.x0, self.x1), (self.y0, self.y1) = _padded(xs), _padded(ys)
+        self.xt, self.yt = ticks(self.x0, self.x1), ticks(self.y0, self.y1)
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
 
     def x(self, v: float) -> float:
@@ -69,11 +77,13 @@ class Frame:
         return out
 
 
-def _svg(kind: str, body: list[str], legend: list[tuple[str, str]] = ()) -> str:
-    items = [f'<tspan fill="{c}">&#9632; {escape(n)}</tspan> ' for n, c in legend]
-    key = f'<text x="{LEFT}" y="{TOP - 2}" class="legend">{"".join(items)}</text>' if len(legend) > 1 else ""
-    return (f'<svg class="plot" data-plot="{kind}" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" '
-            f'width="{W}" height="{H}" role="img">' + "".join(body) + key + "</svg>")
+def _svg(kind: str, body: list[str], legend: list[tuple[str, str]] = (), height: int = H) -> str:
+    """The plot in a <figure>, its legend (when it has several colours) as the caption below it."""
+    items = "".join(f'<span style="color:{c}">&#9632;</span> {escape(n)} ' for n, c in legend)
+    caption = f'<figcaption>{items}</figcaption>' if len(legend) > 1 else ""
+    return (f'<figure class="plot-box"><svg class="plot" data-plot="{kind}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="img">' + "".join(body)
+            + f"</svg>{caption}</figure>")
 
 
 def scatter(groups: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str) -> str:
@@ -124,6 +134,8 @@ def timeline(bars: list[dict], title: str) -> str:
     t1 = max(b["end"] for b in bars)
     height = max(H, TOP + BOTTOM + 16 * len(bars))
     f = Frame([0, max(t1 - t0, 1)], [0, 1], title, "seconds since the first submission", "")
+    f.x0, f.x1 = 0, max(t1 - t0, 1)  # time starts at 0: no padding before it
+    f.xt = ticks(f.x0, f.x1)
     body = f.axes()[:1] + [f'<line x1="{LEFT}" y1="{height - BOTTOM}" x2="{W - RIGHT}" y2="{height - BOTTOM}" class="axis"/>']
     for v in f.xt:
         x = f.x(v)
@@ -141,6 +153,4 @@ def timeline(bars: list[dict], title: str) -> str:
                     f'<title>{escape(b["name"])}: queued {b["start"] - b["queued"]:.0f} s</title></rect>'
                     f'<rect x="{s:.1f}" y="{y:.1f}" width="{max(e - s, 1):.1f}" height="{hgt:.1f}" fill="{colour}">'
                     f'<title>{escape(b["name"])}: ran {b["end"] - b["start"]:.1f} s; {escape(b["note"])}</title></rect>')
-    svg = _svg("timeline", body)
-    return svg.replace(f'viewBox="0 0 {W} {H}" width="{W}" height="{H}"',
-                       f'viewBox="0 0 {W} {height}" width="{W}" height="{height}"', 1)
+    return _svg("timeline", body, height=height)

@@ -37,7 +37,9 @@ def test_varying_leaves_out_constants_and_output_locations():
 
 
 def test_ticks_are_round_and_cover_the_range():
-    assert svg.ticks(0.013, 0.97) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert svg.ticks(0.013, 0.97) == [0.2, 0.4, 0.6, 0.8]
+    assert svg.ticks(-0.05, 1.05) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert svg.ticks(0, 40_000) == [0, 10_000, 20_000, 30_000, 40_000]
     assert svg.ticks(5, 5)[0] < 5 < svg.ticks(5, 5)[-1]
 
 
