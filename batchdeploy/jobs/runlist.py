@@ -87,11 +87,37 @@ def job_times(jobs: list[dict]) -> dict:
     starts = [iso_ms(j.get("startedAt")) for j in jobs]
     stops = [iso_ms(j.get("stoppedAt")) for j in jobs]
     started = min((s for s in starts if s), default=None)
-    ended = all(Job(j).ended for j in jobs) and jobs
+    ended = all(status_of(j) in ("SUCCEEDED", "FAILED") for j in jobs) and jobs
     stopped = max((s for s in stops if s), default=None) if ended else None
     if started is None and stopped and any(j.get("arrayProperties") for j in jobs):
         started = min((iso_ms(j.get("createdAt")) for j in jobs if iso_ms(j.get("createdAt"))), default=None)
     return {"started_at": started, "stopped_at": stopped, "duration_s": _seconds(started, stopped)}
+
+
+def status_of(job: dict) -> str:
+    """The job's status; an array parent whose children have all ended is FAILED when one failed, else
+    SUCCEEDED, whatever the parent says (some back ends leave the parent SUBMITTED)."""
+    props = job.get("arrayProperties") or {}
+    summary = Job(job).children
+    size = props.get("size")
+    if size and sum(summary.get(s, 0) for s in ("SUCCEEDED", "FAILED")) == size:
+        return "FAILED" if summary.get("FAILED") else "SUCCEEDED"
+    return job.get("status") or "UNKNOWN"
+
+
+def needs_child_times(job: dict, most: int = 100) -> bool:
+    """An ended array parent of at most `most` children that has no times of its own."""
+    size = (job.get("arrayProperties") or {}).get("size") or 0
+    ended = status_of(job) in ("SUCCEEDED", "FAILED")
+    return ended and 0 < size <= most and not (iso_ms(job.get("startedAt")) and iso_ms(job.get("stoppedAt")))
+
+
+def with_child_times(parent: dict, children: list[dict]) -> dict:
+    """The parent with the first child's start and the last child's stop as its own."""
+    starts = [c["startedAt"] for c in children if (c.get("startedAt") or 0) > 0]
+    stops = [c["stoppedAt"] for c in children if (c.get("stoppedAt") or 0) > 0]
+    return {**parent, "status": status_of(parent), "startedAt": min(starts, default=None),
+            "stoppedAt": max(stops, default=None)}
 
 
 def _children(jobs: list[dict]) -> dict | None:
@@ -105,18 +131,21 @@ def _children(jobs: list[dict]) -> dict | None:
 def _reason(jobs: list[dict]) -> str | None:
     """Why it failed: the status reason, the container's reason, and the exit code, as Batch says."""
     for j in jobs:
-        if j.get("status") != "FAILED":
+        if status_of(j) != "FAILED":
             continue
         parts = [p for p in (j.get("statusReason"), Job(j).reason) if p]
         code = Job(j).exit_code
         if code is not None:
             parts.append(f"exit code {code}")
+        failed = Job(j).children.get("FAILED")
+        if failed:
+            parts.append(f"{failed} of {j['arrayProperties'].get('size')} children failed (each one's reason: --status RUN_ID)")
         return "; ".join(dict.fromkeys(parts)) or None
     return None
 
 
 def _state(jobs: list[dict]) -> str:
-    states = [j.get("status") or "UNKNOWN" for j in jobs]
+    states = [status_of(j) for j in jobs]
     return min(states, key=lambda s: _ORDER.index(s) if s in _ORDER else 0) if states else "UNKNOWN"
 
 
@@ -180,6 +209,11 @@ def read_rows(s3, batch, bucket: str, prefix: str, *, run_id: str | None, state:
     for start in range(0, len(ids), step):
         chunk = [r for r in (runs.read_run(s3, bucket, prefix, i, tasks=False) for i in ids[start:start + step]) if r]
         described = aws_batch.describe_jobs(batch, [j for r in chunk for j in r.get("job_ids") or []])
+        for job_id, job in list(described.items()):  # an array parent without times: its children's
+            if needs_child_times(job):
+                size = job["arrayProperties"]["size"]
+                children = aws_batch.describe_jobs(batch, [f"{job_id}:{i}" for i in range(size)])
+                described[job_id] = with_child_times(job, list(children.values()))
         for run in chunk:
             row = run_row(run, [described[j] for j in run.get("job_ids") or [] if j in described])
             if state is None or row["state"] == state:

@@ -69,7 +69,8 @@ def _sweep(s3, batch, bucket: str, prefix: str, results_prefix: str, run: dict) 
         task = Task(run_id=run["run_id"], task=s.id, params={**s.params, **s.env}, state=s.state,
                     exit_code=s.exit_code, reason=s.reason, queued_at=run.get("created_at"))
         _from_record(task, s.record)
-        output = s.params.get(DEFAULT_OUTPUT_PARAMETER) or task_output_url(bucket, results_prefix, s.run_id, s.id)
+        # a rerun keeps the original run's output location for each task (sweeps.outputs)
+        output = s.params.get(DEFAULT_OUTPUT_PARAMETER) or task_output_url(bucket, results_prefix, run["run_id"], s.id)
         out.append(with_metrics(s3, task, output))
     return out
 

@@ -90,3 +90,16 @@ def test_state_names_match_any_case_and_others_are_refused():
     assert runlist.parse_state("failed") == "FAILED" and runlist.parse_state("SUBMIT-FAILED") == "submit-failed"
     with pytest.raises(UsageError, match="not a state"):
         runlist.parse_state("DONE")
+
+
+def test_an_array_parent_left_SUBMITTED_with_every_child_ended_takes_its_childrens_times():
+    parent = {"jobId": "p", "status": "SUBMITTED", "createdAt": T,
+              "arrayProperties": {"size": 2, "statusSummary": {"SUCCEEDED": 1, "FAILED": 1, "RUNNING": 0}}}
+    assert runlist.status_of(parent) == "FAILED" and runlist.needs_child_times(parent)
+    children = [{"jobId": "p:0", "startedAt": T + 2000, "stoppedAt": T + 30_000},
+                {"jobId": "p:1", "startedAt": T + 1000, "stoppedAt": T + 20_000}]
+    row = runlist.run_row(RUN, [runlist.with_child_times(parent, children)])
+    assert (row["state"], row["started_at"], row["duration_s"]) == ("FAILED", "2026-11-30T22:00:01Z", 29)
+    assert row["reason"] == "1 of 2 children failed (each one's reason: --status RUN_ID)"
+    big = {**parent, "arrayProperties": {"size": 500, "statusSummary": {"SUCCEEDED": 500}}}
+    assert runlist.status_of(big) == "SUCCEEDED" and not runlist.needs_child_times(big)
