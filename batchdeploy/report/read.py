@@ -11,6 +11,7 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws.errors import error_code, translate
 from batchdeploy.aws.s3 import parse_s3_url
 from batchdeploy.errors import UsageError
+from batchdeploy.secrets import is_secret, mask, mask_url_passwords
 from batchdeploy.jobs.job import Job
 from batchdeploy.jobs.runlist import iso_ms
 from batchdeploy.report.model import Run, Task, metrics_of, series_of
@@ -49,6 +50,12 @@ def with_metrics(s3, task: Task, output: str | None) -> Task:
     return task
 
 
+def shown(values: dict) -> dict:
+    """Parameters and environment as a page may show them: values of secret-looking names masked,
+    passwords in URLs too (the page is a file people pass around)."""
+    return {k: mask(str(v)) if is_secret(k) else mask_url_passwords(str(v)) for k, v in values.items()}
+
+
 def _from_record(task: Task, record: dict | None) -> Task:
     if not record:
         return task
@@ -66,7 +73,7 @@ def _sweep(s3, batch, bucket: str, prefix: str, results_prefix: str, run: dict) 
     tree = read_tree(s3, bucket, prefix, run["run_id"])
     out = []
     for s in task_states(tree, batch):
-        task = Task(run_id=run["run_id"], task=s.id, params={**s.params, **s.env}, state=s.state,
+        task = Task(run_id=run["run_id"], task=s.id, params=shown({**s.params, **s.env}), state=s.state,
                     exit_code=s.exit_code, reason=s.reason, queued_at=run.get("created_at"))
         _from_record(task, s.record)
         # a rerun keeps the original run's output location for each task (sweeps.outputs)
@@ -78,7 +85,7 @@ def _sweep(s3, batch, bucket: str, prefix: str, results_prefix: str, run: dict) 
 def _job(s3, batch, run: dict) -> list[Task]:
     jobs = aws_batch.describe_jobs(batch, run.get("job_ids") or [])
     job = jobs.get((run.get("job_ids") or [None])[0]) or {}
-    params = dict(run.get("parameters") or {})
+    params = shown(run.get("parameters") or {})
     records = run.get("tasks") or {}
     out = []
     for number in sorted(records) or [0]:

@@ -11,6 +11,7 @@ from batchdeploy import errors, runs
 from batchdeploy.errors import UsageError
 from batchdeploy.report import model, page
 from batchdeploy.report.read import read_runs
+from batchdeploy.secrets import redact
 
 
 def add_flags(add, verb: str) -> None:
@@ -41,7 +42,7 @@ def main(ctx) -> int:
     path = opts.out or ctx.state.folder / "reports" / ("+".join(opts.run_ids) + ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page.html(found, now), encoding="utf-8")
+    tmp.write_text(redact(page.html(found, now)), encoding="utf-8")  # .aws_env's secrets never in the file
     tmp.replace(path)  # a reader never sees half a page
     if ctx.out.json:
         ctx.out.emit_json({"report": str(path.resolve()), "runs": [

@@ -78,3 +78,11 @@ def test_a_run_with_nothing_to_plot_still_makes_a_page():
                                                                     params={}, state="RUNNING")])
     html = page.html([run], "now")
     assert html.count("Nothing to plot.") == 4 and "No task failed." in html
+
+
+def test_secret_looking_parameters_never_reach_the_page():
+    from batchdeploy.report.read import shown
+
+    canary = "canary-7f3a9e"
+    values = shown({"API_TOKEN": canary, "db": f"postgres://u:{canary}@h/db", "lr": "0.1"})
+    assert canary not in str(values) and values["lr"] == "0.1"
