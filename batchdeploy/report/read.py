@@ -11,10 +11,10 @@ from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws.errors import error_code, translate
 from batchdeploy.aws.s3 import parse_s3_url
 from batchdeploy.errors import UsageError
-from batchdeploy.secrets import is_secret, mask, mask_url_passwords
 from batchdeploy.jobs.job import Job
 from batchdeploy.jobs.runlist import iso_ms
 from batchdeploy.report.model import Run, Task, metrics_of, series_of
+from batchdeploy.secrets import is_secret, mask, mask_url_passwords
 from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER, task_output_url
 from batchdeploy.sweeps.tree import read_tree, task_states
 
