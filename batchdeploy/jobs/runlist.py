@@ -216,6 +216,10 @@ def read_rows(s3, batch, bucket: str, prefix: str, *, run_id: str | None, state:
                 described[job_id] = with_child_times(job, list(children.values()))
         for run in chunk:
             row = run_row(run, [described[j] for j in run.get("job_ids") or [] if j in described])
+            if row["kind"] == "job" and row["exit_code"] is None and row["state"] in ("SUCCEEDED", "FAILED"):
+                # the API gave none (the local stack never does): the launcher's record, if it ran one
+                record = runs.last_task_record(s3, bucket, prefix, run["run_id"])
+                row["exit_code"] = record.get("exit_code") if record else None
             if state is None or row["state"] == state:
                 rows.append(row)
             if len(rows) == limit:

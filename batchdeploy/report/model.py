@@ -87,8 +87,25 @@ def varying(tasks: list[Task]) -> list[str]:
     return out
 
 
+IDS = {"task", "index", "array_index", "task_id"}  # numbers a task writes that name it, not measure it
+
+
+def constant_metrics(tasks: list[Task]) -> dict:
+    """Metrics with the same value in every task that wrote them (with several tasks): settings a task
+    echoes (n_samples: 300), shown once rather than as a column or a flat plot."""
+    values: dict = {}
+    for t in tasks:
+        for k, v in t.metrics.items():
+            values.setdefault(k, set()).add(v)
+    return {k: next(iter(v)) for k, v in values.items() if len(v) == 1} if len(tasks) > 1 else {}
+
+
 def metric_names(tasks: list[Task]) -> list[str]:
-    return list(dict.fromkeys(k for t in tasks for k in t.metrics))
+    """The metrics worth a column and a plot: not a varying parameter echoed back, not constant."""
+    params = {p.lower() for p in varying(tasks)}
+    same = constant_metrics(tasks)
+    names = dict.fromkeys(k for t in tasks for k in t.metrics)
+    return [k for k in names if k.lower() not in params and k not in same and k.lower() not in IDS]
 
 
 def series_names(tasks: list[Task]) -> tuple[str | None, list[str]]:

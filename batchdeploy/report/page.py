@@ -9,6 +9,7 @@ from batchdeploy.report import svg
 from batchdeploy.report.model import (
     Run,
     Task,
+    constant_metrics,
     fmt,
     metric_names,
     numeric,
@@ -64,10 +65,11 @@ def _ts(text: str | None) -> float | None:
 def tasks_table(runs: list[Run]) -> str:
     tasks = [t for r in runs for t in r.tasks]
     params, metrics = varying(tasks), metric_names(tasks)
-    head = ["run", "task", *params, "state", "exit", "seconds", "peak MiB", "CPU s", *metrics]
+    several = len(runs) > 1
+    head = ["run"] * several + ["task", *params, "state", "exit", "seconds", "peak MiB", "CPU s", *metrics]
     rows = []
     for t in tasks:
-        cells = [f"<td>{escape(t.run_id)}</td>", _cell(t.task), *(_cell(t.params.get(p)) for p in params),
+        cells = [f"<td>{escape(t.run_id)}</td>"] * several + [_cell(t.task), *(_cell(t.params.get(p)) for p in params),
                  f'<td class="{escape(t.state)}">{escape(t.state)}</td>', _cell(t.exit_code),
                  _cell(seconds(t.started_at, t.ended_at)), _cell(t.peak_memory_mib), _cell(t.cpu_s),
                  *(_cell(t.metrics.get(m)) for m in metrics)]
@@ -143,6 +145,12 @@ def resource_plots(runs: list[Run]) -> list[str]:
     return out
 
 
+def _same(runs: list[Run]) -> str:
+    same = constant_metrics([t for r in runs for t in r.tasks])
+    text = ", ".join(f"{k} = {fmt(v)}" for k, v in same.items())
+    return f'<p id="same">The same in every task: {escape(text)}.</p>' if same else ""
+
+
 def failures(runs: list[Run]) -> str:
     items = []
     for t in (t for r in runs for t in r.tasks if t.state == "FAILED"):
@@ -158,7 +166,7 @@ def html(runs: list[Run], generated_at: str) -> str:
     sections = [
         f"<h1>batchdeploy report: {escape(ids)}</h1><p>Generated {escape(generated_at)}.</p>",
         '<h2>What ran</h2><div class="side">' + "".join(what_ran_table(r) for r in runs) + "</div>",
-        "<h2>Tasks</h2><p>Click a column to sort.</p>" + tasks_table(runs),
+        "<h2>Tasks</h2><p>Click a column to sort.</p>" + tasks_table(runs) + _same(runs),
     ]
     for title, plots in (("Metrics by parameter", metric_plots(runs)), ("Curves (metrics.jsonl)", series_plots(runs)),
                          ("Timeline", timelines), ("Resources", resource_plots(runs))):

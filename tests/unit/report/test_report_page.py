@@ -14,7 +14,7 @@ def sweep() -> Run:
                  "output_path": f"s3://b/results/r/{n}"}, state="SUCCEEDED" if n != 4 else "FAILED",
                  exit_code=0 if n != 4 else 3, reason="" if n != 4 else "failed",
                  queued_at="2026-11-30T22:00:00Z", started_at=f"2026-11-30T22:00:0{n}Z", ended_at=f"2026-11-30T22:00:2{n}Z",
-                 peak_memory_mib=20.0 + n, cpu_s=1.5 * n, metrics={"final_loss": 1.0 / n, "r2": 0.9},
+                 peak_memory_mib=20.0 + n, cpu_s=1.5 * n, metrics={"final_loss": 1.0 / n, "r2": 0.9 - n / 100, "lr": lr, "n_samples": 300},
                  series=[{"epoch": e, "loss": 1.0 / (e + n)} for e in range(50)],
                  stderr_tail=["Traceback", "ValueError: <bad>"] if n == 4 else [])
         tasks.append(t)
@@ -57,6 +57,9 @@ def test_the_page_has_what_ran_the_table_every_plot_and_the_failure():
     assert "ValueError: &lt;bad&gt;" in html and "<bad>" not in html  # escaped
     assert not re.search(r"(src|href)=\"?(https?:)?//", html)  # nothing fetched
     assert re.search(r"<th>lr</th><th>seed</th>", html) and "<th>final_loss</th>" in html
+    # a parameter echoed back is not a metric; a constant is said once, not plotted
+    assert html.count("<th>lr</th>") == 1 and "<th>n_samples</th>" not in html
+    assert "The same in every task: n_samples = 300." in html
     for plot in re.findall(r"<svg .*?</svg>", html):
         ET.fromstring(plot)  # each plot is well-formed XML
 
