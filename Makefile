@@ -80,7 +80,7 @@ run: ## ./deploy.sh -r: make run NAME=exp1 PARAMS="experiment_file=s3://... k=v"
 	$(DEPLOY) -r $(NAME) $(PARAMS)
 
 .PHONY: status
-status: ## ./deploy.sh --status: recent jobs of this project
+status: ## ./deploy.sh --status: recent runs (every clone's, from the run records in S3)
 	$(DEPLOY) --status
 
 .PHONY: create
@@ -138,6 +138,11 @@ functions-example: setup ## examples/functions/fit.py: a model per learning rate
 .PHONY: doctor
 doctor: ## ./deploy.sh --doctor [JOB]: why a job (or the queue) cannot run, and the fix
 	$(DEPLOY) --doctor $(JOB)
+
+.PHONY: report
+report: ## ./deploy.sh --report RUN="RUN_ID [RUN_ID ...]": an HTML report of runs, side by side
+	$(if $(RUN),,$(error RUN is required: make report RUN=20261130T161200Z-3fa9c1))
+	$(DEPLOY) --report $(RUN)
 
 .PHONY: bench
 bench: setup ## benchmark against aws s3 sync, s5cmd, aws batch loops and rebuilds; writes bench/RESULTS.md

@@ -21,7 +21,7 @@ VERBS:
    --sync-from-s3            Download results from S3 exactly
    -a|--all                  -b, then -u, then --sync-to-s3
    --status [JOB_ID|NAME|RUN_ID]
-                             Recent jobs of this project, one job, or a sweep's tasks
+                             Recent runs (every clone's; --run --state --since --limit), one job, or a sweep's tasks
    --logs JOB_ID [--follow]  A job's log lines
    --cancel JOB_ID           Cancel or terminate a job
    --create | --delete       Create or tear down the project's Batch resources
@@ -30,6 +30,7 @@ VERBS:
                              A pipeline: every step submitted at once with dependsOn (also
                              -r NAME --pipeline FILE); --status RUN_ID draws its graph
    --doctor [JOB_ID|RUN_ID]  Why a job (or the queue) cannot run, and the one change that fixes it
+   --report RUN_ID...        One self-contained HTML report of runs (tasks, metrics, plots) and a table
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -92,6 +93,7 @@ while (($#)); do
     --submit) verb=submit ;;
     --pipeline) verb=pipeline ;;
     --doctor) verb=doctor ;;
+    --report) verb=report ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

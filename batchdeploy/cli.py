@@ -22,6 +22,7 @@ Where each verb lives (a test checks this table against VERBS):
     submit        --submit          batchdeploy.bags.verb
     pipeline      --pipeline        batchdeploy.pipelines.verb
     doctor        --doctor          batchdeploy.doctor.verb
+    report        --report          batchdeploy.report.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create share),
 config, secrets, state, polling, ui, userprog (user jq programs under limits), engine; local/ the local stack.
@@ -70,7 +71,7 @@ VERBS: dict[str, Verb] = {
     # on sweeps, a sweep on jobs; the lower never imports the higher).
     "run": Verb("batchdeploy.pipelines.doors:run_door", "submit an experiment: NAME [key=val ...] [-- extra args]",
                 ("-r", "--run-experiment"), "run"),
-    "status": Verb("batchdeploy.pipelines.doors:status_door", "recent jobs of this project as a table, or one run's tasks",
+    "status": Verb("batchdeploy.pipelines.doors:status_door", "recent runs (every clone's, from S3) as a table, or one run's tasks",
                    ("--status",), "status"),
     "logs": Verb("batchdeploy.jobs.commands:logs", "a job's log lines (--follow to stream)", ("--logs",), "logs"),
     "cancel": Verb("batchdeploy.jobs.commands:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),
@@ -87,6 +88,8 @@ VERBS: dict[str, Verb] = {
                    ("--submit",), "submit"),
     "pipeline": Verb("batchdeploy.pipelines.verb:main", "pipelines: run FILE, rerun RUN_ID", ("--pipeline",), "pipeline"),
     "doctor": Verb("batchdeploy.doctor.verb:main", "why a job (or the queue) cannot run, and the fix", ("--doctor",), "doctor"),
+    "report": Verb("batchdeploy.report.verb:main", "an HTML report (and a table) of runs: RUN_ID [RUN_ID ...]",
+                   ("--report",), "report"),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
@@ -216,12 +219,6 @@ def _run_flags(add, verb: str) -> None:
     importlib.import_module("batchdeploy.doctor.flags").add_run_flags(add)
 
 
-def _status_flags(add, verb: str) -> None:
-    add("job", nargs="?", metavar="JOB_ID|NAME|RUN_ID",
-        help="one job, or a run's tasks by RUN_ID (default: recent jobs of this project)")
-    add("--limit", type=int, default=20, metavar="N", help="how many recent jobs (default 20)")
-
-
 def _logs_flags(add, verb: str) -> None:
     add("job", metavar="JOB_ID", help="the job")
     add("--follow", "-f", action="store_true", help="stream new lines until the job ends")
@@ -277,9 +274,11 @@ def _submit_flags(add, verb: str) -> None:
 
 # verb -> the function that adds its own flags (verbs with none are absent)
 _VERB_FLAGS = {
-    "images": _images_flags, "update-jobs": _update_jobs_flags, "run": _run_flags, "status": _status_flags,
+    "images": _images_flags, "update-jobs": _update_jobs_flags, "run": _run_flags,
     "logs": _logs_flags, "cancel": _cancel_flags, "sync-to-s3": _sync_flags, "sync-from-s3": _sync_flags,
     "create": _infra_flags, "delete": _infra_flags, "submit": _submit_flags,
+    "status": lambda add, verb: importlib.import_module("batchdeploy.jobs.runlist").add_flags(add, verb),
+    "report": lambda add, verb: importlib.import_module("batchdeploy.report.verb").add_flags(add, verb),
     "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
     "doctor": lambda add, verb: importlib.import_module("batchdeploy.doctor.flags").add_flags(add, verb),
 }

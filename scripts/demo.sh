@@ -83,10 +83,18 @@ fi
 step "--sync-from-s3: the results"
 "${deploy[@]}" --sync-from-s3
 
+report=""
+if [[ -n "$run_id" ]]; then
+  step "--report $run_id: the sweep's tasks, metrics and plots as one HTML file"
+  report="$example/.batchdeploy/reports/demo-sweep.html"
+  "${deploy[@]}" --report "$run_id" --out "$report" || { report=""; status=$((status ? status : 1)); }
+fi
+
 job_id=$(sed -n 's/.*"job_id": "\([^"]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | head -n 1)
 job_status=$(sed -n 's/.*"status": "\([A-Z]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | tail -n 1)
 printf '\ndemo: sweep %s (%s) exit %s; --status %s shows its tasks\n' "$sweep_name" "${run_id:-?}" "$sweep_status" \
   "${run_id:-?}"
 printf 'demo: job %s (%s) %s; results in %s\n' "$run_name" "${job_id:-?}" "${job_status:-UNKNOWN}" \
   "$example/results/$results_key"
+[[ -z "$report" ]] || printf 'demo: report of the sweep: %s\n' "$report"
 exit "$status"

@@ -15,6 +15,7 @@ declare -A wanted=(
   [mmdebstrap]=mmdebstrap
   [curl]=curl
   [flock]=util-linux
+  [chromium]=chromium  # the report test opens a report in a headless browser
 )
 # libraries with no command of their own: a file each ships
 declare -A files=(

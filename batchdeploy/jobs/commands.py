@@ -10,12 +10,13 @@ import datetime as _dt
 import json
 from dataclasses import dataclass
 
-from batchdeploy import errors
+from batchdeploy import errors, runs
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.batch import JOB_NAME, QUEUED
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import OperationError, TasksFailed, UsageError
+from batchdeploy.jobs import runlist
 from batchdeploy.jobs.job import Job, children_text
 from batchdeploy.jobs.submit import named
 from batchdeploy.jobs.watch import LogFollower, follow
@@ -25,13 +26,22 @@ from batchdeploy.state import JOBS
 @dataclass(frozen=True)
 class StatusOptions:
     job: str | None = None
+    run: str | None = None
+    state: str | None = None
+    since: _dt.datetime | None = None
     limit: int = 20
 
     @classmethod
-    def from_args(cls, args) -> StatusOptions:
+    def from_args(cls, args, now: _dt.datetime) -> StatusOptions:
         if args.limit < 1:
             raise UsageError(f"--limit {args.limit} must be at least 1")
-        return cls(job=args.job, limit=args.limit)
+        run = getattr(args, "run", None)
+        if run is not None and not runs.RUN_ID.fullmatch(run):
+            raise UsageError(f"--run {run}: not a run id", hint="a run id looks like 20261130T161200Z-3fa9c1")
+        if run and args.job:
+            raise UsageError("give one job or --run RUN_ID, not both", hint="./deploy.sh --status RUN_ID shows a sweep's tasks")
+        return cls(job=args.job, run=run, state=runlist.parse_state(getattr(args, "state", None)),
+                   since=runlist.parse_since(getattr(args, "since", None), now), limit=args.limit)
 
 
 @dataclass(frozen=True)
@@ -132,23 +142,6 @@ def _one_job(ctx, batch, ref: str) -> dict:
     return job
 
 
-def _ms(value) -> _dt.datetime | None:
-    return _dt.datetime.fromtimestamp(value / 1000, _dt.timezone.utc) if isinstance(value, (int, float)) else None
-
-
-def _when(value) -> str:
-    t = _ms(value)
-    return t.astimezone().strftime("%Y-%m-%d %H:%M:%S") if t else "-"
-
-
-def _took(job: dict) -> str:
-    start, stop = _ms(job.get("startedAt")), _ms(job.get("stoppedAt"))
-    if not start:
-        return "-"
-    end = stop or _dt.datetime.now(_dt.timezone.utc)
-    return elapsed((end - start).total_seconds()).lstrip("+")
-
-
 def _ids_named(ctx, batch, name: str) -> list[str]:
     """Jobs called `name` on AWS_JOB_QUEUE (any status), for a job this project did not record."""
     queue = ctx.cfg.get("AWS_JOB_QUEUE")
@@ -158,10 +151,8 @@ def _ids_named(ctx, batch, name: str) -> list[str]:
 
 
 def _chosen(ctx, opts: StatusOptions):
-    """(records to show, newest first; a batch client when one was needed to find them)."""
+    """(records of `opts.job`, newest first; a batch client when one was needed to find them)."""
     records = ctx.state.records(JOBS)
-    if not opts.job:
-        return list(reversed(records[-opts.limit :])), None
     chosen = [r for r in records if opts.job in (r.get("job_id"), r.get("name"))]
     if chosen:
         return list(reversed(chosen)), None
@@ -172,50 +163,55 @@ def _chosen(ctx, opts: StatusOptions):
     return list(reversed(found)), batch
 
 
-def _row(record: dict, job: dict) -> dict:
-    code = (job.get("container") or {}).get("exitCode")
-    return {
-        "job_id": record["job_id"],
-        "name": record.get("name") or job.get("jobName", "-"),
-        "status": job.get("status", "UNKNOWN (expired?)"),
-        "submitted": _when(job.get("createdAt")) if job else (record.get("submitted_at") or "-"),
-        "took": _took(job),
-        "exit": "-" if code is None else str(code),
-        "reason": job.get("statusReason") or "",
-        "parameters": record.get("parameters", job.get("parameters", {})),
-        "job_definition": record.get("job_definition", job.get("jobDefinition")),
-    }
+def _recent(ctx, opts: StatusOptions) -> list[dict]:
+    """Recent runs from the run records in S3 (every clone's), else this project's jobs.jsonl."""
+    bucket = ctx.cfg.get("S3_BUCKET")
+    if bucket:
+        return runlist.read_rows(ctx.aws.client("s3"), ctx.aws.client("batch"), bucket,
+                                 ctx.cfg.get("RUNS_PREFIX", runs.DEFAULT_PREFIX), run_id=opts.run,
+                                 state=opts.state, since=opts.since, limit=opts.limit)
+    records = [r for r in reversed(ctx.state.records(JOBS)) if opts.run in (None, r.get("run_id"))]
+    described = aws_batch.describe_jobs(ctx.aws.client("batch"), [r["job_id"] for r in records]) if records else {}
+    rows = [runlist.job_row(r, described.get(r["job_id"]) or {}) for r in records]
+    rows = [r for r in rows if (opts.state in (None, r["state"]))
+            and (opts.since is None or (r["created_at"] or "") >= opts.since.strftime("%Y-%m-%dT%H:%M:%SZ"))]
+    return rows[: opts.limit]
 
 
 def status(ctx) -> int:
-    opts = StatusOptions.from_args(ctx.args)
+    opts = StatusOptions.from_args(ctx.args, _dt.datetime.now(_dt.timezone.utc))
     ctx.cfg.require()  # malformed keys are exit 2 even when nothing recorded needs AWS
     out = ctx.out
-    chosen, batch = _chosen(ctx, opts)
-    if not chosen:
+    if not opts.job:
+        rows = _recent(ctx, opts)
         if out.json:
-            out.emit_json([])
+            out.emit_json(rows)
+        elif not rows:
+            where = "matching those filters" if (opts.run or opts.state or opts.since) else "yet"
+            out.info(f"no runs {where}; submit one with ./deploy.sh -r NAME")
         else:
-            out.info(f"no jobs recorded yet in {ctx.state.folder / JOBS}; submit one with ./deploy.sh -r NAME")
+            _show_table(out, runlist.text_rows(rows))
         return errors.OK
+    chosen, batch = _chosen(ctx, opts)
     described = aws_batch.describe_jobs(batch or ctx.aws.client("batch"), [r["job_id"] for r in chosen])
-    if opts.job:
-        chosen = [r for r in chosen if r["job_id"] in described]
-        if not chosen:
-            raise UsageError(f"no job {opts.job!r} recorded or known to AWS Batch", hint="./deploy.sh --status lists recent jobs")
-    rows = [_row(r, described.get(r["job_id"]) or {}) for r in chosen]
+    chosen = [r for r in chosen if r["job_id"] in described]
+    if not chosen:
+        raise UsageError(f"no job {opts.job!r} recorded or known to AWS Batch", hint="./deploy.sh --status lists recent runs")
+    rows = [runlist.job_row(r, described[r["job_id"]]) for r in chosen]
     if out.json:
         out.emit_json(rows)
-    elif opts.job and len(rows) == 1:
-        _show_one(out, rows[0], described.get(rows[0]["job_id"]) or {})
+    elif len(rows) == 1:
+        _show_one(out, rows[0], described[rows[0]["job_id"]])
     else:
-        _show_table(out, rows)
+        _show_table(out, runlist.text_rows(rows))
     return errors.OK
 
 
 def _show_one(out, row: dict, record: dict) -> None:
-    for key in ("job_id", "name", "status", "submitted", "took", "exit", "reason", "job_definition"):
-        out.result(f"{key:<15} {row[key] or '-'}")
+    shown = runlist.text_rows([row])[0]
+    for key in ("job_id", "name", "status", "submitted", "took", "exit", "reason"):
+        out.result(f"{key:<15} {shown[key] or '-'}")
+    out.result(f"{'job_definition':<15} {row['job_definition'] or '-'}")
     out.result(f"{'parameters':<15} {json.dumps(row['parameters'], sort_keys=True)}")
     job = Job(record)
     targets = job.log_targets()
@@ -226,7 +222,7 @@ def _show_one(out, row: dict, record: dict) -> None:
 
 
 def _show_table(out, rows: list[dict]) -> None:
-    columns = ("job_id", "name", "status", "submitted", "took", "exit", "reason")
+    columns = ("run_id", "job_id", "name", "status", "submitted", "took", "exit", "reason")
     table = [[str(row[c]) for c in columns] for row in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(columns)]
     out.result("  ".join(c.upper().replace("_", " ").ljust(w) for c, w in zip(columns, widths)).rstrip())

@@ -44,6 +44,7 @@ VERBS = {
     "all": ["all"],
     "create": ["create", "--dry-run"],
     "delete": ["delete", "--dry-run"],
+    "report": ["report", "20261130T161200Z-3fa9c1"],
 }
 
 
@@ -236,6 +237,13 @@ FLAGS = [
     ("unknown-verb", ["bogus"], "invalid choice: 'bogus'"),
     ("status-limit", ["status", "--limit", "0"], "--limit 0 must be at least 1"),
     ("status-unknown-job", ["status", "nope"], "no job 'nope'"),
+    ("status-since", ["status", "--since", "yesterday"], "--since yesterday: not a duration or a date"),
+    ("status-state", ["status", "--state", "done"], "--state DONE: not a state"),
+    ("status-run", ["status", "--run", "last"], "--run last: not a run id"),
+    ("status-run-and-job", ["status", "job1", "--run", "20261130T161200Z-3fa9c1"], "give one job or --run RUN_ID, not both"),
+    ("report-no-run", ["report"], "the following arguments are required: RUN_ID"),
+    ("report-bad-run", ["report", "last"], "last: not a run id"),
+    ("report-unknown-run", ["report", "20261130T161200Z-3fa9c1"], "no run 20261130T161200Z-3fa9c1 in s3://"),
     ("logs-unknown-job", ["logs", JOB], f"no job '{JOB}'"),
     ("logs-no-job", ["logs"], "the following arguments are required: JOB_ID"),
     ("cancel-unknown-job", ["cancel", JOB], f"no job '{JOB}'"),

@@ -39,7 +39,7 @@ def demo(local_stack, tmp_path_factory):
 def test_demo_runs_the_job_and_brings_back_its_results(local_stack, demo):
     example, done = demo
     assert done.returncode == 0, done.stdout + done.stderr
-    last = done.stdout.strip().splitlines()[-1]
+    last = done.stdout.strip().splitlines()[-2]  # the last: the report's path
     m = LAST_LINE.match(last)
     assert m, last
     assert m["status"] == "SUCCEEDED"
@@ -75,7 +75,7 @@ def test_demo_runs_a_sweep_of_four_tasks_and_prints_its_table(local_stack, demo)
 
     example, done = demo
     lines = done.stdout.strip().splitlines()
-    m = SWEEP_LINE.match(lines[-2])
+    m = SWEEP_LINE.match(lines[-3])
     assert m and m["code"] == "0", done.stdout + done.stderr
     run_id = m["run_id"]
     # --status RUN_ID's table: one row per task, with the grid's columns
@@ -93,6 +93,18 @@ def test_demo_runs_a_sweep_of_four_tasks_and_prints_its_table(local_stack, demo)
         assert (example / "results" / run_id / str(task) / "metrics.json").is_file()
 
 
+def test_demo_ends_with_the_report_of_its_sweep(demo):
+    example, done = demo
+    lines = done.stdout.strip().splitlines()
+    report = example / ".batchdeploy" / "reports" / "demo-sweep.html"
+    assert lines[-1] == f"demo: report of the sweep: {report}", lines[-3:]
+    html = report.read_text()
+    run_id = SWEEP_LINE.match(lines[-3])["run_id"]
+    assert f"batchdeploy report: {run_id}" in html and html.count("SUCCEEDED</td>") == 4
+    # the quickstart's metrics.json by the grid's two parameters, and the timeline
+    assert "final_loss by learning_rate" in html and "final_loss by seed" in html and 'data-plot="timeline"' in html
+
+
 def test_the_job_reached_s3_with_the_credentials_run_injected(demo):
     _, done = demo
     assert "credentials: STS GetSessionToken" in done.stderr
@@ -107,8 +119,8 @@ def test_a_second_demo_reuses_everything_and_submits_one_new_job(local_stack, de
     assert "unchanged: quickstart-local-experiment:" in out  # -u: no registration
     assert "uploaded 0 (0 B)" in out  # --sync-to-s3: nothing new
     assert "exists and matches" in out and "  create " not in out  # --create: nothing new
-    first_id = LAST_LINE.match(first.stdout.strip().splitlines()[-1])["id"]
-    second = LAST_LINE.match(again.stdout.strip().splitlines()[-1])
+    first_id = LAST_LINE.match(first.stdout.strip().splitlines()[-2])["id"]
+    second = LAST_LINE.match(again.stdout.strip().splitlines()[-2])
     assert second["status"] == "SUCCEEDED" and second["id"] != first_id
 
 

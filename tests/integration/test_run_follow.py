@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import time
 
+import jsonschema
 import pytest
 
 from batchdeploy.jobs.watch import JobWatcher, follow
 from batchdeploy.polling import Backoff
 from tests import run_support
-from tests.conftest import REGION, RequestCounter
+from tests.conftest import REGION, ROOT, RequestCounter
 from tests.run_support import (
     PARAMS,
     FakeClock,
@@ -218,11 +219,16 @@ def test_status_lists_this_projects_jobs_newest_first(moto, run_project):
     r = run_project.deploy("--status")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert lines[0].split() == ["JOB", "ID", "NAME", "STATUS", "SUBMITTED", "TOOK", "EXIT", "REASON"]
-    assert [line.split()[0] for line in lines[1:]] == [ids[1], ids[0]]
+    assert lines[0].split() == ["RUN", "ID", "JOB", "ID", "NAME", "STATUS", "SUBMITTED", "TOOK", "EXIT", "REASON"]
+    assert [line.split()[1] for line in lines[1:]] == [ids[1], ids[0]]  # runs from S3, newest first
     assert all("SUCCEEDED" in line for line in lines[1:])
     r = run_project.run("status", "--output", "json", "--limit", "1")
-    assert [row["name"] for row in json.loads(r.stdout)] == ["second"]
+    rows = json.loads(r.stdout)
+    assert [row["name"] for row in rows] == ["second"]
+    assert rows[0]["state"] == "SUCCEEDED" and rows[0]["created_at"].endswith("Z") and rows[0]["reason"] is None
+    jsonschema.validate(rows, json.loads((ROOT / "docs" / "status.schema.json").read_text()))
+    r = run_project.run("status", "--output", "json", "--state", "failed")
+    assert r.returncode == 0 and json.loads(r.stdout) == []
     r = run_project.deploy("--status", "first")
     assert r.returncode == 0 and f"job_id          {ids[0]}" in r.stdout
     assert '"experiment_file": "s3://bucket/experiments/a.yaml"' in r.stdout
@@ -230,7 +236,7 @@ def test_status_lists_this_projects_jobs_newest_first(moto, run_project):
 
 def test_status_with_no_jobs_and_with_an_unknown_one(moto, run_project):
     r = run_project.deploy("--status")
-    assert r.returncode == 0 and "no jobs recorded yet" in r.stdout
+    assert r.returncode == 0 and "no runs yet; submit one with ./deploy.sh -r NAME" in r.stdout
     r = run_project.deploy("--status", "nope")
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no job 'nope' recorded or known to AWS Batch" in r.stderr
 
