@@ -237,3 +237,17 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
     src.content_hash = compare.content_hash(base)
     src.request = definition.build_request(defn, project, src.content_hash)
     return src, problems, warnings
+
+
+def rebuilt(cfg, src: Source, defn: dict) -> Source:
+    """`src` with definition `defn` (SECRETS' references added), checked, its request and content hash
+    made again as `load_file` makes them."""
+    project = cfg["PROJECT_NAME"]
+    found = definition.check(defn, project)
+    if found.problems:
+        raise ConfigError(f"{src.shown} with the SECRETS references", [f"{src.shown}: {p}" for p in found.problems])
+    new = Source(src.path, src.shown, defn, uses_image_tag=src.uses_image_tag)
+    base = definition.build_request(defn, project)
+    new.content_hash = compare.content_hash(base)
+    new.request = definition.build_request(defn, project, new.content_hash)
+    return new

@@ -22,6 +22,7 @@ from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
 from batchdeploy.jobs import projectfiles
 from batchdeploy.jobs import request as req
+from batchdeploy.jobs import secretrefs
 from batchdeploy.jobs.commands import wait
 from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
@@ -149,6 +150,7 @@ def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set
         compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")), wait=False)
     try:
         overrides = load_overrides(ctx, overrides_file)
+        overrides = secretrefs.screen_overrides(overrides, secretrefs.listed(ctx.cfg), overrides_file.label, later)
         overrides = with_emulator_endpoint(overrides, ctx.cfg.get("AWS_ENDPOINT_URL"), later)
         if compiled is not None:
             credentials.check_compiled(compiled)
@@ -179,7 +181,19 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     spec.overrides = overrides
     request = req.build(spec)
     req.check(request)
+    _store_secrets(ctx, opts, spec.job_definition, later)
     return request, secret_names
+
+
+def _store_secrets(ctx, opts, definition: dict, later) -> None:
+    """SECRETS' values into SSM where they changed, so the next job reads them with no new revision."""
+    keys = secretrefs.listed(ctx.cfg)
+    if keys:
+        secretrefs.store(ctx.aws, ctx.cfg, later, dry_run=opts.dry_run)
+        absent = [k for k in keys if k not in secretrefs.referenced(definition)]
+        if absent:
+            later.warn(f"{req.definition_label(definition)} has no reference for {', '.join(absent)} (SECRETS): "
+                       "the job will not get them; run ./deploy.sh -u to register one that has")
 
 
 class Later:
