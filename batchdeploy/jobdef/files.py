@@ -251,3 +251,20 @@ def rebuilt(cfg, src: Source, defn: dict) -> Source:
     new.content_hash = compare.content_hash(base)
     new.request = definition.build_request(defn, project, new.content_hash)
     return new
+
+
+def names_in_files(cfg) -> list[str]:
+    """The jobDefinitionName of each file JOB_DEFINITIONS names (${VAR} filled), for `-r` in a folder
+    where -u never ran; files that cannot be read or name none are skipped (-u reports them)."""
+    names: list[str] = []
+    for path in find_files(cfg)[0]:
+        try:
+            data = userjson.parse_json(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, ConfigError):
+            continue
+        raw = data.get("jobDefinitionName") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            name = config.PLACEHOLDER.sub(lambda m: cfg.variables().get(m.group(1), m.group(0)), raw)
+            if "${" not in name:
+                names.append(name)
+    return list(dict.fromkeys(names))

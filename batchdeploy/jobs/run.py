@@ -13,19 +13,17 @@ import uuid
 from dataclasses import dataclass, field
 
 from batchdeploy import config, errors, userjson
-from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import ConfigError, UsageError
-from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
-from batchdeploy.jobs import projectfiles
+from batchdeploy.jobs import projectfiles, secretrefs
 from batchdeploy.jobs import request as req
-from batchdeploy.jobs import secretrefs
 from batchdeploy.jobs.commands import wait
 from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.jobs.which_definition import resolve_definition
 from batchdeploy.state import JOBS
 
 
@@ -164,7 +162,7 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     """The AWS reads (queue, job definition), the credentials, and the request built and checked."""
     batch = ctx.aws.client("batch")
     check_queue(batch, spec.queue)
-    spec.job_definition = resolve_definition(ctx, batch, opts.job_definition)
+    spec.job_definition = resolve_definition(ctx, batch, opts.job_definition, say=later.note)
     if spec.job_definition.get("type") != "container" or "containerProperties" not in spec.job_definition:
         raise UsageError(f"{req.definition_label(spec.job_definition)} is not a single-container job definition")
     req.check_parameters(spec.parameters, spec.job_definition)
@@ -258,40 +256,6 @@ def check_queue(batch, queue: str) -> dict:
             hint=f"enable it (aws batch update-job-queue --job-queue {queue} --state ENABLED) or choose another with --queue",
         )
     return q
-
-
-def resolve_definition(ctx, batch, wanted: str | None) -> dict:
-    """The job definition in force: --job-definition NAME[:REV]|ARN, else the one -u recorded."""
-    recorded = read_recorded(ctx.state)
-    known = recorded.get("definitions") or {}
-    if not wanted:
-        default = recorded.get("default")
-        if not default:
-            raise UsageError("no job definition registered yet", hint="run ./deploy.sh -u")
-        entry = known.get(default) or {}
-        ref = entry.get("arn") or (f"{default}:{entry['revision']}" if entry.get("revision") else default)
-        return _describe_definition(batch, ref, recorded_by_u=True)
-    if not wanted.startswith("arn:") and ":" not in wanted and (known.get(wanted) or {}).get("arn"):
-        return _describe_definition(batch, known[wanted]["arn"], recorded_by_u=True)
-    return _describe_definition(batch, wanted, recorded_by_u=False)
-
-
-def _describe_definition(batch, ref: str, recorded_by_u: bool) -> dict:
-    """`ref` as AWS has it (aws.batch.job_definition), refused unless it is registered and ACTIVE."""
-    where = " (the revision -u recorded)" if recorded_by_u else ""
-    if not ref.startswith("arn:"):
-        _, _, rev = ref.partition(":")
-        if rev and not rev.isdigit():
-            raise UsageError(f"--job-definition {ref!r}: the revision must be a number", hint="write NAME or NAME:REV")
-    jd = aws_batch.job_definition(batch, ref)
-    if jd is None:
-        raise UsageError(f"job definition {ref}{where} is not registered", hint="run ./deploy.sh -u")
-    if jd.get("status") != "ACTIVE":
-        raise UsageError(
-            f"job definition {req.definition_label(jd)}{where} is {jd.get('status')} (deregistered)",
-            hint="run ./deploy.sh -u",
-        )
-    return jd
 
 
 def inject(ctx, spec: req.RunSpec, compiled, label: str, out) -> list[dict]:
