@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the quickstart experiment end to end on the local AWS Batch, through the same verbs a user
-# runs against AWS: --create, -b, -u, --sync-to-s3, -r --code --wait, --sync-from-s3. A second run reuses
+# runs against AWS: --create, -b, -u, --sync-to-s3, -r --code --wait, --results. A second run reuses
 # what exists (nothing rebuilt, registered or uploaded again) and submits one new job.
 set -euo pipefail
 [[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
@@ -80,8 +80,8 @@ else
 fi
 (( status )) || status=$sweep_status
 
-step "--sync-from-s3: the results"
-"${deploy[@]}" --sync-from-s3
+step "--results: the results"
+"${deploy[@]}" --results
 
 job_id=$(sed -n 's/.*"job_id": "\([^"]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | head -n 1)
 job_status=$(sed -n 's/.*"status": "\([A-Z]*\)".*/\1/p' "$example/.batchdeploy/demo-run.json" | tail -n 1)
