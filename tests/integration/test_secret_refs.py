@@ -65,6 +65,7 @@ def test_secrets_are_stored_once_updated_when_changed_and_jobs_see_only_the_refe
     job = aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0]
     assert "POSTGRES_PASSWORD" not in job_env(job)
     assert DB_CANARY not in json.dumps(job)
+    assert job["container"]["secrets"] == [{"name": "POSTGRES_PASSWORD", "valueFrom": arn}]  # the reference only
 
     _set_password(project, NEW_CANARY)  # a changed value reaches the next job with no new revision
     r = project.deploy("-r", "exp2", *PARAMS, env=via)
