@@ -27,13 +27,17 @@ def resolve_definition(ctx, batch, wanted: str | None, say=None) -> dict:
         if not default:
             return _newest_by_files(ctx, batch, say)
         entry = known.get(default) or {}
-        newest = aws_batch.newest_active(batch, default)
-        if newest is not None and entry.get("revision") and newest["revision"] > entry["revision"]:
-            say(f"job definition {default}:{newest['revision']}: the newest ACTIVE revision, newer than "
-                f"{default}:{entry['revision']} that -u recorded here")
-            return newest
-        ref = entry.get("arn") or (f"{default}:{entry['revision']}" if entry.get("revision") else default)
-        return _describe_definition(batch, ref, recorded_by_u=True)
+        active = aws_batch.active_revisions(batch, default)  # one read: the recorded revision is among them
+        recorded_rev = entry.get("revision")
+        if active and recorded_rev and active[0]["revision"] > recorded_rev:
+            say(f"job definition {default}:{active[0]['revision']}: the newest ACTIVE revision, newer than "
+                f"{default}:{recorded_rev} that -u recorded here")
+            return active[0]
+        mine = [d for d in active if d["revision"] == recorded_rev] if recorded_rev else active[:1]
+        if mine:
+            return mine[0]
+        ref = entry.get("arn") or (f"{default}:{recorded_rev}" if recorded_rev else default)
+        return _describe_definition(batch, ref, recorded_by_u=True)  # gone: says how
     if not wanted.startswith("arn:") and ":" not in wanted and (known.get(wanted) or {}).get("arn"):
         return _describe_definition(batch, known[wanted]["arn"], recorded_by_u=True)
     return _describe_definition(batch, wanted, recorded_by_u=False)
