@@ -18,7 +18,7 @@ NEW_CANARY = "CANARY-new-db-password-77a0"
 
 def _project(project, aws, **extra):
     env = run_support.make_batch(aws)
-    run_support.setup_project(project, env, SECRETS="POSTGRES_PASSWORD", AWS_REGION="us-east-1", **extra)
+    run_support.setup_project(project, env, **{"SECRETS": "POSTGRES_PASSWORD", "AWS_REGION": "us-east-1", **extra})
     project.write_json("job-definition.json", DEFINITION)
     return env
 
@@ -40,7 +40,7 @@ def test_secrets_are_stored_once_updated_when_changed_and_jobs_see_only_the_refe
     r = project.deploy("-u", env=via)
     assert r.returncode == 0, r.stderr
     assert f"secret POSTGRES_PASSWORD: created as SSM SecureString {PARAMETER}" in r.stderr
-    assert proxy.count("PutParameter") == 1
+    assert proxy.count("PutParameter") == 1 and DB_CANARY not in r.stdout + r.stderr
     put = proxy.bodies("PutParameter")[0]
     assert put["Type"] == "SecureString" and {"Key": "batchdeploy:project", "Value": "demo"} in put["Tags"]
     ssm = aws.client("ssm")
@@ -57,9 +57,11 @@ def test_secrets_are_stored_once_updated_when_changed_and_jobs_see_only_the_refe
     assert proxy.count("PutParameter") == 1 and "secret POSTGRES_PASSWORD" not in r.stderr
     assert "unchanged: demo-experiment:" in r.stdout
 
+    reads = proxy.count("GetParameters")
     r = project.deploy("-r", "exp1", *PARAMS, env=via)  # the overrides' ${POSTGRES_PASSWORD}: left out
     assert r.returncode == 0, r.stderr
-    assert proxy.count("PutParameter") == 1
+    assert proxy.count("PutParameter") == 1 and proxy.count("GetParameters") == reads + 1  # -r's cost: one read
+    assert DB_CANARY not in r.stdout + r.stderr
     assert "POSTGRES_PASSWORD left out of the job's environment: SECRETS gives it by reference" in r.stderr
     job_id = r.stdout.split(": ", 1)[1].split()[0]
     job = aws_cli(moto, "batch", "describe-jobs", "--jobs", job_id)["jobs"][0]
@@ -72,6 +74,7 @@ def test_secrets_are_stored_once_updated_when_changed_and_jobs_see_only_the_refe
     assert r.returncode == 0, r.stderr
     assert f"secret POSTGRES_PASSWORD: updated as SSM SecureString {PARAMETER}" in r.stderr
     assert proxy.count("PutParameter") == 2 and proxy.count("RegisterJobDefinition") == 1
+    assert NEW_CANARY not in r.stdout + r.stderr and DB_CANARY not in r.stdout + r.stderr
     assert ssm.get_parameter(Name=PARAMETER, WithDecryption=True)["Parameter"]["Value"] == NEW_CANARY
 
     for canary in (DB_CANARY, NEW_CANARY):
@@ -114,3 +117,10 @@ def test_delete_removes_the_projects_parameters(moto, aws, project):
     assert r.returncode == 0, r.stderr
     names = [p["Name"] for p in ssm.describe_parameters()["Parameters"]]
     assert PARAMETER not in names and "/batchdeploy/other/development/X" in names
+
+
+def test_info_masks_the_value_of_a_key_secrets_names_whatever_it_is_called(moto, aws, project):
+    _project(project, aws, SECRETS="DB_DSN", DB_DSN="host=db user=u sslmode=require CANARY-dsn-91c")
+    r = project.deploy("-i")
+    assert r.returncode == 0, r.stderr
+    assert "DB_DSN" in r.stdout + r.stderr and "CANARY-dsn-91c" not in r.stdout + r.stderr
