@@ -132,8 +132,7 @@ def main(ctx) -> int:
     submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
     if not opts.wait:
         return errors.OK
-    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt,
-                exit_code_from=recorder.exit_code_reader() if code else None)
+    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt)
 
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:

@@ -96,7 +96,20 @@ def run(job, original_run) -> None:
         settle_parent(job)
 
 
+def held() -> bool:
+    """moto's state manager holds Batch jobs (POST /moto-api/state-manager/set-transition, batch::job
+    manual with times > 1: how tests keep a job SUBMITTED); the runner honours it as moto's run does."""
+    from moto.moto_api import state_manager
+
+    config = state_manager.get_transition("batch::job")
+    return config.get("progression") == "manual" and int(config.get("times", 1)) > 1
+
+
 def lifecycle(job) -> None:
+    while held() and not job.stop:
+        time.sleep(POLL)
+    if job.stop:
+        return finish(job, False, job.job_stopped_reason)
     if job.depends_on:
         set_status(job, "PENDING")
         outcome = wait_for_dependencies(job)
