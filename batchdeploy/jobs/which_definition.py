@@ -47,7 +47,7 @@ def _newest_by_files(ctx, batch, say) -> dict:
     """No -u in this folder: the newest ACTIVE revision of the name the job definition file gives."""
     names = names_in_files(ctx.cfg)
     if not names:
-        raise UsageError("no job definition recorded here, and no job definition file names one",
+        raise UsageError("no job definition registered yet: -u recorded none here and no job definition file names one",
                          hint="run ./deploy.sh -u, or name one with --job-definition NAME")
     for name in names:
         newest = aws_batch.newest_active(batch, name)
