@@ -71,8 +71,12 @@ sync-to-s3: ## ./deploy.sh --sync-to-s3: upload the experiments
 	$(DEPLOY) --sync-to-s3
 
 .PHONY: sync-from-s3
-sync-from-s3: ## ./deploy.sh --sync-from-s3: download the results
+sync-from-s3: ## ./deploy.sh --sync-from-s3: download the experiments back
 	$(DEPLOY) --sync-from-s3
+
+.PHONY: results
+results: ## ./deploy.sh --results [RUN_ID]: a run's outputs (RUN_ID=...), or every result
+	$(DEPLOY) --results $(RUN_ID)
 
 .PHONY: run
 run: ## ./deploy.sh -r: make run NAME=exp1 PARAMS="experiment_file=s3://... k=v"

@@ -18,7 +18,8 @@ VERBS:
                              many tasks as one array: --tasks FILE [RANGE], --grid k=v1,v2 ...,
                              --rerun-failed RUN_ID
    --sync-to-s3              Upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX exactly
-   --sync-from-s3            Download results from S3 exactly
+   --sync-from-s3            Download s3://S3_BUCKET/S3_PREFIX into EXPERIMENTS_DIR exactly
+   --results [RUN_ID]        A run's outputs into RESULTS_DIR/RUN_ID (none: every result)
    -a|--all                  -b, then -u, then --sync-to-s3
    --status [JOB_ID|NAME|RUN_ID]
                              Recent runs (every clone's; --run --state --since --limit), one job, or a sweep's tasks
@@ -84,6 +85,7 @@ while (($#)); do
     -r | --run-experiment) verb=run ;;
     --sync-to-s3 | --sync_to_s3) verb=sync-to-s3 ;;
     --sync-from-s3 | --sync_from_s3) verb=sync-from-s3 ;;
+    --results) verb=results ;;
     -a | --all) verb=all ;;
     --status) verb=status ;;
     --logs) verb=logs ;;

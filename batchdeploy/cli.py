@@ -16,6 +16,7 @@ Where each verb lives (a test checks this table against VERBS):
     cancel        --cancel          batchdeploy.jobs.commands
     sync-to-s3    --sync-to-s3      batchdeploy.sync.verb
     sync-from-s3  --sync-from-s3    batchdeploy.sync.verb
+    results       --results         batchdeploy.sync.results
     all           -a                batchdeploy.cli
     create        --create          batchdeploy.infra.verbs
     delete        --delete          batchdeploy.infra.verbs
@@ -77,8 +78,10 @@ VERBS: dict[str, Verb] = {
     "cancel": Verb("batchdeploy.jobs.commands:cancel", "cancel or terminate a job", ("--cancel",), "cancel"),
     "sync-to-s3": Verb("batchdeploy.sync.verb:to_s3", "upload EXPERIMENTS_DIR to s3://S3_BUCKET/S3_PREFIX/ exactly",
                        ("--sync-to-s3", "--sync_to_s3"), "sync-to-s3"),
-    "sync-from-s3": Verb("batchdeploy.sync.verb:from_s3", "download results (or any prefix) exactly",
+    "sync-from-s3": Verb("batchdeploy.sync.verb:from_s3", "download s3://S3_BUCKET/S3_PREFIX/ to EXPERIMENTS_DIR exactly",
                          ("--sync-from-s3", "--sync_from_s3"), "sync-from-s3"),
+    "results": Verb("batchdeploy.sync.results:main", "download a run's outputs into RESULTS_DIR/RUN_ID (none: every result)",
+                    ("--results",), "results"),
     "all": Verb("batchdeploy.cli:run_all", "images, then update-jobs, then sync-to-s3", ("-a", "--all")),
     "create": Verb("batchdeploy.infra.verbs:create", "create compute environment, queue, job definition, bucket",
                    ("--create",), "create"),
@@ -230,9 +233,8 @@ def _cancel_flags(add, verb: str) -> None:
 
 
 def _sync_flags(add, verb: str) -> None:
-    add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR, or RESULTS_DIR for downloads)")
-    add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX, "
-        "or s3://S3_BUCKET/RESULTS_PREFIX for downloads)")
+    add("--local", metavar="DIR", help="local folder (default: EXPERIMENTS_DIR; results: RESULTS_DIR)")
+    add("--remote", metavar="S3_URL", help="s3://bucket/prefix (default: s3://S3_BUCKET/S3_PREFIX; results: RESULTS_PREFIX)")
     add("--delete", action="store_true", help="remove what the source no longer has (inside the target only)")
     add("--exclude", action="append", default=[], metavar="PATTERN",
         help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
@@ -243,23 +245,9 @@ def _sync_flags(add, verb: str) -> None:
             help="allow --delete at a bucket's root or outside s3://S3_BUCKET/S3_PREFIX")
 
 
-def _infra_flags(add, verb: str) -> None:
-    add("--prefix", metavar="PREFIX", help="name prefix (default: PROJECT_NAME-ENV)")
-    add("--compute-environment", metavar="FILE|NAME|ARN", help="compute environment file, name or ARN")
-    add("--job-queue", metavar="FILE|NAME|ARN", help="job queue file, name or ARN")
-    add("--job-definition", metavar="FILE|NAME|ARN", help="job definition file, name or ARN")
-    add("--bucket", metavar="NAME", help="S3 bucket name (default: PREFIX-bucket, lowercased)")
-    add("--ecr-repository", action="append", metavar="NAME",
-        help="ECR repository (repeatable; default: one per IMAGES name when AWS_REGISTRY is an ECR registry)")
-    add("--dry-run", action="store_true", help="show the plan, change nothing")
-    add("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    add("--timeout", type=int, metavar="SECONDS", help="longest wait for each resource to settle (default 600)")
-    if verb == "create":
-        add("--update", action="store_true", help="update what differs, where AWS allows an update")
-        add("--write-env", action="store_true", help="write the names used into .aws_env")
-    else:
-        add("--delete-bucket-contents", action="store_true", help="also empty and delete a non-empty bucket")
-        add("--delete-images", action="store_true", help="also delete ECR repositories that hold images")
+def _results_flags(add, verb: str) -> None:
+    add("run_id", nargs="?", metavar="RUN_ID", help="the run whose outputs come home (default: every result)")
+    _sync_flags(add, verb)
 
 
 def _submit_flags(add, verb: str) -> None:
@@ -276,7 +264,9 @@ def _submit_flags(add, verb: str) -> None:
 _VERB_FLAGS = {
     "images": _images_flags, "update-jobs": _update_jobs_flags, "run": _run_flags,
     "logs": _logs_flags, "cancel": _cancel_flags, "sync-to-s3": _sync_flags, "sync-from-s3": _sync_flags,
-    "create": _infra_flags, "delete": _infra_flags, "submit": _submit_flags,
+    "create": lambda add, verb: importlib.import_module("batchdeploy.infra.flags").add_flags(add, verb),
+    "delete": lambda add, verb: importlib.import_module("batchdeploy.infra.flags").add_flags(add, verb),
+    "results": _results_flags, "submit": _submit_flags,
     "status": lambda add, verb: importlib.import_module("batchdeploy.jobs.runlist").add_flags(add, verb),
     "report": lambda add, verb: importlib.import_module("batchdeploy.report.verb").add_flags(add, verb),
     "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
@@ -343,6 +333,9 @@ def run_all(ctx: Context) -> int:
     """-a: images, then job definitions (which then pin the new image), then the experiment files."""
     ctx.cfg.check_known()  # a malformed key stops all three before the first step's heading
     for verb in ("images", "update-jobs", "sync-to-s3"):
+        if verb == "images" and not _anything_to_build(ctx.cfg):
+            ctx.out.note("==> images skipped: no Dockerfile in the IMAGES context folders, nothing for -b to build")
+            continue
         ctx.out.note(f"==> {verb}")
         sub = parse([verb])
         for key in ("env_file", "region", "profile", "endpoint_url", "output", "quiet"):
@@ -352,6 +345,11 @@ def run_all(ctx: Context) -> int:
         if code:
             return code
     return errors.OK
+
+
+def _anything_to_build(cfg) -> bool:
+    spec = importlib.import_module("batchdeploy.images.spec")
+    return any(s.dockerfile.is_file() for s in spec.parse_images(cfg.get("IMAGES"), cfg.get("PROJECT_NAME"), cfg))
 
 
 def main(argv: list[str] | None = None) -> int:

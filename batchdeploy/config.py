@@ -124,12 +124,12 @@ KEYS: dict[str, Key] = {
     ),
     "TRIAGE_VERSION": Key("triage's name for VERSION, read where VERSION is not set", r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
                           "3.3.0"),
+    "SECRETS": Key("keys given to jobs by reference (SSM SecureString)", r"[A-Za-z0-9_,\s]*", "POSTGRES_PASSWORD"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
     "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),
     "AWS_SECRET_ACCESS_KEY": Key("secret access key (prefer profiles)", r"\S+", secret=True),
     "AWS_SESSION_TOKEN": Key("session token (prefer profiles)", r"\S+", secret=True),
 }
-
 # `${VAR}` in a file batchdeploy fills from the configuration: the one grammar of it.
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -206,9 +206,9 @@ class Config:
         return merged
 
     def masked(self) -> dict[str, str]:
-        """The values with every secret masked: secret-looking keys, the keys BUILD_SECRETS names, and
+        """The values with every secret masked: secret-looking keys, the keys (BUILD_)SECRETS names,
         any password inside a URL (POSTGRES_DB=postgresql://user:PASSWORD@host/db) whatever the key."""
-        named = set((self.get("BUILD_SECRETS") or "").split())
+        named = set(re.split(r"[\s,]+", f"{self.get('BUILD_SECRETS') or ''} {self.get('SECRETS') or ''}"))
         public = set((self.get("BUILD_ARGS_PUBLIC") or "").split())
         out = {k: (mask(v) if is_secret(k) or k in named else mask_url_passwords(v)) for k, v in sorted(self.values.items())}
         if "BUILD_ARGS" in out:  # pairs inside it: NPM_TOKEN=... is masked as the key NPM_TOKEN would be

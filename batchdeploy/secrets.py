@@ -14,7 +14,7 @@ MASK = "****"
 _SECRET_KEYS = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
 _SECRET_WORDS = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIAL|PRIVATE|_KEY$|^AWS_ACCESS_KEY_ID$")
 # Keys whose values are names of secrets, not secrets (BUILD_SECRETS=NPM_TOKEN lists what -b passes).
-_NAMES_OF_SECRETS = frozenset({"BUILD_SECRETS"})
+_NAMES_OF_SECRETS = frozenset({"BUILD_SECRETS", "SECRETS"})
 # A password inside a URL: `postgresql://user:PASSWORD@host/db`, a pip or npm index with credentials.
 URL_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:(?P<password>[^/\s@]+)@")
 _SECRETS: set[str] = set()

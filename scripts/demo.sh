@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the quickstart experiment end to end on the local AWS Batch, through the same verbs a user
-# runs against AWS: --create, -b, -u, --sync-to-s3, -r --code --wait, --sync-from-s3. A second run reuses
+# runs against AWS: --create, -b, -u, --sync-to-s3, -r --code --wait, --results. A second run reuses
 # what exists (nothing rebuilt, registered or uploaded again) and submits one new job.
 set -euo pipefail
 [[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
@@ -80,8 +80,8 @@ else
 fi
 (( status )) || status=$sweep_status
 
-step "--sync-from-s3: the results"
-"${deploy[@]}" --sync-from-s3
+step "--results: the results"
+"${deploy[@]}" --results
 
 report=""
 if [[ -n "$run_id" ]]; then

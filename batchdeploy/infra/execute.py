@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from batchdeploy.aws import ssm as aws_ssm
 from batchdeploy.aws import translate
 from batchdeploy.aws.s3 import MAX_DELETE_KEYS
 from batchdeploy.aws.tags import TAG_PROJECT, our_tags
@@ -157,6 +158,9 @@ class Executor:
                 journal.done.append(f"deregistered {arn}")
             forget_job_definition(self.ctx.state, a.name, a.details["revisions"])
             journal.record("deregistered", a.kind, a.name, None, text=f"deregistered job definition {a.name}")
+        elif a.kind == "ssm-parameter":
+            aws_ssm.delete(self.aws.client("ssm"), [a.name])
+            journal.record("deleted", a.kind, a.name, a.arn)
         elif a.kind == "ecr-repository":
             with translate(f"delete ECR repository {a.name} (ecr:DeleteRepository)"):
                 self.aws.client("ecr").delete_repository(repositoryName=a.name, force=bool(a.details.get("empty")))

@@ -21,6 +21,7 @@ LABEL = {
     "compute-environment": "compute environment",
     "job-queue": "job queue",
     "job-definition": "job definition",
+    "ssm-parameter": "SSM parameter",  # SECRETS' values (batchdeploy.jobs.secretrefs); deleted only
 }
 FLAG = {
     "compute-environment": "--compute-environment",

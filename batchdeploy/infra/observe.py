@@ -5,6 +5,7 @@ and `tags` (a dict) beside AWS's own fields."""
 from __future__ import annotations
 
 from batchdeploy.aws import error_code, translate
+from batchdeploy.aws import ssm as aws_ssm
 from batchdeploy.aws.batch import job_definition, list_jobs
 from batchdeploy.aws.tags import TAG_PROJECT, as_dict, is_ours
 from batchdeploy.infra.model import BATCH_API, LABEL, NAME_FIELD, Wanted, queue_ce_names
@@ -131,6 +132,7 @@ def observe_delete(aws, project: str, prefix: str, buckets: list[str], repos: li
     active = _active_job_definitions(batch)
     found["job-definition"] = [d for d in active if d["tags"].get(TAG_PROJECT) == project]
     found["images"] = [{"arn": d["arn"], "images": _images(d)} for d in active]
+    found["ssm-parameter"] = _parameters(aws, project)
     found["bucket"] = []
     for name in dict.fromkeys(buckets):
         d = describe_bucket(aws.client("s3"), name)
@@ -146,6 +148,13 @@ def observe_delete(aws, project: str, prefix: str, buckets: list[str], repos: li
                 d["not_empty"] = repository_has_images(aws.client("ecr"), name)
             found["ecr-repository"].append(d)
     return found
+
+
+def _parameters(aws, project: str) -> list[dict]:
+    """The SSM parameters under /batchdeploy/PROJECT/ (SECRETS' values), with their tags; no values."""
+    ssm = aws.client("ssm")
+    found = aws_ssm.under(ssm, f"{aws_ssm.PATH_ROOT}/{project}")
+    return [{"name": p["Name"], "arn": p.get("ARN"), "tags": aws_ssm.tags_of(ssm, p["Name"])} for p in found]
 
 
 def _images(doc) -> list[str]:

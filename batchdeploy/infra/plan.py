@@ -135,6 +135,7 @@ def plan_delete(
     actions += _delete_ces(found, project, prefix, keep, gone_queues)
     actions += _delete_job_definitions(found, project, prefix, keep)
     gone = {arn for a in actions if a.op == "delete" for arn in a.details.get("revisions", [])}
+    actions += _delete_parameters(found, project, prefix)
     actions += _delete_repositories(found, project, prefix, delete_images, gone)
     actions += _delete_bucket(found, delete_contents, project, prefix)
     return actions + _left_alone(found, project, prefix)
@@ -257,6 +258,17 @@ def _delete_repositories(found: dict, project: str, prefix: str, ok: bool, gone:
             full = bool(repo.get("not_empty"))
             note = "empty it, then delete" if full else "delete"
             actions.append(_on_found("delete", "ecr-repository", repo, note=note, details={"empty": full}))
+    return actions
+
+
+def _delete_parameters(found: dict, project: str, prefix: str) -> list[Action]:
+    """SECRETS' parameters: this prefix's (PROJECT-ENV when -u or -r stored them) go; others are kept."""
+    actions = []
+    for item in found.get("ssm-parameter", []):
+        if is_ours(item["tags"], project, prefix):
+            actions.append(_on_found("delete", "ssm-parameter", item, note="SECRETS value (ssm:DeleteParameters)"))
+        else:
+            actions.append(_on_found("keep", "ssm-parameter", item, note=f"{whose(item['tags'])}: left alone"))
     return actions
 
 

@@ -237,3 +237,34 @@ def load_file(cfg, path: Path, image_tag: str | None, image_tag_origin: str, *, 
     src.content_hash = compare.content_hash(base)
     src.request = definition.build_request(defn, project, src.content_hash)
     return src, problems, warnings
+
+
+def rebuilt(cfg, src: Source, defn: dict) -> Source:
+    """`src` with definition `defn` (SECRETS' references added), checked, its request and content hash
+    made again as `load_file` makes them."""
+    project = cfg["PROJECT_NAME"]
+    found = definition.check(defn, project)
+    if found.problems:
+        raise ConfigError(f"{src.shown} with the SECRETS references", [f"{src.shown}: {p}" for p in found.problems])
+    new = Source(src.path, src.shown, defn, uses_image_tag=src.uses_image_tag)
+    base = definition.build_request(defn, project)
+    new.content_hash = compare.content_hash(base)
+    new.request = definition.build_request(defn, project, new.content_hash)
+    return new
+
+
+def names_in_files(cfg) -> list[str]:
+    """The jobDefinitionName of each file JOB_DEFINITIONS names (${VAR} filled), for `-r` in a folder
+    where -u never ran; files that cannot be read or name none are skipped (-u reports them)."""
+    names: list[str] = []
+    for path in find_files(cfg)[0]:
+        try:
+            data = userjson.parse_json(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, UnicodeDecodeError, ConfigError):
+            continue
+        raw = data.get("jobDefinitionName") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            name = config.PLACEHOLDER.sub(lambda m: cfg.variables().get(m.group(1), m.group(0)), raw)
+            if "${" not in name:
+                names.append(name)
+    return list(dict.fromkeys(names))

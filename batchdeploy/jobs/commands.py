@@ -73,10 +73,8 @@ def elapsed(seconds: float) -> str:
 
 
 def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = None,
-         cancel_on_interrupt: bool = False, exit_code_from=None) -> int:
-    """Follow a job to its end: 0 when it SUCCEEDED, TasksFailed (exit 3) when it FAILED.
-    `exit_code_from(job)` reads the exit code elsewhere (the launcher's task record) when the API
-    reports none, as the local stack does."""
+         cancel_on_interrupt: bool = False) -> int:
+    """Follow a job to its end: 0 when it SUCCEEDED, TasksFailed (exit 3) when it FAILED."""
     out = ctx.out
     batch = ctx.aws.client("batch")
     ctx.cfg.require(optional=("RUNNABLE_WARN_S",))
@@ -96,24 +94,13 @@ def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = No
                           runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")), on_stuck=doctor_hook.on_stuck(ctx))
     except KeyboardInterrupt:
         return _interrupted(ctx, batch, job_id, cancel_on_interrupt)
-    ok, line = Job(with_exit_code(followed.job, exit_code_from, out)).outcome()
+    ok, line = Job(followed.job).outcome()
     if out.json:
         out.emit_json({**(json_extra or {}), "job_id": job_id, "status": followed.job.get("status"), "outcome": line})
     if not ok:
         raise TasksFailed(f"job {label} ({job_id}) failed: {line}")
     out.note(f"job {label} ({job_id}) {line}")
     return errors.OK
-
-
-def with_exit_code(job: dict, exit_code_from, out) -> dict:
-    """`job`, its container's exit code filled from `exit_code_from` when the API gave none."""
-    if exit_code_from is None or Job(job).exit_code is not None or not Job(job).ended:
-        return job
-    code = exit_code_from(job)
-    if code is None:
-        return job
-    out.note(f"exit code {code} from the launcher's task record (the API reports none)")
-    return {**job, "container": {**(job.get("container") or {}), "exitCode": code}}
 
 
 def _interrupted(ctx, batch, job_id: str, cancel_on_interrupt: bool) -> int:

@@ -24,8 +24,9 @@ from batchdeploy.aws.session import resolve_region
 from batchdeploy.aws.tags import TAG_PROJECT
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.jobdef import compare
-from batchdeploy.jobdef.files import Source, load_sources, resolve_image_tag
+from batchdeploy.jobdef.files import Source, load_sources, rebuilt, resolve_image_tag
 from batchdeploy.jobdef.record import Item, read_recorded, record, register
+from batchdeploy.jobs import secretrefs
 from batchdeploy.jobs.prune import prune, say
 from batchdeploy.state import IMAGES
 
@@ -132,6 +133,12 @@ def main(ctx) -> int:
     sources, warnings = load_sources(cfg, image_tag, origin, region)
     for w in warnings:
         out.warn(w)
+
+    if secretrefs.listed(cfg):  # SECRETS: the values into SSM, the references into every definition
+        secretrefs.check_execution_role(sources)
+        secretrefs.values(cfg, secretrefs.listed(cfg))  # every missing value at once, before any AWS call
+        arns = secretrefs.store(ctx.aws, cfg, out, dry_run=opts.dry_run)
+        sources = [rebuilt(cfg, s, secretrefs.with_references(s.definition, arns, s.shown)) for s in sources]
 
     # Step 2: compare with what is registered.
     batch = ctx.aws.client("batch")

@@ -13,20 +13,19 @@ import uuid
 from dataclasses import dataclass, field
 
 from batchdeploy import config, errors, userjson
-from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
 from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.doctor import flags as doctor_flags
 from batchdeploy.doctor import preflight
 from batchdeploy.errors import ConfigError, UsageError
-from batchdeploy.jobdef.record import read_recorded
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import credentials_filter as credentials
-from batchdeploy.jobs import projectfiles
+from batchdeploy.jobs import projectfiles, secretrefs
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs.commands import wait
 from batchdeploy.jobs.runrecord import RunRecorder
 from batchdeploy.jobs.submit import submit_exactly_once
+from batchdeploy.jobs.which_definition import resolve_definition
 from batchdeploy.state import JOBS
 
 
@@ -143,8 +142,7 @@ def main(ctx) -> int:
     submitted = report_submitted(ctx, spec, answer, print_json=not opts.wait)
     if not opts.wait:
         return errors.OK
-    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt,
-                exit_code_from=recorder.exit_code_reader() if code else None)
+    return wait(ctx, answer["jobId"], spec.name, json_extra=submitted, cancel_on_interrupt=opts.cancel_on_interrupt)
 
 
 def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set[str]]:
@@ -159,6 +157,7 @@ def _prepare(ctx, opts: RunOptions, spec: req.RunSpec, later) -> tuple[dict, set
         compiled = credentials.compile_filter(program, label, float(ctx.cfg.get("FILTER_TIMEOUT_S", "10")), wait=False)
     try:
         overrides = load_overrides(ctx, overrides_file)
+        overrides = secretrefs.screen_overrides(overrides, secretrefs.listed(ctx.cfg), overrides_file.label, later)
         overrides = with_emulator_endpoint(overrides, ctx.cfg.get("AWS_ENDPOINT_URL"), later)
         if compiled is not None:
             credentials.check_compiled(compiled)
@@ -172,7 +171,7 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     """The AWS reads (queue, job definition), the credentials, and the request built and checked."""
     batch = ctx.aws.client("batch")
     check_queue(batch, spec.queue)
-    spec.job_definition = resolve_definition(ctx, batch, opts.job_definition)
+    spec.job_definition = resolve_definition(ctx, batch, opts.job_definition, say=later.note)
     if spec.job_definition.get("type") != "container" or "containerProperties" not in spec.job_definition:
         raise UsageError(f"{req.definition_label(spec.job_definition)} is not a single-container job definition")
     req.check_parameters(spec.parameters, spec.job_definition)
@@ -189,7 +188,19 @@ def _checked_request(ctx, opts, spec, overrides, compiled, label, later) -> tupl
     spec.overrides = overrides
     request = req.build(spec)
     req.check(request)
+    _store_secrets(ctx, opts, spec.job_definition, later)
     return request, secret_names
+
+
+def _store_secrets(ctx, opts, definition: dict, later) -> None:
+    """SECRETS' values into SSM where they changed, so the next job reads them with no new revision."""
+    keys = secretrefs.listed(ctx.cfg)
+    if keys:
+        secretrefs.store(ctx.aws, ctx.cfg, later, dry_run=opts.dry_run)
+        absent = [k for k in keys if k not in secretrefs.referenced(definition)]
+        if absent:
+            later.warn(f"{req.definition_label(definition)} has no reference for {', '.join(absent)} (SECRETS): "
+                       "the job will not get them; run ./deploy.sh -u to register one that has")
 
 
 class Later:
@@ -254,40 +265,6 @@ def check_queue(batch, queue: str) -> dict:
             hint=f"enable it (aws batch update-job-queue --job-queue {queue} --state ENABLED) or choose another with --queue",
         )
     return q
-
-
-def resolve_definition(ctx, batch, wanted: str | None) -> dict:
-    """The job definition in force: --job-definition NAME[:REV]|ARN, else the one -u recorded."""
-    recorded = read_recorded(ctx.state)
-    known = recorded.get("definitions") or {}
-    if not wanted:
-        default = recorded.get("default")
-        if not default:
-            raise UsageError("no job definition registered yet", hint="run ./deploy.sh -u")
-        entry = known.get(default) or {}
-        ref = entry.get("arn") or (f"{default}:{entry['revision']}" if entry.get("revision") else default)
-        return _describe_definition(batch, ref, recorded_by_u=True)
-    if not wanted.startswith("arn:") and ":" not in wanted and (known.get(wanted) or {}).get("arn"):
-        return _describe_definition(batch, known[wanted]["arn"], recorded_by_u=True)
-    return _describe_definition(batch, wanted, recorded_by_u=False)
-
-
-def _describe_definition(batch, ref: str, recorded_by_u: bool) -> dict:
-    """`ref` as AWS has it (aws.batch.job_definition), refused unless it is registered and ACTIVE."""
-    where = " (the revision -u recorded)" if recorded_by_u else ""
-    if not ref.startswith("arn:"):
-        _, _, rev = ref.partition(":")
-        if rev and not rev.isdigit():
-            raise UsageError(f"--job-definition {ref!r}: the revision must be a number", hint="write NAME or NAME:REV")
-    jd = aws_batch.job_definition(batch, ref)
-    if jd is None:
-        raise UsageError(f"job definition {ref}{where} is not registered", hint="run ./deploy.sh -u")
-    if jd.get("status") != "ACTIVE":
-        raise UsageError(
-            f"job definition {req.definition_label(jd)}{where} is {jd.get('status')} (deregistered)",
-            hint="run ./deploy.sh -u",
-        )
-    return jd
 
 
 def inject(ctx, spec: req.RunSpec, compiled, label: str, out) -> list[dict]:

@@ -121,13 +121,3 @@ class RunRecorder:
         except Exception as exc:  # noqa: BLE001 - the submit's own error is the one to report
             out.warn(f"could not record the failed submit in run {self.run_id}: {type(exc).__name__}")
 
-    def exit_code_reader(self):
-        """For --wait: the exit code from the task's last record, when the API reports none (one LIST
-        and one GET). An array job's parent has no exit code of its own: none is read for it."""
-        def read(job: dict) -> int | None:
-            if not self.code or self.spec.array_size:
-                return None
-            record = runs.last_task_record(self.s3, self.bucket, self.prefix, self.run_id, 0)
-            return runs.last_exit_code([record] if record else [])
-        return read
-

@@ -50,17 +50,13 @@ def parse_s3_url(url: str, what: str = "URL", code: int = EXIT_USAGE) -> tuple[s
 
 
 def task_index(environ, explicit: str | None = None) -> int:
-    """This container's task: `--task`, else AWS_BATCH_JOB_ARRAY_INDEX (AWS sets it in an array
-    child), else the INDEX of AWS_BATCH_JOB_ID=PARENT:INDEX (moto sets only that), else 0."""
+    """This container's task: `--task`, else AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch, and the local
+    stack, set it in an array child), else 0."""
     for source, value in (("--task", explicit), ("AWS_BATCH_JOB_ARRAY_INDEX", environ.get("AWS_BATCH_JOB_ARRAY_INDEX"))):
         if value not in (None, ""):
             if not str(value).isdigit():
                 raise LaunchError(EXIT_USAGE, f"{source} {value!r} is not a task index (0, 1, 2, ...)")
             return int(value)
-    job_id = environ.get("AWS_BATCH_JOB_ID", "")
-    parent, sep, index = job_id.rpartition(":")
-    if sep and parent and index.isdigit():
-        return int(index)
     return 0
 
 

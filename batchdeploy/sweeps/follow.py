@@ -2,13 +2,13 @@
 
 On a terminal the progress is one live line drawn by rich: tasks per state, elapsed, rate and ETA,
 and the failed tasks are a rich table; elsewhere (a pipe, CI) the progress is one plain line each time
-the counts change, and the table plain aligned text. A failed task's exit code comes from
-the API when it has one, else from the launcher's task record in S3 (moto reports none).
+the counts change, and the table plain aligned text. A failed task's exit code is the API's (none when
+its container never ran).
 """
 
 from __future__ import annotations
 
-from batchdeploy import errors, runs
+from batchdeploy import errors
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import TasksFailed
 from batchdeploy.jobs.commands import elapsed as elapsed_text
@@ -81,11 +81,10 @@ class Display:
             self.live.__exit__(*exc)
 
 
-def failure_rows(failures: dict[int, Failure], exit_code_of=None) -> list[dict]:
+def failure_rows(failures: dict[int, Failure]) -> list[dict]:
     rows = []
     for task_id, f in sorted(failures.items()):
-        code = f.exit_code if f.exit_code is not None else (exit_code_of(task_id) if exit_code_of else None)
-        rows.append({"task": task_id, "exit_code": code, "reason": f.reason or "", "job_id": f.job_id,
+        rows.append({"task": task_id, "exit_code": f.exit_code, "reason": f.reason or "", "job_id": f.job_id,
                      "logs": f"./deploy.sh --logs {f.job_id}"})
     return rows
 
@@ -132,16 +131,7 @@ def _is_tty(stream) -> bool:
         return False
 
 
-def record_exit_code(ctx, bucket: str, prefix: str, run_id: str):
-    """exit_code_of(task): the last attempt's exit code from the task's records in S3 (tasks/<id>/)."""
-    s3 = ctx.aws.client("s3")
-
-    def read(task_id: int):
-        return runs.last_exit_code(runs.task_records(s3, bucket, prefix, run_id, task=task_id).get(task_id) or [])
-    return read
-
-
-def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], exit_code_of=None, json_extra=None) -> int:
+def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], json_extra=None) -> int:
     """Follow every job of the sweep to its end; 0 when every task succeeded, TasksFailed (3) else."""
     out = ctx.out
     watcher = SweepWatcher(ctx.aws.client("batch"), tracked, sleep=ctx.sleep, clock=ctx.clock,
@@ -153,7 +143,7 @@ def wait(ctx, *, run_id: str, label: str, tracked: list[Tracked], exit_code_of=N
     except KeyboardInterrupt:
         out.warn(f"interrupted: the sweep keeps running; ./deploy.sh --status {run_id} shows its tasks")
         return errors.INTERRUPTED
-    rows = failure_rows(failures, exit_code_of)
+    rows = failure_rows(failures)
     counts = watcher.counts()
     if out.json:
         out.emit_json({**(json_extra or {}), "run_id": run_id, "counts": counts, "failed": rows})

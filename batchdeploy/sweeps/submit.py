@@ -199,7 +199,4 @@ def submit_and_follow(ctx, prepared: jobrun.Prepared, sweep: Sweep, rerun_of: st
     if not prepared.opts.wait:
         return errors.OK
     tracked = [Tracked(answer["jobId"], unit.task_ids) for unit, answer in zip(plan.units, recorder.answers)]
-    exit_code_of = (follow.record_exit_code(ctx, recorder.bucket, recorder.prefix, recorder.run_id)
-                    if plan.mode == "array" else None)
-    return follow.wait(ctx, run_id=recorder.run_id, label=prepared.spec.name, tracked=tracked,
-                       exit_code_of=exit_code_of, json_extra=data)
+    return follow.wait(ctx, run_id=recorder.run_id, label=prepared.spec.name, tracked=tracked, json_extra=data)

@@ -32,8 +32,10 @@ class SyncOptions:
         return f"{self.prefix}/{rel}" if self.prefix else rel
 
     @classmethod
-    def from_ctx(cls, ctx, upload: bool) -> SyncOptions:
-        """Flags and configuration, every missing or malformed key reported at once."""
+    def from_ctx(cls, ctx, upload: bool, results: bool = False) -> SyncOptions:
+        """Flags and configuration, every missing or malformed key reported at once. Both directions
+        default to the experiments (S3_PREFIX <-> EXPERIMENTS_DIR, as triage's deploy.sh); `results`:
+        RESULTS_PREFIX -> RESULTS_DIR (`batchdeploy results` with no RUN_ID)."""
         args = ctx.args
         cfg = ctx.cfg
         required = () if args.remote else ("S3_BUCKET",)
@@ -43,19 +45,23 @@ class SyncOptions:
         else:
             # Results live beside the experiments (s3://BUCKET/results), not under them, so that
             # `sync-to-s3 --delete` can never remove them.
-            key, default = ("S3_PREFIX", "experiments") if upload else ("RESULTS_PREFIX", "results")
+            key, default = ("RESULTS_PREFIX", "results") if results else ("S3_PREFIX", "experiments")
             bucket, prefix = parse_s3_url(f"s3://{cfg['S3_BUCKET']}/{cfg.get(key) or default}")
         if args.local:  # a flag is relative to where the user is; configuration to the project folder
             local = os.path.abspath(os.path.expanduser(args.local))
         else:
-            key, default = ("EXPERIMENTS_DIR", "experiments") if upload else ("RESULTS_DIR", "results")
+            key, default = ("RESULTS_DIR", "results") if results else ("EXPERIMENTS_DIR", "experiments")
             local = str(cfg.path(cfg.get(key) or default))
         jobs = getattr(args, "jobs", None)
+        return cls.checked(upload, local, bucket, prefix, args, jobs, cfg)
+
+    @classmethod
+    def checked(cls, upload: bool, local: str, bucket: str, prefix: str, args, jobs, cfg) -> SyncOptions:
         jobs = DEFAULT_JOBS if jobs is None else jobs
         if not 1 <= jobs <= MAX_JOBS:
             raise UsageError(f"--jobs {jobs} is out of range", hint=f"use 1 to {MAX_JOBS}")
-        excludes = [*DEFAULT_EXCLUDES, *args.exclude]
-        opts = cls(upload, local, bucket, prefix, bool(args.delete), excludes, bool(args.dry_run), jobs)
+        excludes = [*DEFAULT_EXCLUDES, *getattr(args, "exclude", [])]
+        opts = cls(upload, local, bucket, prefix, bool(getattr(args, "delete", False)), excludes, bool(args.dry_run), jobs)
         if opts.upload and opts.delete and not opts.dry_run and not getattr(args, "yes", False):
             check_delete_scope(opts, cfg)
         return opts
@@ -90,7 +96,8 @@ def to_s3(ctx) -> int:
 
 
 def from_s3(ctx) -> int:
-    """sync-from-s3: s3://S3_BUCKET/RESULTS_PREFIX/ (or --remote) -> RESULTS_DIR (or --local)."""
+    """sync-from-s3: s3://S3_BUCKET/S3_PREFIX/ (or --remote) -> EXPERIMENTS_DIR (or --local): the
+    experiment and configuration files back, as triage's deploy.sh documents it (results: `results`)."""
     from batchdeploy.sync.run import SyncRun
 
     return SyncRun(ctx, SyncOptions.from_ctx(ctx, upload=False)).run()

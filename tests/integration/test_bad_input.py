@@ -41,6 +41,7 @@ VERBS = {
     "cancel": ["cancel", JOB],
     "sync-to-s3": ["sync-to-s3", "--dry-run"],
     "sync-from-s3": ["sync-from-s3", "--dry-run"],
+    "results": ["results", "--dry-run"],
     "all": ["all"],
     "create": ["create", "--dry-run"],
     "delete": ["delete", "--dry-run"],

@@ -127,12 +127,12 @@ def test_sigkill_at_seeded_points_of_a_download_then_a_clean_rerun(proj, s3, pro
         # arrived, so the temporary file holds a part when the kill comes
         nth = rng.randint(1, 3)
         points.append(nth)
-        codes.append(killer.run("sync-from-s3", nth, "--jobs", "1", bucket=BUCKET, when=later_part))
+        codes.append(killer.run("results", nth, "--jobs", "1", bucket=BUCKET, when=later_part))
     assert -signal.SIGKILL in codes, f"seed {SEED + 1}: no run was killed ({codes})"
     where = f"seed {SEED + 1}, killed at GETs {points} ({codes}), left {stray(res)}"
-    dry = proj.run("sync-from-s3", "--delete", "--dry-run")
+    dry = proj.run("results", "--delete", "--dry-run")
     assert dry.returncode == 0 and ".bdpart" not in dry.stdout + dry.stderr, (where, dry.stdout)
-    r = proj.run("sync-from-s3", "--delete")
+    r = proj.run("results", "--delete")
     assert r.returncode == 0, (where, r.stderr)
     assert local_shas(res) == {rel: sha(d) for rel, d in want.items()}, where
     assert stray(res) == [], where

@@ -131,7 +131,7 @@ def test_a_failing_command_has_its_exit_code_in_the_task_record(batch, launcher_
     job_id, _ = run_manifest(batch, jd, [{"command": ["sh", "-c", "echo broken >&2; exit 3"]}], "failing")
     job = batch.wait(job_id)
     assert job["status"] == "FAILED"
-    # The local stack's DescribeJobs gives no container.exitCode; the task record is where it is.
+    assert (job["container"]["exitCode"], job["statusReason"]) == (3, "Essential container in task exited")
     rec = task_record(batch, "failing")
     assert (rec["exit_code"], rec["outcome"], rec["stderr_tail"]) == (3, "failed", ["broken"])
 

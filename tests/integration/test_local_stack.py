@@ -193,8 +193,8 @@ def _close(got: dict, want: dict):
 
 
 @pytest.mark.e2e
-def test_array_children_find_their_index_in_the_job_id(batch, quickstart_image):
-    # moto, unlike AWS, sets no AWS_BATCH_JOB_ARRAY_INDEX; run.py reads PARENT:INDEX instead.
+def test_array_children_find_their_index(batch, quickstart_image):
+    # run.py reads AWS_BATCH_JOB_ARRAY_INDEX, which the stack sets as AWS does
     text = (QUICKSTART / "experiments" / "logistic.yaml").read_text()
     jd = batch.job_definition(quickstart_image, QUICKSTART_COMMAND)
     parent = batch.submit(
@@ -218,7 +218,7 @@ def test_a_wrong_experiment_fails_the_job_with_the_reason_in_its_log(batch, quic
     experiment = batch.put_experiment("bad.yaml", "model: tree\ndata: {weights: [1]}\n")
     job = batch.wait(batch.submit(jd, parameters={"experiment": experiment, "output": f"s3://{batch.bucket}/bad"}))
     assert job["status"] == "FAILED"
-    # moto's DescribeJobs leaves container.exitCode out (AWS has it); its ListJobs summary has it.
+    assert (job["container"]["exitCode"], job["statusReason"]) == (2, "Essential container in task exited")
     summaries = batch.batch.list_jobs(jobQueue=batch.queue, jobStatus="FAILED")["jobSummaryList"]
     assert [s["container"]["exitCode"] for s in summaries if s["jobId"] == job["jobId"]] == [2]
     assert any("model must be one of linear, logistic" in line for line in batch.log_lines(job))

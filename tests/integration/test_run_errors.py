@@ -87,7 +87,7 @@ CASES = [
     ("no-queue", config(AWS_JOB_QUEUE=None), ["exp1", *PARAMS], 2, "AWS_JOB_QUEUE is missing"),
     ("queue-not-found", config(AWS_JOB_QUEUE="nope"), ["exp1", *PARAMS], 2, "job queue 'nope' does not exist"),
     ("queue-disabled", disabled_queue, ["exp1", *PARAMS], 2, "job queue 'off-queue' is DISABLED and accepts no jobs"),
-    ("no-definition", no_state, ["exp1", *PARAMS], 2, "no job definition registered yet; run ./deploy.sh -u"),
+    ("no-definition", no_state, ["exp1", *PARAMS], 2, "no job definition registered yet: -u recorded none here and no job definition file names one; run ./deploy.sh -u"),
     ("unknown-definition", nothing, ["exp1", *PARAMS, "--job-definition", "nope"], 2,
      "job definition nope is not registered; run ./deploy.sh -u"),
     ("bad-revision", nothing, ["exp1", *PARAMS, "--job-definition", "demo-experiment:x"], 2, "the revision must be a number"),

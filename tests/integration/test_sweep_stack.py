@@ -79,7 +79,7 @@ def test_a_grid_runs_two_tasks_fail_the_fix_reruns_only_them_and_status_is_all_g
     assert code == 3, out + err
     first = runs.RUN_ID.search(out).group(0)
     failed = out.splitlines()[-2:]
-    assert [line.split()[:2] for line in failed] == [["5", "3"], ["6", "3"]]  # exit 3 from the task records
+    assert [line.split()[:2] for line in failed] == [["5", "3"], ["6", "3"]]  # exit 3: the API's container.exitCode
     for task, (lr, seed) in enumerate(itertools.product([0.1, 0.2, 0.3], [1, 2]), 1):
         got = result(batch, first, task)
         assert (got is None) if lr == 0.3 else got == {"lr": lr, "seed": seed, "result": lr * seed}

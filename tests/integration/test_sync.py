@@ -189,7 +189,7 @@ def test_download_delete_removes_local_extras_but_not_excluded(proj, s3):
     (res / "old").mkdir(parents=True)
     (res / "old/stale.csv").write_text("stale\n")
     (res / "notes.txt~").write_text("mine\n")
-    r = proj.run("sync-from-s3", "--delete")
+    r = proj.run("results", "--delete")
     assert r.returncode == 0, r.stderr
     assert "downloaded 1 (4 B), deleted 1, unchanged 0" in r.stdout
     assert local_tree(res) == {"run1/out.csv": hashlib.sha256(b"1,2\n").hexdigest(),
@@ -225,7 +225,7 @@ def test_interrupted_download_leaves_no_partial_file(proj, s3, proxy):
     (res / "victim.bin").write_bytes(b"previous version")
     (res / "extra.txt").write_text("would be deleted by a successful --delete\n")
     cut = proxy.add(method="GET", key="victim.bin", cut=100_000)  # half of it
-    r = proj.run("sync-from-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
+    r = proj.run("results", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 1, r.stderr
     assert cut.hits == 3  # tried three times, each cut mid-body
     last = r.stderr.strip().splitlines()[-1]
@@ -237,7 +237,7 @@ def test_interrupted_download_leaves_no_partial_file(proj, s3, proxy):
     assert sorted(p.name for p in res.iterdir()) == ["extra.txt", "fine.txt", "victim.bin"]  # no temp files
 
     proxy.clear()
-    r = proj.run("sync-from-s3", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
+    r = proj.run("results", "--delete", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 0, r.stderr
     assert "downloaded 1 (200.0 kB), deleted 1, unchanged 1" in r.stdout  # converges
     assert sha(res / "victim.bin") == hashlib.sha256(
@@ -549,9 +549,12 @@ def test_configured_folders_and_prefixes(proj, s3):
     (proj.path / "src/exp/e.yaml").write_text("e\n")
     s3.put_object(Bucket=BUCKET, Key="team/out/r.csv", Body=b"r\n")
     assert proj.run("sync-to-s3", "-q").returncode == 0
-    assert proj.run("sync-from-s3", "-q").returncode == 0
+    assert proj.run("results", "-q").returncode == 0
     assert s3.head_object(Bucket=BUCKET, Key="team/exp/e.yaml")["ContentLength"] == 2
-    assert (proj.path / "out/r.csv").read_text() == "r\n"
+    assert (proj.path / "out/r.csv").read_text() == "r\n"  # `results`: RESULTS_PREFIX into RESULTS_DIR
+    (proj.path / "src/exp/e.yaml").unlink()
+    assert proj.run("sync-from-s3", "-q").returncode == 0  # triage's meaning: S3_PREFIX into EXPERIMENTS_DIR
+    assert (proj.path / "src/exp/e.yaml").read_text() == "e\n" and not (proj.path / "src/exp/r.csv").exists()
 
 
 def test_temporary_files_of_a_killed_download_are_cleaned_up_and_never_uploaded(proj, s3):
@@ -562,7 +565,7 @@ def test_temporary_files_of_a_killed_download_are_cleaned_up_and_never_uploaded(
     s3.put_object(Bucket=BUCKET, Key="results/out.csv", Body=b"whole\n")
     r = proj.run("sync-to-s3", "--local", "results", "--remote", f"s3://{BUCKET}/up", "-q")
     assert r.returncode == 0 and r.stdout.startswith("uploaded 0 ")
-    assert proj.run("sync-from-s3", "-q").returncode == 0
+    assert proj.run("results", "-q").returncode == 0
     assert sorted(p.name for p in res.iterdir()) == ["out.csv"]
 
 

@@ -81,9 +81,8 @@ def test_exit_codes_are_distinct_documented_and_clear_of_common_ones():
     [
         ({}, None, 0),
         ({"AWS_BATCH_JOB_ARRAY_INDEX": "7", "AWS_BATCH_JOB_ID": "p:3"}, None, 7),
-        ({"AWS_BATCH_JOB_ID": "0d5e-11:3"}, None, 3),
+        ({"AWS_BATCH_JOB_ID": "0d5e-11:3"}, None, 0),  # the index is AWS_BATCH_JOB_ARRAY_INDEX's, never the id's
         ({"AWS_BATCH_JOB_ID": "0d5e-11"}, None, 0),
-        ({"AWS_BATCH_JOB_ID": ":3"}, None, 0),
         ({"AWS_BATCH_JOB_ARRAY_INDEX": "7"}, "2", 2),
         ({"AWS_BATCH_JOB_ARRAY_INDEX": ""}, None, 0),
     ],

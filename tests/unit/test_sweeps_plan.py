@@ -196,10 +196,10 @@ def test_progress_text_has_counts_rate_and_eta():
     assert progress_text({"SUBMITTED": 1}, 1, 0) == "1 task: 1 SUBMITTED; 0/1 done, +0s"
 
 
-def test_failed_table_takes_the_exit_code_from_the_record_when_the_api_has_none():
-    rows = failure_rows({2: Failure(2, "p:1", None, ""), 1: Failure(1, "p:0", 137, "OutOfMemoryError")},
-                        exit_code_of=lambda task: {2: 3}.get(task))
-    assert [(r["task"], r["exit_code"]) for r in rows] == [(1, 137), (2, 3)]
+def test_failed_table_shows_the_api_s_exit_code_and_none_for_a_container_that_never_ran():
+    rows = failure_rows({2: Failure(2, "p:1", 3, ""), 1: Failure(1, "p:0", 137, "OutOfMemoryError"),
+                         3: Failure(3, "p:2", None, "CannotPullContainerError: x")})
+    assert [(r["task"], r["exit_code"]) for r in rows] == [(1, 137), (2, 3), (3, None)]
     lines = table(rows, FAILED_COLUMNS)
     assert lines[0].split() == ["TASK", "EXIT", "REASON", "LOGS"]
     assert lines[2].startswith("2     3") and lines[2].endswith("./deploy.sh --logs p:1")

@@ -120,21 +120,6 @@ def test_b_rewrites_the_launcher_only_when_it_changed(tmp_path):
     assert (tmp_path / "batchdeploy-launch").stat().st_mtime_ns == first
 
 
-def test_wait_takes_the_exit_code_from_the_task_record_only_when_the_api_has_none():
-    from batchdeploy.jobs.commands import with_exit_code
-    from batchdeploy.jobs.job import outcome
-
-    notes = []
-    out = SimpleNamespace(note=notes.append)
-    ended = {"status": "FAILED", "container": {}}
-    got = with_exit_code(ended, lambda job: 3, out)
-    assert outcome(got) == (False, "FAILED; exit code 3") and "task record" in notes[0]
-    told = {"status": "SUCCEEDED", "container": {"exitCode": 0}}
-    assert with_exit_code(told, lambda job: 9, out) is told
-    assert with_exit_code({"status": "RUNNING"}, lambda job: 9, out) == {"status": "RUNNING"}
-    assert with_exit_code(ended, None, out) is ended and len(notes) == 1
-
-
 def test_an_absolute_path_to_a_bundled_file_is_flagged(tmp_path):
     code = plan(tmp_path)
     assert codes.shadowed(["python3", "/opt/x/run.py", "--out", "/tmp/o"], code.bundle.data) == ["/opt/x/run.py"]

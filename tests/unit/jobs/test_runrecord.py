@@ -89,19 +89,3 @@ def test_without_a_bucket_there_is_no_record_and_a_note(tmp_path):
     out = Out()
     assert parts.rec.around(out, lambda: {"jobId": "j"}) == {"jobId": "j"}
     assert parts.s3.objects == {} and out.lines == ["no S3_BUCKET: no run record written"]
-
-
-def test_the_exit_code_is_one_list_and_one_get_of_the_tasks_last_attempt(tmp_path):
-    parts = recorder(tmp_path)
-    parts.rec.around(Out(), lambda: {"jobId": "j-1"})
-    parts.rec.code = object()  # a --code run (its bundle's upload is not what is tested here)
-    base = runs.run_key(parts.rec.prefix, parts.rec.run_id, "tasks/")
-    for key, code in (("0/attempt-1.json", 3), ("0/attempt-2.json", 0), ("1/attempt-1.json", 9), ("10/attempt-1.json", 7)):
-        parts.s3.put_object("bkt", base + key, json.dumps({"exit_code": code}).encode())
-    got = []
-    get = parts.s3.get_object
-    parts.s3.get_object = lambda Bucket, Key: got.append(Key) or get(Bucket, Key)
-    assert parts.rec.exit_code_reader()({"status": "SUCCEEDED"}) == 0
-    assert got == [base + "0/attempt-2.json"]  # task 1's and task 10's records are not read
-    parts.rec.spec.array_size = 10  # an array's parent: no exit code of task 0 passed off as its own
-    assert parts.rec.exit_code_reader()({"status": "SUCCEEDED"}) is None and len(got) == 1
