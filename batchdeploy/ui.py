@@ -68,6 +68,28 @@ def console(stream, environ=None):
     return Console(file=stream, no_color=no_color(environ), highlight=False, emoji=False, markup=False)
 
 
+# The colour of each job state, in every view (a colour is dropped with NO_COLOR; the words stay).
+STATE_STYLES = {"SUCCEEDED": "green", "FAILED": "bold red", "RUNNING": "cyan", "STARTING": "cyan",
+                "RUNNABLE": "yellow", "PENDING": "yellow", "SUBMITTED": "dim"}
+
+
+def counts_line(counts: dict[str, int], total: int, what: str = "task"):
+    """`[bar] 3 tasks: 1 RUNNING, 2 SUCCEEDED; 2/3 done`: counts per state in colour, with a bar of the
+    ended ones (the view of an array job's children)."""
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    ended = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
+    line = text(f"{total} {what}{'s' if total != 1 else ''}: ")
+    for n, (state, count) in enumerate(sorted(counts.items())):
+        line.append_text(text((", " if n else "")))
+        line.append_text(text(f"{count} {state}", STATE_STYLES.get(state, "")))
+    line.append_text(text(f"; {ended}/{total} done"))
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(ProgressBar(total=max(total, 1), completed=ended, width=30), line)
+    return grid
+
+
 def safe(text: str) -> str:
     """`text` as every printed line is: secrets redacted, the program named as the user ran it."""
     return as_run(redact(text))
