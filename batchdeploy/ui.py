@@ -82,7 +82,7 @@ def counts_line(counts: dict[str, int], total: int, what: str = "task"):
     ended = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
     line = text(f"{total} {what}{'s' if total != 1 else ''}: ")
     for n, (state, count) in enumerate(sorted(counts.items())):
-        line.append_text(text((", " if n else "")))
+        line.append_text(text(", " if n else ""))
         line.append_text(text(f"{count} {state}", STATE_STYLES.get(state, "")))
     line.append_text(text(f"; {ended}/{total} done"))
     grid = Table.grid(padding=(0, 1))

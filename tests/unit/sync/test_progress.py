@@ -9,7 +9,6 @@ import re
 from batchdeploy.sync.progress import PLAIN_EVERY_S, Progress, Rate, eta_text, status_text
 from batchdeploy.ui import Output
 
-
 # An SGR escape that sets a colour (foreground, background, bright, 256/true colour); bold is not one.
 COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
 
