@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from batchdeploy import ui
 from batchdeploy.aws.batch import TERMINAL, array_summary
-from batchdeploy.jobs.job import Job, children_text
+from batchdeploy.jobs.job import children_text
 
 
 def elapsed(seconds: float) -> str:
@@ -106,8 +106,6 @@ class WaitView:
         spent = self.times.text(change.at)
         if change.after in TERMINAL and spent:
             line += f"; {spent}"
-        if self.size and self.children and change.after in TERMINAL:
-            line += f"; children: {children_text(Job(change.job).children)}"
         self.out.note(line)
 
     def line(self, event: dict) -> None:
