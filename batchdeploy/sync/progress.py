@@ -94,7 +94,7 @@ class Progress:
         from rich.progress import BarColumn, TextColumn
         from rich.progress import Progress as Bar
 
-        self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}"),
+        self.bar = Bar(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[status]}", markup=False),
                        console=console, get_time=self.clock, transient=False, redirect_stdout=False,
                        redirect_stderr=False)
         self.task = self.bar.add_task("sync", total=max(self.total_bytes, 1), status=self._status())
