@@ -11,6 +11,8 @@ watcher's injected clock (`Change.at`) and, for the state still counting, from `
 
 from __future__ import annotations
 
+import threading
+
 from batchdeploy import ui
 from batchdeploy.aws.batch import TERMINAL, array_summary
 from batchdeploy.jobs.job import children_text
@@ -69,6 +71,7 @@ class WaitView:
         self.size = 0
         self.live = None
         self._showing = None
+        self.lock = threading.Lock()  # rich redraws from its own thread while the watcher's changes arrive
 
     def __enter__(self):
         if self.live_on:
@@ -93,9 +96,10 @@ class WaitView:
 
     def change(self, change) -> None:
         """A change of state (or of an array's children) seen by the watcher."""
-        self.times.enter(change.after, change.at)
-        self.children = array_summary(change.job)
-        self.size = int((change.job.get("arrayProperties") or {}).get("size") or 0)
+        with self.lock:
+            self.times.enter(change.after, change.at)
+            self.children = array_summary(change.job)
+            self.size = int((change.job.get("arrayProperties") or {}).get("size") or 0)
         if self.live is not None:
             self.live.refresh()
             return
@@ -114,6 +118,10 @@ class WaitView:
         (self.out.note if self.out.json else self.out.result)(text)
 
     def __rich__(self):
+        with self.lock:
+            return self._render()
+
+    def _render(self):
         from rich.console import Group
         from rich.spinner import Spinner
         from rich.table import Table
