@@ -240,6 +240,7 @@ def _sync_flags(add, verb: str) -> None:
         help="skip matching paths (repeatable; .git, __pycache__ and editor droppings always)")
     add("--dry-run", action="store_true", help="list what would be copied and deleted, change nothing")
     add("--jobs", "-j", type=int, default=16, metavar="N", help="parallel transfers (1-64, default 16)")
+    add("--verbose", "-v", action="store_true", help="a line per file copied or deleted (default: one progress bar)")
     if verb == "sync-to-s3":
         add("--yes", "-y", action="store_true",
             help="allow --delete at a bucket's root or outside s3://S3_BUCKET/S3_PREFIX")

@@ -19,6 +19,7 @@ from batchdeploy.errors import OperationError, TasksFailed, UsageError
 from batchdeploy.jobs import runlist
 from batchdeploy.jobs.job import Job, children_text
 from batchdeploy.jobs.submit import named
+from batchdeploy.jobs.waitview import WaitView
 from batchdeploy.jobs.watch import LogFollower, follow
 from batchdeploy.state import JOBS
 
@@ -67,11 +68,6 @@ class CancelOptions:
 # ---- following one job ---------------------------------------------------------------------------
 
 
-def elapsed(seconds: float) -> str:
-    m, s = divmod(int(seconds), 60)
-    return f"+{m}m{s:02d}s" if m else f"+{s}s"
-
-
 def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = None,
          cancel_on_interrupt: bool = False) -> int:
     """Follow a job to its end: 0 when it SUCCEEDED, TasksFailed (exit 3) when it FAILED."""
@@ -79,19 +75,12 @@ def wait(ctx, job_id: str, name: str | None = None, json_extra: dict | None = No
     batch = ctx.aws.client("batch")
     ctx.cfg.require(optional=("RUNNABLE_WARN_S",))
     label = name or job_id
-
-    def on_change(change):
-        done = f" ({children_text(Job(change.job).children)})" if change.progress_only else ""
-        out.note(f"[{elapsed(change.at)}] {label}: {change.after}{done}")
-
-    def on_line(event):
-        text = event.get("message", "").rstrip("\n")
-        (out.note if out.json else out.result)(text)
-
-    try:
-        followed = follow(batch, ctx.aws.client("logs"), job_id, sleep=ctx.sleep, clock=ctx.clock,
-                          on_change=on_change, on_line=on_line, warn=out.warn,
-                          runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")), on_stuck=doctor_hook.on_stuck(ctx))
+    try:  # on a terminal a live view (spinner, time per state, an array's bar), else plain lines (jobs.waitview)
+        with WaitView(out, label, ctx.clock) as view:
+            followed = follow(batch, ctx.aws.client("logs"), job_id, sleep=ctx.sleep, clock=ctx.clock,
+                              on_change=view.change, on_line=view.line, warn=out.warn,
+                              runnable_warn_s=float(ctx.cfg.get("RUNNABLE_WARN_S", "600")),
+                              on_stuck=doctor_hook.on_stuck(ctx))
     except KeyboardInterrupt:
         return _interrupted(ctx, batch, job_id, cancel_on_interrupt)
     ok, line = Job(followed.job).outcome()

@@ -5,6 +5,7 @@ on stderr in either case. `console` is for tests (rich's Console(record=True))."
 
 from __future__ import annotations
 
+from batchdeploy import ui
 from batchdeploy.pipelines import graph
 
 
@@ -15,15 +16,17 @@ class GraphView:
         self.console = console
         self.live = None
         self.blocked: dict[str, list[str]] = {}
+        self._showing = None
 
     def __enter__(self):
         if self.live_on:
-            from rich.console import Console
             from rich.live import Live
 
-            self.live = Live("", console=self.console or Console(file=self.out.stderr), auto_refresh=False,
+            self.live = Live("", console=self.console or ui.console(self.out.stderr), auto_refresh=False,
                              transient=False)
             self.live.__enter__()
+            self._showing = self.out.showing(self.live)  # every Output line goes above the graph
+            self._showing.__enter__()
         return self
 
     def show(self, steps: list[graph.StepState], current: dict[str, str], changed: dict[str, str]) -> None:
@@ -31,11 +34,9 @@ class GraphView:
             if state == "FAILED" and name not in self.blocked:
                 self.blocked[name] = graph.blocked_by(steps, name)
         if self.live is not None:
-            from rich.text import Text
-
             lines = [self.title, *graph.draw(steps, current)]
             lines += [f"  {n} failed: {', '.join(b)} will not run" for n, b in self.blocked.items() if b]
-            self.live.update(Text("\n".join(lines)), refresh=True)
+            self.live.update(ui.text("\n".join(lines)), refresh=True)  # redacted like every line
             return
         for name, state in changed.items():
             self.out.info(f"step {name}: {state}")
@@ -43,9 +44,7 @@ class GraphView:
     def log(self, line: str) -> None:
         """A step's log line (--logs): above the live graph on a terminal, else one plain line on stdout."""
         if self.live is not None:
-            from rich.text import Text
-
-            self.live.console.print(Text(line))
+            self.live.console.print(ui.text(line), soft_wrap=True)  # redacted and named as run, like Output
         elif self.out.json:
             self.out.note(line)
         else:
@@ -53,6 +52,7 @@ class GraphView:
 
     def __exit__(self, *exc):
         if self.live is not None:
+            self._showing.__exit__(*exc)
             self.live.__exit__(*exc)
         for name, blocked in self.blocked.items():
             if blocked:

@@ -8,10 +8,10 @@ its container never ran).
 
 from __future__ import annotations
 
-from batchdeploy import errors
+from batchdeploy import errors, ui
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import TasksFailed
-from batchdeploy.jobs.commands import elapsed as elapsed_text
+from batchdeploy.jobs.waitview import elapsed as elapsed_text
 from batchdeploy.secrets import redact
 from batchdeploy.sweeps.watch import Failure, SweepWatcher, Tracked
 
@@ -29,8 +29,7 @@ def progress_text(counts: dict[str, int], total: int, seconds: float) -> str:
     return text
 
 
-STATE_STYLES = {"SUCCEEDED": "green", "FAILED": "bold red", "RUNNING": "cyan", "STARTING": "cyan",
-                "RUNNABLE": "yellow", "PENDING": "yellow", "SUBMITTED": "dim"}
+STATE_STYLES = ui.STATE_STYLES
 
 
 def progress_renderable(label: str, counts: dict[str, int], total: int, seconds: float):
@@ -59,15 +58,17 @@ class Display:
         self.live_on = out.is_terminal() and not out.quiet if live is None else live
         self.console = console
         self.live = None
+        self._showing = None
 
     def __enter__(self):
         if self.live_on:
-            from rich.console import Console
             from rich.live import Live
 
-            console = self.console or Console(file=self.out.stderr)
+            console = self.console or ui.console(self.out.stderr)  # NO_COLOR decided there
             self.live = Live("", console=console, auto_refresh=False, transient=False)
             self.live.__enter__()
+            self._showing = self.out.showing(self.live)  # warnings (the doctor's) go above the line
+            self._showing.__enter__()
         return self
 
     def update(self, counts: dict[str, int], total: int, seconds: float) -> None:
@@ -78,6 +79,7 @@ class Display:
 
     def __exit__(self, *exc):
         if self.live is not None:
+            self._showing.__exit__(*exc)
             self.live.__exit__(*exc)
 
 
@@ -119,9 +121,7 @@ def print_failed(out, rows: list[dict], console=None) -> None:
         for line in table(rows, FAILED_COLUMNS):
             out.result(line)
         return
-    from rich.console import Console
-
-    (console or Console(file=out.stdout)).print(rich_table(rows, FAILED_COLUMNS, title=f"{len(rows)} failed"))
+    (console or ui.console(out.stdout)).print(rich_table(rows, FAILED_COLUMNS, title=f"{len(rows)} failed"))
 
 
 def _is_tty(stream) -> bool:

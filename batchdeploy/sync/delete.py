@@ -22,7 +22,7 @@ def delete_remote(client, opts, rels: list[str], out, warn) -> int:
         for err in errors:
             warn(f"cannot delete {err.get('Key')}: {err.get('Code')}: {err.get('Message')}")
         done += len(batch) - len(errors)
-        for rel in batch:
+        for rel in batch if opts.verbose else ():
             out.note(f"delete: {opts.remote}{rel}")
         if errors:
             raise OperationError(f"{len(errors)} deletions were refused", hint="see the lines above")
@@ -42,7 +42,8 @@ def delete_local(opts, rels: list[str], local, cache, out) -> int:
             raise OperationError(f"cannot delete {path}: {exc.strerror}") from None
         cache.forget(rel)
         done += 1
-        out.note(f"delete: {rel}")
+        if opts.verbose:
+            out.note(f"delete: {rel}")
         folders.add(os.path.dirname(path))
     _remove_empty_folders(opts.local, folders)
     return done

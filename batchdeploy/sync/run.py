@@ -213,7 +213,7 @@ class SyncRun:
         from batchdeploy.sync.transfer import Transfers
 
         t = self.transfers = Transfers(self.ctx.aws, self.opts, self.out, self.stop)
-        t.progress = Progress(self.out, len(plan.copy), nbytes)
+        t.progress = Progress(self.out, len(plan.copy), nbytes, clock=self.ctx.clock, verbose=self.opts.verbose)
         try:  # SIGTERM arrives here as KeyboardInterrupt (cli.main), so this clean-up runs for it too
             t.run(client, plan.copy, local, remote, cache)
         finally:

@@ -69,8 +69,7 @@ class Transfers:
             self.copied_bytes += nbytes
             self.new_etags.add(etag)
         if self.progress is not None:
-            self.progress.line(f"{what}: {rel}")
-            self.progress.file_done()
+            self.progress.copied(f"{what}: {rel}")
 
     def add_bytes(self, n: int) -> None:
         if self.progress is not None:

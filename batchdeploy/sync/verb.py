@@ -23,6 +23,7 @@ class SyncOptions:
     excludes: list[str]
     dry_run: bool
     jobs: int
+    verbose: bool = False  # a line per file copied or deleted
 
     @property
     def remote(self) -> str:
@@ -61,7 +62,8 @@ class SyncOptions:
         if not 1 <= jobs <= MAX_JOBS:
             raise UsageError(f"--jobs {jobs} is out of range", hint=f"use 1 to {MAX_JOBS}")
         excludes = [*DEFAULT_EXCLUDES, *getattr(args, "exclude", [])]
-        opts = cls(upload, local, bucket, prefix, bool(getattr(args, "delete", False)), excludes, bool(args.dry_run), jobs)
+        opts = cls(upload, local, bucket, prefix, bool(getattr(args, "delete", False)), excludes, bool(args.dry_run), jobs,
+                   bool(getattr(args, "verbose", False)))
         if opts.upload and opts.delete and not opts.dry_run and not getattr(args, "yes", False):
             check_delete_scope(opts, cfg)
         return opts

@@ -136,13 +136,52 @@ def test_an_array_child_uses_seed_plus_index():
     assert child["final_loss"] != run.run_experiment(exp)["metrics"]["final_loss"]
 
 
-def test_the_loss_curve_is_well_formed_svg():
-    svg = run.loss_svg([3.0, 2.0, 1.5, 1.4])
-    root = ET.fromstring(svg)
-    assert root.tag.endswith("svg")
-    points = root.find("{http://www.w3.org/2000/svg}polyline").get("points").split()
-    assert len(points) == 4
-    assert run.loss_svg([1.0])  # one epoch: no division by zero
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _svg(history, **kw):
+    root = ET.fromstring(run.loss_svg(history, **kw))
+    texts = [t.text for t in root.iter(SVG + "text")]
+    ticks = {c: [t for t in root.iter(SVG + "line") if t.get("class") == f"tick {c}"] for c in "xy"}
+    points = root.find(SVG + "polyline").get("points").split()
+    return root, texts, ticks, points
+
+
+def test_the_loss_curve_is_well_formed_svg_with_a_title_axes_ticks_and_labels():
+    root, texts, ticks, points = _svg([3.0, 2.0, 1.5, 1.4], title="exp <1> & co")
+    assert root.tag == SVG + "svg" and len(points) == 4
+    assert "exp <1> & co" in texts and root.find(SVG + "title").text == "exp <1> & co"  # escaped, and back
+    assert "epoch" in texts and "loss" in texts
+    assert len(ticks["x"]) >= 2 and len(ticks["y"]) >= 3
+    assert {"1", "4"} <= set(texts)  # the first and last epoch are ticks
+    tick_values = [float(t) for t in texts if t.replace(".", "", 1).isdigit() and "." in t]
+    assert tick_values and all(1.4 <= v <= 3.0 for v in tick_values)
+    assert run.loss_svg([1.0]) and run.loss_svg([2.0, 2.0])  # one epoch, a flat loss: no division by zero
+
+
+def test_forty_thousand_epochs_make_a_small_svg_that_keeps_the_curve_shape():
+    history = [10.0 / (1 + e / 50) + (5.0 if e == 20_000 else 0.0) for e in range(40_000)]
+    svg = run.loss_svg(history)
+    assert len(svg.encode()) < 30_000  # was 474 kB
+    _, texts, ticks, points = _svg(history)
+    assert len(points) <= run.MAX_PLOT_POINTS
+    spike = max(history[19_990:20_010])
+    assert any(abs(v - spike) < 1e-9 for _, v in run.downsample(history))  # the spike is kept
+    assert "40000" in texts and len(ticks["x"]) >= 3  # the x ticks reach the last epoch
+
+
+def test_a_loss_spanning_decades_gets_a_log_scale_said_on_the_axis():
+    _, texts, ticks, _ = _svg([100 * 0.8 ** e for e in range(60)])  # 100 down to 0.0018
+    assert "loss (log scale)" in texts
+    assert {"100", "10", "1", "0.1", "0.01"} <= set(texts)
+    _, texts, _, _ = _svg([3.0, 2.0, 1.5])
+    assert "loss (log scale)" not in texts
+
+
+@pytest.mark.parametrize("lo, hi, expected", [(0, 1, [0, 0.2, 0.4, 0.6, 0.8, 1.0]), (1, 40_000, [10_000, 20_000, 30_000, 40_000]),
+                                              (1.4, 3.0, [1.5, 2.0, 2.5, 3.0])])
+def test_nice_ticks(lo, hi, expected):
+    assert run.nice_ticks(lo, hi) == expected
 
 
 def test_main_writes_metrics_report_and_plot_to_a_local_folder(tmp_path, capsys):

@@ -240,25 +240,92 @@ def run_experiment(exp: dict, index: int | None = None, progress=None) -> dict:
     return {"metrics": metrics, "loss_history": history}
 
 
-def loss_svg(history, width=480, height=240, pad=32) -> str:
-    """The loss curve as a small standalone SVG (no plotting library in the image)."""
-    lo, hi = min(history), max(history)
-    span = (hi - lo) or 1.0
-    n = max(len(history) - 1, 1)
-    points = " ".join(
-        f"{pad + (width - 2 * pad) * i / n:.1f},{height - pad - (height - 2 * pad) * (v - lo) / span:.1f}"
-        for i, v in enumerate(history)
-    )
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="11">\n'
-        f'<rect width="{width}" height="{height}" fill="white"/>\n'
-        f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="black"/>\n'
-        f'<line x1="{pad}" y1="{pad}" x2="{pad}" y2="{height - pad}" stroke="black"/>\n'
-        f'<polyline fill="none" stroke="steelblue" stroke-width="2" points="{points}"/>\n'
-        f'<text x="{pad}" y="{pad - 8}">loss {hi:.4g} .. {lo:.4g}</text>\n'
-        f'<text x="{width - pad}" y="{height - 8}" text-anchor="end">epoch {len(history)}</text>\n'
-        "</svg>\n"
-    )
+MAX_PLOT_POINTS = 500  # however many epochs: the SVG stays a few kB and the curve readable
+
+
+def downsample(history, max_points=MAX_PLOT_POINTS):
+    """(epoch, loss) pairs, at most `max_points`: every epoch when they fit, else the lowest and the
+    highest loss of each of max_points/2 equal runs of epochs (so a spike or a plateau is kept)."""
+    n = len(history)
+    if n <= max_points:
+        return [(i + 1, v) for i, v in enumerate(history)]
+    buckets = max_points // 2
+    out = []
+    for b in range(buckets):
+        lo_i, hi_i = b * n // buckets, (b + 1) * n // buckets
+        part = range(lo_i, hi_i)
+        a, z = min(part, key=history.__getitem__), max(part, key=history.__getitem__)
+        out += [(i + 1, history[i]) for i in sorted({a, z})]
+    return out
+
+
+def nice_ticks(lo, hi, count=5):
+    """Round tick values (1, 2 or 5 times a power of ten apart) covering lo..hi."""
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / count
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [round(first + k * step, 12) for k in range(int((hi - first) / step + 1e-9) + 1)]
+
+
+def _fmt(v):
+    return f"{v:.3g}"
+
+
+def loss_svg(history, width=640, height=360, title="training loss") -> str:
+    """The loss curve as a standalone SVG with axes, ticks, labels and a title (no plotting library in
+    the image). At most MAX_PLOT_POINTS points (downsample); a log scale on y when the loss spans two
+    decades or more, said on the axis."""
+    from xml.sax.saxutils import escape
+
+    points = downsample(list(history))
+    lo, hi = min(v for _, v in points), max(v for _, v in points)
+    log = lo > 0 and hi / lo >= 100
+    f = math.log10 if log else (lambda v: v)
+    y_lo, y_hi = (math.floor(f(lo)), math.ceil(f(hi))) if log else (f(lo), f(hi))  # log: whole decades
+    if y_hi - y_lo < 1e-12:
+        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+    n = len(history)
+    left, right, top, bottom = 64, 16, 36, 48
+    pw, ph = width - left - right, height - top - bottom
+
+    def x(epoch):
+        return left + pw * ((epoch - 1) / (n - 1) if n > 1 else 0.5)
+
+    def y(v):
+        return top + ph * (1 - (f(v) - y_lo) / (y_hi - y_lo))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        'font-family="sans-serif" font-size="11">',
+        f"<title>{escape(title)}</title>",
+        f'<rect width="{width}" height="{height}" fill="white"/>',
+        f'<text x="{width / 2:.0f}" y="20" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>',
+    ]
+    if log:
+        y_ticks = [10.0 ** k for k in range(math.ceil(y_lo - 1e-9), math.floor(y_hi + 1e-9) + 1)]
+    else:
+        y_ticks = nice_ticks(lo, hi) if hi > lo else [lo]
+    for v in y_ticks:
+        parts.append(f'<line class="tick y" x1="{left - 4}" y1="{y(v):.1f}" x2="{left + pw}" y2="{y(v):.1f}" '
+                     f'stroke="#ddd"/><text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_fmt(v)}</text>')
+    for e in (nice_ticks(1, n) if n > 1 else [1]):
+        if e >= 1 and e == int(e):
+            parts.append(f'<line class="tick x" x1="{x(e):.1f}" y1="{top + ph}" x2="{x(e):.1f}" y2="{top + ph + 4}" '
+                         f'stroke="black"/><text x="{x(e):.1f}" y="{top + ph + 16}" text-anchor="middle">{int(e)}</text>')
+    parts += [
+        f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="black"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + ph}" stroke="black"/>',
+        f'<text x="{left + pw / 2:.0f}" y="{height - 10}" text-anchor="middle">epoch</text>',
+        f'<text transform="translate(14 {top + ph / 2:.0f}) rotate(-90)" text-anchor="middle">'
+        f'{"loss (log scale)" if log else "loss"}</text>',
+        '<polyline fill="none" stroke="steelblue" stroke-width="2" points="'
+        + " ".join(f"{x(e):.1f},{y(v):.1f}" for e, v in points) + '"/>',
+        "</svg>",
+    ]
+    return "\n".join(parts) + "\n"
 
 
 def report_md(metrics: dict) -> str:
@@ -366,7 +433,7 @@ def main(argv=None, environ=None) -> int:
     files = {
         "metrics.json": (json.dumps(metrics, indent=2) + "\n", "application/json"),
         "report.md": (report_md(metrics), "text/markdown"),
-        "loss.svg": (loss_svg(result["loss_history"]), "image/svg+xml"),
+        "loss.svg": (loss_svg(result["loss_history"], title=f"{metrics['experiment']}: loss per epoch"), "image/svg+xml"),
     }
     try:
         written = write_outputs(output, files)
