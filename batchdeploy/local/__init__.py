@@ -5,4 +5,9 @@ Docker-compatible API. `python -m batchdeploy.local up|down|status|env|base-imag
 Modules, top-down: `stack` (the commands), `moto`, `registry`, `podman` (the container engine),
 `base_image`, and `supervise` (pids, ports, locks, deadlines). Only the standard library and
 batchdeploy's shared modules are used, so the stack starts from any python3.
+
+Inside the moto server's own process (started as `python moto_server.py`): `moto_server` (the start
+script, which checks the pinned moto and installs the runner), `batch_runner` and `batch_container`
+(AWS Batch's job life and one attempt's container, replacing moto's Job.run) and `batch_rules` (AWS
+Batch's rules as pure functions). These import moto and docker, never batchdeploy.
 """

@@ -14,7 +14,7 @@ import time
 import batch_rules as rules  # loaded by moto_server.py under this name
 
 LOG_GROUP = "/aws/batch/job"
-POLL = 0.5
+WAIT = 1.0  # seconds of each wait on the container before looking at the timeout and TerminateJob
 STOP_GRACE = 30  # AWS: SIGTERM, then SIGKILL 30 s later
 
 
@@ -212,21 +212,25 @@ class LogFollower:
 
 
 def watch(job, container, attempt) -> None:
-    """Until the container exits, the attempt times out, or TerminateJob stops it."""
+    """Until the container exits (the engine's wait answers at once), the attempt times out, or
+    TerminateJob stops it (both looked at every WAIT seconds)."""
+    import requests
+
     limit = job._get_attempt_duration()
     deadline = time.monotonic() + limit if limit else None
     while True:
-        code = exit_code(container)
-        if code is not None:
-            attempt.exit_code, attempt.status_reason = code, rules.EXITED
+        try:
+            found = container.wait(timeout=WAIT)
+            attempt.exit_code, attempt.status_reason = int(found.get("StatusCode", 0)), rules.EXITED
             return
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+            pass
         if job.stop or (deadline and time.monotonic() > deadline):
             attempt.final = True
             container.stop(timeout=STOP_GRACE)
             attempt.exit_code = exit_code(container)
             attempt.status_reason = job.job_stopped_reason if job.stop else rules.TIMED_OUT
             return
-        time.sleep(POLL)
 
 
 def exit_code(container) -> int | None:

@@ -86,7 +86,6 @@ def run(job, original_run) -> None:
     """The thread body (see the module)."""
     if not job.job_definition.container_properties or job.job_definition.eks_properties:
         return original_run(job)
-    settle_parent(job)  # the parent leaves SUBMITTED with its first child
     try:
         lifecycle(job)
     except Exception as err:  # a bug here must end the job, not leave it RUNNING forever
@@ -167,8 +166,6 @@ def settle_parent(job) -> None:
         parent.job_stopped = True
         parent.job_stopped_at = datetime.now()
         set_status(parent, state)
-    elif parent.status == "SUBMITTED":
-        set_status(parent, "PENDING")
 
 
 def compute_environment(job):
@@ -189,6 +186,9 @@ def run_attempt(job, number: int) -> Attempt | None:
     vcpus = vcpus_of(job)
     limit = rules.vcpu_limit(ce.env_type, ce.compute_resources, getattr(ce, "unmanaged_vcpus", None)) if ce else None
     if not CAPACITY.acquire(key, limit, vcpus, lambda: job.stop):
+        return None
+    if job.stop:  # cancelled while RUNNABLE
+        CAPACITY.release(key, vcpus)
         return None
     attempt = Attempt()
     try:

@@ -113,9 +113,12 @@ def patch() -> None:
     def submitjob(self):
         body = original_submit(self)
         strategy = self._get_param("retryStrategy")
-        job = self.batch_backend.get_job_by_id(json.loads(body)["jobId"]) if strategy else None
-        for each in [job, *(getattr(job, "_child_jobs", None) or [])] if job else []:
+        job = self.batch_backend.get_job_by_id(json.loads(body)["jobId"])
+        children = getattr(job, "_child_jobs", None) or []
+        for each in [job, *children] if strategy and job else []:
             each._submitted_retry = strategy
+        if children and job._status == "SUBMITTED" and not job.job_stopped:
+            job._status = "PENDING"  # AWS: an array parent waits, PENDING, while its children run
         return body
 
     models.Job.run = run

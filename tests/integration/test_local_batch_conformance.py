@@ -128,6 +128,8 @@ def jobs(stack):
                         {"name": "BY_ARN", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/conformance/token"},
                         {"name": "PASSWORD", "valueFrom": f"{secret_arn}:password::"}]}),
         "secret_missing": s.submit("true", props={"secrets": [{"name": "X", "valueFrom": "/conformance/absent"}]}),
+        "asm_missing": s.submit("true", props={"secrets": [
+            {"name": "Y", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf"}]}),
     }
     out["after_failure"] = s.submit("echo never", dependsOn=[{"jobId": out["exit3"]}])
     return out
@@ -259,6 +261,9 @@ def test_secrets_reach_the_container_and_nothing_else(stack, jobs):
     assert missing["status"] == "FAILED"
     assert missing["statusReason"].startswith("ResourceInitializationError: unable to pull secrets or registry auth")
     assert "/conformance/absent" in missing["statusReason"]
+    asm = stack.wait(jobs["asm_missing"])
+    assert asm["status"] == "FAILED" and "unable to retrieve secret from asm" in asm["statusReason"]
+    assert "secret:absent-AbCdEf" in asm["statusReason"] and asm["attempts"][0]["container"].get("exitCode") is None
 
 
 def test_the_moto_underneath_is_the_one_the_extension_was_written_for(stack):
