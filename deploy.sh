@@ -30,6 +30,7 @@ VERBS:
                              A pipeline: every step submitted at once with dependsOn (also
                              -r NAME --pipeline FILE); --status RUN_ID draws its graph
    --doctor [JOB_ID|RUN_ID]  Why a job (or the queue) cannot run, and the one change that fixes it
+   --init [DIR] [--local]    Write a new project's files (names from PROJECT_NAME; --name N, --force)
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -92,6 +93,7 @@ while (($#)); do
     --submit) verb=submit ;;
     --pipeline) verb=pipeline ;;
     --doctor) verb=doctor ;;
+    --init) verb=init ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

@@ -22,6 +22,7 @@ Where each verb lives (a test checks this table against VERBS):
     submit        --submit          batchdeploy.bags.verb
     pipeline      --pipeline        batchdeploy.pipelines.verb
     doctor        --doctor          batchdeploy.doctor.verb
+    init          --init            batchdeploy.init.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create share),
 config, secrets, state, polling, ui, userprog (user jq programs under limits), engine; local/ the local stack.
@@ -87,12 +88,12 @@ VERBS: dict[str, Verb] = {
                    ("--submit",), "submit"),
     "pipeline": Verb("batchdeploy.pipelines.verb:main", "pipelines: run FILE, rerun RUN_ID", ("--pipeline",), "pipeline"),
     "doctor": Verb("batchdeploy.doctor.verb:main", "why a job (or the queue) cannot run, and the fix", ("--doctor",), "doctor"),
+    "init": Verb("batchdeploy.init.verb:main", "write a new project's files: init [DIR] [--local] [--name N]", ("--init",)),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
 FLAG_KEYS = {
-    "region": "AWS_REGION", "profile": "AWS_PROFILE",
-    "endpoint_url": "AWS_ENDPOINT_URL", "queue": "AWS_JOB_QUEUE",
+    "region": "AWS_REGION", "profile": "AWS_PROFILE", "endpoint_url": "AWS_ENDPOINT_URL", "queue": "AWS_JOB_QUEUE",
 }
 
 EXIT_CODES = """exit codes:
@@ -282,6 +283,7 @@ _VERB_FLAGS = {
     "create": _infra_flags, "delete": _infra_flags, "submit": _submit_flags,
     "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
     "doctor": lambda add, verb: importlib.import_module("batchdeploy.doctor.flags").add_flags(add, verb),
+    "init": lambda add, verb: importlib.import_module("batchdeploy.init.verb").add_flags(add, verb),
 }
 
 
