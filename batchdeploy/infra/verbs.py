@@ -29,6 +29,7 @@ from batchdeploy.infra.model import (
 from batchdeploy.infra.observe import observe_create, observe_delete
 from batchdeploy.infra.plan import plan_create, plan_delete
 from batchdeploy.infra.precheck import check_compute_environment
+from batchdeploy.infra.roles import delete_roles, ensure_roles
 from batchdeploy.state import INFRA
 
 
@@ -105,12 +106,13 @@ def create(ctx) -> int:
     warnings = [
         f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
     ]
+    planned = _roles(ctx, wanted, project, prefix, opts.dry_run or bool(problems))
     # Before the first write: what the compute environment names, read (every problem at once, exit 2).
     for a in actions:
         if a.kind == "compute-environment" and a.op in ("create", "update"):
             w = next(w for w in wanted if (w.kind, w.name) == (a.kind, a.name))
             found, warned = check_compute_environment(ctx.aws, w.request, w.source)
-            problems += found
+            problems += [p for p in found if not any(name in p for name in planned)]
             warnings += warned
     if problems:
         raise ConfigError("cannot create", problems, hint="nothing was changed")
@@ -130,6 +132,15 @@ def create(ctx) -> int:
         warnings=warnings,
     )
     return _executor(ctx, opts, timeout).execute(plan)
+
+
+def _roles(ctx, wanted, project: str, prefix: str, plan_only: bool) -> list[str]:
+    """The roles the compute environment names, made first (nothing uses them until it exists);
+    planned only, as names, when nothing may change yet."""
+    ce = next((w.request for w in wanted if w.kind == "compute-environment"), None)
+    bucket = next(w.name for w in wanted if w.kind == "bucket")
+    made = ensure_roles(ctx, ce, project, prefix, bucket, plan_only)
+    return made if plan_only else []
 
 
 def _create_report(ctx, opts: CreateOptions, plan: Plan, journal: Journal) -> int:
@@ -180,7 +191,10 @@ def delete(ctx) -> int:
         report=lambda journal: _delete_report(ctx.out, plan, journal),
         confirm=(f"delete {n} resource(s) listed above?", f"deleting {n} resource(s)"),
     )
-    return _executor(ctx, opts, timeout).execute(plan)
+    code = _executor(ctx, opts, timeout).execute(plan)
+    if code == 0 and not any(a.op == "keep" and a.kind == "compute-environment" for a in actions):
+        delete_roles(ctx, project, prefix, opts.dry_run)  # after the compute environment that used them
+    return code
 
 
 def _delete_report(out, plan: Plan, journal: Journal) -> int:
