@@ -26,6 +26,14 @@ def estimate(samples: int, seed: int) -> float:
     return 4.0 * inside / samples
 
 
+def s3():
+    import boto3
+
+    # Older botocore (Debian's, in the local stack's base image) ignores AWS_ENDPOINT_URL: passed on
+    # explicitly. On AWS it is unset, and boto3 uses the real endpoint and the job role's credentials.
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+
+
 def split(location: str):
     bucket, _, key = location[len("s3://"):].partition("/")
     return bucket, key
@@ -33,20 +41,16 @@ def split(location: str):
 
 def read(location: str) -> str:
     if location.startswith("s3://"):
-        import boto3
-
         bucket, key = split(location)
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     with open(location, encoding="utf-8") as f:
         return f.read()
 
 
 def write(location: str, name: str, text: str) -> None:
     if location.startswith("s3://"):
-        import boto3
-
         bucket, key = split(location.rstrip("/") + "/" + name)
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode())
+        s3().put_object(Bucket=bucket, Key=key, Body=text.encode())
         return
     os.makedirs(location, exist_ok=True)
     with open(os.path.join(location, name), "w", encoding="utf-8") as f:
