@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-
 ACCOUNT = "123456789012"  # moto's
 PREFIX = "my-project-dev"
 ROLES = [f"{PREFIX}-{s}" for s in ("batch-service", "ecs-instance", "job", "execution")]
