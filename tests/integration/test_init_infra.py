@@ -118,3 +118,36 @@ def test_a_compute_environment_naming_no_network_in_a_region_without_default_vpc
     assert r.returncode == 2, r.stderr
     assert "no default VPC with default subnets: add \"subnets\" and \"securityGroupIds\"" in r.stderr
     assert ours(aws)["roles"] == [] and ours(aws)["buckets"] == []
+
+
+def test_lost_answers_of_role_writes_are_retried_to_the_same_end(made, aws, proxy):
+    """CreateRole and CreateInstanceProfile act, then their answers are lost: the retry finds them made
+    (EntityAlreadyExists) and goes on; one role each, tagged, and a second --create changes nothing."""
+    project, env = made
+    for op in ("CreateRole", "CreateInstanceProfile"):
+        proxy.add(operation=op, drop=True, times=1)
+    r = project.deploy("--create", "--yes", env={**env, "AWS_ENDPOINT_URL": proxy.url})
+    assert r.returncode == 0, r.stderr
+    assert proxy.count("CreateRole") == 5  # four roles, one of them sent twice
+    assert ours(aws)["roles"] == sorted(ROLES) and ours(aws)["profiles"] == [f"{PREFIX}-ecs-instance"]
+    tags = {t["Key"]: t["Value"] for t in aws.client("iam").get_role(RoleName=ROLES[0])["Role"]["Tags"]}
+    assert tags["batchdeploy:prefix"] == PREFIX
+    again = project.deploy("--create", "--yes", env=env)
+    assert again.returncode == 0 and "nothing to do" in again.stdout, again.stderr
+
+
+def test_blank_network_keys_are_one_line_each_with_the_fix(made, moto):
+    project, env = made
+    path = project.path / "compute-environment.json"
+    doc = json.loads(path.read_text())
+    doc["computeResources"].update(subnets=["${SUBNET_ID}"], securityGroupIds=["${SECURITY_GROUP_ID}"])
+    path.write_text(json.dumps(doc))
+    with open(project.path / ".aws_env", "a") as f:
+        f.write("SUBNET_ID=\nSECURITY_GROUP_ID=\n")
+    before = len(moto.requests())
+    r = project.deploy("--create", "--yes", env=env)
+    assert r.returncode == 2, r.stderr
+    assert "subnets[0]: empty (${SUBNET_ID} is empty: set SUBNET_ID in .aws_env, or leave subnets out" in r.stderr
+    assert "securityGroupIds[0]: empty (${SECURITY_GROUP_ID} is empty: set SECURITY_GROUP_ID in .aws_env, " \
+           "or leave securityGroupIds out of the file for the default VPC's)" in r.stderr
+    assert len(moto.requests()) == before
