@@ -41,6 +41,9 @@ def main(ctx) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text, mode=0o600 if rel == ".aws_env" else 0o644)
     os.chmod(folder / "experiment" / "run.py", 0o755)
+    if ctx.out.json:
+        ctx.out.emit_json({"project": name, "folder": str(folder), "local": bool(args.local), "files": list(files)})
+        return 0
     where = "the local stack" if args.local else "AWS"
     ctx.out.result(f"project {name} for {where} in {folder}: {len(files)} files")
     ctx.out.info(_next_steps(args.local))

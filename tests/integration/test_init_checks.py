@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.conftest import ROOT
 
 
@@ -23,8 +25,10 @@ def test_init_writes_into_a_new_folder_and_refuses_to_overwrite(project):
     line = error_line(again)
     assert ".aws_env, Dockerfile," in line and "--force overwrites them" in line
     assert (made / "Dockerfile").read_text() == "mine\n"
-    forced = project.run("init", "sub dir", "--force", "--name", "exp")
+    forced = project.run("init", "sub dir", "--force", "--name", "exp", "--output", "json")
     assert forced.returncode == 0 and "batchdeploy-launch" in (made / "Dockerfile").read_text()
+    data = json.loads(forced.stdout)
+    assert data["project"] == "exp" and data["local"] is False and "experiment/run.py" in data["files"]
 
 
 def test_init_refuses_a_bad_name_and_a_file_as_folder(project):
