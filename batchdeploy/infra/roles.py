@@ -127,28 +127,48 @@ def _fill_role(iam, suffix: str, name: str, project: str, prefix: str, bucket: s
                   iam.add_role_to_instance_profile, InstanceProfileName=name, RoleName=name)
 
 
+def _incomplete(iam, suffix: str, name: str, bucket: str) -> bool:
+    """Whether one of our roles lacks a policy or its instance profile (an interrupted create); reads only."""
+    import botocore.exceptions
+
+    with translate(f"read IAM role {name}'s policies (needs iam:ListAttachedRolePolicies, iam:ListRolePolicies)"):
+        attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies") or []}
+        inline = iam.list_role_policies(RoleName=name).get("PolicyNames") or []
+    if not set(ROLES[suffix][1]) <= attached or (suffix == "job" and BUCKET_POLICY not in inline):
+        return True
+    if suffix != PROFILE:
+        return False
+    try:
+        held = iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"].get("Roles") or []
+    except botocore.exceptions.ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return True
+        with translate(f"read instance profile {name} (needs iam:GetInstanceProfile)"):
+            raise
+    return name not in [r.get("RoleName") for r in held]
+
+
 def ensure_roles(ctx, ce_request, project: str, prefix: str, bucket: str, dry_run: bool) -> list[str]:
-    """Make this prefix's roles when the compute environment names them; the names it made (or would
-    make, with `dry_run`). An existing one of ours is completed; one not ours is used as it is."""
+    """Make this prefix's roles when the compute environment names them, and complete ours that an
+    interrupted create left without a policy or profile; the names it made or completed (or would, with
+    `dry_run`). One not ours is used as it is."""
     if not named_by(ce_request, prefix):
         return []
     iam, made = ctx.aws.client("iam"), []
     for suffix, name in names(prefix).items():
         have = _get_role(iam, name)
+        profile = " and its instance profile" if suffix == PROFILE else ""
         if have is not None and not is_ours(as_dict(have.get("Tags")), project, prefix):
-            ctx.out.note(f"  use      IAM role {name} ({whose(as_dict(have.get('Tags')))}: used as it is)")
+            if dry_run:
+                ctx.out.note(f"  use      IAM role {name} ({whose(as_dict(have.get('Tags')))}: used as it is)")
             continue
-        if dry_run:
-            if have is None:
-                made.append(name)
-                ctx.out.note(f"  create   IAM role {name} (would be created)")
+        if have is not None and not _incomplete(iam, suffix, name, bucket):
             continue
-        if have is None:
-            _make_role(iam, suffix, name, project, prefix, bucket)
-            made.append(name)
-            ctx.out.note(f"  created  IAM role {name}" + (" and its instance profile" if suffix == PROFILE else ""))
-        else:
-            _fill_role(iam, suffix, name, project, prefix, bucket)
+        made.append(name)
+        op = ("create  " if dry_run else "created ") if have is None else ("complete" if dry_run else "completed")
+        if not dry_run:
+            (_make_role if have is None else _fill_role)(iam, suffix, name, project, prefix, bucket)
+        ctx.out.note(f"  {op} IAM role {name}{profile}")
     if made and not dry_run and not ctx.cfg.get("AWS_ENDPOINT_URL"):
         ctx.out.note(f"waiting {SETTLE_S} s for IAM to make the new roles usable")
         ctx.sleep(SETTLE_S)

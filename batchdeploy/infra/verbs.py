@@ -14,6 +14,7 @@ from batchdeploy import config
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.infra.envfile import ENV_KEYS, names_used, write_env
 from batchdeploy.infra.execute import DisplayOnlyExecutor, Executor, Plan
+from batchdeploy.infra.execute import confirm as execute_confirm
 from batchdeploy.infra.inputs import gather_wanted, given
 from batchdeploy.infra.journal import Journal
 from batchdeploy.infra.model import (
@@ -106,7 +107,7 @@ def create(ctx) -> int:
     warnings = [
         f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
     ]
-    planned = _roles(ctx, wanted, project, prefix, opts.dry_run or bool(problems))
+    planned = _roles(ctx, wanted, project, prefix, plan_only=True)  # made below, once confirmed
     # Before the first write: what the compute environment names, read (every problem at once, exit 2).
     for a in actions:
         if a.kind == "compute-environment" and a.op in ("create", "update"):
@@ -131,16 +132,19 @@ def create(ctx) -> int:
         confirm=confirm if costly else None,
         warnings=warnings,
     )
+    if planned and not opts.dry_run:  # the roles first (the compute environment names them), once confirmed
+        if plan.confirm:
+            execute_confirm(opts.yes, ctx.out, *plan.confirm)
+            opts.yes = True
+        _roles(ctx, wanted, project, prefix, plan_only=False)
     return _executor(ctx, opts, timeout).execute(plan)
 
 
 def _roles(ctx, wanted, project: str, prefix: str, plan_only: bool) -> list[str]:
-    """The roles the compute environment names, made first (nothing uses them until it exists);
-    planned only, as names, when nothing may change yet."""
+    """The roles the compute environment names (infra.roles): their names, planned or made."""
     ce = next((w.request for w in wanted if w.kind == "compute-environment"), None)
     bucket = next(w.name for w in wanted if w.kind == "bucket")
-    made = ensure_roles(ctx, ce, project, prefix, bucket, plan_only)
-    return made if plan_only else []
+    return ensure_roles(ctx, ce, project, prefix, bucket, plan_only)
 
 
 def _create_report(ctx, opts: CreateOptions, plan: Plan, journal: Journal) -> int:

@@ -151,3 +151,25 @@ def test_blank_network_keys_are_one_line_each_with_the_fix(made, moto):
     assert "securityGroupIds[0]: empty (${SECURITY_GROUP_ID} is empty: set SECURITY_GROUP_ID in .aws_env, " \
            "or leave securityGroupIds out of the file for the default VPC's)" in r.stderr
     assert len(moto.requests()) == before
+
+
+def test_without_yes_nothing_is_made_not_even_a_role(made, aws):
+    project, env = made
+    r = project.deploy("--create", env=env)
+    assert r.returncode == 2 and "needs confirmation and stdin is not a terminal" in r.stderr, r.stderr
+    assert f"create   IAM role {PREFIX}-job" in r.stderr  # the plan shows them
+    assert ours(aws) == {"roles": [], "profiles": [], "ces": [], "queues": [], "buckets": [], "repos": []}
+
+
+def test_a_role_an_interrupted_create_left_without_its_policy_is_completed(made, aws):
+    project, env = made
+    assert project.deploy("--create", "--yes", env=env).returncode == 0
+    iam = aws.client("iam")
+    iam.delete_role_policy(RoleName=f"{PREFIX}-job", PolicyName="bucket-access")
+    iam.remove_role_from_instance_profile(InstanceProfileName=f"{PREFIX}-ecs-instance", RoleName=f"{PREFIX}-ecs-instance")
+    r = project.deploy("--create", "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"completed IAM role {PREFIX}-job" in r.stderr and f"completed IAM role {PREFIX}-ecs-instance" in r.stderr
+    assert iam.list_role_policies(RoleName=f"{PREFIX}-job")["PolicyNames"] == ["bucket-access"]
+    profile = iam.get_instance_profile(InstanceProfileName=f"{PREFIX}-ecs-instance")["InstanceProfile"]
+    assert [x["RoleName"] for x in profile["Roles"]] == [f"{PREFIX}-ecs-instance"]
