@@ -192,7 +192,8 @@ def _empty_role(iam, name: str) -> None:
 
 
 def delete_roles(ctx, project: str, prefix: str, dry_run: bool) -> list[str]:
-    """Remove this prefix's roles (ours only) and the instance profile; the names removed."""
+    """Remove this prefix's roles (ours only) and the instance profile; the names removed (or that would
+    be, with `dry_run`)."""
     iam, gone = ctx.aws.client("iam"), []
     for name in names(prefix).values():
         have = _get_role(iam, name)
@@ -202,7 +203,8 @@ def delete_roles(ctx, project: str, prefix: str, dry_run: bool) -> list[str]:
             ctx.out.warn(f"kept IAM role {name}: {whose(as_dict(have.get('Tags')))}: left alone")
             continue
         if dry_run:
-            ctx.out.note(f"  delete   IAM role {name} (would be deleted)")
+            ctx.out.note(f"  delete   IAM role {name}")
+            gone.append(name)
             continue
         _empty_role(iam, name)
         _call(f"delete IAM role {name} (needs iam:DeleteRole)", iam.delete_role, RoleName=name)

@@ -197,7 +197,10 @@ def delete(ctx) -> int:
     )
     code = _executor(ctx, opts, timeout).execute(plan)
     if code == 0 and not any(a.op == "keep" and a.kind == "compute-environment" for a in actions):
-        delete_roles(ctx, project, prefix, opts.dry_run)  # after the compute environment that used them
+        # After the compute environment that used them; asked for on their own when nothing else was.
+        if not (opts.dry_run or plan.changes or opts.yes) and delete_roles(ctx, project, prefix, dry_run=True):
+            execute_confirm(False, ctx.out, "delete the IAM roles listed above?", "deleting IAM roles")
+        delete_roles(ctx, project, prefix, opts.dry_run)
     return code
 
 

@@ -74,12 +74,32 @@ def test_create_makes_roles_and_network_then_delete_leaves_nothing(made, aws):
 
     dry = project.deploy("--delete", "--dry-run", env=env)
     assert dry.returncode == 0, dry.stderr
-    assert f"delete   IAM role {PREFIX}-job (would be deleted)" in dry.stderr
+    assert f"delete   IAM role {PREFIX}-job" in dry.stderr
     assert ours(aws) == have
 
     gone = project.deploy("--delete", "--yes", env=env)
     assert gone.returncode == 0, gone.stderr
     assert ours(aws) == {"roles": [], "profiles": [], "ces": [], "queues": [], "buckets": [], "repos": []}
+
+
+def test_roles_left_alone_by_a_stopped_delete_are_asked_for_then_removed(made, aws):
+    project, env = made
+    assert project.deploy("--create", "--yes", env=env).returncode == 0
+    batch = aws.client("batch")  # everything but the roles already gone, as a delete stopped before them
+    for q in batch.describe_job_queues()["jobQueues"]:
+        batch.update_job_queue(jobQueue=q["jobQueueName"], state="DISABLED")
+        batch.delete_job_queue(jobQueue=q["jobQueueName"])
+    for c in batch.describe_compute_environments()["computeEnvironments"]:
+        batch.update_compute_environment(computeEnvironment=c["computeEnvironmentName"], state="DISABLED")
+        batch.delete_compute_environment(computeEnvironment=c["computeEnvironmentName"])
+    aws.client("s3").delete_bucket(Bucket=f"{PREFIX}-bucket")
+    aws.client("ecr").delete_repository(repositoryName="my-project", force=True)
+    r = project.deploy("--delete", env=env)
+    assert r.returncode == 2 and "deleting IAM roles needs confirmation" in r.stderr, r.stderr
+    assert ours(aws)["roles"] == sorted(ROLES)
+    r = project.deploy("--delete", "--yes", env=env)
+    assert r.returncode == 0, r.stderr
+    assert ours(aws)["roles"] == [] and ours(aws)["profiles"] == []
 
 
 def test_roles_not_ours_are_used_as_they_are_and_kept(made, aws):
