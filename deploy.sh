@@ -32,6 +32,7 @@ VERBS:
                              -r NAME --pipeline FILE); --status RUN_ID draws its graph
    --doctor [JOB_ID|RUN_ID]  Why a job (or the queue) cannot run, and the one change that fixes it
    --report RUN_ID...        One self-contained HTML report of runs (tasks, metrics, plots) and a table
+   --init [DIR] [--local]    Write a new project's files (names from PROJECT_NAME; --name N, --force)
 
    Options after the verb go to it: ./deploy.sh -r --help lists those of -r.
    --version                 Print batchdeploy's version
@@ -96,6 +97,7 @@ while (($#)); do
     --pipeline) verb=pipeline ;;
     --doctor) verb=doctor ;;
     --report) verb=report ;;
+    --init) verb=init ;;
     *) die_usage "unknown option: $1" ;;
   esac
   shift

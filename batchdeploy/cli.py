@@ -24,6 +24,7 @@ Where each verb lives (a test checks this table against VERBS):
     pipeline      --pipeline        batchdeploy.pipelines.verb
     doctor        --doctor          batchdeploy.doctor.verb
     report        --report          batchdeploy.report.verb
+    init          --init            batchdeploy.init.verb
 
 Below the verbs: aws/ (every AWS client and fact), jobdef/ (the job definition model -u and --create share),
 config, secrets, state, polling, ui, userprog (user jq programs under limits), engine; local/ the local stack.
@@ -93,12 +94,12 @@ VERBS: dict[str, Verb] = {
     "doctor": Verb("batchdeploy.doctor.verb:main", "why a job (or the queue) cannot run, and the fix", ("--doctor",), "doctor"),
     "report": Verb("batchdeploy.report.verb:main", "an HTML report (and a table) of runs: RUN_ID [RUN_ID ...]",
                    ("--report",), "report"),
+    "init": Verb("batchdeploy.init.verb:main", "write a new project's files: init [DIR] [--local] [--name N]", ("--init",)),
 }
 
 # Flags that set configuration keys. Precedence itself is decided once, in config.load.
 FLAG_KEYS = {
-    "region": "AWS_REGION", "profile": "AWS_PROFILE",
-    "endpoint_url": "AWS_ENDPOINT_URL", "queue": "AWS_JOB_QUEUE",
+    "region": "AWS_REGION", "profile": "AWS_PROFILE", "endpoint_url": "AWS_ENDPOINT_URL", "queue": "AWS_JOB_QUEUE",
 }
 
 EXIT_CODES = """exit codes:
@@ -272,6 +273,7 @@ _VERB_FLAGS = {
     "report": lambda add, verb: importlib.import_module("batchdeploy.report.verb").add_flags(add, verb),
     "pipeline": lambda add, verb: importlib.import_module("batchdeploy.pipelines.flags").add_flags(add, verb),
     "doctor": lambda add, verb: importlib.import_module("batchdeploy.doctor.flags").add_flags(add, verb),
+    "init": lambda add, verb: importlib.import_module("batchdeploy.init.verb").add_flags(add, verb),
 }
 
 

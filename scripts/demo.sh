@@ -12,8 +12,6 @@ deploy=("$root/deploy.sh")
 py="$root/.venv/bin/python"
 [[ -x "$py" ]] || py=python3
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=true
-# `python -m awscli`, not .venv/bin/aws: a shebang cannot name a python whose path has a space.
-aws_cli=("$py" -m awscli)
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -22,28 +20,13 @@ step "local stack: moto server, registry, container engine"
 # The stack's own export lines (endpoint, dummy credentials, registry, engine), quoted by it.
 # shellcheck source=/dev/null
 source <("$py" -m batchdeploy.local env)
-aws_cli+=(--endpoint-url "$AWS_ENDPOINT_URL")
 
 cd "$example"
 bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
 
-# The one-time account set-up AWS users do in the console (pegasus' "one time setup"): the roles the
-# example's files name. batchdeploy does not manage IAM; this is the emulated account's furniture.
-step "IAM roles the example names (once per account)"
-trust='{"Version":"2012-10-17","Statement":[]}'
-for role in AWSBatchServiceRole quickstart-job; do
-  "${aws_cli[@]}" iam get-role --role-name "$role" >/dev/null 2>&1 \
-    || "${aws_cli[@]}" iam create-role --role-name "$role" --assume-role-policy-document "$trust" >/dev/null
-done
-"${aws_cli[@]}" iam get-instance-profile --instance-profile-name ecsInstanceRole >/dev/null 2>&1 \
-  || "${aws_cli[@]}" iam create-instance-profile --instance-profile-name ecsInstanceRole >/dev/null
-# The compute environment goes into the emulated account's default VPC.
-# The environment sets a project key by its BATCHDEPLOY_ name (batchdeploy/config.py's precedence).
-BATCHDEPLOY_SUBNET_ID=$("${aws_cli[@]}" ec2 describe-subnets --query 'Subnets[0].SubnetId' --output text)
-BATCHDEPLOY_SECURITY_GROUP_ID=$("${aws_cli[@]}" ec2 describe-security-groups --query 'SecurityGroups[0].GroupId' --output text)
-export BATCHDEPLOY_SUBNET_ID BATCHDEPLOY_SECURITY_GROUP_ID
-
-step "--create: bucket, compute environment, job queue"
+# No one-time account set-up: --create makes the roles the example's files name (PREFIX-batch-service,
+# PREFIX-ecs-instance, PREFIX-job, PREFIX-execution) and takes the network from the default VPC.
+step "--create: roles, bucket, compute environment, job queue"
 "${deploy[@]}" --create --yes
 step "-b: build and push the image"
 "${deploy[@]}" -b

@@ -23,6 +23,7 @@ from batchdeploy.infra.model import (
     repository_name_ok,
     repository_names,
 )
+from batchdeploy.infra.network import fill_default_network
 from batchdeploy.infra.precheck import blank_problems
 from batchdeploy.infra.specs import fill_queue_order, fill_specs, spec_problems
 
@@ -127,6 +128,8 @@ def gather_wanted(ctx, opts, prefix: str, project: str) -> list[Wanted]:
         variables["IMAGE_TAG"] = tag
     problems: list[str] = []
     docs = _read_specs(files, sources, variables, tag_origin, problems)
+    if "compute-environment" in docs:
+        fill_default_network(ctx, docs, sources["compute-environment"], problems)
     docs = _fill_and_check(docs, existing, sources, prefix, project, problems)
     if "job-definition" in files:
         docs["job-definition"], found, warnings = jobdef_request(

@@ -44,7 +44,11 @@ def _named(raw, path: str, index: int | None = None) -> str:
     if index is not None:
         value = value[index] if isinstance(value, list) and index < len(value) else None
     found = config.PLACEHOLDER.findall(value) if isinstance(value, str) else []
-    return f" (${{{found[0]}}} is empty: set {found[0]} in .aws_env)" if found else ""
+    if not found:
+        return ""
+    field = path.rsplit(".", 1)[-1]
+    default = f", or leave {field} out of the file for the default VPC's" if path in NETWORK_FIELDS else ""
+    return f" (${{{found[0]}}} is empty: set {found[0]} in .aws_env{default})"
 
 
 def blank_problems(doc, raw=None) -> list[str]:

@@ -14,6 +14,7 @@ from batchdeploy import config
 from batchdeploy.errors import ConfigError, UsageError
 from batchdeploy.infra.envfile import ENV_KEYS, names_used, write_env
 from batchdeploy.infra.execute import DisplayOnlyExecutor, Executor, Plan
+from batchdeploy.infra.execute import confirm as execute_confirm
 from batchdeploy.infra.inputs import gather_wanted, given
 from batchdeploy.infra.journal import Journal
 from batchdeploy.infra.model import (
@@ -29,6 +30,7 @@ from batchdeploy.infra.model import (
 from batchdeploy.infra.observe import observe_create, observe_delete
 from batchdeploy.infra.plan import plan_create, plan_delete
 from batchdeploy.infra.precheck import check_compute_environment
+from batchdeploy.infra.roles import delete_roles, ensure_roles
 from batchdeploy.state import INFRA
 
 
@@ -105,12 +107,13 @@ def create(ctx) -> int:
     warnings = [
         f"{a.label} differs from its file: {'; '.join(a.diff)} ({a.note})" for a in actions if a.op == "differs"
     ]
+    planned = _roles(ctx, wanted, project, prefix, plan_only=True)  # made below, once confirmed
     # Before the first write: what the compute environment names, read (every problem at once, exit 2).
     for a in actions:
         if a.kind == "compute-environment" and a.op in ("create", "update"):
             w = next(w for w in wanted if (w.kind, w.name) == (a.kind, a.name))
             found, warned = check_compute_environment(ctx.aws, w.request, w.source)
-            problems += found
+            problems += [p for p in found if not any(name in p for name in planned)]
             warnings += warned
     if problems:
         raise ConfigError("cannot create", problems, hint="nothing was changed")
@@ -129,7 +132,19 @@ def create(ctx) -> int:
         confirm=confirm if costly else None,
         warnings=warnings,
     )
+    if planned and not opts.dry_run:  # the roles first (the compute environment names them), once confirmed
+        if plan.confirm:
+            execute_confirm(opts.yes, ctx.out, *plan.confirm)
+            opts.yes = True
+        _roles(ctx, wanted, project, prefix, plan_only=False)
     return _executor(ctx, opts, timeout).execute(plan)
+
+
+def _roles(ctx, wanted, project: str, prefix: str, plan_only: bool) -> list[str]:
+    """The roles the compute environment names (infra.roles): their names, planned or made."""
+    ce = next((w.request for w in wanted if w.kind == "compute-environment"), None)
+    bucket = next(w.name for w in wanted if w.kind == "bucket")
+    return ensure_roles(ctx, ce, project, prefix, bucket, plan_only)
 
 
 def _create_report(ctx, opts: CreateOptions, plan: Plan, journal: Journal) -> int:
@@ -180,7 +195,13 @@ def delete(ctx) -> int:
         report=lambda journal: _delete_report(ctx.out, plan, journal),
         confirm=(f"delete {n} resource(s) listed above?", f"deleting {n} resource(s)"),
     )
-    return _executor(ctx, opts, timeout).execute(plan)
+    code = _executor(ctx, opts, timeout).execute(plan)
+    if code == 0 and not any(a.op == "keep" and a.kind == "compute-environment" for a in actions):
+        # After the compute environment that used them; asked for on their own when nothing else was.
+        if not (opts.dry_run or plan.changes or opts.yes) and delete_roles(ctx, project, prefix, dry_run=True):
+            execute_confirm(False, ctx.out, "delete the IAM roles listed above?", "deleting IAM roles")
+        delete_roles(ctx, project, prefix, opts.dry_run)
+    return code
 
 
 def _delete_report(out, plan: Plan, journal: Journal) -> int:

@@ -14,6 +14,7 @@ from batchdeploy import config, userjson
 from batchdeploy.errors import ConfigError
 from batchdeploy.jobdef import check as definition
 from batchdeploy.jobdef import compare
+from batchdeploy.jobdef.images import built_names, image_problems
 from batchdeploy.secrets import is_secret
 from batchdeploy.state import IMAGES
 
@@ -134,6 +135,15 @@ def resolve_image_tag(cfg, images: dict) -> tuple[str | None, str]:
     return entry["tag"], f"image {chosen} in .batchdeploy/{IMAGES}{when}"
 
 
+def _image_problems(cfg, src: Source) -> list[str]:
+    from batchdeploy.state import State
+
+    image = (src.definition.get("containerProperties") or {}).get("image")
+    built = built_names(cfg.get("IMAGES"), cfg.get("PROJECT_NAME"))
+    recorded = (State(cfg.state_dir()).read(IMAGES) or {}).get("images") or {}
+    return image_problems(src.shown, image, cfg.get("AWS_REGISTRY"), built, recorded)
+
+
 def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str | None = None):
     """Read, render and check every file. Returns (sources, warnings), or raises ConfigError with
     every problem of every file."""
@@ -148,6 +158,7 @@ def load_sources(cfg, image_tag: str | None, image_tag_origin: str, region: str 
         warnings += warned
         if src is not None:
             sources.append(src)
+            problems += _image_problems(cfg, src)
     by_name: dict[str, str] = {}
     for src in sources:
         if src.name in by_name:

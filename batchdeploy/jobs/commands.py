@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from batchdeploy import errors, runs
 from batchdeploy.aws import batch as aws_batch
 from batchdeploy.aws import translate
-from batchdeploy.aws.batch import JOB_NAME, QUEUED
+from batchdeploy.aws.batch import JOB_NAME, QUEUED, TERMINAL
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.errors import OperationError, TasksFailed, UsageError
 from batchdeploy.jobs import runlist
@@ -154,6 +154,13 @@ def _recent(ctx, opts: StatusOptions) -> list[dict]:
     return rows[: opts.limit]
 
 
+def why(job: dict) -> str:
+    """AWS's statusReason and the container's reason (a job that failed before its command ran, e.g.
+    CannotPullContainerError), both when they differ; '' when AWS gives none."""
+    status_reason, container = job.get("statusReason") or "", (Job(job).reason or "") if job else ""
+    return "; ".join(r for r in dict.fromkeys((status_reason, container)) if r)
+
+
 def status(ctx) -> int:
     opts = StatusOptions.from_args(ctx.args, _dt.datetime.now(_dt.timezone.utc))
     ctx.cfg.require()  # malformed keys are exit 2 even when nothing recorded needs AWS
@@ -218,15 +225,18 @@ def logs(ctx) -> int:
         raise UsageError(f"{job_id} is an array job: each child has its own log", hint=f"./deploy.sh --logs {job_id}:0")
     if opts.follow:
         return wait(ctx, job_id, job.get("jobName"))
-    targets = Job(job).log_targets()
+    targets, reason = Job(job).log_targets(), why(job)
+    because = f": {reason}" if reason else ""
     if not targets:
-        out.note(f"job {job_id} has no log stream yet ({job.get('status')})")
+        out.note(f"job {job_id} has no log stream {'yet ' if job.get('status') not in TERMINAL else ''}({job.get('status')}{because})")
         return errors.OK
     client = ctx.aws.client("logs")
     for n, (group, stream) in enumerate(targets, 1):
         if len(targets) > 1:
             out.note(f"== attempt {n}: {group} {stream}")
         _print_stream(out, LogFollower(client, group, stream))
+    if job.get("status") == "FAILED" and reason:
+        out.note(f"job {job_id} FAILED: {reason}")
     return errors.OK
 
 

@@ -9,7 +9,8 @@ PACKAGE = ROOT / "batchdeploy"
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 # One package per capability; each may use the shared modules below it, never another capability.
-CAPABILITIES = {"jobs", "images", "sync", "infra", "local", "sweeps", "bags", "pipelines", "functions", "doctor", "report"}
+CAPABILITIES = {"jobs", "images", "sync", "infra", "local", "sweeps", "bags", "pipelines", "functions", "doctor", "report",
+                "init"}
 # Capabilities built on another: a sweep is a run (the same checks, credentials, record, submit).
 # The doctor is below jobs and sweeps: their --wait and -r's preflight call it; it imports neither.
 BUILT_ON = {"sweeps": {"jobs", "doctor"}, "bags": {"jobs", "sweeps", "sync", "infra", "doctor"}, "pipelines": {"jobs", "sweeps", "doctor"},

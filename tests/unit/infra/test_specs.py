@@ -86,7 +86,8 @@ def test_blank_subnets_groups_and_roles_are_named_by_their_placeholder():
            "securityGroupIds": ["sg-1", " "], "instanceRole": ""}}
     doc = {"serviceRole": "", "computeResources": {"subnets": [""], "securityGroupIds": ["sg-1", " "], "instanceRole": ""}}
     assert blank_problems(doc, raw) == [
-        "computeResources.subnets[0]: empty (${SUBNET_ID} is empty: set SUBNET_ID in .aws_env)",
+        "computeResources.subnets[0]: empty (${SUBNET_ID} is empty: set SUBNET_ID in .aws_env, "
+        "or leave subnets out of the file for the default VPC's)",
         "computeResources.securityGroupIds[1]: empty",
         "serviceRole: empty (${SERVICE_ROLE_ARN} is empty: set SERVICE_ROLE_ARN in .aws_env)",
         "computeResources.instanceRole: empty",
