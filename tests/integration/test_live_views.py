@@ -16,7 +16,7 @@ import pytest
 
 from tests import run_support
 from tests.conftest import ROOT
-from tests.run_support import PARAMS, release_jobs, set_job_transitions
+from tests.run_support import PARAMS
 from tests.s3_support import bucket_fixtures
 
 batch_env = run_support.batch_env  # fixture
@@ -62,26 +62,41 @@ def in_pty(project, *args, env=None, timeout=120) -> tuple[int, str]:
 
 
 @pytest.fixture
-def paced(moto):
-    """Jobs that spend about a second in each state (moto's state manager), so each state is seen."""
-    set_job_transitions(moto, {"progression": "time", "seconds": 1})
-    moto.batch_use_docker(True)
-    yield
-    release_jobs(moto)
+def paced(moto, proxy):
+    """Jobs that spend about 1.6 s in each of PENDING, RUNNABLE and STARTING, then fail with exit code 3:
+    the fault proxy answers DescribeJobs so, by the wall time since the first look (moto itself ends a
+    job at once when it runs no container). The CLI is pointed at the proxy by the env this returns."""
+    start: list[float] = []
+    schedule = (("PENDING", 1.6), ("RUNNABLE", 3.2), ("STARTING", 4.8))
+
+    def edit(answer):
+        start[:] = start or [time.monotonic()]
+        waited = time.monotonic() - start[0]
+        for job in answer.get("jobs", []):
+            state = next((name for name, until in schedule if waited < until), "FAILED")
+            job["status"] = state
+            if state != "FAILED":
+                job.pop("startedAt", None), job.pop("stoppedAt", None)
+            else:
+                job["statusReason"] = "Essential container in task exited"
+                job.setdefault("container", {})["exitCode"] = 3
+        return answer
+
+    proxy.add(path="/v1/describejobs", rewrite=edit)
+    return {"AWS_ENDPOINT_URL": proxy.url}
 
 
 def plain(screen: str) -> str:
     return ESCAPE.sub("", screen)
 
 
-# Under `paced`, moto walks the job through SUBMITTED, PENDING, RUNNABLE and STARTING a second each, then
-# fails it (no container engine behind moto): exit 3, and every state was seen and timed.
-# (The first look may already find it PENDING: the states from RUNNABLE on are always seen.)
+# Under `paced`, the job is PENDING, RUNNABLE and STARTING 1.6 s each, then FAILED (exit code 3): exit 3,
+# and every state was seen and timed.
 STATES_TIMED = re.compile(r"PENDING \d+:\d\d, RUNNABLE \d+:\d\d, STARTING \d+:\d\d")
 
 
 def test_wait_on_a_terminal_shows_a_spinner_time_per_state_in_colour(paced, run_project):
-    code, screen = in_pty(run_project, "-r", "exp1", *PARAMS, "--no-credentials", "--wait")
+    code, screen = in_pty(run_project, "-r", "exp1", *PARAMS, "--no-credentials", "--wait", env=paced)
     assert code == 3, screen
     assert SPINNER.search(screen), screen
     text = plain(screen)
@@ -92,7 +107,7 @@ def test_wait_on_a_terminal_shows_a_spinner_time_per_state_in_colour(paced, run_
 
 
 def test_no_color_takes_out_the_colour_and_keeps_the_view(paced, run_project):
-    code, screen = in_pty(run_project, "-r", "exp1", *PARAMS, "--no-credentials", "--wait", env={"NO_COLOR": "1"})
+    code, screen = in_pty(run_project, "-r", "exp1", *PARAMS, "--no-credentials", "--wait", env={**paced, "NO_COLOR": "1"})
     assert code == 3, screen
     assert SPINNER.search(screen) and STATES_TIMED.search(plain(screen)), screen
     assert not COLOUR.search(screen), repr(screen[:2000])
@@ -113,7 +128,7 @@ def test_an_array_on_a_terminal_is_counts_per_state_with_a_bar(moto, run_project
 
 
 def test_wait_without_a_terminal_is_plain_lines_with_time_per_state(paced, run_project):
-    r = run_project.deploy("-r", "exp1", *PARAMS, "--no-credentials", "--wait")
+    r = run_project.deploy("-r", "exp1", *PARAMS, "--no-credentials", "--wait", env=paced)
     assert r.returncode == 3, r.stderr
     assert "\x1b" not in r.stderr + r.stdout and "\r" not in r.stderr
     states = [line for line in r.stderr.splitlines() if re.match(r"\[\+\d+s\] exp1: ", line)]
