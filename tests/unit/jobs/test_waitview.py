@@ -3,33 +3,13 @@ plain lines elsewhere; with injected time."""
 
 from __future__ import annotations
 
-import io
 import re
 
 from batchdeploy.jobs.waitview import StateTimes, WaitView, clock_text
 from batchdeploy.jobs.watch import Change
 from batchdeploy.secrets import register_secret
 from batchdeploy.ui import Output
-
-ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
-
-
-class _Stream(io.StringIO):
-    def __init__(self, tty: bool):
-        super().__init__()
-        self.tty = tty
-
-    def isatty(self):
-        return self.tty
-
-
-class Clock:
-    def __init__(self):
-        self.now = 50.0
-
-    def __call__(self):
-        return self.now
+from tests.terminal_support import COLOUR, ESCAPE, Clock, Stream
 
 
 def test_clock_text():
@@ -63,8 +43,8 @@ def _changes(view, steps):
 
 
 def test_plain_lines_off_a_terminal_say_each_state_and_the_times_at_the_end():
-    out = Output(stdout=_Stream(False), stderr=_Stream(False))
-    with WaitView(out, "exp1", Clock()) as view:
+    out = Output(stdout=Stream(False), stderr=Stream(False))
+    with WaitView(out, "exp1", Clock(50.0)) as view:
         _changes(view, [(0, "SUBMITTED"), (1, "RUNNABLE"), (13, "RUNNING"), (44, "SUCCEEDED")])
         view.line({"message": "epoch 1 loss 0.5\n"})
     err = out.stderr.getvalue()
@@ -78,7 +58,7 @@ def _live(monkeypatch, no_color: str):
     monkeypatch.setenv("NO_COLOR", no_color)
     from batchdeploy.ui import console
 
-    out = Output(stdout=_Stream(True), stderr=_Stream(True))
+    out = Output(stdout=Stream(True), stderr=Stream(True))
     con = console(out.stderr)
     con._force_terminal = True
     return out, con
@@ -86,7 +66,7 @@ def _live(monkeypatch, no_color: str):
 
 def test_on_a_terminal_a_live_view_with_a_spinner_the_times_and_the_log_above(monkeypatch):
     out, con = _live(monkeypatch, "")
-    clock = Clock()
+    clock = Clock(50.0)
     with WaitView(out, "exp1", clock, console=con) as view:
         assert view.live_on
         _changes(view, [(0, "SUBMITTED"), (1, "RUNNABLE"), (13, "RUNNING")])
@@ -104,7 +84,7 @@ def test_on_a_terminal_a_live_view_with_a_spinner_the_times_and_the_log_above(mo
 
 def test_no_color_keeps_the_view_and_drops_the_colour(monkeypatch):
     out, con = _live(monkeypatch, "1")
-    with WaitView(out, "exp1", Clock(), console=con) as view:
+    with WaitView(out, "exp1", Clock(50.0), console=con) as view:
         _changes(view, [(0, "RUNNING"), (3, "FAILED")])
     screen = out.stderr.getvalue()
     assert "FAILED" in screen and "✗" in screen and not COLOUR.search(screen)
@@ -112,7 +92,7 @@ def test_no_color_keeps_the_view_and_drops_the_colour(monkeypatch):
 
 def test_an_array_shows_counts_per_state_and_a_bar(monkeypatch):
     out, con = _live(monkeypatch, "")
-    with WaitView(out, "fan", Clock(), console=con) as view:
+    with WaitView(out, "fan", Clock(50.0), console=con) as view:
         _changes(view, [(0, "PENDING", 3, {"RUNNING": 1, "SUCCEEDED": 2})])
         view.live.refresh()
         screen = out.stderr.getvalue()
@@ -122,7 +102,7 @@ def test_an_array_shows_counts_per_state_and_a_bar(monkeypatch):
 def test_a_secret_in_a_log_line_or_the_label_is_redacted_in_the_live_view(monkeypatch):
     register_secret("CANARY-live-view-7f3a")
     out, con = _live(monkeypatch, "")
-    with WaitView(out, "exp-CANARY-live-view-7f3a", Clock(), console=con) as view:
+    with WaitView(out, "exp-CANARY-live-view-7f3a", Clock(50.0), console=con) as view:
         _changes(view, [(0, "RUNNING")])
         view.line({"message": "password=CANARY-live-view-7f3a"})
         view.live.refresh()
@@ -130,9 +110,9 @@ def test_a_secret_in_a_log_line_or_the_label_is_redacted_in_the_live_view(monkey
 
 
 def test_quiet_and_json_draw_no_live_view():
-    for out in (Output(quiet=True, stdout=_Stream(True), stderr=_Stream(True)),
-                Output(fmt="json", stdout=_Stream(True), stderr=_Stream(True))):
-        with WaitView(out, "exp1", Clock()) as view:
+    for out in (Output(quiet=True, stdout=Stream(True), stderr=Stream(True)),
+                Output(fmt="json", stdout=Stream(True), stderr=Stream(True))):
+        with WaitView(out, "exp1", Clock(50.0)) as view:
             assert not view.live_on
             _changes(view, [(0, "RUNNING"), (3, "SUCCEEDED")])
         assert "\x1b" not in out.stderr.getvalue()

@@ -3,31 +3,11 @@
 
 from __future__ import annotations
 
-import io
 import re
 
 from batchdeploy.sync.progress import PLAIN_EVERY_S, Progress, Rate, eta_text, status_text
 from batchdeploy.ui import Output
-
-# An SGR escape that sets a colour (foreground, background, bright, 256/true colour); bold is not one.
-COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-9]|4[0-9]|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
-
-
-class _Stream(io.StringIO):
-    def __init__(self, tty: bool):
-        super().__init__()
-        self.tty = tty
-
-    def isatty(self):
-        return self.tty
-
-
-class Clock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
+from tests.terminal_support import COLOUR, Clock, Stream
 
 
 def test_the_rate_is_a_moving_window_not_an_average_since_the_start():
@@ -54,7 +34,7 @@ def test_eta_and_the_status_words():
 
 
 def _tty_output(**kw):
-    return Output(stdout=_Stream(False), stderr=_Stream(True), **kw)
+    return Output(stdout=Stream(False), stderr=Stream(True), **kw)
 
 
 def test_on_a_terminal_one_bar_with_files_bytes_rate_and_eta_and_no_per_file_lines():
@@ -97,7 +77,7 @@ def test_no_color_takes_the_colour_out_of_the_bar(monkeypatch):
 
 def test_elsewhere_a_plain_line_every_few_seconds_not_one_per_file():
     clock = Clock()
-    out = Output(stdout=_Stream(False), stderr=_Stream(False))
+    out = Output(stdout=Stream(False), stderr=Stream(False))
     p = Progress(out, 1000, 1_000_000, clock=clock)
     assert p.plain_on and not p.live_on
     for _ in range(1000):  # 1000 files over 30 s
@@ -113,8 +93,8 @@ def test_elsewhere_a_plain_line_every_few_seconds_not_one_per_file():
 
 def test_quiet_and_json_show_nothing():
     clock = Clock()
-    for out in (Output(quiet=True, stdout=_Stream(False), stderr=_Stream(True)),
-                Output(fmt="json", stdout=_Stream(False), stderr=_Stream(False))):
+    for out in (Output(quiet=True, stdout=Stream(False), stderr=Stream(True)),
+                Output(fmt="json", stdout=Stream(False), stderr=Stream(False))):
         p = Progress(out, 2, 2000, clock=clock, verbose=False)
         clock.now += 60
         p.add_bytes(5)
