@@ -93,6 +93,7 @@ class BagRunner:
                  backoff: Backoff | None = None, stuck=None):
         self.aws, self.sleep, self.clock, self.now, self.note = aws, sleep, clock, now, note
         self.stuck = stuck  # doctor.hook.Stuck: the doctor once per unit RUNNABLE past RUNNABLE_WARN_S
+        self.progress = None  # progress(counts per state, tasks, seconds): the live view (sweeps.follow.Display)
         self.logs_dir, self.jobstate = logs_dir, jobstate
         self.backoff = backoff or Backoff()
         self.calls = {"SubmitJob": 0, "DescribeJobs": 0, "FilterLogEvents": 0}
@@ -160,6 +161,8 @@ class BagRunner:
             if unknown and self.clock() - start > missing_grace_s:
                 raise OperationError(f"job {unknown[0].job_id} ({unknown[0].placed[0].task.name}) is unknown to AWS Batch",
                                      hint="check the region; Batch forgets finished jobs after some days")
+            if changed and self.progress is not None:
+                self.progress(task_counts(units), sum(len(u.placed) for u in units), self.clock() - start)
             if all(_unit_done(u) for u in units):
                 return
             if changed:
@@ -230,6 +233,21 @@ def launchers_for(batch, definitions: set[str], known: dict[str, dict], images: 
         except UsageError:
             out[ref] = None
     return out
+
+
+def task_counts(units: list[Unit]) -> dict[str, int]:
+    """The bag's tasks per state: an array not ended by its parent's statusSummary, else each task's own."""
+    counts: dict[str, int] = {}
+    for u in units:
+        summary = aws_batch.array_summary(u.record) if u.is_array and not _unit_done(u) else {}
+        if not summary:
+            summary = {}
+            for p in u.placed:
+                state = p.status or "SUBMITTED"
+                summary[state] = summary.get(state, 0) + 1
+        for state, n in summary.items():
+            counts[state] = counts.get(state, 0) + n
+    return counts
 
 
 def _runnable(record: dict) -> bool:

@@ -24,6 +24,7 @@ from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.doctor import preflight
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.state import IMAGES
+from batchdeploy.sweeps.follow import Display
 
 DEFAULT_PREFIX = "bags/inputs"
 
@@ -74,7 +75,9 @@ def main(ctx) -> int:
     logs_dir = ctx.cfg.path(args.logs_dir) if args.logs_dir else cwd
     runner = BagRunner(ctx.aws, sleep=ctx.sleep, clock=ctx.clock, now=lambda: datetime.now().astimezone(),
                        note=ctx.out.note, logs_dir=logs_dir, stuck=doctor_hook.stuck_for(ctx))
-    outcome = runner.run(placed, units)
+    with Display(ctx.out, "bag") as display:  # counts per state with a bar on a terminal; plain lines elsewhere
+        runner.progress = display.update
+        outcome = runner.run(placed, units)
     if args.merge_logs:
         summary = baglogs.cluster_summary(outcome.total, outcome.succeeded, outcome.failed, outcome.start, outcome.end)
         baglogs.merge_files([p.task.name for p in placed], logs_dir, args.merge_logs, summary)

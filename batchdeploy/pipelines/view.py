@@ -36,7 +36,7 @@ class GraphView:
         if self.live is not None:
             lines = [self.title, *graph.draw(steps, current)]
             lines += [f"  {n} failed: {', '.join(b)} will not run" for n, b in self.blocked.items() if b]
-            self.live.update(ui.text("\n".join(lines)), refresh=True)  # redacted like every line
+            self.live.update(progress(lines, current), refresh=True)
             return
         for name, state in changed.items():
             self.out.info(f"step {name}: {state}")
@@ -57,3 +57,23 @@ class GraphView:
         for name, blocked in self.blocked.items():
             if blocked:
                 self.out.warn(f"step {name} failed: {', '.join(blocked)} will not run")
+
+
+def progress(lines: list[str], current: dict[str, str]):
+    """The graph's lines (redacted like every line), then a bar of the steps ended and the steps per state."""
+    from rich.console import Group
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    counts: dict[str, int] = {}
+    for state in current.values():
+        counts[state] = counts.get(state, 0) + 1
+    ended = sum(n for state, n in counts.items() if state in graph.ENDED)
+    words = ui.text(f"{len(current)} steps: ")
+    for n, (state, count) in enumerate(sorted(counts.items())):
+        words.append_text(ui.text(", " if n else ""))
+        words.append_text(ui.text(f"{count} {state}", ui.STATE_STYLES.get(state, "")))
+    words.append_text(ui.text(f"; {ended}/{len(current)} ended"))
+    bar = Table.grid(padding=(0, 1))
+    bar.add_row(ProgressBar(total=max(len(current), 1), completed=ended, width=30), words)
+    return Group(ui.text("\n".join(lines)), bar)

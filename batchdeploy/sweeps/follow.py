@@ -33,8 +33,19 @@ STATE_STYLES = ui.STATE_STYLES
 
 
 def progress_renderable(label: str, counts: dict[str, int], total: int, seconds: float):
-    """The live line as rich Text: the label, each state's count in its colour, done, elapsed, rate, ETA
-    (the same words as progress_text, redacted like every line batchdeploy prints)."""
+    """The live line: a bar of the tasks ended, then the label, each state's count in its colour, done,
+    elapsed, rate, ETA (the same words as progress_text, redacted like every line batchdeploy prints)."""
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+
+    ended = counts.get("SUCCEEDED", 0) + counts.get("FAILED", 0)
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(ProgressBar(total=max(total, 1), completed=ended, width=30),
+                 progress_words(label, counts, total, seconds))
+    return grid
+
+
+def progress_words(label: str, counts: dict[str, int], total: int, seconds: float):
     from rich.text import Text
 
     line = Text(redact(label) + ": ", style="bold")

@@ -34,6 +34,7 @@ def test_submit_runs_the_bag_in_batchdeploys_configuration(aws, bag_project, pro
         assert code == 0, err
         assert "2 of 2 tasks succeeded" in out
         assert "1 uploaded, 0 unchanged" in err
+        assert "bag: 2 tasks: 2 SUCCEEDED; 2/2 done" in err  # the progress, a plain line off a terminal
         merged = (bag_project.path / "logs" / "all.out").read_text().splitlines()
         assert merged[0] == "hello one" and merged[1].startswith('[cluster-task id=1, name="one"')
         assert merged[-1].startswith("[cluster-summary tasks=2, succeeded=2, failed=0")

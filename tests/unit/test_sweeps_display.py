@@ -31,6 +31,13 @@ def test_the_live_line_on_a_terminal_has_counts_per_state_elapsed_rate_and_eta()
     assert out.stderr.getvalue() == ""  # nothing went around rich
 
 
+def test_the_live_line_has_a_bar_of_the_tasks_ended():
+    console = terminal()
+    console.print(follow.progress_renderable("exp", {"SUCCEEDED": 3, "FAILED": 1, "RUNNING": 4}, 8, 5))
+    shown = console.export_text(clear=False)
+    assert "━" in shown and "exp: 8 tasks: 3 SUCCEEDED, 1 FAILED, 4 RUNNING; 4/8 done" in shown
+
+
 def test_each_state_has_its_colour():
     console = terminal()
     console.print(follow.progress_renderable("exp", {"SUCCEEDED": 1, "FAILED": 1}, 2, 5))

@@ -97,6 +97,7 @@ def test_the_live_view_draws_the_graph_and_what_will_not_run_and_plain_lines_els
         view.show(steps, current, current)
     drawn = console.export_text()
     assert "run R" in drawn and "d  NOT RUN" in drawn and "b failed: d will not run" in drawn
+    assert "━" in drawn and "4 steps: 1 FAILED, 1 NOT RUN, 2 SUCCEEDED; 4/4 ended" in drawn  # the bar and the counts
     assert "step b failed: d will not run" in err.getvalue()
     plain = io.StringIO()
     with GraphView(Output(stdout=plain, stderr=plain), "run R", live=False) as view:
