@@ -196,6 +196,8 @@ def test_main_writes_metrics_report_and_plot_to_a_local_folder(tmp_path, capsys)
     assert all(math.isclose(a, b, abs_tol=0.05) for a, b in zip(metrics["weights"], metrics["ols_weights"]))
     assert "| w0 |" in (out / "report.md").read_text()
     assert (out / "loss.svg").read_text().startswith("<svg")
+    series = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert series[0]["epoch"] == 1 and series[-1] == {"epoch": 150, "loss": metrics["final_loss"]}
     stdout = capsys.readouterr().out
     assert "epoch 150/150 loss" in stdout and "done: final loss" in stdout
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The quickstart experiment: generate a data set from the experiment's seed, fit a small model to it
-by gradient descent, and write metrics.json, report.md and loss.svg next to each other.
+by gradient descent, and write metrics.json, metrics.jsonl (the loss per epoch), report.md and loss.svg
+next to each other.
 
     run.py --experiment-file s3://BUCKET/experiments/linear.yaml --output-path s3://BUCKET/results/run1 \
            [--seed N|file] [--learning-rate X|file]
@@ -432,6 +433,9 @@ def main(argv=None, environ=None) -> int:
     metrics = result["metrics"]
     files = {
         "metrics.json": (json.dumps(metrics, indent=2) + "\n", "application/json"),
+        # the loss curve as a series (batchdeploy report overlays the tasks' curves), as many points as the plot
+        "metrics.jsonl": ("".join(json.dumps({"epoch": e, "loss": v}) + "\n" for e, v in downsample(result["loss_history"])),
+                          "application/x-ndjson"),
         "report.md": (report_md(metrics), "text/markdown"),
         "loss.svg": (loss_svg(result["loss_history"], title=f"{metrics['experiment']}: loss per epoch"), "image/svg+xml"),
     }
