@@ -98,26 +98,33 @@ def run(command: list, env: dict, cwd: str, stderr_after: str | None = None, kee
     after the marker once the command ended, so one log stream holds the two apart. With
     `keep_stdout`, the end of stdout is kept as well as stderr's."""
     started = time.time()
-    proc = start(command, env, cwd)
-    tail, out_tail = Tail(), Tail() if keep_stdout else None
-    held = tempfile.TemporaryFile() if stderr_after is not None else None
-    pumps = [
-        threading.Thread(target=_pump, args=(proc.stdout, 1, out_tail), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, held.fileno() if held else 2, tail), daemon=True),
-    ]
-    for pump in pumps:
-        pump.start()
-    previous = {}
+    box: dict = {}  # the command's process once started; a signal before that waits in `early`
+    early: list = []
 
     def forward(signum, _frame):
+        if "proc" not in box:
+            early.append(signum)
+            return
         try:
-            os.killpg(proc.pid, signum)
+            os.killpg(box["proc"].pid, signum)
         except OSError:
             pass
 
+    previous = {}  # the handlers go in before the command starts: a SIGTERM that soon is passed on too
     if threading.current_thread() is threading.main_thread():
         previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
+        proc = box["proc"] = start(command, env, cwd)
+        for signum in early:
+            forward(signum, None)
+        tail, out_tail = Tail(), Tail() if keep_stdout else None
+        held = tempfile.TemporaryFile() if stderr_after is not None else None
+        pumps = [
+            threading.Thread(target=_pump, args=(proc.stdout, 1, out_tail), daemon=True),
+            threading.Thread(target=_pump, args=(proc.stderr, held.fileno() if held else 2, tail), daemon=True),
+        ]
+        for pump in pumps:
+            pump.start()
         returncode = proc.wait()
         for pump in pumps:  # a background grandchild may hold a pipe open: do not wait for it forever
             pump.join(timeout=PIPE_GRACE_S)

@@ -60,7 +60,7 @@ def error_lines(r) -> list[str]:
 # ---- 1. a connection failure after botocore's retries is one line ---------------------------------
 
 
-@pytest.mark.parametrize("verb", ["sync-to-s3", "sync-from-s3"])
+@pytest.mark.parametrize("verb", ["sync-to-s3", "sync-from-s3", "results"])
 def test_a_listing_whose_answers_are_all_lost_is_one_line(proj, s3, proxy, verb):
     (proj.path / "experiments").mkdir()
     proxy.add(method="GET", query={"list-type": "2"}, drop=True)
@@ -68,7 +68,7 @@ def test_a_listing_whose_answers_are_all_lost_is_one_line(proj, s3, proxy, verb)
     assert r.returncode == 1
     lines = error_lines(r)
     assert len(lines) == 1, r.stderr
-    prefix = "experiments" if verb == "sync-to-s3" else "results"
+    prefix = "results" if verb == "results" else "experiments"  # --sync-from-s3 brings the experiments back
     assert lines[0].startswith(f"batchdeploy: error: cannot list s3://{BUCKET}/{prefix}/: ConnectionClosedError"), lines
     assert "check the network and the endpoint" in lines[0]
 
@@ -80,7 +80,7 @@ def test_downloads_cut_every_time_fail_file_by_file_with_one_line_each(proj, s3,
     s3.put_object(Bucket=BUCKET, Key="results/fine.txt", Body=b"fine\n")
     proxy.add(method="GET", key="big.bin", cut=1000)
     proxy.add(method="GET", key="small.txt", cut=2)
-    r = proj.run("sync-from-s3", "-q", env={"AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"})
+    r = proj.run("results", "-q", env={"AWS_ENDPOINT_URL": proxy.url, "AWS_MAX_ATTEMPTS": "2"})
     assert r.returncode == 1
     lines = error_lines(r)
     assert len(lines) == 3, r.stderr  # one warning per file, one error
@@ -176,7 +176,7 @@ def test_a_large_download_writes_only_to_our_temporary_name(proj, s3, proxy):
     res.mkdir()
     proxy.add(method="GET", key="big.bin", nth=2, hold=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url}
-    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy", "sync-from-s3"], cwd=proj.path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "batchdeploy", "results"], cwd=proj.path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert proxy.held.wait(60), "the download never reached its second ranged GET"
@@ -189,7 +189,7 @@ def test_a_large_download_writes_only_to_our_temporary_name(proj, s3, proxy):
             proc.kill()
     assert len(names) == 1 and names[0].startswith(".big.bin.") and names[0].endswith(".bdpart"), names
     proxy.clear()
-    r = proj.run("sync-from-s3", env={"AWS_ENDPOINT_URL": proxy.url})
+    r = proj.run("results", env={"AWS_ENDPOINT_URL": proxy.url})
     assert r.returncode == 0, r.stderr
     assert local_shas(res) == {"big.bin": sha(data)}
 
@@ -202,13 +202,13 @@ def test_s3transfer_temporary_files_are_never_listed_uploaded_and_removed_first(
     for p in stale:
         p.write_bytes(b"half a download")
     s3.put_object(Bucket=BUCKET, Key="results/out.csv", Body=b"whole\n")
-    r = proj.run("sync-from-s3", "--delete", "--dry-run")
+    r = proj.run("results", "--delete", "--dry-run")
     assert r.returncode == 0, r.stderr
     assert "bdpart" not in r.stdout + r.stderr
     assert r.stdout.splitlines()[-1].startswith("would download 1 (6 B), would delete 0")
     r = proj.run("sync-to-s3", "--local", "results", "--remote", f"s3://{BUCKET}/up", "-q")
     assert r.returncode == 0 and "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="up/")
-    r = proj.run("sync-from-s3", "--delete", "-q")
+    r = proj.run("results", "--delete", "-q")
     assert r.returncode == 0, r.stderr
     assert local_shas(res) == {"out.csv": sha(b"whole\n")}
 

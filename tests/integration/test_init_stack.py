@@ -1,5 +1,5 @@
 """issue #21's main path: from an empty folder on the local stack, `--init --local`, then `--create`,
-`-b`, `-u`, `--sync-to-s3`, `-r --wait` and `--sync-from-s3` with no edit, to a SUCCEEDED job whose
+`-b`, `-u`, `--sync-to-s3`, `-r --wait` and `--results` with no edit, to a SUCCEEDED job whose
 result is the number its experiment implies; then PROJECT_NAME renamed, the same path again."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def the_whole_path(stack, folder, bucket: str) -> dict:
         f"output_path=s3://{bucket}/results/try", "--wait",
     )
     assert "SUCCEEDED" in run.stdout + run.stderr
-    deploy(stack, folder, "--sync-from-s3")
+    deploy(stack, folder, "--results")
     return json.loads((folder / "results" / "try" / "metrics.json").read_text())
 
 
