@@ -79,9 +79,7 @@ KEYS: dict[str, Key] = {
         _NAMES,
         "NPM_TOKEN",
     ),
-    "BUILD_ARGS_PUBLIC": Key(
-        "build arguments that look secret but are not, space-separated", _NAMES, "CACHE_KEY"
-    ),
+    "BUILD_ARGS_PUBLIC": Key("build arguments that look secret but are not, space-separated", _NAMES, "CACHE_KEY"),
     "CONTAINER_CLI": Key("container engine CLI", r"docker|podman|\S+", "podman"),
     "AWS_ENDPOINT_URL": Key(
         "AWS endpoint (a local emulator): http(s)://HOST[:PORT]",
@@ -125,6 +123,7 @@ KEYS: dict[str, Key] = {
     "TRIAGE_VERSION": Key("triage's name for VERSION, read where VERSION is not set", r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}",
                           "3.3.0"),
     "SECRETS": Key("keys given to jobs by reference (SSM SecureString)", r"[A-Za-z0-9_,\s]*", "POSTGRES_PASSWORD"),
+    "LOCAL_POSTGRES": Key("the local stack's `up` starts PostgreSQL too", r"(?i)yes|no|true|false|on|off|1|0", "yes"),
     # Credentials may be given to a local emulator this way; real ones belong in ~/.aws or SSO.
     "AWS_ACCESS_KEY_ID": Key("access key id (prefer profiles)", r"\S+", secret=True),
     "AWS_SECRET_ACCESS_KEY": Key("secret access key (prefer profiles)", r"\S+", secret=True),

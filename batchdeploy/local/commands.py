@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from batchdeploy.errors import ConfigError, OperationError
-from batchdeploy.local import base_image, moto, podman, registry
+from batchdeploy.local import base_image, moto, podman, postgres, registry
 from batchdeploy.local.stack import SCRIPT, Stack, need, note, shell_exports
 from batchdeploy.local.supervise import pick_port
 
@@ -15,17 +17,27 @@ def up(stack: Stack) -> int:
     if not moto.has_server(settings.python):
         raise ConfigError(f"{settings.python} has no moto[server]: run make setup (pip install -e '.[dev]')")
     need(registry.COMMAND, "docker-registry")
+    if settings.postgres:
+        postgres.bindir(os.environ)  # a missing server is a one-line error before anything starts
     stack.lock()
+    marked = settings.postgres and not stack.wanted.is_file()
     try:
+        if marked:
+            stack.wanted.write_text("up --postgres\n")
         _start_parts(stack)
         stack.wait_ready()
+        if stack.wanted.is_file():
+            stack.postgres().ensure_database(stack.log("postgres"))
         if not settings.skip_base_image:
             stack.ensure_base_image()
     except BaseException:
         stack.stop_started()
+        if marked:
+            stack.wanted.unlink(missing_ok=True)
         raise
     what = f"up (started: {' '.join(stack.started)})" if stack.started else "already up"
-    note(f"{what}; moto {stack.where('moto')}, registry {stack.where('registry')}, engine {stack.engine.name}")
+    db = f", postgres {stack.where('postgres')}" if stack.wanted.is_file() else ""
+    note(f"{what}; moto {stack.where('moto')}, registry {stack.where('registry')}{db}, engine {stack.engine.name}")
     return 0
 
 
@@ -40,7 +52,7 @@ def _start_parts(stack: Stack) -> None:
             f"state folder path too long for a unix socket ({stack.sock}): set BATCHDEPLOY_LOCAL_DIR to a shorter path"
         )
     # A running part keeps its port; a stopped one gets its recorded port back when free.
-    for part in ("registry", "moto"):
+    for part in ("registry", "moto", *(["postgres"] if stack.wanted.is_file() else [])):
         port = stack.port(part) if pids.live(part) else str(pick_port(stack.port(part)))
         (stack.run / f"{part}.port").write_text(f"{port}\n")
     stack.write_engine_conf()
@@ -67,6 +79,8 @@ def down(stack: Stack) -> int:
         podman.remove_job_containers(engine, moto_port)
     stack.stop("podman")
     stack.stop("registry")
+    stack.stop("postgres")
+    stack.wanted.unlink(missing_ok=True)  # the next `up` starts PostgreSQL only when asked again
     stack.sock.unlink(missing_ok=True)
     note("down")
     return 0
@@ -128,7 +142,11 @@ def env(stack: Stack) -> int:
         ("BATCHDEPLOY_BASE_IMAGE", base_image.NAME),
         *engine.conf_env().items(),
     ]
-    print(shell_exports(pairs), end="", flush=True)
+    # PostgreSQL's keys when the stack runs it; the password is read from its file when sourced.
+    server = stack.postgres() if stack.wanted.is_file() else None
+    print(shell_exports(pairs + (server.exports() if server else [])), end="", flush=True)
+    if server:
+        print(server.password_export(), end="", flush=True)
     return 0
 
 

@@ -1,8 +1,8 @@
 """The stack's commands: up, down, status, env and base-image over one state folder.
 
 The state folder (BATCHDEPLOY_LOCAL_DIR, default <repo>/.local-stack) holds everything: run/ (pids,
-ports, the engine, the lock, podman's socket), log/, conf/, registry/ (the registry's storage) and
-cache/ (the base image tarball).
+ports, the engine, the lock, podman's socket), log/, conf/, registry/ (the registry's storage),
+cache/ (the base image tarball) and, once asked for, postgres/ (the PostgreSQL cluster).
 """
 
 from __future__ import annotations
@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchdeploy.errors import ConfigError, OperationError
-from batchdeploy.local import base_image, moto, podman, registry
+from batchdeploy.local import base_image, moto, podman, postgres, registry
 from batchdeploy.local.supervise import (
     LOOPBACK,
     NotAnswering,
@@ -59,6 +60,7 @@ class Settings:
     lock_timeout: float
     mirror: str
     skip_base_image: bool
+    postgres: bool = False  # `up --postgres`, or LOCAL_POSTGRES in the project's configuration
 
     @classmethod
     def from_environ(cls, environ: dict) -> Settings:
@@ -149,10 +151,21 @@ class Stack:
 
     # -- parts -----------------------------------------------------------------------------
 
+    @property
+    def wanted(self) -> Path:
+        """Present while the stack includes PostgreSQL: written by `up --postgres`, removed by `down`."""
+        return self.run / "postgres.wanted"
+
+    def postgres(self) -> postgres.Server:
+        return postgres.Server(self.state, postgres.bindir(os.environ))
+
     def parts(self) -> list[str]:
-        return ["registry", *(["podman"] if self.engine.name == "podman" else []), "moto"]
+        podman_part = ["podman"] if self.engine.name == "podman" else []
+        return ["registry", *podman_part, "moto", *(["postgres"] if self.wanted.is_file() else [])]
 
     def answers(self, part: str) -> bool:
+        if part == "postgres":
+            return self.postgres().answers()
         if part == "moto":
             return moto.answers(f"http://{LOOPBACK}:{self.port('moto')}")
         if part == "registry":
@@ -164,6 +177,7 @@ class Stack:
             "moto": f"http://{LOOPBACK}:{self.port('moto')}",
             "registry": f"{LOOPBACK}:{self.port('registry')}",
             "podman": f"unix://{self.sock}",
+            "postgres": f"{LOOPBACK}:{self.port('postgres')}",
         }[part]
 
     def argv_env(self, part: str) -> tuple[list[str], dict]:
@@ -174,11 +188,17 @@ class Stack:
             return registry.command(self.conf / "registry.yml"), env
         if part == "podman":
             return podman.service_command(self.sock), {**env, **self.engine.conf_env()}
+        if part == "postgres":
+            return self.postgres().command(), env
         return moto.command(self.settings.python, int(self.port("moto"))), moto.environment(env, self.engine.host)
 
     def start(self, part: str) -> None:
         if part == "podman":
             self.sock.unlink(missing_ok=True)
+        if part == "postgres":
+            server = self.postgres()
+            server.ensure_cluster(self.log(part))
+            server.clear_stale_lock()
         argv, env = self.argv_env(part)
         try:
             pid = spawn(argv, self.log(part), env)
@@ -188,7 +208,8 @@ class Stack:
         self.started.append(part)
 
     def stop(self, part: str) -> None:
-        stop(self.pids, part)
+        # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast, clean shutdown.
+        stop(self.pids, part, sig=signal.SIGINT if part == "postgres" else signal.SIGTERM)
 
     def stop_started(self) -> None:
         while self.started:

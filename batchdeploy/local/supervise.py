@@ -77,13 +77,13 @@ class Pids:
         self.file(name).unlink(missing_ok=True)
 
 
-def stop(pids: Pids, name: str, kill=os.kill, sleep=time.sleep, clock=time.monotonic) -> None:
-    """SIGTERM the recorded process (only if it is still ours), SIGKILL it after STOP_GRACE seconds,
-    and forget its pid file."""
+def stop(pids: Pids, name: str, kill=os.kill, sleep=time.sleep, clock=time.monotonic, sig=signal.SIGTERM) -> None:
+    """`sig` (SIGTERM) to the recorded process (only if it is still ours), SIGKILL after STOP_GRACE
+    seconds, and forget its pid file."""
     pid = pids.live(name)
     if pid is not None:
         trace("stop", name, pid)
-        _signal(kill, pid, signal.SIGTERM)
+        _signal(kill, pid, sig)
         deadline = clock() + STOP_GRACE
         while pids.live(name) is not None and clock() < deadline:
             sleep(POLL)

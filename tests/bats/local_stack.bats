@@ -200,7 +200,10 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
   [[ "$stderr" == *"no command given"* ]]
   run --separate-stderr "$STACK" up now
   assert_failure 2
-  [[ "$stderr" == *"up takes no arguments"* ]]
+  [[ "$stderr" == *"up takes only --postgres (got: now)"* ]]
+  run --separate-stderr "$STACK" status --postgres
+  assert_failure 2
+  [[ "$stderr" == *"status takes no arguments (got: --postgres)"* ]]
   [ ! -e "$STATE" ]
 }
 
@@ -282,4 +285,112 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
 @test "BATCHDEPLOY_DEBUG=1 traces the commands" {
   BATCHDEPLOY_DEBUG=1 run --separate-stderr "$STACK" status
   [[ "$stderr" == *"+ init_state"* ]]
+}
+
+# -- PostgreSQL beside the stack (issue #25) ------------------------------------------------------
+
+postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r pid; do gone "$pid" || echo "$pid"; done; }
+
+@test "up --postgres starts one PostgreSQL; up again starts no second; down stops it; a plain up after down has none" {
+  run --separate-stderr "$STACK" up --postgres
+  assert_success
+  [[ "$stderr" == *"started: registry"*"postgres"* ]]
+  [[ "$stderr" == *", postgres 127.0.0.1:"* ]]
+  local pg
+  pg="$(pid_of postgres)"
+  [ "$(postmasters)" = "$pg" ]
+  # on 127.0.0.1 at the recorded port, no unix socket, its data in the state folder
+  grep -qa "listen_addresses=127.0.0.1" "/proc/$pg/cmdline"
+  [ -f "$STATE/postgres/data/PG_VERSION" ]
+  run "$STACK" status
+  assert_success
+  assert_line --regexp "^postgres +up +pid $pg +127\.0\.0\.1:$(cat "$STATE/run/postgres.port") "
+
+  run --separate-stderr "$STACK" up --postgres
+  assert_success
+  [[ "$stderr" == *"already up"* ]]
+  run --separate-stderr "$STACK" up
+  assert_success
+  [ "$(pid_of postgres)" = "$pg" ]
+  [ "$(postmasters)" = "$pg" ]
+
+  "$STACK" down
+  gone "$pg"
+  [ -z "$(postmasters)" ]
+  [ -z "$(processes_of_state)" ]
+  "$STACK" up
+  run "$STACK" status
+  assert_success
+  refute_line --partial "postgres"
+  [ -z "$(postmasters)" ]
+}
+
+@test "env gives psql and the project the connection, reads the password from its 0600 file, never prints it" {
+  "$STACK" up --postgres
+  local password
+  password="$(cat "$STATE/conf/postgres.password")"
+  [ "${#password}" -ge 24 ]
+  [ "$(stat -c %a "$STATE/conf/postgres.password")" = 600 ]
+  [ "$(stat -c %a "$STATE/conf/pgpass")" = 600 ]
+  run --separate-stderr "$STACK" env
+  assert_success
+  assert_line "export BATCHDEPLOY_POSTGRES_HOST=127.0.0.1"
+  assert_line "export PGPASSFILE='$STATE/conf/pgpass'"
+  [[ "$output" != *"$password"* ]]
+  # shellcheck source=/dev/null
+  source <("$STACK" env)
+  [ "$BATCHDEPLOY_POSTGRES_PASSWORD" = "$password" ]
+  run psql -X -q -At -c "CREATE TABLE kept (n int); INSERT INTO kept VALUES (42); SELECT current_user, current_database()"
+  assert_success
+  assert_output "batchdeploy|batchdeploy"
+  # a wrong password is refused by the server, in its own words
+  PGPASSFILE=/dev/null PGPASSWORD=wrong run psql -X -At -c "SELECT 1"
+  assert_failure
+  assert_output --partial 'password authentication failed for user "batchdeploy"'
+  # the cluster and its password outlive down/up: the table is still there
+  "$STACK" down
+  "$STACK" up --postgres
+  [ "$(cat "$STATE/conf/postgres.password")" = "$password" ]
+  run psql -X -At -c "SELECT n FROM kept"
+  assert_output "42"
+  run grep -rlF -- "$password" "$STATE/log" "$STATE/run"
+  assert_failure
+}
+
+@test "LOCAL_POSTGRES=yes in the folder's .aws_env asks for PostgreSQL; a bad value is one line, exit 2" {
+  printf 'PROJECT_NAME=p\nLOCAL_POSTGRES=yes\n' >.aws_env
+  run --separate-stderr "$STACK" up
+  assert_success
+  [[ "$stderr" == *"postgres 127.0.0.1:"* ]]
+  "$STACK" down
+  printf 'LOCAL_POSTGRES=maybe\n' >.aws_env
+  run --separate-stderr "$STACK" up
+  assert_failure 2
+  [ "$stderr" = "local-stack: LOCAL_POSTGRES=maybe: say yes or no" ]
+}
+
+@test "a killed PostgreSQL is started again by up, on its port, with its data" {
+  "$STACK" up --postgres
+  local pg port
+  pg="$(pid_of postgres)"
+  port="$(cat "$STATE/run/postgres.port")"
+  kill -9 "$pg"
+  local deadline=$((SECONDS + 10))
+  until gone "$pg" || ((SECONDS > deadline)); do sleep 0.1; done
+  run "$STACK" status
+  assert_failure 1
+  assert_line --regexp '^postgres +down '
+  run --separate-stderr "$STACK" up
+  assert_success
+  [[ "$stderr" == *"(started: postgres);"* ]]
+  [ "$(cat "$STATE/run/postgres.port")" = "$port" ]
+  [ "$(postmasters)" = "$(pid_of postgres)" ]
+}
+
+@test "no PostgreSQL server: one line naming the package, exit 2, nothing started" {
+  BATCHDEPLOY_POSTGRES_BIN="$WORK/nothing" run --separate-stderr "$STACK" up --postgres
+  assert_failure 2
+  [[ "$stderr" == "local-stack: BATCHDEPLOY_POSTGRES_BIN=$WORK/nothing has no postgres"*"apt-get install postgresql" ]]
+  [ -z "$(processes_of_state)" ]
+  [ ! -e "$STATE/run/postgres.wanted" ]
 }
