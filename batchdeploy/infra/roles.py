@@ -13,7 +13,8 @@ PREFIX-batch-service or PREFIX-ecs-instance, which the files `init` writes do. A
     PREFIX-job            trusted by ecs-tasks.amazonaws.com; the job's own rights, only these: list the
                           project's bucket, get, put and delete its objects.
     PREFIX-execution      trusted by ecs-tasks.amazonaws.com; AmazonECSTaskExecutionRolePolicy (for a
-                          job definition's executionRoleArn: Fargate, or secrets from SSM).
+                          job definition's executionRoleArn: Fargate, or secrets from SSM), and
+                          ssm:GetParameters on the project's SECRETS parameters, /batchdeploy/PROJECT/*.
 
 An existing role of that name is found again (a second `create` changes nothing but re-attaches the
 policies, which IAM treats as no change); one without our tags is used as it is, never changed.
@@ -36,6 +37,7 @@ ROLES = {  # suffix -> (trusted service, AWS managed policies)
 }
 PROFILE = "ecs-instance"  # the one that is also an instance profile
 BUCKET_POLICY = "bucket-access"
+SECRETS_POLICY = "secrets-read"
 # IAM answers a fresh role's use with "cannot be assumed" for some seconds; AWS only (an emulator has no lag).
 SETTLE_S = 15
 
@@ -54,6 +56,16 @@ def bucket_policy(bucket: str) -> str:
             {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
              "Resource": f"arn:aws:s3:::{bucket}/*"},
         ],
+    })
+
+
+def secrets_policy(project: str) -> str:
+    """The execution role's rights beyond AWS's policy (pure): read the project's SECRETS parameters.
+    (kms:Decrypt is needed only for a customer-managed key; SSM's default key needs none.)"""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["ssm:GetParameters"],
+                       "Resource": f"arn:aws:ssm:*:*:parameter/batchdeploy/{project}/*"}],
     })
 
 
@@ -117,6 +129,9 @@ def _fill_role(iam, suffix: str, name: str, project: str, prefix: str, bucket: s
     if suffix == "job":
         _call(f"put the bucket policy on IAM role {name} (needs iam:PutRolePolicy)", iam.put_role_policy,
               RoleName=name, PolicyName=BUCKET_POLICY, PolicyDocument=bucket_policy(bucket))
+    if suffix == "execution":
+        _call(f"put the SSM read policy on IAM role {name} (needs iam:PutRolePolicy)", iam.put_role_policy,
+              RoleName=name, PolicyName=SECRETS_POLICY, PolicyDocument=secrets_policy(project))
     if suffix == PROFILE:
         _call(f"create instance profile {name} (needs iam:CreateInstanceProfile)", iam.create_instance_profile,
               InstanceProfileName=name, Tags=_tags(project, prefix))
@@ -134,7 +149,8 @@ def _incomplete(iam, suffix: str, name: str, bucket: str) -> bool:
     with translate(f"read IAM role {name}'s policies (needs iam:ListAttachedRolePolicies, iam:ListRolePolicies)"):
         attached = {p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name).get("AttachedPolicies") or []}
         inline = iam.list_role_policies(RoleName=name).get("PolicyNames") or []
-    if not set(ROLES[suffix][1]) <= attached or (suffix == "job" and BUCKET_POLICY not in inline):
+    needs = {"job": BUCKET_POLICY, "execution": SECRETS_POLICY}.get(suffix)
+    if not set(ROLES[suffix][1]) <= attached or (needs and needs not in inline):
         return True
     if suffix != PROFILE:
         return False

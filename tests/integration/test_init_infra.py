@@ -55,6 +55,10 @@ def test_create_makes_roles_and_network_then_delete_leaves_nothing(made, aws):
     policy = iam.get_role_policy(RoleName=f"{PREFIX}-job", PolicyName="bucket-access")["PolicyDocument"]
     resources = [s["Resource"] for s in policy["Statement"]]
     assert resources == [f"arn:aws:s3:::{PREFIX}-bucket", f"arn:aws:s3:::{PREFIX}-bucket/*"]
+    # The execution role reads the project's SECRETS parameters (ECS resolves them with it), nothing else.
+    policy = iam.get_role_policy(RoleName=f"{PREFIX}-execution", PolicyName="secrets-read")["PolicyDocument"]
+    assert [(s["Action"], s["Resource"]) for s in policy["Statement"]] == [
+        (["ssm:GetParameters"], "arn:aws:ssm:*:*:parameter/batchdeploy/my-project/*")]
     profile = iam.get_instance_profile(InstanceProfileName=f"{PREFIX}-ecs-instance")["InstanceProfile"]
     assert [x["RoleName"] for x in profile["Roles"]] == [f"{PREFIX}-ecs-instance"]
     # The network: the default VPC's default subnets and security group, said in one line.
@@ -186,10 +190,13 @@ def test_a_role_an_interrupted_create_left_without_its_policy_is_completed(made,
     assert project.deploy("--create", "--yes", env=env).returncode == 0
     iam = aws.client("iam")
     iam.delete_role_policy(RoleName=f"{PREFIX}-job", PolicyName="bucket-access")
+    iam.delete_role_policy(RoleName=f"{PREFIX}-execution", PolicyName="secrets-read")
     iam.remove_role_from_instance_profile(InstanceProfileName=f"{PREFIX}-ecs-instance", RoleName=f"{PREFIX}-ecs-instance")
     r = project.deploy("--create", "--yes", env=env)
     assert r.returncode == 0, r.stderr
     assert f"completed IAM role {PREFIX}-job" in r.stderr and f"completed IAM role {PREFIX}-ecs-instance" in r.stderr
     assert iam.list_role_policies(RoleName=f"{PREFIX}-job")["PolicyNames"] == ["bucket-access"]
+    assert f"completed IAM role {PREFIX}-execution" in r.stderr
+    assert iam.list_role_policies(RoleName=f"{PREFIX}-execution")["PolicyNames"] == ["secrets-read"]
     profile = iam.get_instance_profile(InstanceProfileName=f"{PREFIX}-ecs-instance")["InstanceProfile"]
     assert [x["RoleName"] for x in profile["Roles"]] == [f"{PREFIX}-ecs-instance"]
