@@ -99,6 +99,10 @@ delete: ## ./deploy.sh --delete: tear them down
 demo: setup ## the example experiment end to end on the local AWS Batch (no AWS account needed)
 	scripts/demo.sh
 
+.PHONY: triage-chapter
+triage-chapter: setup ## the triage chapter on one machine: PostgreSQL beside the local AWS Batch, a triage-shaped experiment
+	scripts/triage-chapter.sh
+
 .PHONY: local-up
 local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1
 	$(LOCAL_STACK) up

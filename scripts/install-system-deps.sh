@@ -16,6 +16,8 @@ declare -A wanted=(
   [curl]=curl
   [flock]=util-linux
   [chromium]=chromium  # the report test opens a report in a headless browser
+  [psql]=postgresql-client  # the triage chapter's example reads its results back with SQL
+  [setpriv]=util-linux  # the local PostgreSQL runs as the postgres user when we are root
 )
 # libraries with no command of their own: a file each ships
 declare -A files=(
@@ -30,6 +32,8 @@ done
 for f in "${!files[@]}"; do
   [[ -e "$f" ]] || missing+=("${files[$f]}")
 done
+# the local stack's PostgreSQL (issue #25): Debian's server binaries, any version
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 ((${#missing[@]})) || exit 0
 
 if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then

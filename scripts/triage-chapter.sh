@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make triage-chapter: the triage chapter's whole setup on one machine. The local stack with PostgreSQL
+# (the example's .aws_env says LOCAL_POSTGRES=yes), then the verbs a triage user runs against AWS:
+# --create, -b, -u, --sync-to-s3, a data-loading job, the experiment job (its cohort, labels and
+# features read from PostgreSQL with the POSTGRES_* overrides, the password by reference from SSM),
+# --results, and the results table read back with psql.
+set -euo pipefail
+[[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
+
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)
+example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-chapter}
+deploy=("$root/deploy.sh")
+py="$root/.venv/bin/python"
+[[ -x "$py" ]] || py=python3
+export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=true
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+cd "$example"
+step "local stack with PostgreSQL: moto server, registry, container engine, database"
+"$py" -m batchdeploy.local up
+# The stack's export lines: the endpoint, the registry, and the database's POSTGRES_* keys (the
+# password is read from the stack's 0600 file as this line runs; it is never printed).
+# shellcheck source=/dev/null
+source <("$py" -m batchdeploy.local env)
+bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
+
+step "--create: roles, bucket, compute environment, job queue"
+"${deploy[@]}" --create --yes
+step "-b: build and push the image (with a PostgreSQL driver)"
+"${deploy[@]}" -b
+step "-u: the password into SSM, the job definition referencing it"
+"${deploy[@]}" -u
+step "--sync-to-s3: the experiment files"
+"${deploy[@]}" --sync-to-s3
+
+step "-r load step=load --wait: the data-loading job fills raw.facilities and raw.inspections"
+"${deploy[@]}" -r load step=load --wait
+step "-r inspections --wait: cohort, labels and features from PostgreSQL; a grid of models; results back"
+status=0
+"${deploy[@]}" -r inspections step=experiment "experiment_file=s3://$bucket/experiments/inspections.yaml" \
+  "output_path=s3://$bucket/results/inspections" --wait || status=$?
+
+step "--results: evaluations.json and metrics.json from S3"
+"${deploy[@]}" --results
+
+step "results.models and results.evaluations, read with psql"
+psql -X -P pager=off -c "SELECT m.model_id, m.model_type, m.hyperparameters::text, e.metric, round(e.value::numeric, 3) AS value
+  FROM results.models m JOIN results.evaluations e USING (model_id)
+  WHERE e.metric IN ('precision@10%', 'auc') ORDER BY m.model_id DESC, e.metric LIMIT 10"
+printf '\ntriage-chapter: results in %s and in the database (%s)\n' "$example/results/inspections" \
+  "psql after: source <(scripts/local-stack.sh env)"
+exit "$status"
