@@ -20,7 +20,8 @@ Commands:
   up [--postgres]
               start what is not running (idempotent) and wait until every part answers;
               also makes sure the base image {base_image.NAME} exists. --postgres (or
-              LOCAL_POSTGRES=yes in ./.aws_env) adds a PostgreSQL server, until 'down'
+              LOCAL_POSTGRES=yes in ./.aws_env, or BATCHDEPLOY_LOCAL_POSTGRES=yes) adds a
+              PostgreSQL server, until 'down'
   down        stop exactly what 'up' started, and the job containers it left running
   status      say what runs; exit 0 when every part is up, 1 otherwise
   env         print 'export' lines pointing boto3, the aws CLI and deploy.sh at the stack:

@@ -51,6 +51,7 @@ def _start_parts(stack: Stack) -> None:
         raise ConfigError(
             f"state folder path too long for a unix socket ({stack.sock}): set BATCHDEPLOY_LOCAL_DIR to a shorter path"
         )
+    stack.adopt_postgres()
     # A running part keeps its port; a stopped one gets its recorded port back when free.
     for part in ("registry", "moto", *(["postgres"] if stack.wanted.is_file() else [])):
         port = stack.port(part) if pids.live(part) else str(pick_port(stack.port(part)))

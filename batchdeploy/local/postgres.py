@@ -143,6 +143,18 @@ class Server:
             raise OperationError(f"initdb failed to make the local PostgreSQL cluster (log: {log})")
         self._write_pgpass()
 
+    def running_pid(self) -> int | None:
+        """The server already running on this cluster (its postmaster.pid names a live process whose
+        command line is ours): what an `up` killed between starting it and recording its pid leaves."""
+        first = read_text(self.data / "postmaster.pid").split("\n", 1)[0].strip()
+        if not first.isdigit() or proc_starttime(int(first)) is None:
+            return None
+        try:
+            argv = Path(f"/proc/{first}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        return int(first) if str(self.data).encode() in argv else None
+
     def clear_stale_lock(self) -> None:
         """A killed server leaves postmaster.pid behind; the server removes it itself when that pid is
         gone, but not when it is a zombie nobody reaped (this machine's init may never). A lock whose

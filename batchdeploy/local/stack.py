@@ -207,6 +207,14 @@ class Stack:
         self.pids.record(part, pid)
         self.started.append(part)
 
+    def adopt_postgres(self) -> None:
+        """A server on our cluster with no pid file (an `up` killed between starting it and recording
+        it) is recorded, not started twice: `down` then stops it, and it keeps its port."""
+        if self.wanted.is_file() and self.pids.live("postgres") is None:
+            running = self.postgres().running_pid()
+            if running is not None:
+                self.pids.record("postgres", running)
+
     def stop(self, part: str) -> None:
         # PostgreSQL's SIGTERM waits for every client to leave; SIGINT is its fast, clean shutdown.
         stop(self.pids, part, sig=signal.SIGINT if part == "postgres" else signal.SIGTERM)

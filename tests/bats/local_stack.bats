@@ -292,8 +292,11 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
 postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r pid; do gone "$pid" || echo "$pid"; done; }
 
 @test "up --postgres starts one PostgreSQL; up again starts no second; down stops it; a plain up after down has none" {
+  touch "$BATS_TEST_TMPDIR/before"
   run --separate-stderr "$STACK" up --postgres
   assert_success
+  # nothing under /etc changed (no cluster registered with Debian's tools, no config written there)
+  [ -z "$(find /etc -newer "$BATS_TEST_TMPDIR/before" -print -quit 2>/dev/null)" ]
   [[ "$stderr" == *"started: registry"*"postgres"* ]]
   [[ "$stderr" == *", postgres 127.0.0.1:"* ]]
   local pg
@@ -367,6 +370,19 @@ postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r p
   run --separate-stderr "$STACK" up
   assert_failure 2
   [ "$stderr" = "local-stack: LOCAL_POSTGRES=maybe: say yes or no" ]
+}
+
+@test "a PostgreSQL whose pid file a killed up never wrote is adopted, not started twice" {
+  BATCHDEPLOY_LOCAL_POSTGRES=yes "$STACK" up
+  local pg
+  pg="$(pid_of postgres)"
+  rm "$STATE/run/postgres.pid"
+  run --separate-stderr "$STACK" up
+  assert_success
+  [ "$(pid_of postgres)" = "$pg" ]
+  [ "$(postmasters)" = "$pg" ]
+  "$STACK" down
+  gone "$pg"
 }
 
 @test "a killed PostgreSQL is started again by up, on its port, with its data" {

@@ -136,5 +136,9 @@ def test_a_wrong_password_fails_the_job_with_the_database_message_and_no_passwor
         assert secret not in first.stdout + first.stderr
         assert secret not in described
         assert secret not in state_text(example)
+    # no host (the stack's env not sourced, nothing in .aws_env): the job says which key, exit 2 in the job
+    done = deploy(example, {**env, "BATCHDEPLOY_POSTGRES_HOST": ""}, "-r", "nohost", "step=load", "--wait")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "chapter.py: POSTGRES_HOST not set: give the job POSTGRES_HOST" in done.stdout + done.stderr
     # the right password again: the SSM parameter is put back, the next job connects
     assert deploy(example, env, "-r", "load-again", "step=load", "--wait").returncode == 0

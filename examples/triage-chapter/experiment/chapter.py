@@ -333,6 +333,9 @@ def main(argv=None) -> int:
         message = " ".join(str(e).split()) or type(e).__name__
         print(f"chapter.py: database: {message}", file=sys.stderr, flush=True)
         return 1
+    except ExperimentError as e:
+        print(f"chapter.py: {args.experiment_file}: {e}", file=sys.stderr, flush=True)
+        return 2
     except NotConfigured as e:
         print(f"chapter.py: {e} not set: give the job POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_DB "
               "(env-overrides.json; locally: source <(scripts/local-stack.sh env) before -r)", file=sys.stderr, flush=True)
