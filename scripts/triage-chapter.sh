@@ -7,14 +7,9 @@
 set -euo pipefail
 [[ "${BATCHDEPLOY_DEBUG:-}" == 1 ]] && set -x
 
-root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd -P)
+# shellcheck source=scripts/example-common.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-chapter}
-deploy=("$root/deploy.sh")
-py="$root/.venv/bin/python"
-[[ -x "$py" ]] || py=python3
-export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=true
-
-step() { printf '\n==> %s\n' "$*" >&2; }
 
 cd "$example"
 step "local stack with PostgreSQL: moto server, registry, container engine, database"

@@ -56,6 +56,16 @@ path_without() {
 
 engine() { cut -d' ' -f1 "$STATE/run/engine"; }
 
+# kill PART's PID with SIGNAL, wait until it is gone, and see status say the part is down (exit 1)
+killed_and_shown_down() {
+  kill -s "$3" "$2"
+  local deadline=$((SECONDS + 10))
+  until gone "$2" || ((SECONDS > deadline)); do sleep 0.1; done
+  run "$STACK" status
+  assert_failure 1
+  assert_line --regexp "^$1 +down "
+}
+
 @test "up starts moto, the registry and the engine, and a second up starts nothing new" {
   run --separate-stderr "$STACK" up
   assert_success
@@ -117,12 +127,7 @@ engine() { cut -d' ' -f1 "$STATE/run/engine"; }
   local moto registry
   moto="$(pid_of moto)"
   registry="$(pid_of registry)"
-  kill "$registry"
-  local deadline=$((SECONDS + 10))
-  until gone "$registry" || ((SECONDS > deadline)); do sleep 0.1; done
-  run "$STACK" status
-  assert_failure 1
-  assert_line --regexp '^registry +down '
+  killed_and_shown_down registry "$registry" TERM
 
   run --separate-stderr "$STACK" up
   assert_success
@@ -390,12 +395,7 @@ postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r p
   local pg port
   pg="$(pid_of postgres)"
   port="$(cat "$STATE/run/postgres.port")"
-  kill -9 "$pg"
-  local deadline=$((SECONDS + 10))
-  until gone "$pg" || ((SECONDS > deadline)); do sleep 0.1; done
-  run "$STACK" status
-  assert_failure 1
-  assert_line --regexp '^postgres +down '
+  killed_and_shown_down postgres "$pg" KILL
   run --separate-stderr "$STACK" up
   assert_success
   [[ "$stderr" == *"(started: postgres);"* ]]
