@@ -104,8 +104,8 @@ triage-chapter: setup ## the triage chapter on one machine: PostgreSQL beside th
 	scripts/triage-chapter.sh
 
 .PHONY: local-up
-local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1
-	$(LOCAL_STACK) up
+local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1; POSTGRES=1 adds PostgreSQL
+	$(LOCAL_STACK) up $(if $(POSTGRES),--postgres)
 
 .PHONY: local-down
 local-down: ## stop exactly what local-up started

@@ -43,6 +43,12 @@ step "results.models and results.evaluations, read with psql"
 psql -X -P pager=off -c "SELECT m.model_id, m.model_type, m.hyperparameters::text, e.metric, round(e.value::numeric, 3) AS value
   FROM results.models m JOIN results.evaluations e USING (model_id)
   WHERE e.metric IN ('precision@10%', 'auc') ORDER BY m.model_id DESC, e.metric LIMIT 10"
-printf '\ntriage-chapter: results in %s and in the database (%s)\n' "$example/results/inspections" \
-  "psql after: source <(scripts/local-stack.sh env)"
+# triage's four pieces, as this machine has them
+queue=$(sed -n 's/^AWS_JOB_QUEUE=//p' .aws_env)
+printf '\ntriage-chapter: S3 bucket   s3://%s (moto, %s)\n' "$bucket" "$AWS_ENDPOINT_URL"
+printf 'triage-chapter: PostgreSQL postgresql://%s@%s:%s/%s\n' "$PGUSER" "$PGHOST" "$PGPORT" "$PGDATABASE"
+printf 'triage-chapter: registry   %s/%s\n' "$AWS_REGISTRY" "$(sed -n 's/^PROJECT_NAME=//p' .aws_env)"
+printf 'triage-chapter: job queue  %s\n' "$queue"
+printf 'triage-chapter: results in %s and in results.models, results.evaluations (psql after: %s)\n' \
+  "$example/results/inspections" "source <(scripts/local-stack.sh env)"
 exit "$status"

@@ -82,6 +82,12 @@ def test_the_chapter_runs_a_triage_shaped_experiment_against_postgres(chapter, l
     status = run_script(local_stack.state, "status")
     assert any(line.startswith("postgres  up") for line in status.stdout.splitlines()), status.stdout
     assert "secret POSTGRES_PASSWORD: created as SSM SecureString /batchdeploy/chapter/local/POSTGRES_PASSWORD" in out
+    # the four pieces of triage's setup, named at the end as this machine has them
+    lines = done.stdout.splitlines()
+    assert "triage-chapter: S3 bucket   s3://chapter-local-bucket (moto, http://127.0.0.1:" in "\n".join(lines)
+    assert f"triage-chapter: PostgreSQL postgresql://batchdeploy@127.0.0.1:{env['PGPORT']}/batchdeploy" in lines
+    assert f"triage-chapter: registry   {env['AWS_REGISTRY']}/chapter" in lines
+    assert "triage-chapter: job queue  chapter-local-job-queue" in lines
 
     # The load job's rows, read back here with SQL.
     (facilities,), = psql(env, "SELECT count(*) FROM raw.facilities")
