@@ -1,0 +1,54 @@
+"""The job's command: triage's own command line, the same words (`triage_job.py experiment CONFIG
+--project-path DIR [--replace] ...`), with two differences that work around triage 6.0.0:
+
+- it exits 1 when triage says the run failed;
+- a local CONFIG is made absolute: triage opens it through its storage layer, which first makes the
+  file's folder and fails on a bare file name (`experiment.yaml`: os.makedirs('')).
+
+triage 6.0.0's CLI catches every exception of an experiment, logs it ("Something went wrong", then
+"Experiment [config file: ...] run failed!") and exits 0, which AWS Batch would call SUCCEEDED. Its
+failure paths log through the logger `triage.cli` with the exception attached (logger.exception), so a
+handler on the root logger sees each one; no message text is matched."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+
+class Failures(logging.Handler):
+    """Counts the records triage's CLI logs with an exception attached: its failure paths."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name == "triage.cli" and record.exc_info:
+            self.count += 1
+
+
+def absolute_config(argv: list[str]) -> list[str]:
+    """`experiment CONFIG ...` with a local CONFIG made absolute; anything else as it is."""
+    if len(argv) >= 2 and argv[0] == "experiment" and "://" not in argv[1] and not argv[1].startswith("-"):
+        return [argv[0], os.path.abspath(argv[1]), *argv[2:]]
+    return list(argv)
+
+
+def main(argv: list[str]) -> int:
+    from triage.cli import execute  # the image's triage; imported here so the handler is testable alone
+
+    failures = Failures()
+    logging.getLogger().addHandler(failures)
+    sys.argv = ["triage", *absolute_config(argv)]
+    try:
+        execute()
+    except SystemExit as exc:
+        if exc.code not in (None, 0):
+            raise
+    return 1 if failures.count else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
