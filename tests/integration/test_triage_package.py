@@ -4,7 +4,7 @@ space): the local stack adds PostgreSQL, -b installs triage into an image, -u st
 DATABASE_URL as an SSM SecureString, and `triage experiment experiment.yaml` runs as a Batch job. Then the
 test reads triage's own tables back with SQL, changes the source rows itself and runs the experiment
 again: triage must have read the test's rows. A wrong password fails the job with the database's
-message, and no password appears in output, state files or DescribeJobs.
+message, and no password appears in output, state files, DescribeJobs or the job's log (CloudWatch Logs).
 
 The first build installs triage from PyPI (minutes); podman's layer cache makes later runs fast."""
 
@@ -43,6 +43,14 @@ def package(local_stack, tmp_path_factory):
     env = stack_env(local_stack.state, example)
     env["BATCHDEPLOY_DATABASE_URL"] = database_url(env, env["BATCHDEPLOY_POSTGRES_PASSWORD"])
     return example, done, env
+
+
+def raw_log(env: dict, job: str) -> str:
+    """The job's log as CloudWatch Logs holds it (batchdeploy masks what it prints; this is unmasked)."""
+    stream = client(env, "batch").describe_jobs(jobs=[job])["jobs"][0]["container"]["logStreamName"]
+    events = client(env, "logs").get_log_events(logGroupName="/aws/batch/job", logStreamName=stream,
+                                                startFromHead=True)["events"]
+    return "\n".join(e["message"] for e in events)
 
 
 def runs(env: dict) -> list[list[str]]:
@@ -101,7 +109,11 @@ def test_a_wrong_password_fails_the_job_and_no_password_leaks(package, local_sta
     job = job_id_of(out, "wrongpw")
     described = json.dumps(client(env, "batch").describe_jobs(jobs=[job])["jobs"], default=str)
     assert job in described and '"valueFrom": "arn:aws:ssm:' in described
+    # triage logs its whole DATABASE_URL; triage_job.py keeps the password out of the job's log itself
+    log = raw_log(env, job_id_of(first.stdout + first.stderr, "triage"))
+    assert f"Results will be stored in DB: postgresql://batchdeploy:***@{env['PGHOST']}:" in log
     for secret in (CANARY, real, urllib.parse.quote(real, safe="")):
+        assert secret not in log
         assert secret not in out
         assert secret not in first.stdout + first.stderr
         assert secret not in described

@@ -62,3 +62,17 @@ def test_a_local_experiment_file_is_made_absolute():
     assert job.absolute_config(["experiment", "s3://b/e.yaml"]) == ["experiment", "s3://b/e.yaml"]
     assert job.absolute_config(["experiment", "--help"]) == ["experiment", "--help"]
     assert job.absolute_config(["audition", "a.yaml"]) == ["audition", "a.yaml"]
+
+
+def test_the_database_password_is_replaced_in_every_log_record():
+    secrets = job.url_secrets("postgresql://batchdeploy:p%40ss%2Fw0rd@127.0.0.1:5432/batchdeploy")
+    assert secrets == ["p%40ss%2Fw0rd", "p@ss/w0rd"]
+    make = job.redacting(secrets)
+    url = "postgresql://batchdeploy:p%40ss%2Fw0rd@127.0.0.1:5432/batchdeploy"
+    rec = make("triage.cli", logging.INFO, __file__, 1, "Results will be stored in DB: %s", (url,), None)
+    assert rec.getMessage() == "Results will be stored in DB: postgresql://batchdeploy:***@127.0.0.1:5432/batchdeploy"
+    rec = make("x", logging.INFO, __file__, 1, "plain p@ss/w0rd", None, None)
+    assert rec.getMessage() == "plain ***"
+    rec = make("x", logging.INFO, __file__, 1, "nothing secret %d", (3,), None)
+    assert (rec.msg, rec.args) == ("nothing secret %d", (3,))
+    assert job.url_secrets("postgresql://u@h/db") == [] and job.url_secrets(None) == []
