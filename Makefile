@@ -103,6 +103,10 @@ demo: setup ## the example experiment end to end on the local AWS Batch (no AWS 
 triage-chapter: setup ## the triage chapter on one machine: PostgreSQL beside the local AWS Batch, a triage-shaped experiment
 	scripts/triage-chapter.sh
 
+.PHONY: triage-package
+triage-package: setup ## the real triage (PyPI) runs a triage experiment file as a local Batch job against PostgreSQL (first build: minutes)
+	scripts/triage-package.sh
+
 .PHONY: local-up
 local-up: setup ## start the local AWS Batch (moto server, registry, container engine) on 127.0.0.1; POSTGRES=1 adds PostgreSQL
 	$(LOCAL_STACK) up $(if $(POSTGRES),--postgres)
