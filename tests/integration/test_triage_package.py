@@ -69,6 +69,8 @@ def test_the_real_triage_runs_an_experiment_file_as_a_batch_job(package, local_s
     # triage's own tables: the run, completed; the experiment file's grid (one DecisionTreeClassifier)
     # trained once per temporal split (2); each model evaluated with the file's test metrics.
     assert runs(env) == [["completed", "6.0.0", "4", "2", "0"]]
+    # the job never asked the instance metadata address (AWS_EC2_METADATA_DISABLED=true in every local job)
+    assert psql(env, "SELECT ec2_instance_type IS NULL FROM triage_metadata.triage_runs") == [["t"]]
     models = psql(env, "SELECT model_id, model_type, train_end_time::date FROM triage_metadata.models ORDER BY 3")
     assert [m[1:] for m in models] == [["sklearn.tree.DecisionTreeClassifier", "2012-01-01"],
                                        ["sklearn.tree.DecisionTreeClassifier", "2013-01-01"]]

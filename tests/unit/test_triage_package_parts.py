@@ -76,3 +76,22 @@ def test_the_database_password_is_replaced_in_every_log_record():
     rec = make("x", logging.INFO, __file__, 1, "nothing secret %d", (3,), None)
     assert (rec.msg, rec.args) == ("nothing secret %d", (3,))
     assert job.url_secrets("postgresql://u@h/db") == [] and job.url_secrets(None) == []
+
+
+def test_the_metadata_address_is_not_asked_when_botocores_switch_says_so():
+    import types
+
+    assert not job.metadata_allowed({"AWS_EC2_METADATA_DISABLED": "true"})
+    assert not job.metadata_allowed({"AWS_EC2_METADATA_DISABLED": " TRUE "})
+    assert job.metadata_allowed({}) and job.metadata_allowed({"AWS_EC2_METADATA_DISABLED": "false"})
+
+    def asks():
+        raise AssertionError("asked 169.254.169.254")
+
+    tracking = types.SimpleNamespace(infer_ec2_instance_type=asks)
+    predictlist = types.SimpleNamespace(infer_ec2_instance_type=asks)
+    other = types.SimpleNamespace(infer_ec2_instance_type=asks)
+    modules = {"triage.tracking": tracking, "triage.predictlist": predictlist, "requests": other}
+    assert job.no_instance_metadata(modules) == ["triage.tracking", "triage.predictlist"]
+    assert tracking.infer_ec2_instance_type() is None and predictlist.infer_ec2_instance_type() is None
+    assert other.infer_ec2_instance_type is asks  # not triage's: left alone

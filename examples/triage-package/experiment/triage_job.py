@@ -1,5 +1,5 @@
 """The job's command: triage's own command line, the same words (`triage_job.py experiment CONFIG
---project-path DIR [--replace] ...`), with three differences that work around triage 6.0.0:
+--project-path DIR [--replace] ...`), with four differences that work around triage 6.0.0:
 
 - it exits 1 when triage says the run failed;
 - the database password never reaches the job's log: triage logs its whole DATABASE_URL ("Results will
@@ -7,6 +7,9 @@
   anyone allowed logs:GetLogEvents; every log record's text has the password replaced by ***;
 - a local CONFIG is made absolute: triage opens it through its storage layer, which first makes the
   file's folder and fails on a bare file name (`experiment.yaml`: os.makedirs('')).
+- with AWS_EC2_METADATA_DISABLED=true (the local stack sets it in every job: the metadata address is
+  routable there and must never be asked), triage does not ask 169.254.169.254 for the instance type it
+  records in triage_runs.ec2_instance_type (it stays NULL, as triage records off EC2); on AWS it asks.
 
 triage 6.0.0's CLI catches every exception of an experiment, logs it ("Something went wrong", then
 "Experiment [config file: ...] run failed!") and exits 0, which AWS Batch would call SUCCEEDED. Its
@@ -67,11 +70,32 @@ def absolute_config(argv: list[str]) -> list[str]:
     return list(argv)
 
 
+def metadata_allowed(environ) -> bool:
+    """Whether the instance metadata address may be asked (botocore's own switch says no)."""
+    return environ.get("AWS_EC2_METADATA_DISABLED", "").strip().lower() != "true"
+
+
+def no_instance_metadata(modules) -> list[str]:
+    """Replace triage's infer_ec2_instance_type (tracking.py asks 169.254.169.254 with requests) in
+    every loaded triage module that holds it; the names of the modules changed."""
+    changed = []
+    for name, module in list(modules.items()):
+        if name.startswith("triage") and callable(getattr(module, "infer_ec2_instance_type", None)):
+            module.infer_ec2_instance_type = lambda: None
+            changed.append(name)
+    return changed
+
+
 def main(argv: list[str]) -> int:
     secrets = url_secrets(os.environ.get("DATABASE_URL"))
     if secrets:
         logging.setLogRecordFactory(redacting(secrets, logging.getLogRecordFactory()))
     from triage.cli import execute  # the image's triage; imported here so the handler is testable alone
+
+    if not metadata_allowed(os.environ):
+        import triage.tracking  # noqa: F401 - loaded, so that the next line finds what to replace
+
+        no_instance_metadata(sys.modules)
 
     failures = Failures()
     logging.getLogger().addHandler(failures)
