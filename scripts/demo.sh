@@ -10,13 +10,7 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/quickstart}
 experiment=${DEMO_EXPERIMENT:-linear}
 
-step "local stack: moto server, registry, container engine"
-"$py" -m batchdeploy.local up
-# The stack's own export lines (endpoint, dummy credentials, registry, engine), quoted by it.
-# shellcheck source=/dev/null
-source <("$py" -m batchdeploy.local env)
-
-cd "$example"
+stack_up_in "$example" "local stack: moto server, registry, container engine"
 bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
 
 # No one-time account set-up: --create makes the roles the example's files name (PREFIX-batch-service,

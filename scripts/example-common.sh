@@ -1,4 +1,4 @@
-# Shared by the example scripts (demo.sh, triage-chapter.sh): where the clone is, the deploy.sh to run,
+# Shared by the example scripts (demo.sh, triage-chapter.sh, triage-package.sh): where the clone is, the deploy.sh to run,
 # the Python with the package, and the step banner. Sourced, not run.
 # shellcheck shell=bash
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[1]}")")/.." && pwd -P)
@@ -9,3 +9,14 @@ py="$root/.venv/bin/python"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=true
 
 step() { printf '\n==> %s\n' "$*" >&2; }
+
+# The local stack, started in the example's folder DIR (its .aws_env may ask for PostgreSQL with
+# LOCAL_POSTGRES=yes), and its export lines: the endpoint, dummy credentials, registry, engine and, with
+# PostgreSQL, its keys (the password read from the stack's 0600 file as they are sourced, never printed).
+stack_up_in() {
+  cd "$1" || return
+  step "$2"
+  "$py" -m batchdeploy.local up
+  # shellcheck source=/dev/null
+  source <("$py" -m batchdeploy.local env)
+}

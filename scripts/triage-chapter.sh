@@ -11,13 +11,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-chapter}
 
-cd "$example"
-step "local stack with PostgreSQL: moto server, registry, container engine, database"
-"$py" -m batchdeploy.local up
-# The stack's export lines: the endpoint, the registry, and the database's POSTGRES_* keys (the
-# password is read from the stack's 0600 file as this line runs; it is never printed).
-# shellcheck source=/dev/null
-source <("$py" -m batchdeploy.local env)
+stack_up_in "$example" "local stack with PostgreSQL: moto server, registry, container engine, database"
 bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
 
 step "--create: roles, bucket, compute environment, job queue"

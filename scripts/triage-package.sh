@@ -11,13 +11,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-package}
 
-cd "$example"
-step "local stack with PostgreSQL: moto server, registry, container engine, database"
-"$py" -m batchdeploy.local up
-# The stack's export lines: the endpoint, the registry, and the database's PG* and BATCHDEPLOY_POSTGRES_*
-# keys (the password is read from the stack's 0600 file as this line runs; it is never printed).
-# shellcheck source=/dev/null
-source <("$py" -m batchdeploy.local env)
+stack_up_in "$example" "local stack with PostgreSQL: moto server, registry, container engine, database"
 # triage's DATABASE_URL, from the stack's keys; SECRETS=DATABASE_URL sends it to the job by reference.
 # Kept in the environment only (no file, no command line); the password is URL-quoted.
 BATCHDEPLOY_DATABASE_URL=$("$py" -c 'import os, urllib.parse; e = os.environ; q = urllib.parse.quote

@@ -294,6 +294,9 @@ killed_and_shown_down() {
 
 # -- PostgreSQL beside the stack (issue #25) ------------------------------------------------------
 
+# PID is this state's one PostgreSQL, and the one its pid file records
+only_postgres_is() { [ "$(pid_of postgres)" = "$1" ] && [ "$(postmasters)" = "$1" ]; }
+
 postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r pid; do gone "$pid" || echo "$pid"; done; }
 
 @test "up --postgres starts one PostgreSQL; up again starts no second; down stops it; a plain up after down has none" {
@@ -319,8 +322,7 @@ postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r p
   [[ "$stderr" == *"already up"* ]]
   run --separate-stderr "$STACK" up
   assert_success
-  [ "$(pid_of postgres)" = "$pg" ]
-  [ "$(postmasters)" = "$pg" ]
+  only_postgres_is "$pg"
 
   "$STACK" down
   gone "$pg"
@@ -384,8 +386,7 @@ postmasters() { pgrep -f -- "postgres -D $STATE/postgres/data" | while read -r p
   rm "$STATE/run/postgres.pid"
   run --separate-stderr "$STACK" up
   assert_success
-  [ "$(pid_of postgres)" = "$pg" ]
-  [ "$(postmasters)" = "$pg" ]
+  only_postgres_is "$pg"
   "$STACK" down
   gone "$pg"
 }
