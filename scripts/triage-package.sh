@@ -12,6 +12,12 @@ source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
 example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-package}
 
 stack_up_in "$example" "local stack with PostgreSQL: moto server, registry, container engine, database"
+# triage gets a database of its own, named after the project and made once: its schemas (results,
+# features, ...) would otherwise meet other projects' in the stack's shared database.
+db=$(sed -n 's/^PROJECT_NAME=//p' .aws_env)
+[[ "$(psql -X -At -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$db'")" == 1 ]] \
+  || psql -X -q -d postgres -c "CREATE DATABASE \"$db\""
+export PGDATABASE=$db
 # triage's DATABASE_URL, from the stack's keys; SECRETS=DATABASE_URL sends it to the job by reference.
 # Kept in the environment only (no file, no command line); the password is URL-quoted.
 BATCHDEPLOY_DATABASE_URL=$("$py" -c 'import os, urllib.parse; e = os.environ; q = urllib.parse.quote

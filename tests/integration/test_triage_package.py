@@ -41,6 +41,7 @@ def package(local_stack, tmp_path_factory):
     done = subprocess.run([str(ROOT / "scripts" / "triage-package.sh")], env=env, capture_output=True, text=True,
                           timeout=1800)
     env = stack_env(local_stack.state, example)
+    env["PGDATABASE"] = "triagepkg"  # the script gives triage a database of its own, named after the project
     env["BATCHDEPLOY_DATABASE_URL"] = database_url(env, env["BATCHDEPLOY_POSTGRES_PASSWORD"])
     return example, done, env
 
