@@ -73,15 +73,19 @@ def ce_state(f: Facts) -> list[Finding]:
     return out
 
 
+def managed(f: Facts):
+    """(computeResources, name, ARN) of each managed compute environment of the queue."""
+    for ce in f.ces:
+        if is_managed(ce):
+            yield ce_resources(ce), ce_name(ce), ce_arn(ce)
+
+
 def fit(f: Facts) -> list[Finding]:
     """No instance type an EC2/Spot environment allows holds the job; or its maxvCpus is below the job's."""
     if f.shape is None:
         return []
     out, s = [], f.shape
-    for ce in f.ces:
-        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
-        if not is_managed(ce):
-            continue
+    for r, name, arn in managed(f):
         if r.get("maxvCpus") is not None and s.vcpus > float(r["maxvCpus"]):
             out.append(Finding("max-vcpus-below-job", f"the job needs {s.vcpus:g} vCPU; compute environment {name} "
                                f"has maxvCpus {r['maxvCpus']}", arn, f"raise its maxvCpus to at least {s.vcpus:g}",
@@ -107,10 +111,7 @@ def platform(f: Facts) -> list[Finding]:
     if f.shape is None:
         return []
     out, s = [], f.shape
-    for ce in f.ces:
-        r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)
-        if not is_managed(ce):
-            continue
+    for r, name, arn in managed(f):
         fargate = r.get("type") in limits.FARGATE_TYPES
         if fargate != (s.platform == "FARGATE"):
             out.append(Finding("platform-mismatch", f"the job is defined for {s.platform}; compute environment {name} "

@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 
 from batchdeploy import manifest as manifests
 from batchdeploy import runs
-from batchdeploy.aws.tags import TAG_CLIENT_TOKEN
 from batchdeploy.errors import UsageError
 from batchdeploy.functions import jobdefs, pyversion, shipping
 from batchdeploy.functions.options import Options
@@ -30,10 +29,10 @@ from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import request as req
 from batchdeploy.jobs import run as jobrun
 from batchdeploy.jobs.runrecord import who
-from batchdeploy.jobs.submit import submit_exactly_once
 from batchdeploy.launch import spec as launch_spec
 from batchdeploy.state import IMAGES
 from batchdeploy.sweeps import plan as plans
+from batchdeploy.sweeps import submit as sweep_submit
 from batchdeploy.sweeps.model import Sweep, SweepTask
 from batchdeploy.sweeps.submit import SweepRecorder
 
@@ -184,20 +183,7 @@ def submit(ctx, options: Options, fn, arguments: list[tuple[tuple, dict]]) -> Su
     for key, data in packed.uploads.items():
         manifests.upload_if_absent(s3, bucket, key, data, "application/octet-stream")
 
-    def send_all():
-        for unit in the_plan.units:
-            recorder.answers.append(submit_exactly_once(ctx.aws, unit.request, sleep=ctx.sleep, note=ctx.out.note))
-        return recorder.answers
-
-    try:
-        recorder.around(ctx.out, send_all)
-    except KeyboardInterrupt:
-        ctx.out.warn(f"interrupted while submitting: run {recorder.run_id} stays 'submitting'; its jobs, if made, "
-                     f"carry the tag {TAG_CLIENT_TOKEN}={prepared.spec.client_token}-*")
-        raise
-    for unit, answer in zip(the_plan.units, recorder.answers):
-        jobrun.record(ctx, replace(prepared.spec, name=unit.request["jobName"],
-                                   array_size=(unit.request.get("arrayProperties") or {}).get("size")), answer["jobId"])
+    sweep_submit.send(ctx, prepared, recorder, the_plan.units)
     return Submitted(recorder.run_id, name, bucket, prefix, prepared.spec.queue,
                      [(a["jobId"], u.task_ids) for a, u in zip(recorder.answers, the_plan.units)],
                      {i: c["result"] for i, c in enumerate(packed.calls, 1)}, definition["jobDefinitionArn"], registered)

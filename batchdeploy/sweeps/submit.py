@@ -136,9 +136,17 @@ def submit(ctx, prepared: jobrun.Prepared, sweep: Sweep, *, rerun_of: str | None
         _dry_run(ctx, prepared, plan, recorder.run_id)
         return None
     pacer = plans.Pacer(plans.PACED_RATE, clock=ctx.clock, sleep=ctx.sleep) if plan.mode == "per-task" else None
+    send(ctx, prepared, recorder, plan.units, pacer)
+    return recorder, plan
+
+
+def send(ctx, prepared: jobrun.Prepared, recorder, units, pacer=None) -> None:
+    """Each unit's SubmitJob exactly once (its client token), inside the recorder (the run record before,
+    the answers after), paced by `pacer` when given; an interrupt says how many jobs were made and the tag
+    the others carry. Each job is then recorded as -r records it. Shared by sweeps and functions."""
 
     def send_all():
-        for unit in plan.units:
+        for unit in units:
             if pacer:
                 pacer.wait()
             recorder.answers.append(submit_exactly_once(ctx.aws, unit.request, sleep=ctx.sleep, note=ctx.out.note))
@@ -147,14 +155,13 @@ def submit(ctx, prepared: jobrun.Prepared, sweep: Sweep, *, rerun_of: str | None
     try:
         recorder.around(ctx.out, send_all)
     except KeyboardInterrupt:
-        ctx.out.warn(f"interrupted while submitting: {len(recorder.answers)} of {len(plan.units)} jobs made; run "
+        ctx.out.warn(f"interrupted while submitting: {len(recorder.answers)} of {len(units)} jobs made; run "
                      f"{recorder.run_id} stays 'submitting'; the others, if made, carry the tag {TAG_CLIENT_TOKEN}="
                      f"{prepared.spec.client_token}-*")
         raise
-    for unit, answer in zip(plan.units, recorder.answers):
+    for unit, answer in zip(units, recorder.answers):
         jobrun.record(ctx, replace(prepared.spec, name=unit.request["jobName"],
                                    array_size=(unit.request.get("arrayProperties") or {}).get("size")), answer["jobId"])
-    return recorder, plan
 
 
 def _dry_run(ctx, prepared, plan: plans.SweepPlan, run_id: str) -> None:
