@@ -30,6 +30,7 @@ class StepState:
     tasks: dict | None = None  # a map step submitted one job per task: {task id: job id}
     task_records: dict = field(default_factory=dict)  # job id -> DescribeJobs record, per-task
     task_ids: list | None = None  # an array map step's task id of each child index (its manifest's)
+    manifest: str | None = None  # a per-task step's manifest (s3:// URL of its latest attempt): what each task ran
 
     def summary(self) -> dict[str, int]:
         """A map step's jobs by state: the array parent's statusSummary, or the per-task jobs' counted."""

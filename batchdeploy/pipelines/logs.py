@@ -56,7 +56,7 @@ class StepLogs:
         """(line prefix, DescribeJobs record) of each job of the step that may have lines."""
         if step.tasks is not None:
             return [(f"{step.name}[{task}]", step.task_records[jid]) for task, jid in step.tasks.items()
-                    if jid in step.task_records]
+                    if jid in step.task_records and not step.task_records[jid].get("kept")]
         if not (step.size and step.size > 1):
             return [(step.name, step.record)] if step.record else []
         if state == "RUNNING" or (state in ("SUCCEEDED", "FAILED") and self._undrained_children(step)):

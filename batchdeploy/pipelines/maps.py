@@ -16,7 +16,7 @@ the fix (jobs.code.launcher_path's hint), never planned per task (nothing would 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from batchdeploy import manifest as manifests
 from batchdeploy import runs
@@ -40,7 +40,9 @@ class StepPlan:
     size: int | None = None  # a map step's number of tasks
     manifest: dict | None = None  # a map step's: {"url", "sha256", "task_ids", "records"}
     mode: str = JOB
-    units: list | None = None  # per-task: one sweeps.plan.Unit per task, in task order
+    units: list | None = None  # per-task: one sweeps.plan.Unit per task to submit, in task order
+    tasks: list | None = None  # per-task: the manifest's task entries (what each task runs), in task order
+    reused: dict = field(default_factory=dict)  # per-task, on a rerun: {task id: job id} that succeeded before
 
 
 def launcher_or_none(spec: req.RunSpec, images: dict) -> str | None:
@@ -99,7 +101,8 @@ def plan_map(step: Step, spec: req.RunSpec, sweep, output: str, *, images: dict,
     return StepPlan(step, unit.request, spec.client_token if per_task else unit.request["tags"][TAG_CLIENT_TOKEN],
                     output, spec.job_definition, size=len(sweep.tasks),
                     manifest={"url": sp.manifest_urls[0], "sha256": m.sha256, "task_ids": sp.chunks[0], "records": records},
-                    mode=PER_TASK if per_task else ARRAY, units=sp.units if per_task else None)
+                    mode=PER_TASK if per_task else ARRAY, units=sp.units if per_task else None,
+                    tasks=m.doc["tasks"] if per_task else None)
 
 
 def records_of(bucket: str, prefix: str, run_id: str, step: Step) -> str:
@@ -116,19 +119,21 @@ def units_doc(sp: StepPlan) -> list[dict] | None:
             for u in sp.units]
 
 
-def depends_on(step: Step, ids: dict[str, str], tasks: dict[str, dict], position: int | None = None) -> list[dict]:
-    """AWS's dependsOn for a step's job (a per-task step's task at `position`): one entry per job of
-    each dependency submitted in this run (a rerun's steps that succeeded before are no dependency:
-    their outputs are there already). On a per-task step: every task's job, or with N_TO_N (both
-    per-task, check.problems makes sure) the task at the same position."""
+def depends_on(step: Step, ids: dict[str, str], tasks: dict[str, dict], position: int | None = None,
+               orders: dict[str, list] | None = None) -> list[dict]:
+    """AWS's dependsOn for a step's job (a per-task step's task at `position` of its map): one entry per
+    job of each dependency submitted in this run (a rerun's steps, and per-task tasks, that succeeded
+    before are no dependency: their outputs are there already). `tasks`: the per-task steps' {task id:
+    job id} submitted in this run; `orders`: their task ids in map order. On a per-task step: every task's
+    job, or with N_TO_N (both per-task, check.problems makes sure) the task at the same position."""
     out = []
     for d in step.depends_on:
         if d.step in tasks:
-            jobs = list(tasks[d.step].values())
             if d.type == "N_TO_N":
-                out.append({"jobId": jobs[position]})
+                partner = tasks[d.step].get((orders or {})[d.step][position])
+                out += [{"jobId": partner}] if partner else []
             else:
-                out += [{"jobId": j} for j in jobs]
+                out += [{"jobId": j} for j in tasks[d.step].values()]
         elif d.step in ids:
             out.append({"jobId": ids[d.step], **({"type": "N_TO_N"} if d.type == "N_TO_N" else {})})
     return out

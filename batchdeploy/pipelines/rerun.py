@@ -5,9 +5,16 @@ again and are no dependency: their outputs stay where the original run wrote the
 `{steps.NAME.output}` still name the original run's locations. Before it submits, the rerun writes
 its marker ORIGINAL/reruns/NEW_RUN_ID.json once (as sweeps' rerun does), so `--status ORIGINAL`
 reads the original and its reruns as one run.
+
+A per-task map step (one job per task) is rerun task by task (reusable_tasks): the tasks that
+succeeded, with the same entry in today's file and nothing they depend on run again, are kept and
+not submitted; a submit cut part-way never runs a task twice. An array map step is one job: it is
+rerun whole.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from batchdeploy.pipelines import graph
 
@@ -19,3 +26,45 @@ def to_rerun(steps: list[graph.StepState], current: dict[str, str]) -> list[str]
         if current[s.name] != "SUCCEEDED" or any(d in out for d in s.depends_on):
             out.add(s.name)
     return [s.name for s in steps if s.name in out]
+
+
+@dataclass(frozen=True)
+class Before:
+    """A per-task step's latest attempt: {task id: job id}, the ids that SUCCEEDED, and each task's
+    manifest entry (what it ran)."""
+    jobs: dict
+    succeeded: frozenset
+    tasks: dict
+
+
+def reusable_tasks(order: list, today: dict, before: dict) -> dict[str, dict]:
+    """The tasks of the per-task map steps to rerun that need not run again: {step: {task id: job id}}.
+
+    `order`: the steps the rerun submits, in dependency order (pipelines.model.Step); `today`: {step:
+    today's manifest task entries, in map order} of those planned one job per task; `before`: {step:
+    Before}. A task is kept when its job SUCCEEDED, today's file gives it the same entry (parameters,
+    environment, inputs, outputs), and what it depends on is not run again: each dependency is either
+    a step the rerun reuses whole or, with N_TO_N, a per-task step whose task at the same position is
+    kept. So a submit cut part-way, or a map where some tasks failed, runs again only what must."""
+    submitted = {s.name for s in order}
+    kept: dict[str, dict] = {}
+    for step in order:
+        entries, was = today.get(step.name), before.get(step.name)
+        if entries is None or was is None:
+            continue
+        mine = {}
+        for position, task in enumerate(entries):
+            tid = task.get("id")
+            if tid not in was.succeeded or was.tasks.get(tid) != task:
+                continue
+            if all(d.step not in submitted or (d.type == "N_TO_N" and _kept_at(kept, today, d.step, position))
+                   for d in step.depends_on):
+                mine[tid] = was.jobs[tid]
+        if mine:
+            kept[step.name] = mine
+    return kept
+
+
+def _kept_at(kept: dict, today: dict, step: str, position: int) -> bool:
+    entries = today.get(step)
+    return entries is not None and position < len(entries) and entries[position].get("id") in kept.get(step, {})

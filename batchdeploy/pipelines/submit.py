@@ -55,7 +55,7 @@ class PipelinePlan:
     manifests: list  # (key, bytes) uploaded before run.json
     secret_names: set
     code: codes.CodePlan | None = None  # settings: code, uploaded once before run.json
-    task_jobs: dict = field(default_factory=dict)  # per-task steps' {step: {task id: job id}}, as submitted
+    task_jobs: dict = field(default_factory=dict)  # per-task steps' {step: {task id: job id}} (reused and submitted)
 
     def per_task(self) -> frozenset:
         return frozenset(sp.step.name for sp in self.steps if sp.mode == maps.PER_TASK)
@@ -188,7 +188,8 @@ def step_doc(sp: StepPlan, secret_names: set) -> dict:
         "depends_on": [{"step": d.step, "type": d.type} for d in sp.step.depends_on],
         "output": sp.output,
         "map": None if sp.size is None else {"tasks": sp.size, "mode": sp.mode, **(sp.manifest or {}),
-                                             **({"units": maps.units_doc(sp)} if sp.units else {})},
+                                             **({"units": maps.units_doc(sp)} if sp.units is not None else {}),
+                                             **({"reused": {str(k): v for k, v in sp.reused.items()}} if sp.reused else {})},
         **({"launched": sp.manifest} if sp.size is None and sp.manifest else {}),
         "command": [redact(w) for w in (sp.request.get("containerOverrides") or {}).get("command") or []] or None,
     }
@@ -243,7 +244,8 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
                   "steps": [sp.step.name for sp in pp.steps]}
         runs.put(s3, bucket, runs.rerun_key(prefix, rerun_of, pp.run_id), marker)
     ids: dict[str, str] = {}
-    tasks = pp.task_jobs  # a per-task step's {task id: job id}, in task order
+    tasks: dict[str, dict] = {}  # a per-task step's {task id: job id} submitted now: what follows depends on these
+    orders = {sp.step.name: sp.manifest["task_ids"] for sp in pp.steps if sp.units is not None}
     pacer = plans.Pacer(plans.PACED_RATE, clock=ctx.clock, sleep=ctx.sleep) if pp.per_task() else None
 
     def send(sp: StepPlan, request: dict, deps: list, token: str) -> str:
@@ -261,19 +263,26 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
         for sp in pp.steps:
             record = {"format": runs.FORMAT, "run_id": pp.run_id, "step": sp.step.name, "client_token": sp.token}
             if sp.units is None:
-                deps = maps.depends_on(sp.step, ids, tasks)
+                deps = maps.depends_on(sp.step, ids, tasks, orders=orders)
                 ids[sp.step.name] = send(sp, sp.request, deps, sp.token)
                 record.update(job_id=ids[sp.step.name], depends_on=deps)
             else:
                 mine: dict[int, str] = {}
-                for position, unit in enumerate(sp.units):
+                positions = {tid: k for k, tid in enumerate(orders[sp.step.name])}
+                for unit in sp.units:
                     pacer.wait()
-                    mine[unit.task_ids[0]] = send(sp, unit.request, maps.depends_on(sp.step, ids, tasks, position),
-                                                  unit.request["tags"][TAG_CLIENT_TOKEN])
+                    tid = unit.task_ids[0]
+                    mine[tid] = send(sp, unit.request, maps.depends_on(sp.step, ids, tasks, positions[tid], orders),
+                                     unit.request["tags"][TAG_CLIENT_TOKEN])
                 tasks[sp.step.name] = mine
-                ids[sp.step.name] = next(iter(mine.values()))
+                every = {tid: {**sp.reused, **mine}[tid] for tid in orders[sp.step.name]}
+                pp.task_jobs[sp.step.name] = every
+                ids[sp.step.name] = next(iter(every.values()))
+                first = sp.units[0].task_ids[0] if sp.units else None
                 record.update(job_id=ids[sp.step.name], mode=maps.PER_TASK, jobs={str(k): v for k, v in mine.items()},
-                              depends_on=maps.depends_on(sp.step, ids, tasks, 0))  # task 1's
+                              **({"reused": {str(k): v for k, v in sp.reused.items()}} if sp.reused else {}),
+                              depends_on=maps.depends_on(sp.step, ids, tasks, positions[first], orders)
+                              if first is not None else [])  # its first submitted task's
             runs.put(s3, bucket, step_key(prefix, pp.run_id, sp.step.name),
                      {**record, "submitted_at": runs.iso(_now())})
     except Exception:

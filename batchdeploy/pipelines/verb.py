@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batchdeploy import errors, runs
+from batchdeploy.aws.s3 import parse_s3_url
 from batchdeploy.doctor import flags as doctor_flags
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.doctor import preflight
@@ -107,7 +108,7 @@ def base_options(pipeline: Pipeline, opts: PipelineOptions) -> jobrun.RunOptions
 
 
 def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptions, *, rerun_of: str | None = None,
-                 outputs_run_id: str | None = None, reused: list[str] = ()) -> int:
+                 outputs_run_id: str | None = None, reused: list[str] = (), before: dict | None = None) -> int:
     bucket, prefix, results = where(ctx)
     psubmit.check_order(pipeline, order, tuple(reused))
     plogs.check_choice(opts.logs, [s.name for s in pipeline.steps])
@@ -116,6 +117,9 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
     run_id = runs.new_run_id(psubmit._now())
     pp = psubmit.plan(ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id,
                       base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results, code=code)
+    if before:  # a rerun: the per-task tasks that succeeded and need not run again
+        keep_tasks(ctx, pp, reruns.reusable_tasks(order, {sp.step.name: sp.tasks for sp in pp.steps
+                                                          if sp.tasks is not None}, before))
     if pp.per_task():  # now that the shapes are known: a per-task map counts as that many dependencies
         check.check_pipeline(pipeline, max_tasks=int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")), per_task=pp.per_task(),
                              reused=frozenset(reused))
@@ -151,9 +155,32 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
     task_ids = {sp.step.name: sp.manifest.get("task_ids") for sp in pp.steps if sp.manifest}
     steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),
                              size=len(s.map.tasks) if s.map else None, reused=s.name in reused,
-                             tasks=pp.task_jobs.get(s.name), task_ids=task_ids.get(s.name))
+                             tasks=pp.task_jobs.get(s.name), task_ids=task_ids.get(s.name),
+                             task_records=_kept_records(pp, s.name))
              for s in _full_order(pipeline, order, reused)]
     return wait(ctx, steps, run_id, logs=opts.logs)
+
+
+def keep_tasks(ctx, pp: psubmit.PipelinePlan, kept: dict[str, dict]) -> None:
+    """A rerun's per-task steps submit only the tasks not kept (each kept task's job succeeded before)."""
+    for sp in pp.steps:
+        mine = kept.get(sp.step.name)
+        if mine:
+            sp.reused = mine
+            sp.units = [u for u in sp.units if u.task_ids[0] not in mine]
+            ctx.out.note(f"step {sp.step.name}: {len(mine)} of {sp.size} tasks succeeded before and are kept "
+                         f"({_ids(mine)}); {len(sp.units)} submitted")
+
+
+def _ids(tasks: dict) -> str:
+    shown = list(tasks)[:10]
+    return ", ".join(map(str, shown)) + (" ..." if len(tasks) > len(shown) else "")
+
+
+def _kept_records(pp: psubmit.PipelinePlan, name: str) -> dict:
+    """The kept tasks' jobs read as SUCCEEDED, never described (AWS may have aged them out) nor read for logs."""
+    kept = next((sp.reused for sp in pp.steps if sp.step.name == name), {})
+    return {job: {"jobId": job, "status": "SUCCEEDED", "kept": True} for job in kept.values()}
 
 
 def pack_code(ctx, pipeline: Pipeline, bucket: str, prefix: str):
@@ -232,7 +259,7 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
         raise UsageError(f"run {run_id} is not a pipeline run", hint=f"./deploy.sh --status {run_id}")
     if root.get("rerun_of"):  # a rerun's id reads as its original: one run, as sweeps' reruns
         return read_steps(ctx, root["rerun_of"])
-    ids, attempts, tasks = {}, {}, {}
+    ids, attempts, tasks, manifests = {}, {}, {}, {}  # manifests: a per-task step's latest, for a rerun
     for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
         doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
         docs = {d["name"]: d for d in (doc.get("pipeline") or {}).get("steps") or []}
@@ -240,17 +267,22 @@ def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
             got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name)) or {}
             attempts[name] = rid
             units = ((docs.get(name) or {}).get("map") or {}).get("units")
-            if units is not None:  # a map step submitted one job per task
+            if units is not None:  # a map step submitted one job per task (a rerun's: and those it kept)
+                mapped = (docs.get(name) or {}).get("map") or {}
                 jobs = {int(k): v for k, v in (got.get("jobs") or {}).items()} or {
                     u["task_id"]: found for u in units if (found := _by_token(ctx, doc, u))}
-                tasks[name] = jobs
-                ids[name] = next(iter(jobs.values()), None)
+                jobs.update({int(k): v for k, v in (mapped.get("reused") or {}).items()})
+                order = {tid: k for k, tid in enumerate(mapped.get("task_ids") or [])}
+                tasks[name] = dict(sorted(jobs.items(), key=lambda kv: order.get(kv[0], len(order))))
+                ids[name] = next(iter(tasks[name].values()), None)
+                manifests[name] = mapped.get("url")
             else:
                 tasks.pop(name, None)
+                manifests.pop(name, None)
                 ids[name] = got.get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
     steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
                              size=(d.get("map") or {}).get("tasks"), tasks=tasks.get(d["name"]),
-                             task_ids=(d.get("map") or {}).get("task_ids"))
+                             task_ids=(d.get("map") or {}).get("task_ids"), manifest=manifests.get(d["name"]))
              for d in root["pipeline"]["steps"]]
     return root, steps, attempts
 
@@ -323,4 +355,19 @@ def rerun(ctx, opts) -> int:
     reused = [s.name for s in steps if s.name not in names]
     ctx.out.note(f"rerun of {opts.target}: {', '.join(names)} (reusing {', '.join(reused) or 'nothing'})")
     return run_pipeline(ctx, pipeline, [s for s in order if s.name in names], opts, rerun_of=opts.target,
-                              outputs_run_id=root.get("outputs_run_id") or opts.target, reused=reused)
+                        outputs_run_id=root.get("outputs_run_id") or opts.target, reused=reused,
+                        before=_per_task_before(ctx, [s for s in steps if s.name in names]))
+
+
+def _per_task_before(ctx, steps: list[graph.StepState]) -> dict[str, reruns.Before]:
+    """The per-task steps' latest attempt (described already): their jobs, those that SUCCEEDED, and
+    what each task ran (its manifest, one GET per step with a task that succeeded)."""
+    out = {}
+    for s in steps:
+        ok = frozenset(t for t, j in (s.tasks or {}).items() if (s.task_records.get(j) or {}).get("status") == "SUCCEEDED")
+        if not ok or not s.manifest:
+            continue
+        bucket, key = parse_s3_url(s.manifest)
+        doc = runs.get_json(ctx.aws.client("s3"), bucket, key) or {}
+        out[s.name] = reruns.Before(dict(s.tasks), ok, {t.get("id"): t for t in doc.get("tasks") or []})
+    return out

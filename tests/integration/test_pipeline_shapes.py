@@ -6,6 +6,7 @@ record, --status and rerun, and the refusals (one line, exit 2, nothing sent).""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -156,6 +157,7 @@ def test_a_failed_per_task_map_stops_what_follows_and_rerun_submits_its_tasks_ag
     assert f"rerun of {run_id}: fit, sum (reusing nothing)" in err
     second = runs.RUN_ID.search(out.split("run:")[1]).group(0)
     assert read(aws, f"runs/{second}/steps/fit.json")["mode"] == "per-task"
+    assert "reused" not in read(aws, f"runs/{second}/steps/fit.json") and "are kept" not in err  # none succeeded
     code, out, err = cli("status", run_id, "--output", "json")
     steps = {s["name"]: s for s in json.loads(out)["steps"]}
     assert steps["fit"]["run_id"] == second and len(steps["fit"]["jobs"]) == 2
@@ -174,3 +176,53 @@ def test_logs_without_wait_or_naming_no_step_is_one_line_exit_2_through_deploy_s
     assert done.returncode == 2, done.both
     assert done.stdout == "" and done.stderr.strip().splitlines() == [f"batchdeploy: error: {message}"], done.stderr
     assert ops(counter, "submitjob") == 0 and keys(aws) == []
+
+
+def test_a_per_task_map_killed_mid_submit_is_rerun_task_by_task_and_no_task_runs_twice(moto, aws, pipe_project, proxy):
+    """SIGKILLed as fit's 2nd task's SubmitJob leaves (the proxy still forwards it): tasks 1 and 2 were
+    made, task 3 and sum never. The rerun finds 1 and 2 by their client tokens, keeps them (they
+    succeeded, today's file gives them the same parameters) and submits task 3 and sum only, sum
+    depending on task 3 alone; --status then reads fit as its three jobs, each made once."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.run_support import all_jobs
+
+    project, env = pipe_project
+    project.write("pipeline.yaml", "name: pt\nsteps:\n  fit:\n    job_definition: pipe-plain\n"
+                  "    map: {grid: {seed: [1, 2, 3]}}\n  sum: {depends_on: [fit]}\n")
+    procs = []
+    proxy.add(operation="submitjob", nth=2, before=lambda request: procs[0].send_signal(signal.SIGKILL))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", "pipeline", "run", "pipeline.yaml", "--no-credentials"],
+        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert procs[0].wait(120) == -signal.SIGKILL
+    run_id = runs.RUN_ID.search(keys(aws)[0]).group(0)
+    assert sorted(j["jobName"] for j in all_jobs(aws, env["queue"])) == ["pt-fit-1", "pt-fit-2"]
+    code, out, err = cli("status", run_id, "--output", "json")
+    assert {s["name"]: s["state"] for s in json.loads(out)["steps"]} == {"fit": "NOT SUBMITTED", "sum": "NOT SUBMITTED"}
+
+    counter = RequestCounter(moto)
+    code, out, err = cli("pipeline", "rerun", run_id, "--no-credentials", "--wait")
+    assert code == 0, out + err
+    assert "step fit: 2 of 3 tasks succeeded before and are kept (1, 2); 1 submitted" in err
+    assert ops(counter, "submitjob") == 2
+    made = sorted(j["jobName"] for j in all_jobs(aws, env["queue"]))
+    assert made == ["pt-fit-1", "pt-fit-2", "pt-fit-3", "pt-sum"], made
+    jobs = by_name(aws, env["queue"])
+    assert jobs["pt-sum"]["dependsOn"] == [{"jobId": jobs["pt-fit-3"]["jobId"]}]
+    second = runs.RUN_ID.search(out.split("run:")[1]).group(0)
+    step = read(aws, f"runs/{second}/steps/fit.json")
+    assert step["reused"] == {"1": jobs["pt-fit-1"]["jobId"], "2": jobs["pt-fit-2"]["jobId"]}
+    assert step["jobs"] == {"3": jobs["pt-fit-3"]["jobId"]}
+    code, out, err = cli("status", run_id, "--output", "json")
+    steps = {s["name"]: s for s in json.loads(out)["steps"]}
+    assert steps["fit"]["state"] == "SUCCEEDED" and steps["sum"]["state"] == "SUCCEEDED"
+    assert steps["fit"]["jobs"] == {str(i): jobs[f"pt-fit-{i}"]["jobId"] for i in (1, 2, 3)}
+    # nothing left to do: a second rerun says so and submits nothing
+    code, out, err = cli("pipeline", "rerun", run_id, "--no-credentials")
+    assert code == 0 and "every step succeeded; nothing to rerun" in out, out + err
+

@@ -110,7 +110,18 @@ def test_dependson_on_a_per_task_step_is_each_of_its_jobs_or_with_n_to_n_the_one
     after = Step("sum", depends_on=[Dependency("fit"), Dependency("prep")])
     assert depends_on(after, {"fit": "j1", "prep": "p"}, tasks) == [{"jobId": j} for j in ("j1", "j2", "j3", "p")]
     paired = Step("score", depends_on=[Dependency("fit", "N_TO_N")])
-    assert [depends_on(paired, {"fit": "j1"}, tasks, i) for i in range(3)] == [[{"jobId": j}] for j in ("j1", "j2", "j3")]
+    orders = {"fit": [1, 2, 3]}
+    assert [depends_on(paired, {"fit": "j1"}, tasks, i, orders) for i in range(3)] == [
+        [{"jobId": j}] for j in ("j1", "j2", "j3")]
+
+
+def test_a_rerun_depends_only_on_the_tasks_it_submits_again_and_pairs_n_to_n_by_map_position():
+    """fit's tasks 1 and 3 were kept (they succeeded before): only task 2 is submitted now."""
+    tasks = {"fit": {2: "j2"}}
+    orders = {"fit": [1, 2, 3]}
+    assert depends_on(Step("sum", depends_on=[Dependency("fit")]), {"fit": "j2"}, tasks) == [{"jobId": "j2"}]
+    paired = Step("score", depends_on=[Dependency("fit", "N_TO_N")])
+    assert [depends_on(paired, {"fit": "j2"}, tasks, i, orders) for i in range(3)] == [[], [{"jobId": "j2"}], []]
 
 
 def per_task(*statuses, attempts=True) -> graph.StepState:
