@@ -7,10 +7,9 @@ set -euo pipefail
 
 # shellcheck source=scripts/example-common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
-example=${BATCHDEPLOY_EXAMPLE:-$root/examples/quickstart}
 experiment=${DEMO_EXPERIMENT:-linear}
 
-stack_up_in "$example" "local stack: moto server, registry, container engine"
+example_up quickstart "local stack: moto server, registry, container engine"
 bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
 
 # No one-time account set-up: --create makes the roles the example's files name (PREFIX-batch-service,

@@ -10,11 +10,13 @@ export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=t
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
-# The local stack, started in the example's folder DIR (its .aws_env may ask for PostgreSQL with
-# LOCAL_POSTGRES=yes), and its export lines: the endpoint, dummy credentials, registry, engine and, with
-# PostgreSQL, its keys (the password read from the stack's 0600 file as they are sourced, never printed).
-stack_up_in() {
-  cd "$1" || return
+# The example NAME (examples/NAME, or BATCHDEPLOY_EXAMPLE) as `example`, and the local stack started in
+# its folder (its .aws_env may ask for PostgreSQL with LOCAL_POSTGRES=yes), with its export lines: the
+# endpoint, dummy credentials, registry, engine and, with PostgreSQL, its keys (the password read from
+# the stack's 0600 file as they are sourced, never printed). TITLE is the step's banner.
+example_up() {
+  example=${BATCHDEPLOY_EXAMPLE:-$root/examples/$1}
+  cd "$example" || return
   step "$2"
   "$py" -m batchdeploy.local up
   # shellcheck source=/dev/null

@@ -9,9 +9,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/example-common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
-example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-chapter}
 
-stack_up_in "$example" "local stack with PostgreSQL: moto server, registry, container engine, database"
+example_up triage-chapter "local stack with PostgreSQL: moto server, registry, container engine, database"
 bucket=$(sed -n 's/^S3_BUCKET=//p' .aws_env)
 
 step "--create: roles, bucket, compute environment, job queue"

@@ -9,9 +9,8 @@ set -euo pipefail
 
 # shellcheck source=scripts/example-common.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/example-common.sh"
-example=${BATCHDEPLOY_EXAMPLE:-$root/examples/triage-package}
 
-stack_up_in "$example" "local stack with PostgreSQL: moto server, registry, container engine, database"
+example_up triage-package "local stack with PostgreSQL: moto server, registry, container engine, database"
 # triage gets a database of its own, named after the project and made once: its schemas (results,
 # features, ...) would otherwise meet other projects' in the stack's shared database.
 db=$(sed -n 's/^PROJECT_NAME=//p' .aws_env)

@@ -301,21 +301,9 @@ def test_a_pipeline_killed_mid_submit_keeps_what_it_wrote_and_its_jobs_are_found
     """SIGKILLed as its 3rd SubmitJob leaves (the proxy still forwards it, so AWS makes c): run.json and
     steps/a.json, steps/b.json stay; --status finds c's job by its client token, and a rerun, once the
     jobs ended, submits only d: c is never submitted twice."""
-    import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
     project, env = pipe_project
     project.write("pipeline.yaml", DIAMOND_YAML)
-    procs = []
-    proxy.add(operation="submitjob", nth=3, before=lambda request: procs[0].send_signal(signal.SIGKILL))
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "batchdeploy", "pipeline", "run", "pipeline.yaml", "--no-credentials"],
-        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    assert procs[0].wait(120) == -signal.SIGKILL
+    killed_at_submit(project, proxy, 3)
     written = keys(aws)
     run_id = runs.RUN_ID.search(written[0]).group(0)
     assert written == [f"runs/{run_id}/run.json", f"runs/{run_id}/steps/a.json", f"runs/{run_id}/steps/b.json"]
@@ -330,6 +318,24 @@ def test_a_pipeline_killed_mid_submit_keeps_what_it_wrote_and_its_jobs_are_found
     assert f"rerun of {run_id}: d (reusing a, b, c)" in err
     assert ops(counter, "submitjob") == 1
     assert sorted(by_name(aws, env["queue"])) == ["dia-a", "dia-b", "dia-c", "dia-d"]
+
+
+def killed_at_submit(project, proxy, nth: int) -> None:
+    """`pipeline run pipeline.yaml` in its own process, SIGKILLed as its `nth` SubmitJob leaves (the
+    proxy still forwards that request, so AWS makes the job)."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    procs = []
+    proxy.add(operation="submitjob", nth=nth, before=lambda request: procs[0].send_signal(signal.SIGKILL))
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "batchdeploy", "pipeline", "run", "pipeline.yaml", "--no-credentials"],
+        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    assert procs[0].wait(120) == -signal.SIGKILL
 
 
 def test_output_json_is_one_document_with_the_run_and_its_job_ids(moto, aws, pipe_project):

@@ -6,7 +6,6 @@ record, --status and rerun, and the refusals (one line, exit 2, nothing sent).""
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -183,23 +182,14 @@ def test_a_per_task_map_killed_mid_submit_is_rerun_task_by_task_and_no_task_runs
     made, task 3 and sum never. The rerun finds 1 and 2 by their client tokens, keeps them (they
     succeeded, today's file gives them the same parameters) and submits task 3 and sum only, sum
     depending on task 3 alone; --status then reads fit as its three jobs, each made once."""
-    import signal
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
     from tests.run_support import all_jobs
+
+    from .test_pipeline_run import killed_at_submit
 
     project, env = pipe_project
     project.write("pipeline.yaml", "name: pt\nsteps:\n  fit:\n    job_definition: pipe-plain\n"
                   "    map: {grid: {seed: [1, 2, 3]}}\n  sum: {depends_on: [fit]}\n")
-    procs = []
-    proxy.add(operation="submitjob", nth=2, before=lambda request: procs[0].send_signal(signal.SIGKILL))
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", "batchdeploy", "pipeline", "run", "pipeline.yaml", "--no-credentials"],
-        cwd=project.path, env={**os.environ, "PYTHONPATH": str(ROOT), "AWS_ENDPOINT_URL": proxy.url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    assert procs[0].wait(120) == -signal.SIGKILL
+    killed_at_submit(project, proxy, 2)
     run_id = runs.RUN_ID.search(keys(aws)[0]).group(0)
     assert sorted(j["jobName"] for j in all_jobs(aws, env["queue"])) == ["pt-fit-1", "pt-fit-2"]
     code, out, err = cli("status", run_id, "--output", "json")
