@@ -18,6 +18,8 @@ Every mistake is a UsageError (exit 2) of one line listing every problem with it
 
 The back half: `submit` plans every step's requests (by shape, `maps`: a plain job, an array through
 the launcher, or one job per task on an image without it; with `settings: code`, every step through
-the launcher from one code bundle), writes the run record and submits; `graph` reads the steps'
-states, `view` shows them while `--wait` follows, `logs` adds the steps' log lines (`--logs`).
+the launcher from one code bundle), writes the run record and submits; `record` reads a run (and its
+reruns) back from S3, `graph` the steps' states, `view` shows them while `--wait` follows, `logs` adds
+the steps' log lines (`--logs`); `rerun` picks what a rerun submits (the steps, and a per-task map's
+tasks, that did not succeed).
 """

@@ -32,17 +32,13 @@ from batchdeploy.pipelines import check, maps
 from batchdeploy.pipelines.maps import StepPlan
 from batchdeploy.pipelines.model import RUN_KIND, Pipeline, Step
 from batchdeploy.pipelines.outputs import expand_outputs, step_output_url
+from batchdeploy.pipelines.record import step_key
 from batchdeploy.secrets import MASK, is_secret, redact
 from batchdeploy.state import IMAGES
 from batchdeploy.sweeps import plan as plans
 from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER
 
 KIND = RUN_KIND
-STEPS_DIR = "steps/"
-
-
-def step_key(prefix: str, run_id: str, step: str) -> str:
-    return runs.run_key(prefix, run_id, f"{STEPS_DIR}{step}.json")
 
 
 @dataclass
@@ -227,10 +223,9 @@ def _now():
     return _dt.datetime.now(_dt.timezone.utc)
 
 
-def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | None = None,
-           outputs_run_id: str | None = None) -> dict[str, str]:
-    """The record, then every step in order; returns {step: job id} (a per-task step: its first task's)."""
-    s3 = ctx.aws.client("s3")
+def _write_record(ctx, s3, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | None,
+                  outputs_run_id: str | None) -> None:
+    """The code bundle and manifests, then run.json (and a rerun's marker), before any SubmitJob."""
     if pp.code is not None:
         sent = manifests.upload_if_absent(s3, bucket, pp.code.bundle.key(prefix), pp.code.bundle.data, "application/gzip")
         ctx.out.note(f"code bundle {pp.code.bundle.sha256[:12]}: " + ("uploaded" if sent else "already in S3"))
@@ -243,6 +238,13 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
         marker = {"format": runs.FORMAT, "run_id": pp.run_id, "rerun_of": rerun_of, "created_at": doc["created_at"],
                   "steps": [sp.step.name for sp in pp.steps]}
         runs.put(s3, bucket, runs.rerun_key(prefix, rerun_of, pp.run_id), marker)
+
+
+def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | None = None,
+           outputs_run_id: str | None = None) -> dict[str, str]:
+    """The record, then every step in order; returns {step: job id} (a per-task step: its first task's)."""
+    s3 = ctx.aws.client("s3")
+    _write_record(ctx, s3, pp, bucket=bucket, prefix=prefix, rerun_of=rerun_of, outputs_run_id=outputs_run_id)
     ids: dict[str, str] = {}
     tasks: dict[str, dict] = {}  # a per-task step's {task id: job id} submitted now: what follows depends on these
     orders = {sp.step.name: sp.manifest["task_ids"] for sp in pp.steps if sp.units is not None}

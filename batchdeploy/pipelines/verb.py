@@ -25,7 +25,7 @@ from batchdeploy.doctor import preflight
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import run as jobrun
-from batchdeploy.pipelines import check, graph
+from batchdeploy.pipelines import check, graph, record
 from batchdeploy.pipelines import logs as plogs
 from batchdeploy.pipelines import rerun as reruns
 from batchdeploy.pipelines import submit as psubmit
@@ -251,51 +251,7 @@ def wait(ctx, steps: list[graph.StepState], run_id: str, *, live: bool | None = 
 def read_steps(ctx, run_id: str) -> tuple[dict, list[graph.StepState], dict]:
     """run.json and steps/*.json of a pipeline run (and of its reruns: the latest attempt of each step)."""
     bucket, prefix, _ = where(ctx)
-    s3 = ctx.aws.client("s3")
-    root = runs.get_json(s3, bucket, runs.run_key(prefix, run_id, runs.RUN_FILE))
-    if root is None:
-        raise UsageError(f"no run {run_id} in s3://{bucket}/{runs.run_key(prefix, '')}", hint="check S3_BUCKET and the run id")
-    if root.get("kind") != psubmit.KIND:
-        raise UsageError(f"run {run_id} is not a pipeline run", hint=f"./deploy.sh --status {run_id}")
-    if root.get("rerun_of"):  # a rerun's id reads as its original: one run, as sweeps' reruns
-        return read_steps(ctx, root["rerun_of"])
-    ids, attempts, tasks, manifests = {}, {}, {}, {}  # manifests: a per-task step's latest, for a rerun
-    for rid in [run_id, *runs.list_reruns(s3, bucket, prefix, run_id)]:
-        doc = root if rid == run_id else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
-        docs = {d["name"]: d for d in (doc.get("pipeline") or {}).get("steps") or []}
-        for name in (doc.get("pipeline") or {}).get("submitted_steps") or []:
-            got = runs.get_json(s3, bucket, psubmit.step_key(prefix, rid, name)) or {}
-            attempts[name] = rid
-            units = ((docs.get(name) or {}).get("map") or {}).get("units")
-            if units is not None:  # a map step submitted one job per task (a rerun's: and those it kept)
-                mapped = (docs.get(name) or {}).get("map") or {}
-                jobs = {int(k): v for k, v in (got.get("jobs") or {}).items()} or {
-                    u["task_id"]: found for u in units if (found := _by_token(ctx, doc, u))}
-                jobs.update({int(k): v for k, v in (mapped.get("reused") or {}).items()})
-                order = {tid: k for k, tid in enumerate(mapped.get("task_ids") or [])}
-                tasks[name] = dict(sorted(jobs.items(), key=lambda kv: order.get(kv[0], len(order))))
-                ids[name] = next(iter(tasks[name].values()), None)
-                manifests[name] = mapped.get("url")
-            else:
-                tasks.pop(name, None)
-                manifests.pop(name, None)
-                ids[name] = got.get("job_id") or _by_token(ctx, doc, docs.get(name) or {})
-    steps = [graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
-                             size=(d.get("map") or {}).get("tasks"), tasks=tasks.get(d["name"]),
-                             task_ids=(d.get("map") or {}).get("task_ids"), manifest=manifests.get(d["name"]))
-             for d in root["pipeline"]["steps"]]
-    return root, steps, attempts
-
-
-def _by_token(ctx, doc: dict, step: dict) -> str | None:
-    """A step with no steps/NAME.json (the submit was killed or refused there): the job its client token
-    made, if AWS made one (ListJobs by name, then the tag), so nothing is ever submitted twice."""
-    from batchdeploy.jobs.submit import with_token
-
-    if not step.get("client_token"):
-        return None
-    found = with_token(ctx.aws.client("batch"), doc.get("queue"), step["job_name"], step["client_token"])
-    return found[0]["jobId"] if found else None
+    return record.read(ctx.aws.client("s3"), ctx.aws.client("batch"), bucket, prefix, run_id)
 
 
 def status(ctx, run_id: str, opts: PipelineOptions | None = None) -> int:

@@ -1,6 +1,7 @@
 """The one module of the report that reads: run records and task records in S3 (batchdeploy.runs,
-sweeps.tree for a sweep's tasks and reruns), DescribeJobs for tasks without a record, and each task's
-`metrics.json` / `metrics.jsonl` in its output location."""
+sweeps.tree for a sweep's tasks and reruns, pipelines.record for a pipeline's steps and reruns),
+DescribeJobs for tasks without a record, and each task's `metrics.json` / `metrics.jsonl` in its output
+location."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from batchdeploy.aws.s3 import parse_s3_url
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs.job import Job
 from batchdeploy.jobs.runlist import iso_ms
+from batchdeploy.pipelines.model import RUN_KIND
 from batchdeploy.report.model import Run, Task, metrics_of, series_of
 from batchdeploy.secrets import is_secret, mask, mask_url_passwords
 from batchdeploy.sweeps.outputs import DEFAULT_OUTPUT_PARAMETER, task_output_url
@@ -101,6 +103,60 @@ def _job(s3, batch, run: dict) -> list[Task]:
     return out
 
 
+def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
+    """A pipeline run as rows: a plain step is one, a map step one per task, each with a `step`
+    parameter; a step's latest attempt (a rerun's, if any) decides its rows. States as `pipeline
+    status` gives them (a step after a failed one is NOT RUN), exit codes and times from AWS, resources
+    from the launcher's records where the step ran through it, metrics from each output location."""
+    from batchdeploy.pipelines import graph, record
+
+    root, steps, attempts = record.read(s3, batch, bucket, prefix, run["run_id"])
+    graph.describe(batch, steps, only_unfinished=False)
+    current = graph.states(steps)
+    docs: dict[str, dict] = {}
+
+    def doc_of(step: str) -> dict:
+        rid = attempts.get(step, root["run_id"])
+        if rid not in docs:
+            docs[rid] = root if rid == root["run_id"] else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
+        return next((d for d in docs[rid]["pipeline"]["steps"] if d["name"] == step), {})
+
+    rows: list[tuple] = []  # (step state, step doc, task entry or None, job id, launcher record)
+    for s in steps:
+        doc, rid = doc_of(s.name), attempts.get(s.name, root["run_id"])
+        records = runs.task_records(s3, bucket, prefix, f"{rid}/maps/{s.name}") if s.name in attempts else {}
+        if s.size is None:
+            last = next(iter(records.values()), [None])[-1]
+            rows.append((s, doc, None, s.job_id, last))
+            continue
+        url = (doc.get("map") or {}).get("url")
+        entries = (runs.get_json(s3, *parse_s3_url(url)) or {}).get("tasks", []) if url else []
+        for position, entry in enumerate(entries):
+            tid = entry.get("id", position + 1)
+            job = (s.tasks or {}).get(tid) if s.tasks is not None else (f"{s.job_id}:{position}" if s.job_id else None)
+            rows.append((s, doc, entry, job, (records.get(tid) or [None])[-1]))
+    children = aws_batch.describe_jobs(batch, [j for s, _, e, j, _ in rows if e is not None and s.tasks is None and j])
+    out = []
+    for n, (s, doc, entry, job_id, last) in enumerate(rows, 1):
+        job = (s.task_records.get(job_id) if s.tasks is not None else children.get(job_id) if entry is not None
+               else s.record) or {}
+        state = current[s.name] if entry is None or not job else job.get("status") or current[s.name]
+        if current[s.name] == "NOT RUN":  # a dependency failed: AWS fails the step's jobs without running them
+            state = "NOT RUN"
+        params = {"step": s.name, **(doc.get("parameters") or {})} if entry is None else \
+            {"step": s.name, **shown({**entry.get("parameters", {}), **entry.get("environment", {})})}
+        code = Job(job).exit_code if job else None
+        reason = (job.get("statusReason") or Job(job).reason or "") if job and state != "SUCCEEDED" else ""
+        if state == "NOT RUN":
+            reason = "not run: " + ", ".join(d for d in s.depends_on if current[d] in ("FAILED", "NOT RUN")) + " did not succeed"
+        task = Task(run_id=run["run_id"], task=n, params=params, state=state, exit_code=code, reason=reason,
+                    queued_at=iso_ms(job.get("createdAt")) or run.get("created_at"),
+                    started_at=iso_ms(job.get("startedAt")), ended_at=iso_ms(job.get("stoppedAt")))
+        output = doc.get("output") if entry is None else (entry.get("environment") or {}).get("BATCHDEPLOY_OUTPUT")
+        out.append(with_metrics(s3, _from_record(task, last), output))
+    return out
+
+
 def read_runs(s3, batch, bucket: str, prefix: str, results_prefix: str, run_ids: list[str]) -> list[Run]:
     out = []
     for run_id in run_ids:
@@ -108,6 +164,11 @@ def read_runs(s3, batch, bucket: str, prefix: str, results_prefix: str, run_ids:
         if run is None:
             raise UsageError(f"no run {run_id} in s3://{bucket}/{runs.run_key(prefix, run_id)}",
                              hint="./deploy.sh --status lists recent runs")
-        tasks = _sweep(s3, batch, bucket, prefix, results_prefix, run) if "sweep" in run else _job(s3, batch, run)
+        if run.get("kind") == RUN_KIND:
+            tasks = _pipeline(s3, batch, bucket, prefix, run)
+        elif "sweep" in run:
+            tasks = _sweep(s3, batch, bucket, prefix, results_prefix, run)
+        else:
+            tasks = _job(s3, batch, run)
         out.append(Run(run_id=run_id, run=run, tasks=tasks))
     return out

@@ -15,7 +15,7 @@ CAPABILITIES = {"jobs", "images", "sync", "infra", "local", "sweeps", "bags", "p
 # The doctor is below jobs and sweeps: their --wait and -r's preflight call it; it imports neither.
 BUILT_ON = {"sweeps": {"jobs", "doctor"}, "bags": {"jobs", "sweeps", "sync", "infra", "doctor"}, "pipelines": {"jobs", "sweeps", "doctor"},
             "functions": {"jobs", "sweeps", "images"}, "jobs": {"doctor"},
-            "report": {"jobs", "sweeps"}}  # a report reads runs (jobs) and sweeps (their tasks)
+            "report": {"jobs", "sweeps", "pipelines"}}  # a report reads runs (jobs), sweeps and pipelines (their tasks)
 # The top: it names every verb's module (as strings, imported on use) and may import any of them.
 TOP = {"batchdeploy.cli", "batchdeploy.__main__"}
 
