@@ -14,7 +14,7 @@ Read from pegasus's `impl/Synch.java` (pegasus-isi/pegasus main, 2026-06-22, d3f
   (and the queue and bucket made by default) is deleted when the run ends, in the order queue, compute
   environment (only once the queue is gone), job definition, bucket (only if the run created it).
 
-Where pegasus is wrong, the right thing here (README, "Coming from pegasus-aws-batch"):
+Where pegasus is wrong, the right thing here (docs/coming-from-pegasus.md):
 - running without `-q`: pegasus means to create a queue on the run's compute environment, but `isFile`
   answers false for its "NULL" marker, so it submits to a queue named NULL; here the queue is created.
 - a value with `/` that is not a file is refused here (pegasus tries to read it); so is a directory.

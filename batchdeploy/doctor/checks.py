@@ -1,5 +1,5 @@
 """The doctor's checks: pure functions over `Facts`, each returning its findings. `CHECKS` is the
-order they run in, and the README's "Stuck in RUNNABLE" list follows it."""
+order they run in, and docs/doctor.md's list follows it."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ def capacity(f: Facts) -> list[Finding]:
 
 
 def spot(f: Facts) -> list[Finding]:
-    """A Spot environment whose allocation may not place the job (no price data is read: see README)."""
+    """A Spot environment whose allocation may not place the job (no price data is read: see docs/doctor.md)."""
     out = []
     for ce in f.ces:
         r, name, arn = ce_resources(ce), ce_name(ce), ce_arn(ce)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from batchdeploy.doctor import checks, reach
 from batchdeploy.doctor.model import Facts, Finding, Shape
 
-# The order of the README's "Stuck in RUNNABLE" list.
+# The order of docs/doctor.md's "Stuck in RUNNABLE" list.
 CHECKS = (
     checks.job_reason, checks.queue_state, checks.ce_state, checks.fit, checks.platform, checks.capacity,
     checks.spot, reach.network, reach.roles, reach.image,

@@ -1,6 +1,6 @@
 """`-b` and the launcher: an image whose Dockerfile copies `batchdeploy-launch` in gets the file.
 
-The Dockerfile line is the one the README documents, `COPY batchdeploy-launch /usr/local/bin/`. When
+The Dockerfile line is the one docs/launcher.md documents, `COPY batchdeploy-launch /usr/local/bin/`. When
 an image's Dockerfile copies or adds `batchdeploy-launch`, `-b` writes the launcher (the one-file
 zip application, batchdeploy.launch.zipapp) into the build context before hashing it, so the image's
 launcher always matches this batchdeploy (a new launcher is a new content tag), and records

@@ -1,5 +1,5 @@
 """`python moto_server.py -H HOST -p PORT`: moto's server with its Batch extended so that the local
-stack's jobs run as AWS Batch documents (see README, "The local AWS Batch"). Run as a script by the moto
+stack's jobs run as AWS Batch documents (see docs/local-stack.md, "The local AWS Batch behaves like AWS"). Run as a script by the moto
 server's python; it imports moto and its sibling files batch_rules.py, batch_container.py and
 batch_runner.py (loaded by path), never batchdeploy.
 

@@ -1,6 +1,6 @@
 """The launcher in real job containers on the local AWS Batch (moto's Batch running podman containers).
 
-How the launcher gets into the image: the one Dockerfile line the README documents,
+How the launcher gets into the image: the one Dockerfile line docs/launcher.md documents,
 `COPY batchdeploy-launch /usr/local/bin/`, on a context that holds only the launcher file
 (`batchdeploy.launch.zipapp` writes it from batchdeploy/launch alone), FROM the stack's base image
 (Debian's python3 and botocore 1.29, which ignores AWS_ENDPOINT_URL). Nothing else of batchdeploy is
