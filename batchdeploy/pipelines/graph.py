@@ -30,7 +30,18 @@ class StepState:
     tasks: dict | None = None  # a map step submitted one job per task: {task id: job id}
     task_records: dict = field(default_factory=dict)  # job id -> DescribeJobs record, per-task
     task_ids: list | None = None  # an array map step's task id of each child index (its manifest's)
-    manifest: str | None = None  # a per-task step's manifest (s3:// URL of its latest attempt): what each task ran
+    attempts: list = field(default_factory=list)  # the run ids that submitted the step, oldest first
+    manifests: list = field(default_factory=list)  # a map step's manifest of each attempt (s3:// URLs), oldest first
+    reused_jobs: dict = field(default_factory=dict)  # a rerun's map step: {task id: job id} kept from an earlier attempt
+
+    @property
+    def kept(self) -> int:
+        """Tasks a rerun kept (an array's size counts only the others)."""
+        return len(self.reused_jobs)
+
+    def total(self) -> int | None:
+        """A map step's tasks, kept ones included."""
+        return None if self.size is None else self.size + (self.kept if self.tasks is None else 0)
 
     def summary(self) -> dict[str, int]:
         """A map step's jobs by state: the array parent's statusSummary, or the per-task jobs' counted."""
@@ -128,7 +139,8 @@ def draw(steps: list[StepState], current: dict[str, str]) -> list[str]:
     lines = []
     for s in steps:
         after = f"  <- {', '.join(s.depends_on)}" if s.depends_on else ""
-        kind = f" [map {s.size}{', one job per task' if s.tasks is not None else ''}]" if s.size else ""
+        kind = (f" [map {s.total()}{', one job per task' if s.tasks is not None else ''}"
+                f"{f', {s.kept} kept' if s.kept else ''}]") if s.size else ""
         extra = ""
         if s.size and s.size > 1 and (s.record or s.task_records):
             summary = s.summary()

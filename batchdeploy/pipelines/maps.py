@@ -41,8 +41,8 @@ class StepPlan:
     manifest: dict | None = None  # a map step's: {"url", "sha256", "task_ids", "records"}
     mode: str = JOB
     units: list | None = None  # per-task: one sweeps.plan.Unit per task to submit, in task order
-    tasks: list | None = None  # per-task: the manifest's task entries (what each task runs), in task order
-    reused: dict = field(default_factory=dict)  # per-task, on a rerun: {task id: job id} that succeeded before
+    tasks: list | None = None  # a map step: the manifest's task entries (what each task runs), in task order
+    reused: dict = field(default_factory=dict)  # a map step, on a rerun: {task id: job id} that succeeded before
 
 
 def launcher_or_none(spec: req.RunSpec, images: dict) -> str | None:
@@ -102,7 +102,7 @@ def plan_map(step: Step, spec: req.RunSpec, sweep, output: str, *, images: dict,
                     output, spec.job_definition, size=len(sweep.tasks),
                     manifest={"url": sp.manifest_urls[0], "sha256": m.sha256, "task_ids": sp.chunks[0], "records": records},
                     mode=PER_TASK if per_task else ARRAY, units=sp.units if per_task else None,
-                    tasks=m.doc["tasks"] if per_task else None)
+                    tasks=m.doc["tasks"])
 
 
 def records_of(bucket: str, prefix: str, run_id: str, step: Step) -> str:

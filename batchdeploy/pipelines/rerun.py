@@ -6,10 +6,11 @@ again and are no dependency: their outputs stay where the original run wrote the
 its marker ORIGINAL/reruns/NEW_RUN_ID.json once (as sweeps' rerun does), so `--status ORIGINAL`
 reads the original and its reruns as one run.
 
-A per-task map step (one job per task) is rerun task by task (reusable_tasks): the tasks that
-succeeded, with the same entry in today's file and nothing they depend on run again, are kept and
-not submitted; a submit cut part-way never runs a task twice. An array map step is one job: it is
-rerun whole.
+A map step is rerun task by task (reusable_tasks): the tasks that succeeded, with the same entry in
+today's file and nothing they depend on run again, are kept and not submitted; a submit cut part-way
+never runs a task twice. A per-task step submits a job for each other task; an array step one array
+of the others (ids kept, so outputs land where they did), unless an N_TO_N edge pairs it with another
+step the rerun submits: then it is rerun whole (whole_arrays).
 """
 
 from __future__ import annotations
@@ -37,12 +38,21 @@ class Before:
     tasks: dict
 
 
-def reusable_tasks(order: list, today: dict, before: dict) -> dict[str, dict]:
+def whole_arrays(order: list, arrays: set) -> frozenset:
+    """The array map steps a rerun must run whole: those with an N_TO_N edge to or from another step it
+    submits (AWS pairs child i with child i, so both arrays keep every task)."""
+    submitted = {s.name for s in order}
+    paired = {name for s in order for d in s.depends_on if d.type == "N_TO_N" and d.step in submitted
+              for name in (s.name, d.step)}
+    return frozenset(paired & arrays)
+
+
+def reusable_tasks(order: list, today: dict, before: dict, whole: frozenset = frozenset()) -> dict[str, dict]:
     """The tasks of the per-task map steps to rerun that need not run again: {step: {task id: job id}}.
 
     `order`: the steps the rerun submits, in dependency order (pipelines.model.Step); `today`: {step:
-    today's manifest task entries, in map order} of those planned one job per task; `before`: {step:
-    Before}. A task is kept when its job SUCCEEDED, today's file gives it the same entry (parameters,
+    today's manifest task entries, in map order} of its map steps; `before`: {step: Before}; `whole`:
+    the steps that keep nothing (whole_arrays). A task is kept when its job SUCCEEDED, today's file gives it the same entry (parameters,
     environment, inputs, outputs), and what it depends on is not run again: each dependency is either
     a step the rerun reuses whole or, with N_TO_N, a per-task step whose task at the same position is
     kept. So a submit cut part-way, or a map where some tasks failed, runs again only what must."""
@@ -50,7 +60,7 @@ def reusable_tasks(order: list, today: dict, before: dict) -> dict[str, dict]:
     kept: dict[str, dict] = {}
     for step in order:
         entries, was = today.get(step.name), before.get(step.name)
-        if entries is None or was is None:
+        if entries is None or was is None or step.name in whole:
             continue
         mine = {}
         for position, task in enumerate(entries):

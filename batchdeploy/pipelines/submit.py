@@ -107,8 +107,10 @@ def _overrides(prepared: jobrun.Prepared, step: Step, env_extra: dict) -> dict:
 
 
 def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: str, outputs_run_id: str,
-         base_token: str, bucket: str, prefix: str, results_prefix: str, code: codes.CodePlan | None = None) -> PipelinePlan:
-    """Every step's request, checked, every problem at once; nothing sent."""
+         base_token: str, bucket: str, prefix: str, results_prefix: str, code: codes.CodePlan | None = None,
+         skip: dict | None = None) -> PipelinePlan:
+    """Every step's request, checked, every problem at once; nothing sent. `skip`: a rerun's array map
+    steps' {task id: job id} kept from an earlier attempt, left out of the step's array."""
     urls = {s.name: step_output_url(bucket, results_prefix, outputs_run_id, s.name) for s in pipeline.steps}
     output_parameter = ctx.cfg.get("OUTPUT_PARAMETER", DEFAULT_OUTPUT_PARAMETER)
 
@@ -140,11 +142,14 @@ def plan(ctx, pipeline: Pipeline, order: list[Step], prepared: dict, *, run_id: 
                 steps.append(maps.plan_job(step, spec, token, urls[step.name], images=images, code=code,
                                            records=records, uploads=uploads))
             else:
-                steps.append(maps.plan_map(step, spec, _map_sweep(step, spec, expand, outputs_run_id=outputs_run_id,
-                                                                  bucket=bucket, results_prefix=results_prefix,
-                                                                  output_parameter=output_parameter),
-                                           urls[step.name], images=images, code=code, records=records,
-                                           bucket=bucket, prefix=prefix, uploads=uploads))
+                sweep = _map_sweep(step, spec, expand, outputs_run_id=outputs_run_id, bucket=bucket,
+                                   results_prefix=results_prefix, output_parameter=output_parameter)
+                kept = (skip or {}).get(step.name) or {}
+                if kept:
+                    sweep = replace(sweep, tasks=[t for t in sweep.tasks if t.id not in kept])
+                steps.append(replace(maps.plan_map(step, spec, sweep, urls[step.name], images=images, code=code,
+                                                   records=records, bucket=bucket, prefix=prefix, uploads=uploads),
+                                     reused=dict(kept)))
         except UsageError as exc:
             problems.append(f"step {step.name}{_at(step)}: {exc.line() if hasattr(exc, 'line') else exc}")
     if problems:

@@ -18,14 +18,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from batchdeploy import errors, runs
-from batchdeploy.aws.s3 import parse_s3_url
 from batchdeploy.doctor import flags as doctor_flags
 from batchdeploy.doctor import hook as doctor_hook
 from batchdeploy.doctor import preflight
 from batchdeploy.errors import UsageError
 from batchdeploy.jobs import code as codes
 from batchdeploy.jobs import run as jobrun
-from batchdeploy.pipelines import check, graph, record
+from batchdeploy.pipelines import check, graph, maps, record
 from batchdeploy.pipelines import logs as plogs
 from batchdeploy.pipelines import rerun as reruns
 from batchdeploy.pipelines import submit as psubmit
@@ -117,9 +116,10 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
     run_id = runs.new_run_id(psubmit._now())
     pp = psubmit.plan(ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id,
                       base_token=psubmit.new_token(), bucket=bucket, prefix=prefix, results_prefix=results, code=code)
-    if before:  # a rerun: the per-task tasks that succeeded and need not run again
-        keep_tasks(ctx, pp, reruns.reusable_tasks(order, {sp.step.name: sp.tasks for sp in pp.steps
-                                                          if sp.tasks is not None}, before))
+    if before:  # a rerun: the map tasks that succeeded and need not run again
+        pp = keep_tasks(ctx, pp, order, before, lambda skip: psubmit.plan(
+            ctx, pipeline, order, prepared, run_id=run_id, outputs_run_id=outputs_run_id or run_id, base_token=pp.base_token,
+            bucket=bucket, prefix=prefix, results_prefix=results, code=code, skip=skip))
     if pp.per_task():  # now that the shapes are known: a per-task map counts as that many dependencies
         check.check_pipeline(pipeline, max_tasks=int(ctx.cfg.get("MAX_SWEEP_TASKS", "10000")), per_task=pp.per_task(),
                              reused=frozenset(reused))
@@ -152,24 +152,37 @@ def run_pipeline(ctx, pipeline: Pipeline, order: list[Step], opts: PipelineOptio
         ctx.out.result(f"  status:  ./deploy.sh --status {rerun_of or run_id}")
     if not opts.wait:
         return errors.OK
-    task_ids = {sp.step.name: sp.manifest.get("task_ids") for sp in pp.steps if sp.manifest}
+    planned = {sp.step.name: sp for sp in pp.steps}
     steps = [graph.StepState(s.name, [d.step for d in s.depends_on], job_id=ids.get(s.name),
-                             size=len(s.map.tasks) if s.map else None, reused=s.name in reused,
-                             tasks=pp.task_jobs.get(s.name), task_ids=task_ids.get(s.name),
-                             task_records=_kept_records(pp, s.name))
+                             size=planned[s.name].size if s.name in planned else len(s.map.tasks) if s.map else None,
+                             reused=s.name in reused, tasks=pp.task_jobs.get(s.name),
+                             task_ids=(planned[s.name].manifest or {}).get("task_ids") if s.name in planned else None,
+                             task_records=_kept_records(pp, s.name),
+                             reused_jobs=dict(planned[s.name].reused) if s.name in planned else {})
              for s in _full_order(pipeline, order, reused)]
     return wait(ctx, steps, run_id, logs=opts.logs)
 
 
-def keep_tasks(ctx, pp: psubmit.PipelinePlan, kept: dict[str, dict]) -> None:
-    """A rerun's per-task steps submit only the tasks not kept (each kept task's job succeeded before)."""
+def keep_tasks(ctx, pp: psubmit.PipelinePlan, order: list[Step], before: dict, replan) -> psubmit.PipelinePlan:
+    """A rerun's map steps submit only the tasks not kept (each kept task's job succeeded before): a
+    per-task step fewer jobs, an array step an array of the others (`replan(skip)` plans it again); an
+    array that would keep every task, or is paired N_TO_N with a step submitted now, runs whole."""
+    arrays = {sp.step.name for sp in pp.steps if sp.mode == maps.ARRAY}
+    sizes = {sp.step.name: sp.size for sp in pp.steps}
+    kept = reruns.reusable_tasks(order, {sp.step.name: sp.tasks for sp in pp.steps if sp.tasks is not None}, before,
+                                 reruns.whole_arrays(order, arrays))
+    kept = {k: v for k, v in kept.items() if k not in arrays or len(v) < sizes[k]}
+    if any(k in arrays for k in kept):
+        pp = replan({k: v for k, v in kept.items() if k in arrays})
     for sp in pp.steps:
         mine = kept.get(sp.step.name)
-        if mine:
+        if mine and sp.mode == maps.PER_TASK:
             sp.reused = mine
             sp.units = [u for u in sp.units if u.task_ids[0] not in mine]
-            ctx.out.note(f"step {sp.step.name}: {len(mine)} of {sp.size} tasks succeeded before and are kept "
-                         f"({_ids(mine)}); {len(sp.units)} submitted")
+        if mine:
+            ctx.out.note(f"step {sp.step.name}: {len(mine)} of {sizes[sp.step.name]} tasks succeeded before and are kept "
+                         f"({_ids(mine)}); {sizes[sp.step.name] - len(mine)} submitted")
+    return pp
 
 
 def _ids(tasks: dict) -> str:
@@ -178,8 +191,9 @@ def _ids(tasks: dict) -> str:
 
 
 def _kept_records(pp: psubmit.PipelinePlan, name: str) -> dict:
-    """The kept tasks' jobs read as SUCCEEDED, never described (AWS may have aged them out) nor read for logs."""
-    kept = next((sp.reused for sp in pp.steps if sp.step.name == name), {})
+    """A per-task step's kept jobs read as SUCCEEDED, never described (AWS may have aged them out) nor
+    read for logs. (An array step's kept tasks are outside its array: its size counts the others.)"""
+    kept = next((sp.reused for sp in pp.steps if sp.step.name == name and sp.mode == maps.PER_TASK), {})
     return {job: {"jobId": job, "status": "SUCCEEDED", "kept": True} for job in kept.values()}
 
 
@@ -266,7 +280,7 @@ def status(ctx, run_id: str, opts: PipelineOptions | None = None) -> int:
     if ctx.out.json:
         ctx.out.emit_json({"run_id": run_id, "name": root.get("name"), "steps": [
             {"name": s.name, "state": current[s.name], "job_id": s.job_id, "depends_on": s.depends_on,
-             "run_id": attempts.get(s.name), "map": s.size,
+             "run_id": attempts.get(s.name), "map": s.total(), **({"kept": s.kept} if s.kept else {}),
              **({"jobs": {str(k): v for k, v in s.tasks.items()}} if s.tasks is not None else {})} for s in steps]})
         return errors.OK
     ctx.out.result(f"pipeline {root.get('name')}  run {run_id}  ({len(steps)} steps)")
@@ -312,18 +326,17 @@ def rerun(ctx, opts) -> int:
     ctx.out.note(f"rerun of {opts.target}: {', '.join(names)} (reusing {', '.join(reused) or 'nothing'})")
     return run_pipeline(ctx, pipeline, [s for s in order if s.name in names], opts, rerun_of=opts.target,
                         outputs_run_id=root.get("outputs_run_id") or opts.target, reused=reused,
-                        before=_per_task_before(ctx, [s for s in steps if s.name in names]))
+                        before=_before(ctx, [s for s in steps if s.name in names]))
 
 
-def _per_task_before(ctx, steps: list[graph.StepState]) -> dict[str, reruns.Before]:
-    """The per-task steps' latest attempt (described already): their jobs, those that SUCCEEDED, and
-    what each task ran (its manifest, one GET per step with a task that succeeded)."""
+def _before(ctx, steps: list[graph.StepState]) -> dict[str, reruns.Before]:
+    """The map steps' latest attempt (described already): their jobs, those that SUCCEEDED (with the
+    tasks an earlier rerun kept), and what each task ran (the manifests, one GET per attempt)."""
     out = {}
     for s in steps:
-        ok = frozenset(t for t, j in (s.tasks or {}).items() if (s.task_records.get(j) or {}).get("status") == "SUCCEEDED")
-        if not ok or not s.manifest:
+        if s.size is None or not s.job_id:
             continue
-        bucket, key = parse_s3_url(s.manifest)
-        doc = runs.get_json(ctx.aws.client("s3"), bucket, key) or {}
-        out[s.name] = reruns.Before(dict(s.tasks), ok, {t.get("id"): t for t in doc.get("tasks") or []})
+        done = record.succeeded(ctx.aws.client("batch"), s)
+        if done:
+            out[s.name] = reruns.Before(done, frozenset(done), record.entries(ctx.aws.client("s3"), s))
     return out

@@ -103,6 +103,27 @@ def _job(s3, batch, run: dict) -> list[Task]:
     return out
 
 
+def _step_rows(s3, bucket: str, prefix: str, s, doc: dict) -> list[tuple]:
+    """A step's rows: (step, doc, task entry or None, job id, launcher record). A map task's entry and
+    record come from the newest attempt that ran it (a rerun's array holds only what it ran again); its
+    job is the array child PARENT:INDEX, the one job of a one-task step, or its own per-task job."""
+    from batchdeploy.pipelines import record
+
+    records: dict = {}
+    for rid in s.attempts:  # the launcher's records, where the step ran through it
+        records.update(runs.task_records(s3, bucket, prefix, f"{rid}/maps/{s.name}"))
+    if s.size is None:
+        return [(s, doc, None, s.job_id, next(iter(records.values()), [None])[-1])]
+    if s.tasks is not None:
+        jobs = dict(s.tasks)
+    else:
+        jobs = {tid: f"{s.job_id}:{i}" if s.size > 1 else s.job_id for i, tid in enumerate(s.task_ids or []) if s.job_id}
+        jobs.update(s.reused_jobs)
+    entries = record.entries(s3, s)
+    order = list(entries) + [t for t in jobs if t not in entries]
+    return [(s, doc, entries.get(tid, {"id": tid}), jobs.get(tid), (records.get(tid) or [None])[-1]) for tid in order]
+
+
 def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
     """A pipeline run as rows: a plain step is one, a map step one per task, each with a `step`
     parameter; a step's latest attempt (a rerun's, if any) decides its rows. States as `pipeline
@@ -123,18 +144,7 @@ def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
 
     rows: list[tuple] = []  # (step state, step doc, task entry or None, job id, launcher record)
     for s in steps:
-        doc, rid = doc_of(s.name), attempts.get(s.name, root["run_id"])
-        records = runs.task_records(s3, bucket, prefix, f"{rid}/maps/{s.name}") if s.name in attempts else {}
-        if s.size is None:
-            last = next(iter(records.values()), [None])[-1]
-            rows.append((s, doc, None, s.job_id, last))
-            continue
-        url = (doc.get("map") or {}).get("url")
-        entries = (runs.get_json(s3, *parse_s3_url(url)) or {}).get("tasks", []) if url else []
-        for position, entry in enumerate(entries):
-            tid = entry.get("id", position + 1)
-            job = (s.tasks or {}).get(tid) if s.tasks is not None else (f"{s.job_id}:{position}" if s.job_id else None)
-            rows.append((s, doc, entry, job, (records.get(tid) or [None])[-1]))
+        rows += _step_rows(s3, bucket, prefix, s, doc_of(s.name))
     children = aws_batch.describe_jobs(batch, [j for s, _, e, j, _ in rows if e is not None and s.tasks is None and j])
     out = []
     for n, (s, doc, entry, job_id, last) in enumerate(rows, 1):

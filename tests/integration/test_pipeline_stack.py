@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 
 import pytest
 
@@ -151,6 +152,46 @@ def test_a_failing_middle_step_stops_what_follows_and_rerun_after_the_fix_runs_o
     assert code == 0, err
     assert [line.split()[1] for line in out.splitlines()[1:4]] == ["SUCCEEDED"] * 3
 
+
+LATE = """\
+name: late
+steps:
+  fit: {map: {tasks: fit.tsv}}
+  sum:
+    depends_on: [fit]
+    parameters: {inputs: "{steps.fit.output}1/out.txt,{steps.fit.output}2/out.txt,{steps.fit.output}3/out.txt", word: sum}
+"""
+
+
+def test_a_rerun_runs_again_only_the_map_tasks_that_did_not_succeed(batch, pipe):
+    """fit is one array of three; task 2 reads an input that is not there yet and fails, so sum does not
+    run. Once the input is there, the rerun keeps tasks 1 and 3 (they succeeded; today's file gives them
+    the same entries) and runs task 2 alone, then sum, which reads all three where the first run wrote them."""
+    late = f"{unique('late')}/in.txt"
+    pipe.write("pipeline.yaml", LATE)
+    pipe.write("fit.tsv", f"--param word\t--param inputs\nf1\t-\nf2\ts3://{batch.bucket}/{late}\nf3\t-\n")
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials", "--wait")
+    assert code == 3, out + err
+    first = runs.RUN_ID.search(out).group(0)
+    assert text(batch, first, "fit/1") == "f1()" and text(batch, first, "fit/2") is None
+
+    batch.s3.put_object(Bucket=batch.bucket, Key=late, Body=b"in")  # the fix
+    code, out, err = cli("pipeline", "rerun", first, "--no-credentials", "--wait")
+    assert code == 0, out + err
+    assert "step fit: 2 of 3 tasks succeeded before and are kept (1, 3); 1 submitted" in err
+    assert text(batch, first, "sum") == "sum(f1()+f2(in)+f3())"
+    second = runs.RUN_ID.search(out.split("run:")[1]).group(0)
+    # the launcher ran task 2 alone in the rerun: its records hold no other task
+    listed = batch.s3.list_objects_v2(Bucket=batch.bucket, Prefix=f"runs/{second}/maps/fit/tasks/").get("Contents", [])
+    assert {o["Key"].split("/tasks/")[1].split("/")[0] for o in listed} == {"2"}
+    code, out, err = cli("status", first, "--output", "json")
+    fit = next(s for s in json.loads(out)["steps"] if s["name"] == "fit")
+    assert fit["state"] == "SUCCEEDED" and fit["map"] == 3 and fit["kept"] == 2, fit
+    # the report reads the three tasks, the kept ones from the first run
+    code, out, err = cli("report", first, "--output", "json")
+    rows = json.loads(out)["runs"][0]["tasks"]
+    assert [(t["params"]["step"], t["params"]["word"], t["state"]) for t in rows] == [
+        ("fit", "f1", "SUCCEEDED"), ("fit", "f2", "SUCCEEDED"), ("fit", "f3", "SUCCEEDED"), ("sum", "sum", "SUCCEEDED")]
 
 def plain_definition(batch: Batch, image: str, name: str, command: list) -> str:
     """`command` on `image`, the launcher not declared (the base image has none): what -u registers for

@@ -4,7 +4,7 @@ succeeded, today's file gives them the same entry, nothing they depend on runs a
 from __future__ import annotations
 
 from batchdeploy.pipelines.model import Dependency, Step
-from batchdeploy.pipelines.rerun import Before, reusable_tasks
+from batchdeploy.pipelines.rerun import Before, reusable_tasks, whole_arrays
 
 
 def entries(*seeds) -> list[dict]:
@@ -56,3 +56,22 @@ def test_a_step_planned_as_one_array_today_or_with_no_earlier_attempt_keeps_noth
     was = {"fit": before("fit", entries("1"), {1})}
     assert reusable_tasks([fit], {}, was) == {}  # today's image has the launcher: one array, rerun whole
     assert reusable_tasks([fit], {"fit": entries("1")}, {}) == {}
+
+
+def test_an_array_paired_n_to_n_with_a_step_submitted_again_is_rerun_whole():
+    fit, score, total = Step("fit"), Step("score", depends_on=[Dependency("fit", "N_TO_N")]), Step("sum", depends_on=[
+        Dependency("score")])
+    assert whole_arrays([fit, score, total], {"fit", "score"}) == {"fit", "score"}
+    assert whole_arrays([score, total], {"score"}) == frozenset()  # fit reused whole: no pair submitted now
+    assert whole_arrays([fit, score], {"fit"}) == {"fit"}  # score per-task: fit's array still pairs
+    today = {"fit": entries("1", "2"), "score": entries("3", "4")}
+    was = {"fit": before("fit", today["fit"], {1}), "score": before("score", today["score"], {1})}
+    assert reusable_tasks([fit, score], today, was, whole=frozenset({"fit", "score"})) == {}
+
+
+def test_an_array_childs_index_comes_from_its_array_properties_or_its_id():
+    from batchdeploy.pipelines.record import _child_index
+
+    assert _child_index({"jobId": "p:7", "arrayProperties": {"index": 3}}) == 3
+    assert _child_index({"jobId": "0a1b-2c:12"}) == 12  # moto lists no arrayProperties
+    assert _child_index({"jobId": "0a1b-2c"}) is None
