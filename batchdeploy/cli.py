@@ -220,6 +220,8 @@ def _run_flags(add, verb: str) -> None:
           help="one task per combination of the values (the cartesian product)")
     sweep("--rerun-failed", metavar="RUN_ID", help="a new run of the run's failed and never-started tasks only")
     add("--pipeline", metavar="FILE", help="a pipeline file: every step submitted at once with dependsOn")
+    add("--logs", nargs="?", const="", metavar="STEP,...",
+        help="with --pipeline --wait: the steps' log lines as they arrive (every step, or those named)")
     importlib.import_module("batchdeploy.doctor.flags").add_run_flags(add)
 
 

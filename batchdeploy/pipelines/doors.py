@@ -22,6 +22,11 @@ def run_door(ctx) -> int:
         from batchdeploy.pipelines import verb
 
         return verb.from_run(ctx)
+    if getattr(ctx.args, "logs", None) is not None:
+        from batchdeploy.errors import UsageError
+
+        raise UsageError("-r --logs names the steps of a pipeline whose lines to show",
+                         hint="with one job, --wait shows its log lines already; a pipeline: -r --pipeline FILE --wait --logs")
     from batchdeploy.sweeps import verb as sweeps
 
     return sweeps.main(ctx)

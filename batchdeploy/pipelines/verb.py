@@ -52,11 +52,16 @@ class PipelineOptions:
             raise UsageError(f"pipeline {action!r}: not an action", hint="write pipeline run FILE | rerun RUN_ID | status RUN_ID")
         if action != "run" and not runs.RUN_ID.fullmatch(target or ""):
             raise UsageError(f"pipeline {action} {target!r}: not a run id", hint="a run id looks like 20261130T161200Z-3fa9c1")
-        logs = plogs.parse_choice(getattr(args, "logs", None))
-        if logs is not None and not getattr(args, "wait", False):
-            raise UsageError("--logs shows the steps' lines while following the run", hint="add --wait")
         return cls(action, target, bool(getattr(args, "wait", False)), bool(getattr(args, "no_credentials", False)),
-                   bool(getattr(args, "dry_run", False)), logs)
+                   bool(getattr(args, "dry_run", False)), logs_of(args))
+
+
+def logs_of(args) -> tuple | None:
+    """--logs [STEP,...] (pipeline run, pipeline status, -r --pipeline): only while following."""
+    logs = plogs.parse_choice(getattr(args, "logs", None))
+    if logs is not None and not getattr(args, "wait", False):
+        raise UsageError("--logs shows the steps' lines while following the run", hint="add --wait")
+    return logs
 
 
 def load(ctx, path: str) -> tuple[Pipeline, list[Step]]:
@@ -89,7 +94,7 @@ def from_run(ctx) -> int:
     if given:
         raise UsageError(f"-r --pipeline takes its steps from the file, not {given[0]}",
                          hint="put it in the pipeline file (a step's parameters, map:, depends_on:)")
-    opts = PipelineOptions("run", a.pipeline, bool(a.wait), bool(a.no_credentials), bool(a.dry_run))
+    opts = PipelineOptions("run", a.pipeline, bool(a.wait), bool(a.no_credentials), bool(a.dry_run), logs_of(a))
     pipeline, order = load(ctx, opts.target)
     if ctx.args.name and ctx.args.name != pipeline.name:
         raise UsageError(f"-r {ctx.args.name} --pipeline: the file's pipeline is named {pipeline.name!r}",

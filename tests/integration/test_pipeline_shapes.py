@@ -163,15 +163,21 @@ def test_a_failed_per_task_map_stops_what_follows_and_rerun_submits_its_tasks_ag
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--logs"], "--logs shows the steps' lines while following the run; add --wait"),
-    (["--wait", "--logs", "fit,nope"], "--logs nope: no such step; the steps are prep, fit, score, sum"),
+    (["--pipeline", "run", "pipeline.yaml", "--logs"], "--logs shows the steps' lines while following the run; add --wait"),
+    (["--pipeline", "run", "pipeline.yaml", "--wait", "--logs", "fit,nope"],
+     "--logs nope: no such step; the steps are prep, fit, score, sum"),
+    (["-r", "pt", "--pipeline", "pipeline.yaml", "--logs"], "--logs shows the steps' lines while following the run; add --wait"),
+    (["-r", "pt", "--pipeline", "pipeline.yaml", "--wait", "--logs", "nope"],
+     "--logs nope: no such step; the steps are prep, fit, score, sum"),
+    (["-r", "pt", "--wait", "--logs"], "-r --logs names the steps of a pipeline whose lines to show; with one job, --wait "
+                                       "shows its log lines already; a pipeline: -r --pipeline FILE --wait --logs"),
 ])
 def test_logs_without_wait_or_naming_no_step_is_one_line_exit_2_through_deploy_sh(moto, aws, pipe_project, argv,
                                                                                    message):
     project, _ = pipe_project
     project.write("pipeline.yaml", PER_TASK)
     counter = RequestCounter(moto)
-    done = project.deploy("--pipeline", "run", "pipeline.yaml", "--no-credentials", *argv)
+    done = project.deploy(*argv, "--no-credentials")
     assert done.returncode == 2, done.both
     assert done.stdout == "" and done.stderr.strip().splitlines() == [f"batchdeploy: error: {message}"], done.stderr
     assert ops(counter, "submitjob") == 0 and keys(aws) == []

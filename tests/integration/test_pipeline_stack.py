@@ -276,3 +276,7 @@ def test_logs_prints_the_steps_lines_as_plain_lines_prefixed_by_the_step_and_sta
     code, out, err = cli("pipeline", "status", run_id, "--wait", "--logs", "b")
     assert code == 0, out + err
     assert [line for line in out.splitlines() if ": step " in line] == ["b: step b ['a()']"], out
+    # -r NAME --pipeline FILE takes --logs too (deploy.sh's -r form of `pipeline run`)
+    code, out, err = cli("run", "chain", "--pipeline", "pipeline.yaml", "--no-credentials", "--wait", "--logs", "c")
+    assert code == 0, out + err
+    assert [line for line in out.splitlines() if ": step " in line] == ["c: step c ['b(a())']"], out
