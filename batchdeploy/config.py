@@ -247,6 +247,11 @@ def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     return _expand(path, bindings, values), _file_warnings(path, bindings)
 
 
+def file_values(path: Path) -> dict[str, str]:
+    """An `.aws_env` file's own values, `${NAME}` expanded as `load` expands them (no environment)."""
+    return _read_env_file(path)[0]
+
+
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 

@@ -7,11 +7,15 @@ nothing is written (exit 2). Needs no configuration and no AWS call.
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 
+from batchdeploy.config import file_values
 from batchdeploy.errors import UsageError
 from batchdeploy.init.files import clean_name, name_problem, project_files
 from batchdeploy.state import atomic_write
+from batchdeploy.ui import FRONT_DOOR
 
 
 def add_flags(add, verb: str) -> None:
@@ -46,14 +50,25 @@ def main(ctx) -> int:
         return 0
     where = "the local stack" if args.local else "AWS"
     ctx.out.result(f"project {name} for {where} in {folder}: {len(files)} files")
-    ctx.out.info(_next_steps(args.local))
+    ctx.out.info("next:")
+    for line in next_steps(folder, file_values(folder / ".aws_env")["S3_BUCKET"], bool(args.local)):
+        ctx.out.info(f"  {line}")
     return 0
 
 
-def _next_steps(local: bool) -> str:
-    start = (
-        "next (in the folder): source <(python -m batchdeploy.local env), then"
-        if local
-        else "next (in the folder): set ACCOUNT_ID in .aws_env, then"
-    )
-    return f"{start} ./deploy.sh --create --yes, -b, -u, --sync-to-s3, -r try experiment_file=... --wait"
+def next_steps(folder: Path, bucket: str, local: bool, environ=None) -> list[str]:
+    """The commands that take the new project to a finished job, ready to paste into a shell: paths
+    quoted, deploy.sh named by its absolute path when it was the door (a project has no deploy.sh of
+    its own), else `batchdeploy VERB` (ui.as_run names them so as they are printed)."""
+    environ = os.environ if environ is None else environ
+    clone = Path(__file__).resolve().parents[2]
+    via_sh = environ.get(FRONT_DOOR) == "deploy.sh" and (clone / "deploy.sh").is_file()
+    door = shlex.quote(str(clone / "deploy.sh")) if via_sh else "./deploy.sh"
+    stack = shlex.quote(str(clone / "scripts" / "local-stack.sh")) if via_sh else \
+        f"{shlex.quote(sys.executable)} -m batchdeploy.local"
+    first = f"{stack} up && source <({stack} env)" if local else \
+        "set ACCOUNT_ID in .aws_env, and AWS credentials as the AWS CLI finds them"
+    return [first, f"cd {shlex.quote(str(folder))}",
+            f"{door} --create --yes && {door} -b && {door} -u && {door} --sync-to-s3",
+            f"{door} -r try experiment_file=s3://{bucket}/experiments/pi.yaml "
+            f"output_path=s3://{bucket}/results/try --wait"]

@@ -7,11 +7,12 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shlex
 import subprocess
 
 import pytest
 
-from tests.integration.conftest import ROOT
+from tests.integration.conftest import ROOT, script_env
 
 pytestmark = [pytest.mark.engine, pytest.mark.e2e]
 
@@ -47,12 +48,30 @@ def expected_estimate(folder) -> float:
     return module.estimate(20000, 7)
 
 
+def printed_steps(made) -> list[str]:
+    lines = made.stdout.splitlines()
+    return [line.strip() for line in lines[lines.index("next:") + 1:]]
+
+
 def test_init_local_runs_the_whole_path_with_no_edit_and_after_a_rename(local_stack, tmp_path):
+    """The first pass runs the commands init printed, as a person pastes them into bash from another
+    folder: the stack's `up` (it is up: nothing started) and `env`, cd, then the verbs; nothing else set."""
     folder = tmp_path / "My New_Project"
     folder.mkdir()
     made = deploy(local_stack, folder, "--init", "--local")
     assert "project my-new-project for the local stack" in made.stdout
-    metrics = the_whole_path(local_stack, folder, "my-new-project-dev-bucket")
+    steps = printed_steps(made)
+    door, bucket = shlex.quote(str(ROOT / "deploy.sh")), "my-new-project-dev-bucket"
+    assert steps[1:] == [f"cd {shlex.quote(str(folder))}",
+                         f"{door} --create --yes && {door} -b && {door} -u && {door} --sync-to-s3",
+                         f"{door} -r try experiment_file=s3://{bucket}/experiments/pi.yaml "
+                         f"output_path=s3://{bucket}/results/try --wait"], steps
+    pasted = subprocess.run(["bash", "-euo", "pipefail", "-c", "\n".join(steps)], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=900, env=script_env(local_stack.state))
+    assert pasted.returncode == 0, pasted.stdout + pasted.stderr
+    assert "SUCCEEDED" in pasted.stdout + pasted.stderr
+    deploy(local_stack, folder, "--results")
+    metrics = json.loads((folder / "results" / "try" / "metrics.json").read_text())
     assert metrics == {"name": "pi", "samples": 20000, "seed": 7, "estimate": expected_estimate(folder)}
 
     env_file = folder / ".aws_env"

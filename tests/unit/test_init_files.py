@@ -62,3 +62,26 @@ def test_image_problems():
     assert "'myproj', which -b does not build (IMAGES builds quickstart)" in line and "add myproj=FOLDER" in line
     [line] = image_problems("jd.json", f"{reg}/b@sha256:00", reg, ["a", "b"], {"a": {"tag": "c-1"}})
     assert "'b', which no -b pushed" in line and "run ./deploy.sh -b first" in line
+
+
+def test_the_next_steps_are_commands_to_paste_quoted_and_named_as_the_user_ran_batchdeploy(tmp_path):
+    import shlex
+    import sys
+    from pathlib import Path
+
+    from batchdeploy.init.verb import next_steps
+
+    folder = tmp_path / "my proj"
+    clone = Path(__file__).resolve().parents[2]
+    door = shlex.quote(str(clone / "deploy.sh"))
+    through_sh = next_steps(folder, "b-dev-bucket", True, {"BATCHDEPLOY_FRONT_DOOR": "deploy.sh"})
+    stack = shlex.quote(str(clone / "scripts" / "local-stack.sh"))
+    assert through_sh == [f"{stack} up && source <({stack} env)", f"cd '{folder}'",
+                          f"{door} --create --yes && {door} -b && {door} -u && {door} --sync-to-s3",
+                          f"{door} -r try experiment_file=s3://b-dev-bucket/experiments/pi.yaml "
+                          "output_path=s3://b-dev-bucket/results/try --wait"]
+    # through `batchdeploy`: ./deploy.sh FLAG is printed as `batchdeploy VERB` (ui.as_run); for AWS, no stack
+    direct = next_steps(folder, "b-dev-bucket", False, {})
+    assert direct[0] == "set ACCOUNT_ID in .aws_env, and AWS credentials as the AWS CLI finds them"
+    assert direct[2] == "./deploy.sh --create --yes && ./deploy.sh -b && ./deploy.sh -u && ./deploy.sh --sync-to-s3"
+    assert next_steps(folder, "b", True, {})[0].startswith(f"{shlex.quote(sys.executable)} -m batchdeploy.local up")
