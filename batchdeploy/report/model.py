@@ -77,12 +77,13 @@ def series_of(text: str) -> list[dict]:
 
 
 def varying(tasks: list[Task]) -> list[str]:
-    """Parameters whose value differs between tasks (output locations, always different, left out)."""
+    """Parameters whose value differs between the tasks that have them (output locations, always
+    different, left out; a pipeline's steps need not share their parameters)."""
     names = list(dict.fromkeys(k for t in tasks for k in t.params))
     out = []
     for name in names:
-        values = {str(t.params.get(name)) for t in tasks}
-        if len(values) > 1 and not all(str(t.params.get(name, "")).startswith("s3://") for t in tasks):
+        values = {str(t.params[name]) for t in tasks if name in t.params}
+        if len(values) > 1 and not all(v.startswith("s3://") for v in values):
             out.append(name)
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
+from batchdeploy.pipelines.model import RUN_KIND
 from batchdeploy.report import svg
 from batchdeploy.report.model import (
     Run,
@@ -122,6 +123,27 @@ def series_plots(runs: list[Run]) -> list[str]:
     return out
 
 
+def graph_plot(run: Run) -> str | None:
+    """A pipeline run's steps as a graph, each coloured by its rows' states (a map step: FAILED if a task
+    failed, SUCCEEDED if all did, NOT RUN if none ran, else its tasks' furthest state)."""
+    steps = (run.run.get("pipeline") or {}).get("steps") if run.run.get("kind") == RUN_KIND else None
+    if not steps:
+        return None
+    out = []
+    for d in steps:
+        states = [t.state for t in run.tasks if t.params.get("step") == d["name"]]
+        if states and all(x == "SUCCEEDED" for x in states):
+            state = "SUCCEEDED"
+        elif "FAILED" in states:
+            state = "FAILED"
+        else:
+            state = next((x for x in states if x not in ("SUCCEEDED", "NOT RUN")), states[0] if states else "NOT RUN")
+        note = f"{len(states)} task{'s' if len(states) != 1 else ''}" if (d.get("map") or {}) else "one job"
+        out.append({"name": d["name"], "depends_on": [x["step"] for x in d.get("depends_on") or []], "state": state,
+                    "note": note})
+    return svg.graph(out, f"{run.run_id[-6:]}: {run.run.get('name') or 'pipeline'}")
+
+
 def timeline_plot(run: Run) -> str | None:
     bars = []
     for t in run.tasks:
@@ -129,7 +151,8 @@ def timeline_plot(run: Run) -> str | None:
         if start is None or end is None:
             continue
         note = f"peak {fmt(t.peak_memory_mib)} MiB, CPU {fmt(t.cpu_s)} s"
-        bars.append({"name": f"task {t.task}", "queued": min(queued or start, start), "start": start, "end": end,
+        name = f"{t.params['step']} {t.task}" if run.run.get("kind") == RUN_KIND and "step" in t.params else f"task {t.task}"
+        bars.append({"name": name, "queued": min(queued or start, start), "start": start, "end": end,
                      "failed": t.state == "FAILED", "note": note})
     return svg.timeline(bars, f"{run.run_id[-6:]}: queued (grey), ran (green), failed (red)") if bars else None
 
@@ -166,8 +189,11 @@ def html(runs: list[Run], generated_at: str) -> str:
     sections = [
         f"<h1>batchdeploy report: {escape(ids)}</h1><p>Generated {escape(generated_at)}.</p>",
         '<h2>What ran</h2><div class="side">' + "".join(what_ran_table(r) for r in runs) + "</div>",
-        "<h2>Tasks</h2><p>Click a column to sort.</p>" + tasks_table(runs) + _same(runs),
     ]
+    graphs = [p for p in (graph_plot(r) for r in runs) if p]
+    if graphs:
+        sections.append('<h2>Pipeline</h2><div class="plots">' + "".join(graphs) + "</div>")
+    sections.append("<h2>Tasks</h2><p>Click a column to sort.</p>" + tasks_table(runs) + _same(runs))
     for title, plots in (("Metrics by parameter", metric_plots(runs)), ("Curves (metrics.jsonl)", series_plots(runs)),
                          ("Timeline", timelines), ("Resources", resource_plots(runs))):
         body = "".join(plots) if plots else "<p>Nothing to plot.</p>"

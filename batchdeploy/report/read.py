@@ -154,7 +154,8 @@ def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
         if current[s.name] == "NOT RUN":  # a dependency failed: AWS fails the step's jobs without running them
             state = "NOT RUN"
         params = {"step": s.name, **(doc.get("parameters") or {})} if entry is None else \
-            {"step": s.name, **shown({**entry.get("parameters", {}), **entry.get("environment", {})})}
+            {"step": s.name, **shown({**entry.get("parameters", {}), **{k: v for k, v in entry.get("environment", {}).items()
+                                                                     if not k.startswith("BATCHDEPLOY_")}})}
         code = Job(job).exit_code if job else None
         reason = (job.get("statusReason") or Job(job).reason or "") if job and state != "SUCCEEDED" else ""
         if state == "NOT RUN":

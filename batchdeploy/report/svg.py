@@ -77,12 +77,12 @@ class Frame:
         return out
 
 
-def _svg(kind: str, body: list[str], legend: list[tuple[str, str]] = (), height: int = H) -> str:
+def _svg(kind: str, body: list[str], legend: list[tuple[str, str]] = (), height: int = H, width: int = W) -> str:
     """The plot in a <figure>, its legend (when it has several colours) as the caption below it."""
     items = "".join(f'<span style="color:{c}">&#9632;</span> {escape(n)} ' for n, c in legend)
     caption = f'<figcaption>{items}</figcaption>' if len(legend) > 1 else ""
     return (f'<figure class="plot-box"><svg class="plot" data-plot="{kind}" xmlns="http://www.w3.org/2000/svg" '
-            f'viewBox="0 0 {W} {height}" width="{W}" height="{height}" role="img">' + "".join(body)
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img">' + "".join(body)
             + f"</svg>{caption}</figure>")
 
 
@@ -154,3 +154,44 @@ def timeline(bars: list[dict], title: str) -> str:
                     f'<rect x="{s:.1f}" y="{y:.1f}" width="{max(e - s, 1):.1f}" height="{hgt:.1f}" fill="{colour}">'
                     f'<title>{escape(b["name"])}: ran {b["end"] - b["start"]:.1f} s; {escape(b["note"])}</title></rect>')
     return _svg("timeline", body, height=height)
+
+
+STATE_COLOURS = {"SUCCEEDED": "#2ca02c", "FAILED": "#d62728", "NOT RUN": "#bbbbbb", "NOT SUBMITTED": "#bbbbbb"}
+BOX_W, BOX_H, GAP_X, GAP_Y = 132, 30, 44, 14
+
+
+def graph(steps: list[dict], title: str) -> str:
+    """A pipeline's steps as boxes in columns by depth (a step right of everything it depends on), an
+    arrow from each dependency, each box coloured by its state (green succeeded, red failed, grey not
+    run, blue anything else). steps: {name, depends_on, state, note}, in dependency order."""
+    depth: dict[str, int] = {}
+    for s in steps:
+        depth[s["name"]] = 1 + max((depth[d] for d in s["depends_on"] if d in depth), default=-1)
+    rows: dict[int, int] = {}
+    where: dict[str, tuple[float, float]] = {}
+    for s in steps:
+        col = depth[s["name"]]
+        where[s["name"]] = (12 + col * (BOX_W + GAP_X), TOP + 8 + rows.get(col, 0) * (BOX_H + GAP_Y))
+        rows[col] = rows.get(col, 0) + 1
+    width = max(W, 24 + (max(depth.values(), default=0) + 1) * (BOX_W + GAP_X))
+    height = TOP + 24 + max(rows.values(), default=1) * (BOX_H + GAP_Y)
+    body = ['<defs><marker id="arrow" viewBox="0 0 8 8" refX="8" refY="4" markerWidth="7" markerHeight="7" '
+            'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#777"/></marker></defs>',
+            f'<text x="12" y="16" class="title">{escape(title)}</text>']
+    for s in steps:
+        x, y = where[s["name"]]
+        for d in s["depends_on"]:
+            if d in where:
+                dx, dy = where[d]
+                body.append(f'<line x1="{dx + BOX_W:.0f}" y1="{dy + BOX_H / 2:.0f}" x2="{x - 2:.0f}" '
+                            f'y2="{y + BOX_H / 2:.0f}" stroke="#777" marker-end="url(#arrow)"/>')
+    for s in steps:
+        x, y = where[s["name"]]
+        fill = STATE_COLOURS.get(s["state"], "#1f77b4")
+        name = s["name"] if len(s["name"]) <= 17 else s["name"][:16] + "\u2026"
+        body.append(f'<g class="step" data-step="{escape(s["name"])}" data-state="{escape(s["state"])}">'
+                    f'<title>{escape(s["name"])}: {escape(s["state"])}; {escape(s["note"])}</title>'
+                    f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="4" fill="{fill}" '
+                    f'fill-opacity="0.25" stroke="{fill}"/>'
+                    f'<text x="{x + BOX_W / 2:.0f}" y="{y + BOX_H / 2 + 4:.0f}" text-anchor="middle">{escape(name)}</text></g>')
+    return _svg("graph", body, height=height, width=width)

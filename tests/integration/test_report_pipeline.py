@@ -7,10 +7,12 @@ follows NOT RUN; a rerun's steps read from the rerun. test_report_stack.py opens
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from batchdeploy import runs
+from tests.browser import open_page
 
 from . import test_pipeline_shapes as shapes
 from .test_pipeline_run import BUCKET
@@ -68,8 +70,16 @@ def test_a_pipeline_report_has_a_row_per_step_and_map_task_with_its_metrics(moto
     assert all(t["started_at"] and t["ended_at"] for t in got), got  # (no exit code: moto ran no container)
     code, out, err = cli("report", run_id)
     assert code == 0, err
-    page = (project.path / ".batchdeploy" / "reports" / f"{run_id}.html").read_text()
-    assert "score" in page and "eval.auc" in page
+    page = project.path / ".batchdeploy" / "reports" / f"{run_id}.html"
+    # in a real browser with no network: the graph of the three steps, the table, no script error
+    opened = open_page(page, project.path / "browser")
+    assert 'data-js="ok"' in opened.dom and 'id="script-error"' not in opened.dom and opened.console_errors == []
+    graph = re.search(r'<svg[^>]*data-plot="graph".*?</svg>', opened.dom, re.S).group(0)
+    assert re.findall(r'data-step="(\w+)" data-state="(\w+)"', graph) == [
+        ("prep", "SUCCEEDED"), ("fit", "SUCCEEDED"), ("score", "SUCCEEDED")]
+    table = re.search(r'<table class="sortable" id="tasks">.*?</table>', opened.dom, re.S).group(0)
+    assert table.count("<tr>") == 1 + 5 and "<th>step</th>" in table and "BATCHDEPLOY_" not in table
+    assert "eval.auc = 0.8" in opened.dom  # written by one task: listed once under the table
 
 
 def test_a_failed_step_reports_its_tasks_failed_and_what_follows_as_pipeline_status_does(failing_pipe):

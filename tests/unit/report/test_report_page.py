@@ -89,3 +89,31 @@ def test_secret_looking_parameters_never_reach_the_page():
     canary = "canary-7f3a9e"
     values = shown({"API_TOKEN": canary, "db": f"postgres://u:{canary}@h/db", "lr": "0.1"})
     assert canary not in str(values) and values["lr"] == "0.1"
+
+
+def pipeline_run() -> Run:
+    """prep -> fit (a map of 2, one failed) -> score; prep -> side; score never ran."""
+    rows = [("prep", "SUCCEEDED"), ("fit", "SUCCEEDED"), ("fit", "FAILED"), ("score", "NOT RUN"), ("side", "SUCCEEDED")]
+    tasks = [Task(run_id="20261130T230000Z-bbbbbb", task=n, params={"step": step}, state=state,
+                  queued_at="2026-11-30T23:00:00Z", started_at=f"2026-11-30T23:00:0{n}Z" if state != "NOT RUN" else None,
+                  ended_at=f"2026-11-30T23:00:1{n}Z" if state != "NOT RUN" else None)
+             for n, (step, state) in enumerate(rows, 1)]
+    steps = [{"name": "prep", "depends_on": []}, {"name": "fit", "depends_on": [{"step": "prep"}], "map": {"tasks": 2}},
+             {"name": "score", "depends_on": [{"step": "fit"}]}, {"name": "side", "depends_on": [{"step": "prep"}]}]
+    run = {"run_id": "20261130T230000Z-bbbbbb", "kind": "pipeline", "name": "pp", "pipeline": {"steps": steps}}
+    return Run(run_id=run["run_id"], run=run, tasks=tasks)
+
+
+def test_a_pipeline_run_draws_its_steps_as_a_graph_coloured_by_state():
+    drawn = page.graph_plot(pipeline_run())
+    root = ET.fromstring(drawn)
+    boxes = {g.get("data-step"): g.get("data-state") for g in root.iter("{http://www.w3.org/2000/svg}g")}
+    assert boxes == {"prep": "SUCCEEDED", "fit": "FAILED", "score": "NOT RUN", "side": "SUCCEEDED"}
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}line"))) == 3  # prep->fit, fit->score, prep->side
+    xs = {g.get("data-step"): float(g.find("{http://www.w3.org/2000/svg}rect").get("x"))
+          for g in root.iter("{http://www.w3.org/2000/svg}g")}
+    assert xs["prep"] < xs["fit"] < xs["score"] and xs["fit"] == xs["side"]  # a column per depth
+    assert "fit: FAILED; 2 tasks" in drawn
+    html = page.html([pipeline_run()], "2026-11-30T23:01:00Z")
+    assert "<h2>Pipeline</h2>" in html and 'data-plot="graph"' in html and ">fit 3<" in html  # timeline by step
+    assert page.graph_plot(sweep()) is None and "<h2>Pipeline</h2>" not in page.html([sweep()], "x")
