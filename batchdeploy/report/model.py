@@ -92,13 +92,16 @@ IDS = {"task", "index", "array_index", "task_id"}  # numbers a task writes that 
 
 
 def constant_metrics(tasks: list[Task]) -> dict:
-    """Metrics with the same value in every task that wrote them (with several tasks): settings a task
-    echoes (n_samples: 300), shown once rather than as a column or a flat plot."""
+    """Metrics with the same value in every task that wrote them, when several did: settings a task
+    echoes (n_samples: 300), shown once rather than as a column or a flat plot. A metric one task wrote
+    (a pipeline step's own) stays a column."""
     values: dict = {}
+    writers: dict = {}
     for t in tasks:
         for k, v in t.metrics.items():
             values.setdefault(k, set()).add(v)
-    return {k: next(iter(v)) for k, v in values.items() if len(v) == 1} if len(tasks) > 1 else {}
+            writers[k] = writers.get(k, 0) + 1
+    return {k: next(iter(v)) for k, v in values.items() if len(v) == 1 and writers[k] > 1}
 
 
 def metric_names(tasks: list[Task]) -> list[str]:

@@ -117,3 +117,10 @@ def test_a_pipeline_run_draws_its_steps_as_a_graph_coloured_by_state():
     html = page.html([pipeline_run()], "2026-11-30T23:01:00Z")
     assert "<h2>Pipeline</h2>" in html and 'data-plot="graph"' in html and ">fit 3<" in html  # timeline by step
     assert page.graph_plot(sweep()) is None and "<h2>Pipeline</h2>" not in page.html([sweep()], "x")
+
+
+def test_a_metric_one_task_wrote_is_a_column_not_the_same_in_every_task():
+    tasks = [Task(run_id="r", task=n, params={"step": s}, state="SUCCEEDED", metrics=m)
+             for n, (s, m) in enumerate([("prep", {"rows": 10, "n": 3}), ("fit", {"auc": 0.8, "n": 3})], 1)]
+    assert model.constant_metrics(tasks) == {"n": 3}
+    assert model.metric_names(tasks) == ["rows", "auc"]
