@@ -120,3 +120,19 @@ def test_a_rerun_reads_as_one_run_each_step_from_its_latest_attempt(moto, aws, p
         ("prep", "SUCCEEDED"), ("fit", "SUCCEEDED"), ("fit", "SUCCEEDED"), ("score", "SUCCEEDED"), ("score", "SUCCEEDED")]
     same = [{k: v for k, v in t.items() if k != "run_id"} for t in got]
     assert [{k: v for k, v in t.items() if k != "run_id"} for t in rows(run_id)] == same
+
+
+def test_steps_never_submitted_are_a_row_each(moto, aws, pipe_project, proxy, monkeypatch):
+    """AWS refuses fit's SubmitJob: prep ran; fit and score (maps whose manifests run.json names) were never
+    submitted: a row per task each, NOT SUBMITTED."""
+    project, _ = pipe_project
+    project.write("pipeline.yaml", PIPE)
+    proxy.add(operation="submitjob", nth=2, status=400, code="ClientException")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    code, out, err = cli("pipeline", "run", "pipeline.yaml", "--no-credentials")
+    assert code == 1, out + err
+    run_id = runs.RUN_ID.search(err).group(0)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto.url)
+    assert [(t["params"]["step"], t["state"]) for t in rows(run_id)] == [
+        ("prep", "SUCCEEDED"), ("fit", "NOT SUBMITTED"), ("fit", "NOT SUBMITTED"), ("score", "NOT SUBMITTED"),
+        ("score", "NOT SUBMITTED")]
