@@ -220,7 +220,7 @@ def _masked_pair(word: str, public: set[str]) -> str:
     return f"{name}={mask(value)}" if sep and is_secret(name) and name not in public else word
 
 
-def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
+def read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     """Parse `.aws_env` as data. A line python-dotenv cannot parse is an error, not a silent skip.
     Returns the values and warnings (a key set twice, a key one letter away from a known one)."""
     from dotenv.main import DotEnv
@@ -245,11 +245,6 @@ def _read_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     # interpolate=False: the file is data; ${VAR} is expanded below from the file's own earlier keys only.
     values = {k: ("" if v is None else v) for k, v in DotEnv(path, interpolate=False).dict().items()}
     return _expand(path, bindings, values), _file_warnings(path, bindings)
-
-
-def file_values(path: Path) -> dict[str, str]:
-    """An `.aws_env` file's own values, `${NAME}` expanded as `load` expands them (no environment)."""
-    return _read_env_file(path)[0]
 
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -337,10 +332,10 @@ def load(
         path = cwd / path
     warnings: list[str] = []
     if path.is_dir():
-        _read_env_file(path)  # raises: a directory is named where the file belongs
+        read_env_file(path)  # raises: a directory is named where the file belongs
     refuse_special(path, "configuration file")
     if path.is_file():
-        file_values, warnings = _read_env_file(path)
+        file_values, warnings = read_env_file(path)
     elif named:
         raise ConfigError(f"configuration file {path} does not exist", hint="check --env-file / BATCHDEPLOY_ENV_FILE")
     else:

@@ -11,7 +11,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from batchdeploy.config import file_values
+from batchdeploy.config import read_env_file
 from batchdeploy.errors import UsageError
 from batchdeploy.init.files import clean_name, name_problem, project_files
 from batchdeploy.state import atomic_write
@@ -51,7 +51,7 @@ def main(ctx) -> int:
     where = "the local stack" if args.local else "AWS"
     ctx.out.result(f"project {name} for {where} in {folder}: {len(files)} files")
     ctx.out.info("next:")
-    for line in next_steps(folder, file_values(folder / ".aws_env")["S3_BUCKET"], bool(args.local)):
+    for line in next_steps(folder, read_env_file(folder / ".aws_env")[0]["S3_BUCKET"], bool(args.local)):
         ctx.out.info(f"  {line}")
     return 0
 
