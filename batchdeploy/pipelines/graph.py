@@ -33,6 +33,7 @@ class StepState:
     attempts: list = field(default_factory=list)  # the run ids that submitted the step, oldest first
     manifests: list = field(default_factory=list)  # a map step's manifest of each attempt (s3:// URLs), oldest first
     reused_jobs: dict = field(default_factory=dict)  # a rerun's map step: {task id: job id} kept from an earlier attempt
+    doc: dict = field(default_factory=dict, repr=False)  # the step as its latest attempt's run.json records it
 
     @property
     def kept(self) -> int:

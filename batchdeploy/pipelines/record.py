@@ -57,11 +57,13 @@ def read(s3, batch, bucket: str, prefix: str, run_id: str) -> tuple[dict, list[g
                 ids[name] = got.get("job_id") or by_token(batch, doc, latest[name])
     steps = []
     for d in root["pipeline"]["steps"]:
-        mapped = (latest.get(d["name"]) or d).get("map") or {}
+        doc = latest.get(d["name"]) or d
+        mapped = doc.get("map") or {}
         steps.append(graph.StepState(d["name"], [x["step"] for x in d["depends_on"]], job_id=ids.get(d["name"]),
                                      size=mapped.get("tasks"), tasks=tasks.get(d["name"]), task_ids=mapped.get("task_ids"),
                                      manifests=manifests.get(d["name"], []), attempts=tried.get(d["name"], []),
-                                     reused_jobs={int(k): v for k, v in (mapped.get("reused") or {}).items()}))
+                                     reused_jobs={int(k): v for k, v in (mapped.get("reused") or {}).items()},
+                                     doc=doc))
     return root, steps, attempts
 
 

@@ -31,10 +31,9 @@ def to_rerun(steps: list[graph.StepState], current: dict[str, str]) -> list[str]
 
 @dataclass(frozen=True)
 class Before:
-    """A per-task step's latest attempt: {task id: job id}, the ids that SUCCEEDED, and each task's
+    """A map step's earlier attempts: the jobs that SUCCEEDED, {task id: job id}, and each task's
     manifest entry (what it ran)."""
-    jobs: dict
-    succeeded: frozenset
+    succeeded: dict
     tasks: dict
 
 
@@ -69,7 +68,7 @@ def reusable_tasks(order: list, today: dict, before: dict, whole: frozenset = fr
                 continue
             if all(d.step not in submitted or (d.type == "N_TO_N" and _kept_at(kept, today, d.step, position))
                    for d in step.depends_on):
-                mine[tid] = was.jobs[tid]
+                mine[tid] = was.succeeded[tid]
         if mine:
             kept[step.name] = mine
     return kept

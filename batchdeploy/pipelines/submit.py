@@ -282,7 +282,8 @@ def submit(ctx, pp: PipelinePlan, *, bucket: str, prefix: str, rerun_of: str | N
                     mine[tid] = send(sp, unit.request, maps.depends_on(sp.step, ids, tasks, positions[tid], orders),
                                      unit.request["tags"][TAG_CLIENT_TOKEN])
                 tasks[sp.step.name] = mine
-                every = {tid: {**sp.reused, **mine}[tid] for tid in orders[sp.step.name]}
+                made = {**sp.reused, **mine}
+                every = {tid: made[tid] for tid in orders[sp.step.name]}
                 pp.task_jobs[sp.step.name] = every
                 ids[sp.step.name] = next(iter(every.values()))
                 first = sp.units[0].task_ids[0] if sp.units else None

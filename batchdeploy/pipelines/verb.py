@@ -343,5 +343,5 @@ def _before(ctx, steps: list[graph.StepState]) -> dict[str, reruns.Before]:
             continue
         done = record.succeeded(ctx.aws.client("batch"), s)
         if done:
-            out[s.name] = reruns.Before(done, frozenset(done), record.entries(ctx.aws.client("s3"), s))
+            out[s.name] = reruns.Before(done, record.entries(ctx.aws.client("s3"), s))
     return out

@@ -103,8 +103,8 @@ def _job(s3, batch, run: dict) -> list[Task]:
     return out
 
 
-def _step_rows(s3, bucket: str, prefix: str, s, doc: dict) -> list[tuple]:
-    """A step's rows: (step, doc, task entry or None, job id, launcher record). A map task's entry and
+def _step_rows(s3, bucket: str, prefix: str, s) -> list[tuple]:
+    """A step's rows: (step, task entry or None, job id, launcher record). A map task's entry and
     record come from the newest attempt that ran it (a rerun's array holds only what it ran again); its
     job is the array child PARENT:INDEX, the one job of a one-task step, or its own per-task job."""
     from batchdeploy.pipelines import record
@@ -113,7 +113,7 @@ def _step_rows(s3, bucket: str, prefix: str, s, doc: dict) -> list[tuple]:
     for rid in s.attempts:  # the launcher's records, where the step ran through it
         records.update(runs.task_records(s3, bucket, prefix, f"{rid}/maps/{s.name}"))
     if s.size is None:
-        return [(s, doc, None, s.job_id, next(iter(records.values()), [None])[-1])]
+        return [(s, None, s.job_id, next(iter(records.values()), [None])[-1])]
     if s.tasks is not None:
         jobs = dict(s.tasks)
     else:
@@ -121,7 +121,16 @@ def _step_rows(s3, bucket: str, prefix: str, s, doc: dict) -> list[tuple]:
         jobs.update(s.reused_jobs)
     entries = record.entries(s3, s)
     order = list(entries) + [t for t in jobs if t not in entries]
-    return [(s, doc, entries.get(tid, {"id": tid}), jobs.get(tid), (records.get(tid) or [None])[-1]) for tid in order]
+    return [(s, entries.get(tid, {"id": tid}), jobs.get(tid), (records.get(tid) or [None])[-1]) for tid in order]
+
+
+def _task_params(doc: dict, entry: dict | None) -> dict:
+    """A plain step's parameters (run.json's, masked already), or a map task's parameters and
+    environment, masked, without batchdeploy's own BATCHDEPLOY_* plumbing."""
+    if entry is None:
+        return dict(doc.get("parameters") or {})
+    env = {k: v for k, v in (entry.get("environment") or {}).items() if not k.startswith("BATCHDEPLOY_")}
+    return shown({**(entry.get("parameters") or {}), **env})
 
 
 def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
@@ -131,31 +140,21 @@ def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
     from the launcher's records where the step ran through it, metrics from each output location."""
     from batchdeploy.pipelines import graph, record
 
-    root, steps, attempts = record.read(s3, batch, bucket, prefix, run["run_id"])
+    _, steps, _ = record.read(s3, batch, bucket, prefix, run["run_id"])
     graph.describe(batch, steps, only_unfinished=False)
     current = graph.states(steps)
-    docs: dict[str, dict] = {}
-
-    def doc_of(step: str) -> dict:
-        rid = attempts.get(step, root["run_id"])
-        if rid not in docs:
-            docs[rid] = root if rid == root["run_id"] else runs.get_json(s3, bucket, runs.run_key(prefix, rid, runs.RUN_FILE)) or {}
-        return next((d for d in docs[rid]["pipeline"]["steps"] if d["name"] == step), {})
-
-    rows: list[tuple] = []  # (step state, step doc, task entry or None, job id, launcher record)
+    rows: list[tuple] = []  # (step state, task entry or None, job id, launcher record)
     for s in steps:
-        rows += _step_rows(s3, bucket, prefix, s, doc_of(s.name))
-    children = aws_batch.describe_jobs(batch, [j for s, _, e, j, _ in rows if e is not None and s.tasks is None and j])
+        rows += _step_rows(s3, bucket, prefix, s)
+    children = aws_batch.describe_jobs(batch, [j for s, e, j, _ in rows if e is not None and s.tasks is None and j])
     out = []
-    for n, (s, doc, entry, job_id, last) in enumerate(rows, 1):
+    for n, (s, entry, job_id, last) in enumerate(rows, 1):
         job = (s.task_records.get(job_id) if s.tasks is not None else children.get(job_id) if entry is not None
                else s.record) or {}
         state = current[s.name] if entry is None or not job else job.get("status") or current[s.name]
         if current[s.name] == "NOT RUN":  # a dependency failed: AWS fails the step's jobs without running them
             state = "NOT RUN"
-        params = {"step": s.name, **(doc.get("parameters") or {})} if entry is None else \
-            {"step": s.name, **shown({**entry.get("parameters", {}), **{k: v for k, v in entry.get("environment", {}).items()
-                                                                     if not k.startswith("BATCHDEPLOY_")}})}
+        params = {"step": s.name, **_task_params(s.doc, entry)}
         code = Job(job).exit_code if job else None
         reason = (job.get("statusReason") or Job(job).reason or "") if job and state != "SUCCEEDED" else ""
         if state == "NOT RUN":
@@ -163,7 +162,7 @@ def _pipeline(s3, batch, bucket: str, prefix: str, run: dict) -> list[Task]:
         task = Task(run_id=run["run_id"], task=n, params=params, state=state, exit_code=code, reason=reason,
                     queued_at=iso_ms(job.get("createdAt")) or run.get("created_at"),
                     started_at=iso_ms(job.get("startedAt")), ended_at=iso_ms(job.get("stoppedAt")))
-        output = doc.get("output") if entry is None else (entry.get("environment") or {}).get("BATCHDEPLOY_OUTPUT")
+        output = s.doc.get("output") if entry is None else (entry.get("environment") or {}).get("BATCHDEPLOY_OUTPUT")
         out.append(with_metrics(s3, _from_record(task, last), output))
     return out
 
