@@ -21,12 +21,10 @@ def test_only_the_aws_package_makes_clients_and_sessions():
     # The launcher runs inside job images with only the standard library and botocore, so it cannot use
     # batchdeploy.aws (boto3, config): it makes its one S3 client itself, in this one module.
     launcher_s3 = ROOT / "batchdeploy" / "launch" / "s3.py"
-    # init's example experiment is a user's program held as text (written into a new project), not ours.
-    init_example = ROOT / "batchdeploy" / "init" / "example.py"
     offenders = [
         str(p.relative_to(ROOT))
         for p in sources("batchdeploy", "*.py") + sources("scripts", "*.py") + sources("bench", "*.py")
-        if CLIENT_MAKERS.search(p.read_text()) and aws not in p.parents and p not in (launcher_s3, init_example)
+        if CLIENT_MAKERS.search(p.read_text()) and aws not in p.parents and p != launcher_s3
     ]
     assert offenders == []
 
