@@ -10,6 +10,18 @@ export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" AWS_EC2_METADATA_DISABLED=t
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
+# Runs CMD with BATCHDEPLOY_DEBUG's tracing (set -x) off, and back on after: what CMD puts in the
+# environment holds a password, which a trace line would print.
+untraced() {
+  local traced=0
+  [[ $- == *x* ]] && traced=1
+  { set +x; } 2>/dev/null
+  "$@"
+  local status=$?
+  ((traced)) && set -x
+  return "$status"
+}
+
 # The example NAME (examples/NAME, or BATCHDEPLOY_EXAMPLE) as `example`, and the local stack started in
 # its folder (its .aws_env may ask for PostgreSQL with LOCAL_POSTGRES=yes), with its export lines: the
 # endpoint, dummy credentials, registry, engine and, with PostgreSQL, its keys (the password read from
@@ -20,5 +32,5 @@ example_up() {
   step "$2"
   "$py" -m batchdeploy.local up
   # shellcheck source=/dev/null
-  source <("$py" -m batchdeploy.local env)
+  untraced source <("$py" -m batchdeploy.local env)
 }

@@ -18,11 +18,15 @@ db=$(sed -n 's/^PROJECT_NAME=//p' .aws_env)
   || psql -X -q -d postgres -c "CREATE DATABASE \"$db\""
 export PGDATABASE=$db
 # triage's DATABASE_URL, from the stack's keys; SECRETS=DATABASE_URL sends it to the job by reference.
-# Kept in the environment only (no file, no command line); the password is URL-quoted.
-BATCHDEPLOY_DATABASE_URL=$("$py" -c 'import os, urllib.parse; e = os.environ; q = urllib.parse.quote
+# Kept in the environment only (no file, no command line, no trace line); the password is URL-quoted.
+# shellcheck disable=SC2317  # run through untraced
+database_url() {
+  BATCHDEPLOY_DATABASE_URL=$("$py" -c 'import os, urllib.parse; e = os.environ; q = urllib.parse.quote
 print("postgresql://%s:%s@%s:%s/%s" % (q(e["PGUSER"], safe=""), q(e["BATCHDEPLOY_POSTGRES_PASSWORD"], safe=""),
                                        e["PGHOST"], e["PGPORT"], q(e["PGDATABASE"], safe="")))')
-export BATCHDEPLOY_DATABASE_URL
+  export BATCHDEPLOY_DATABASE_URL
+}
+untraced database_url
 
 # pip inside the build reaches pypi.org; behind a TLS-intercepting proxy it needs the host's CA bundle
 # (pip-ca/ is used by the build stage only and is git-ignored). Without one, pip uses its own.

@@ -212,3 +212,19 @@ setup() {
   assert_failure 2
   [[ "$stderr" == *"unrecognized arguments: b"* ]]
 }
+
+@test "the example scripts' untraced keeps a password out of BATCHDEPLOY_DEBUG's trace, and tracing back on" {
+  printf 'CANARY-pw-5e1b\n' >"$BATS_TEST_TMPDIR/pw"
+  printf 'export SECRET_PW="$(cat %q)"\n' "$BATS_TEST_TMPDIR/pw" >"$BATS_TEST_TMPDIR/env.sh"
+  run --separate-stderr bash -c '
+    source "$1/scripts/example-common.sh"
+    set -x
+    untraced source "$2"
+    [[ $- == *x* ]] && echo "tracing: on"
+    echo "got: ${#SECRET_PW}"' _ "$ROOT" "$BATS_TEST_TMPDIR/env.sh"
+  assert_success
+  assert_output --partial "tracing: on"
+  assert_output --partial "got: 14"
+  [[ "$stderr" == *"untraced source"* ]]  # traced: the command, not what it set
+  [[ "$stderr" != *CANARY-pw-5e1b* ]]
+}
